@@ -1,0 +1,88 @@
+#pragma once
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace pgtier {
+
+using Environment = std::map<std::string, std::string>;
+
+// The process environment as a map (tests pass their own).
+Environment current_environment();
+
+struct PostgresConfig {
+    std::string host;           // "" = PGHOST / libpq default
+    std::optional<int> port;    // unset = PGPORT / 5432
+    std::string user;           // "" = PGUSER / postgres
+    std::string password_file;  // "" = POSTGRES_PASSWORD_FILE, then PGPASSWORD / .pgpass
+};
+
+struct StorageConfig {
+    std::filesystem::path dir = "/backups";
+};
+
+struct ScheduleConfig {
+    std::string timezone;  // "" = TZ, else UTC
+    std::string full = "0 3 * * 0";
+    std::string differential = "0 3 * * 3";
+    std::string incremental = "0 * * * *";
+};
+
+struct RetentionConfig {
+    int incremental_days = 14;
+    int differential_days = 42;
+    int full_days = 42;
+    int min_full = 2;
+};
+
+struct CompressionConfig {
+    int level = 9;
+    int threads = 0;  // 0 = one per core
+};
+
+struct DaemonConfig {
+    bool auto_restore = false;
+    std::string log_level = "info";
+};
+
+struct Config {
+    PostgresConfig postgres;
+    StorageConfig storage;
+    ScheduleConfig schedule;
+    RetentionConfig retention;
+    CompressionConfig compression;
+    DaemonConfig daemon;
+    std::string source = "defaults";  // the file it came from, for messages
+};
+
+struct ConfigOverrides {
+    std::optional<std::string> config_file;  // --config
+    std::optional<std::string> storage_dir;  // --dir
+};
+
+// Loads the configuration: defaults, then the TOML file (--config, else PGTIER_CONFIG, else
+// /etc/pgtier/pgtier.toml; only the default path may be missing), then PGTIER_<SECTION>_<KEY>
+// variables, then --dir. Throws ConfigError naming the file, the key and the problem.
+Config load_config(const ConfigOverrides& overrides, const Environment& env);
+
+// Parses TOML text (for tests); `source` names it in messages.
+Config parse_config(const std::string& toml_text, const std::string& source,
+                    const Environment& env);
+
+// How to reach the server, resolved from the config and libpq's environment.
+struct ConnectionSettings {
+    std::string host;  // "" = libpq default
+    int port = 5432;
+    std::string user = "postgres";
+    std::optional<std::string> password;  // from a password file or PGPASSWORD; else .pgpass
+};
+
+// Resolves connection settings; reads the password file. Throws ConfigError when a named
+// password file cannot be read.
+ConnectionSettings resolve_connection(const Config& config, const Environment& env);
+
+// The IANA time zone names are formatted in: schedule.timezone, else TZ, else "UTC".
+std::string effective_timezone(const Config& config, const Environment& env);
+
+}  // namespace pgtier

@@ -1,0 +1,47 @@
+#pragma once
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "pgtier/backup_type.hpp"
+#include "pgtier/compressor.hpp"
+#include "pgtier/config.hpp"
+
+namespace pgtier {
+
+struct DumpSection {
+    SectionKind kind = SectionKind::database;
+    std::string database;  // empty for globals
+};
+
+// Runs pg_dumpall --globals-only / pg_dump --create for each section, in order, streaming
+// their output into `writer` (one section each). The password reaches the children only
+// through a 0600 PGPASSFILE. Throws Error when a child fails, ends without its "dump complete"
+// trailer, or `stop` is set.
+class Dumper {
+  public:
+    Dumper(const ConnectionSettings& settings, const std::atomic<bool>& stop);
+    ~Dumper();
+    Dumper(const Dumper&) = delete;
+    Dumper& operator=(const Dumper&) = delete;
+
+    void dump(const DumpSection& section, ParallelBzip2Writer& writer);
+
+    // "pg_dump (PostgreSQL) 15.18 …"
+    std::string pg_dump_version() const;
+
+  private:
+    std::vector<std::string> connection_args() const;
+    ConnectionSettings settings_;
+    const std::atomic<bool>& stop_;
+    std::string passfile_;  // removed by the destructor
+    std::vector<std::string> env_;
+};
+
+// pg_dump's conninfo for a database name ("dbname='it''s'"-style, quoting-correct).
+std::string dbname_conninfo(const std::string& database);
+
+// True when the tail of a section's output holds pg_dump's or pg_dumpall's trailer.
+bool has_dump_trailer(const std::string& tail);
+
+}  // namespace pgtier

@@ -1,0 +1,42 @@
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pgtier {
+
+// What the server tells about one database, gathered before a dump (see queries.hpp).
+struct DatabaseState {
+    std::string name;
+    std::string oid;
+    std::string catalog_digest;   // pg_database row, its settings and comment
+    std::string stats_reset;      // pg_stat_database.stats_reset ("" when never reset)
+    std::string content_digest;   // per-table write counters (statistics catalogs excluded)
+    std::string sequence_digest;  // last_value/is_called of every sequence
+};
+
+struct ClusterState {
+    std::string globals_digest;            // roles, memberships, role settings, tablespaces
+    std::vector<DatabaseState> databases;  // in dump order
+};
+
+struct DatabaseFingerprint {
+    std::string name;
+    std::string fingerprint;
+};
+
+// The state fingerprint: SHA-256 over a canonical text, per database, for globals, and
+// for the whole cluster. Stored in every manifest.
+struct Fingerprint {
+    std::string digest;
+    std::string globals;
+    std::vector<DatabaseFingerprint> databases;
+
+    std::optional<std::string> database(const std::string& name) const;
+    bool operator==(const Fingerprint&) const = default;
+};
+
+Fingerprint fingerprint_of(const ClusterState& state);
+
+}  // namespace pgtier

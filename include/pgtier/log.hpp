@@ -1,0 +1,16 @@
+#pragma once
+#include <spdlog/spdlog.h>
+
+#include <string>
+
+namespace pgtier {
+
+enum class LogTarget { standard_output, standard_error };
+
+// Sets up the default spdlog logger: one line per event, level by name
+// (trace, debug, info, warn, error, critical, off).
+void init_logging(const std::string& level, LogTarget target);
+
+bool is_valid_log_level(const std::string& level);
+
+}  // namespace pgtier

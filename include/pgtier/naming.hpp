@@ -1,0 +1,21 @@
+#pragma once
+#include <ctime>
+#include <string>
+
+#include "pgtier/backup_type.hpp"
+
+namespace pgtier {
+
+// "20261123_090000_full.sql.bz2"; collision > 0 gives "20261123_090000-2_full.sql.bz2" so
+// two archives in one second get distinct names that still end in "_<tier>.sql.bz2".
+std::string archive_name(BackupType type, const std::tm& local, int collision = 0);
+
+std::string sidecar_name(const std::string& archive);   // NAME.sha256
+std::string manifest_name(const std::string& archive);  // NAME.json
+std::string partial_name(const std::string& archive);   // .NAME.partial
+std::string latest_link_name(BackupType type);          // latest_<tier>.sql.bz2
+
+// True for "…_<tier>.sql.bz2" names (not latest_*).
+bool looks_like_archive(const std::string& file_name, BackupType type);
+
+}  // namespace pgtier

@@ -1,0 +1,56 @@
+#pragma once
+#include <sys/types.h>
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace pgtier {
+
+struct ChildSpec {
+    std::vector<std::string> argv;  // argv[0] is looked up in PATH; never run through a shell
+    std::vector<std::string> env;   // complete environment, "KEY=VALUE"
+};
+
+// A running child process with its stdout and stderr on pipes. The destructor kills
+// (SIGKILL) and reaps a child that is still running, so no child outlives its owner.
+class Child {
+  public:
+    explicit Child(const ChildSpec& spec);
+    ~Child();
+    Child(const Child&) = delete;
+    Child& operator=(const Child&) = delete;
+
+    // Reads up to `size` bytes of stdout, collecting stderr meanwhile. Returns 0 at end of
+    // stdout. Waits at most `timeout_ms` (returns -1 when nothing arrived in that time).
+    long read_stdout(char* buffer, std::size_t size, int timeout_ms);
+    // Waits for exit (after stdout's end); returns the wait status.
+    int wait();
+    void kill_now();
+    pid_t pid() const { return pid_; }
+    // What the child wrote on stderr (the first 64 KiB).
+    const std::string& stderr_text() const { return stderr_; }
+    const std::string& program() const { return program_; }
+
+  private:
+    void drain_stderr();
+    pid_t pid_ = -1;
+    int stdout_fd_ = -1;
+    int stderr_fd_ = -1;
+    bool reaped_ = false;
+    int status_ = 0;
+    std::string stderr_;
+    std::string program_;
+};
+
+// "exited with status 1" / "killed by signal 9".
+std::string describe_wait_status(int status);
+
+// Runs a command to completion and returns its stdout; throws Error on failure.
+std::string run_and_capture(const ChildSpec& spec);
+
+// The current environment without the named variables, plus `extra` entries.
+std::vector<std::string> child_environment(const std::vector<std::string>& remove,
+                                           const std::vector<std::string>& extra);
+
+}  // namespace pgtier

@@ -1,0 +1,18 @@
+#pragma once
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace pgtier {
+
+struct VerifyResult {
+    bool ok = true;
+    std::vector<std::string> problems;
+};
+
+// Checks one archive with no database connection: the sidecar's SHA-256 against the file, the
+// manifest's size and SHA-256, and a full bzip2 decode of every section (length, per-section
+// SHA-256, dump trailer).
+VerifyResult verify_archive(const std::filesystem::path& archive);
+
+}  // namespace pgtier

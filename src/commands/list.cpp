@@ -1,0 +1,105 @@
+#include <algorithm>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "pgtier/commands.hpp"
+#include "pgtier/repository.hpp"
+
+namespace pgtier::commands {
+
+namespace {
+
+std::string human_size(std::uint64_t bytes) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double value = static_cast<double>(bytes);
+    int unit = 0;
+    while (value >= 1024 && unit < 4) {
+        value /= 1024;
+        ++unit;
+    }
+    char text[32];
+    std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
+    return text;
+}
+
+std::vector<std::string> database_names(const Manifest& m) {
+    std::vector<std::string> names;
+    for (const auto& s : m.sections) {
+        if (s.kind == SectionKind::database) names.push_back(*s.database);
+    }
+    return names;
+}
+
+// Newest first by manifest time; archives without a readable manifest last, by name.
+void sort_newest_first(std::vector<ArchiveEntry>& entries) {
+    std::stable_sort(entries.begin(), entries.end(),
+                     [](const ArchiveEntry& a, const ArchiveEntry& b) {
+                         if (a.manifest.has_value() != b.manifest.has_value())
+                             return a.manifest.has_value();
+                         if (a.manifest) return a.manifest->started_at > b.manifest->started_at;
+                         return a.name > b.name;
+                     });
+}
+
+}  // namespace
+
+ExitCode list(const Config& config, OutputFormat format) {
+    Repository repo(config.storage.dir);
+    auto entries = repo.scan();
+    sort_newest_first(entries);
+
+    if (format == OutputFormat::json) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& e : entries) {
+            nlohmann::json item = {{"tier", to_string(e.tier)},
+                                   {"name", e.name},
+                                   {"path", e.path.string()},
+                                   {"state", to_string(e.state)},
+                                   {"size", e.file_size}};
+            if (e.manifest) {
+                item["type"] = to_string(e.manifest->type);
+                item["started_at"] = format_utc_iso(e.manifest->started_at);
+                item["finished_at"] = format_utc_iso(e.manifest->finished_at);
+                item["uncompressed_size"] = e.manifest->uncompressed_size;
+                item["globals"] = e.manifest->has_globals();
+                item["databases"] = database_names(*e.manifest);
+                item["sha256"] = e.manifest->sha256;
+                item["reason"] = e.manifest->reason;
+            }
+            if (!e.problem.empty()) item["problem"] = e.problem;
+            out.push_back(item);
+        }
+        std::printf("%s\n", out.dump(2).c_str());
+        return ExitCode::ok;
+    }
+
+    if (entries.empty()) {
+        std::printf("no archives in %s\n", config.storage.dir.c_str());
+        return ExitCode::ok;
+    }
+    std::printf("%-13s %-20s %10s  %-30s %-9s %s\n", "TYPE", "STARTED (UTC)", "SIZE", "CONTENTS",
+                "STATE", "ARCHIVE");
+    for (const auto& e : entries) {
+        std::string started = "-", contents = "-";
+        if (e.manifest) {
+            started = format_utc_iso(e.manifest->started_at).substr(0, 19);
+            started[10] = ' ';
+            const auto names = database_names(*e.manifest);
+            contents =
+                std::to_string(names.size()) + (names.size() == 1 ? " database" : " databases");
+            if (e.manifest->has_globals()) contents += " + globals";
+        }
+        const std::string state = e.state == ArchiveState::complete ? "complete" : "INCOMPLETE";
+        std::printf("%-13s %-20s %10s  %-30s %-9s %s/%s\n", std::string(to_string(e.tier)).c_str(),
+                    started.c_str(), human_size(e.file_size).c_str(), contents.c_str(),
+                    state.c_str(), std::string(to_string(e.tier)).c_str(), e.name.c_str());
+        if (e.state != ArchiveState::complete) {
+            std::printf(
+                "%13s %s\n", "",
+                e.problem.empty() ? std::string(to_string(e.state)).c_str() : e.problem.c_str());
+        }
+    }
+    return ExitCode::ok;
+}
+
+}  // namespace pgtier::commands

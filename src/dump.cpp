@@ -1,0 +1,160 @@
+#include "pgtier/dump.hpp"
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+
+#include "pgtier/errors.hpp"
+#include "pgtier/log.hpp"
+#include "pgtier/process.hpp"
+
+namespace pgtier {
+
+namespace {
+
+constexpr std::size_t read_size = 256 * 1024;
+constexpr std::size_t tail_keep = 1024;
+constexpr auto progress_interval = std::chrono::seconds(5);
+
+// .pgpass escaping: backslash and colon are escaped with a backslash.
+std::string passfile_escape(const std::string& value) {
+    std::string out;
+    for (char ch : value) {
+        if (ch == '\\' || ch == ':') out.push_back('\\');
+        out.push_back(ch);
+    }
+    return out;
+}
+
+std::string first_lines(const std::string& text) {
+    std::string out = text.substr(0, 2000);
+    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+    return out.empty() ? "(no message)" : out;
+}
+
+}  // namespace
+
+std::string dbname_conninfo(const std::string& database) {
+    std::string out = "dbname='";
+    for (char ch : database) {
+        if (ch == '\'' || ch == '\\') out.push_back('\\');
+        out.push_back(ch);
+    }
+    return out + "'";
+}
+
+bool has_dump_trailer(const std::string& tail) {
+    return tail.find("-- PostgreSQL database dump complete") != std::string::npos ||
+           tail.find("-- PostgreSQL database cluster dump complete") != std::string::npos;
+}
+
+Dumper::Dumper(const ConnectionSettings& settings, const std::atomic<bool>& stop)
+    : settings_(settings), stop_(stop) {
+    std::vector<std::string> extra;
+    if (settings_.password) {
+        const char* tmpdir = std::getenv("TMPDIR");
+        std::string pattern =
+            std::string(tmpdir != nullptr ? tmpdir : "/tmp") + "/pgtier-pass-XXXXXX";
+        const int fd = ::mkstemp(pattern.data());
+        if (fd < 0) throw Error("cannot create a temporary password file: " + errno_text(errno));
+        passfile_ = pattern;
+        ::fchmod(fd, 0600);
+        const std::string line = "*:*:*:*:" + passfile_escape(*settings_.password) + "\n";
+        const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+        ::close(fd);
+        if (!ok) {
+            ::unlink(passfile_.c_str());
+            throw Error("cannot write a temporary password file: " + errno_text(errno));
+        }
+        extra.push_back("PGPASSFILE=" + passfile_);
+    }
+    // The password never goes to a child through its environment or argv.
+    env_ = child_environment({"PGPASSWORD"}, extra);
+}
+
+Dumper::~Dumper() {
+    if (!passfile_.empty()) ::unlink(passfile_.c_str());
+}
+
+std::vector<std::string> Dumper::connection_args() const {
+    std::vector<std::string> args;
+    if (!settings_.host.empty()) args.push_back("--host=" + settings_.host);
+    args.push_back("--port=" + std::to_string(settings_.port));
+    args.push_back("--username=" + settings_.user);
+    args.push_back("--no-password");
+    return args;
+}
+
+std::string Dumper::pg_dump_version() const {
+    std::string version = run_and_capture({{"pg_dump", "--version"}, env_});
+    while (!version.empty() && version.back() == '\n') version.pop_back();
+    return version;
+}
+
+void Dumper::dump(const DumpSection& section, ParallelBzip2Writer& writer) {
+    std::vector<std::string> argv;
+    std::string preamble;
+    const std::string label =
+        section.kind == SectionKind::globals ? "globals" : "database " + section.database;
+    if (section.kind == SectionKind::globals) {
+        argv = {"pg_dumpall", "--globals-only"};
+        for (auto& a : connection_args()) argv.push_back(a);
+    } else {
+        argv = {"pg_dump"};
+        for (auto& a : connection_args()) argv.push_back(a);
+        // As pg_dumpall does: template1 and postgres exist in any cluster, so their contents
+        // are restored into them; every other database is created.
+        if (section.database == "template1" || section.database == "postgres") {
+            preamble = "\\connect " + section.database + "\n\n";
+        } else {
+            argv.push_back("--create");
+        }
+        argv.push_back("--dbname=" + dbname_conninfo(section.database));
+    }
+
+    writer.begin_section();
+    writer.write(preamble.data(), preamble.size());
+    Child child({argv, env_});
+    std::vector<char> buffer(read_size);
+    std::string tail;
+    std::uint64_t bytes = 0;
+    const auto started = std::chrono::steady_clock::now();
+    auto last_report = started;
+    for (;;) {
+        if (stop_.load()) {
+            child.kill_now();
+            throw Error("interrupted while dumping " + label);
+        }
+        const long n = child.read_stdout(buffer.data(), buffer.size(), 200);
+        if (n == 0) break;
+        if (n < 0) continue;
+        const auto size = static_cast<std::size_t>(n);
+        writer.write(buffer.data(), size);
+        bytes += size;
+        tail.append(buffer.data(), size);
+        if (tail.size() > 2 * tail_keep) tail.erase(0, tail.size() - tail_keep);
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_report >= progress_interval) {
+            const double seconds = std::chrono::duration<double>(now - started).count();
+            spdlog::info("dumping {}: {:.1f} MiB so far, {:.1f} MiB/s", label, bytes / 1048576.0,
+                         bytes / 1048576.0 / seconds);
+            last_report = now;
+        }
+    }
+    const int status = child.wait();
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        throw Error(argv[0] + " failed for " + label + " (" + describe_wait_status(status) +
+                    "): " + first_lines(child.stderr_text()));
+    }
+    if (!has_dump_trailer(tail)) {
+        throw Error(argv[0] + " output for " + label +
+                    " ended without its \"dump complete\" trailer (the dump was cut short)");
+    }
+    writer.end_section();
+    spdlog::debug("dumped {}: {} bytes", label, bytes);
+}
+
+}  // namespace pgtier

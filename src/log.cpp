@@ -1,0 +1,38 @@
+#include "pgtier/log.hpp"
+
+#include <spdlog/sinks/stdout_sinks.h>
+
+#include <array>
+#include <cstring>
+
+#include "pgtier/errors.hpp"
+
+namespace pgtier {
+
+namespace {
+constexpr std::array<const char*, 7> level_names = {"trace", "debug",    "info", "warn",
+                                                    "error", "critical", "off"};
+}
+
+bool is_valid_log_level(const std::string& level) {
+    for (const char* name : level_names) {
+        if (level == name) return true;
+    }
+    return false;
+}
+
+void init_logging(const std::string& level, LogTarget target) {
+    auto logger = target == LogTarget::standard_output ? spdlog::stdout_logger_mt("pgtier")
+                                                       : spdlog::stderr_logger_mt("pgtier");
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
+    logger->set_level(spdlog::level::from_str(is_valid_log_level(level) ? level : "info"));
+    logger->flush_on(spdlog::level::trace);
+    spdlog::set_default_logger(logger);
+}
+
+std::string errno_text(int err) {
+    char buffer[256];
+    return strerror_r(err, buffer, sizeof buffer);
+}
+
+}  // namespace pgtier

@@ -1,0 +1,102 @@
+#include "pgtier/queries.hpp"
+
+#include "pgtier/errors.hpp"
+
+namespace pgtier::queries {
+
+namespace {
+
+// Databases pg_dumpall dumps, in its order, with what the catalogs say about each one that a
+// dump --create captures: owner, ACL, options, comment, database and role-in-database settings.
+constexpr const char* cluster_databases_sql = R"SQL(
+SELECT d.datname,
+       d.oid::text,
+       encode(sha256(convert_to(concat_ws(E'\x1f',
+           d.datname, pg_get_userbyid(d.datdba), d.encoding::text, d.datcollate, d.datctype,
+           d.datistemplate::text, d.datallowconn::text, d.datconnlimit::text,
+           d.dattablespace::text, d.datacl::text,
+           shobj_description(d.oid, 'pg_database'),
+           (SELECT string_agg(s.setrole::text || '=' || s.setconfig::text, ',' ORDER BY s.setrole)
+              FROM pg_db_role_setting s WHERE s.setdatabase = d.oid)), 'UTF8')), 'hex'),
+       coalesce(st.stats_reset::text, '')
+  FROM pg_database d
+  LEFT JOIN pg_stat_database st ON st.datid = d.oid
+ WHERE d.datallowconn
+ ORDER BY (d.datname <> 'template1'), d.datname
+)SQL";
+
+// Everything pg_dumpall --globals-only writes: roles (with passwords), memberships, role
+// settings outside any database, tablespaces, and their comments.
+constexpr const char* globals_digest_sql = R"SQL(
+SELECT encode(sha256(convert_to(concat_ws(E'\x1e',
+    (SELECT string_agg(a::text || coalesce(shobj_description(a.oid, 'pg_authid'), ''), E'\n' ORDER BY a.oid)
+       FROM pg_authid a),
+    (SELECT string_agg(m::text, E'\n' ORDER BY m.roleid, m.member) FROM pg_auth_members m),
+    (SELECT string_agg(s.setrole::text || '=' || s.setconfig::text, E'\n' ORDER BY s.setrole)
+       FROM pg_db_role_setting s WHERE s.setdatabase = 0),
+    (SELECT string_agg(t::text || coalesce(pg_tablespace_location(t.oid), '') ||
+                       coalesce(shobj_description(t.oid, 'pg_tablespace'), ''), E'\n' ORDER BY t.oid)
+       FROM pg_tablespace t)), 'UTF8')), 'hex')
+)SQL";
+
+// Inside one database. Write counters of every table of this database, including the system
+// catalogs (so DDL, GRANT, COMMENT and large objects count), but not pg_statistic and its
+// relatives: ANALYZE (autovacuum's too) writes those without changing anything a dump holds.
+// Shared catalogs are left to the globals and the cluster-wide query. Sequences move no
+// counter, so their state is read from each sequence through query_to_xml.
+constexpr const char* database_content_sql = R"SQL(
+WITH noisy AS (
+    SELECT c.oid FROM pg_class c
+     WHERE c.oid IN ('pg_catalog.pg_statistic'::regclass, 'pg_catalog.pg_statistic_ext_data'::regclass)
+    UNION
+    SELECT c.reltoastrelid FROM pg_class c
+     WHERE c.oid IN ('pg_catalog.pg_statistic'::regclass, 'pg_catalog.pg_statistic_ext_data'::regclass)
+)
+SELECT
+  encode(sha256(convert_to(coalesce((
+    SELECT string_agg(t.relid::text || ':' || t.n_tup_ins || ':' || t.n_tup_upd || ':' || t.n_tup_del,
+                      ',' ORDER BY t.relid)
+      FROM pg_stat_all_tables t
+      JOIN pg_class c ON c.oid = t.relid
+     WHERE NOT c.relisshared AND t.relid NOT IN (SELECT oid FROM noisy)), ''), 'UTF8')), 'hex'),
+  encode(sha256(convert_to(coalesce((
+    SELECT string_agg(c.oid::text || ':' ||
+               query_to_xml(format('SELECT last_value, is_called FROM %s', c.oid::regclass),
+                            false, false, '')::text, ',' ORDER BY c.oid)
+      FROM pg_class c WHERE c.relkind = 'S'), ''), 'UTF8')), 'hex')
+)SQL";
+
+}  // namespace
+
+std::string server_version(Connection& conn) {
+    return conn.run("SHOW server_version").at(0, 0);
+}
+
+bool is_superuser(Connection& conn) {
+    return conn.run("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").at(0, 0) == "t";
+}
+
+std::vector<DatabaseState> cluster_databases(Connection& conn) {
+    const auto result = conn.run(cluster_databases_sql);
+    std::vector<DatabaseState> databases;
+    for (std::size_t i = 0; i < result.rows.size(); ++i) {
+        DatabaseState db;
+        db.name = result.at(i, 0);
+        db.oid = result.at(i, 1);
+        db.catalog_digest = result.at(i, 2);
+        db.stats_reset = result.at(i, 3);
+        databases.push_back(std::move(db));
+    }
+    return databases;
+}
+
+std::string globals_digest(Connection& conn) {
+    return conn.run(globals_digest_sql).at(0, 0);
+}
+
+DatabaseContent database_content(Connection& conn) {
+    const auto result = conn.run(database_content_sql);
+    return {result.at(0, 0), result.at(0, 1)};
+}
+
+}  // namespace pgtier::queries
