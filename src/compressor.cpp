@@ -27,7 +27,10 @@ void compress_block(std::vector<char>& input, std::vector<char>& output, int lev
     // bzip2's documented bound: 1% larger plus 600 bytes.
     output.resize(input.size() + input.size() / 100 + 600);
     auto out_size = static_cast<unsigned int>(output.size());
-    const int rc = BZ2_bzBuffToBuffCompress(output.data(), &out_size, input.data(),
+    // libbz2 rejects a null source even for zero bytes (an empty section).
+    static char empty_input = 0;
+    char* source = input.empty() ? &empty_input : input.data();
+    const int rc = BZ2_bzBuffToBuffCompress(output.data(), &out_size, source,
                                             static_cast<unsigned int>(input.size()), level, 0, 0);
     if (rc != BZ_OK) throw Error("bzip2 compression failed (code " + std::to_string(rc) + ")");
     output.resize(out_size);

@@ -24,6 +24,7 @@ struct ClusterState {
 struct DatabaseFingerprint {
     std::string name;
     std::string fingerprint;
+    bool operator==(const DatabaseFingerprint&) const = default;
 };
 
 // The state fingerprint: SHA-256 over a canonical text, per database, for globals, and

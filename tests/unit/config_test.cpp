@@ -1,1 +1,144 @@
 #include <catch2/catch.hpp>
+
+#include "pgtier/config.hpp"
+#include "pgtier/errors.hpp"
+
+using namespace pgtier;
+
+namespace {
+std::string error_of(const std::string& toml, const Environment& env = {}) {
+    try {
+        parse_config(toml, "/etc/pgtier/test.toml", env);
+    } catch (const ConfigError& err) {
+        return err.what();
+    }
+    return "";
+}
+}  // namespace
+
+TEST_CASE("defaults match DESIGN §8") {
+    const Config c = parse_config("", "defaults", {});
+    CHECK(c.storage.dir == "/backups");
+    CHECK(c.schedule.full == "0 3 * * 0");
+    CHECK(c.schedule.differential == "0 3 * * 3");
+    CHECK(c.schedule.incremental == "0 * * * *");
+    CHECK(c.retention.incremental_days == 14);
+    CHECK(c.retention.differential_days == 42);
+    CHECK(c.retention.full_days == 42);
+    CHECK(c.retention.min_full == 2);
+    CHECK(c.compression.level == 9);
+    CHECK(c.compression.threads == 0);
+    CHECK_FALSE(c.daemon.auto_restore);
+    CHECK(c.daemon.log_level == "info");
+}
+
+TEST_CASE("a TOML file sets every section") {
+    const Config c = parse_config(R"(
+[postgres]
+host = "/run/postgresql"
+port = 5433
+user = "backup"
+password_file = "/run/secrets/postgres_password"
+[storage]
+dir = "/srv/backups"
+[compression]
+level = 6
+threads = 3
+[daemon]
+auto_restore = true
+log_level = "debug"
+)",
+                                  "x.toml", {});
+    CHECK(c.postgres.host == "/run/postgresql");
+    CHECK(c.postgres.port == 5433);
+    CHECK(c.postgres.user == "backup");
+    CHECK(c.storage.dir == "/srv/backups");
+    CHECK(c.compression.level == 6);
+    CHECK(c.compression.threads == 3);
+    CHECK(c.daemon.auto_restore);
+    CHECK(c.daemon.log_level == "debug");
+}
+
+TEST_CASE("errors name the file, the key and the problem") {
+    auto unknown = error_of("[storage]\ndirr = \"/x\"\n");
+    CHECK_THAT(unknown, Catch::Contains("/etc/pgtier/test.toml:2") &&
+                            Catch::Contains("unknown key storage.dirr"));
+
+    auto section = error_of("[stroage]\ndir = \"/x\"\n");
+    CHECK_THAT(section, Catch::Contains("unknown section [stroage]"));
+
+    auto type = error_of("[postgres]\nport = \"abc\"\n");
+    CHECK_THAT(type, Catch::Contains("postgres.port must be an integer"));
+
+    auto range = error_of("[compression]\nlevel = 42\n");
+    CHECK_THAT(range, Catch::Contains("compression.level must be between 1 and 9, got 42"));
+
+    auto level = error_of("[daemon]\nlog_level = \"loud\"\n");
+    CHECK_THAT(level, Catch::Contains("daemon.log_level must be one of"));
+
+    auto syntax = error_of("[storage\n");
+    CHECK_THAT(syntax, Catch::Contains("not valid TOML"));
+}
+
+TEST_CASE("PGTIER_<SECTION>_<KEY> overrides the file") {
+    const Environment env = {{"PGTIER_STORAGE_DIR", "/env/dir"},
+                             {"PGTIER_COMPRESSION_LEVEL", "3"},
+                             {"PGTIER_DAEMON_AUTO_RESTORE", "true"},
+                             {"PGTIER_POSTGRES_PASSWORD_FILE", "/run/secrets/pw"},
+                             {"PGTIER_BIN", "/not/a/config/key"}};
+    const Config c = parse_config("[storage]\ndir = \"/file/dir\"\n", "x.toml", env);
+    CHECK(c.storage.dir == "/env/dir");
+    CHECK(c.compression.level == 3);
+    CHECK(c.daemon.auto_restore);
+    CHECK(c.postgres.password_file == "/run/secrets/pw");
+
+    CHECK_THAT(
+        error_of("", {{"PGTIER_COMPRESSION_LEVEL", "fast"}}),
+        Catch::Contains("PGTIER_COMPRESSION_LEVEL") && Catch::Contains("must be an integer"));
+    CHECK_THAT(error_of("", {{"PGTIER_STORAGE_DIRECTORY", "/x"}}),
+               Catch::Contains("unknown key storage.directory"));
+}
+
+TEST_CASE("load_config: an explicit file must exist, the default may not") {
+    CHECK_THROWS_WITH(load_config({"/nonexistent/pgtier.toml", std::nullopt}, {}),
+                      Catch::Contains("/nonexistent/pgtier.toml: configuration file not found"));
+    CHECK_THROWS_AS(load_config({}, {{"PGTIER_CONFIG", "/nonexistent/x.toml"}}), ConfigError);
+    const Config c =
+        load_config({std::nullopt, std::string("/cli/dir")}, {{"PGTIER_STORAGE_DIR", "/env"}});
+    CHECK(c.storage.dir == "/cli/dir");
+}
+
+TEST_CASE("connection settings follow config, then libpq's environment") {
+    Config c;
+    auto s = resolve_connection(c, {{"PGHOST", "/tmp/sock"}, {"PGPORT", "6543"}, {"PGUSER", "u"}});
+    CHECK(s.host == "/tmp/sock");
+    CHECK(s.port == 6543);
+    CHECK(s.user == "u");
+    CHECK_FALSE(s.password.has_value());
+
+    auto defaults = resolve_connection(c, {});
+    CHECK(defaults.port == 5432);
+    CHECK(defaults.user == "postgres");
+
+    c.postgres.port = 7000;
+    c.postgres.user = "cfg";
+    s = resolve_connection(c, {{"PGPORT", "6543"}, {"PGUSER", "u"}, {"PGPASSWORD", "pw"}});
+    CHECK(s.port == 7000);
+    CHECK(s.user == "cfg");
+    CHECK(s.password == "pw");
+
+    c.postgres.password_file = "/nonexistent/secret";
+    CHECK_THROWS_WITH(resolve_connection(c, {}), Catch::Contains("postgres.password_file") &&
+                                                     Catch::Contains("/nonexistent/secret"));
+    Config plain;
+    CHECK_THROWS_WITH(resolve_connection(plain, {{"POSTGRES_PASSWORD_FILE", "/nonexistent/pw"}}),
+                      Catch::Contains("POSTGRES_PASSWORD_FILE"));
+}
+
+TEST_CASE("time zone: schedule.timezone, else TZ, else UTC") {
+    Config c;
+    CHECK(effective_timezone(c, {}) == "UTC");
+    CHECK(effective_timezone(c, {{"TZ", ":Europe/Berlin"}}) == "Europe/Berlin");
+    c.schedule.timezone = "America/New_York";
+    CHECK(effective_timezone(c, {{"TZ", "Europe/Berlin"}}) == "America/New_York");
+}

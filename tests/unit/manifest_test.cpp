@@ -1,1 +1,49 @@
 #include <catch2/catch.hpp>
+
+#include "pgtier/errors.hpp"
+#include "pgtier/manifest.hpp"
+
+using namespace pgtier;
+
+TEST_CASE("manifest survives a JSON round trip, with any database name") {
+    Manifest m;
+    m.type = BackupType::incremental;
+    m.name = "20261123_090000_incremental.sql.bz2";
+    m.tool_version = "0.1.0";
+    m.server_version = "15.18";
+    m.started_at = *parse_utc_iso("2026-11-23T09:00:00.123456Z");
+    m.finished_at = *parse_utc_iso("2026-11-23T09:00:05Z");
+    m.compressed_size = 1234;
+    m.uncompressed_size = 99999;
+    m.sha256 = std::string(64, 'a');
+    m.fingerprint = {"d", "g", {{"q\"uote.d", "f1"}, {"café ü", "f2"}}};
+    m.sections = {{SectionKind::globals, std::nullopt, 0, 10, 20, "s0", "g"},
+                  {SectionKind::database, "q\"uote.d", 10, 1224, 99979, "s1", "f1"}};
+    const auto back = manifest_from_json(manifest_to_json(m), "test");
+    CHECK(back.type == m.type);
+    CHECK(back.name == m.name);
+    CHECK(back.started_at == m.started_at);
+    CHECK(back.finished_at == m.finished_at);
+    CHECK(back.fingerprint == m.fingerprint);
+    REQUIRE(back.sections.size() == 2);
+    CHECK_FALSE(back.sections[0].database.has_value());
+    CHECK(back.sections[1].database == "q\"uote.d");
+    CHECK(back.sections[1].offset == 10);
+    CHECK(back.has_globals());
+    CHECK(back.find_database("q\"uote.d") != nullptr);
+    CHECK(back.find_database("café ü") == nullptr);
+}
+
+TEST_CASE("a broken manifest is an Error naming its source") {
+    CHECK_THROWS_WITH(manifest_from_json("{", "/b/full/x.json"), Catch::Contains("/b/full/x.json"));
+    CHECK_THROWS_WITH(manifest_from_json(R"({"format": 99})", "m.json"),
+                      Catch::Contains("unsupported manifest format 99"));
+}
+
+TEST_CASE("UTC ISO 8601 times round trip and reject garbage") {
+    const auto t = parse_utc_iso("2024-02-29T23:59:59.5Z");
+    REQUIRE(t);
+    CHECK(format_utc_iso(*t) == "2024-02-29T23:59:59.500000Z");
+    CHECK_FALSE(parse_utc_iso("2024-02-29 23:59:59"));
+    CHECK_FALSE(parse_utc_iso("yesterday"));
+}

@@ -1,1 +1,45 @@
 #include <catch2/catch.hpp>
+
+#include "pgtier/clock.hpp"
+#include "pgtier/naming.hpp"
+
+using namespace pgtier;
+
+TEST_CASE("archive names follow the shell-script layout") {
+    std::tm tm{};
+    tm.tm_year = 2026 - 1900;
+    tm.tm_mon = 10;
+    tm.tm_mday = 23;
+    tm.tm_hour = 3;
+    tm.tm_min = 4;
+    tm.tm_sec = 5;
+    CHECK(archive_name(BackupType::full, tm) == "20261123_030405_full.sql.bz2");
+    CHECK(archive_name(BackupType::differential, tm) == "20261123_030405_differential.sql.bz2");
+    CHECK(archive_name(BackupType::incremental, tm, 1) == "20261123_030405-2_incremental.sql.bz2");
+    CHECK(sidecar_name("a.sql.bz2") == "a.sql.bz2.sha256");
+    CHECK(manifest_name("a.sql.bz2") == "a.sql.bz2.json");
+    CHECK(partial_name("a.sql.bz2") == ".a.sql.bz2.partial");
+    CHECK(latest_link_name(BackupType::full) == "latest_full.sql.bz2");
+}
+
+TEST_CASE("looks_like_archive ignores links, sidecars and foreign files") {
+    CHECK(looks_like_archive("20261123_030405_full.sql.bz2", BackupType::full));
+    CHECK(looks_like_archive("20261123_030405-2_full.sql.bz2", BackupType::full));
+    CHECK_FALSE(looks_like_archive("20261123_030405_full.sql.bz2", BackupType::incremental));
+    CHECK_FALSE(looks_like_archive("latest_full.sql.bz2", BackupType::full));
+    CHECK_FALSE(looks_like_archive("20261123_030405_full.sql.bz2.sha256", BackupType::full));
+    CHECK_FALSE(looks_like_archive(".20261123_030405_full.sql.bz2.partial", BackupType::full));
+    CHECK_FALSE(looks_like_archive("notes.txt", BackupType::full));
+}
+
+TEST_CASE("names use the configured time zone") {
+    const auto t = *parse_utc_iso("2026-07-01T01:30:00Z");
+    set_process_timezone("Europe/Berlin");
+    CHECK(archive_name(BackupType::full, local_time(t)) == "20260701_033000_full.sql.bz2");
+    set_process_timezone("America/New_York");
+    CHECK(archive_name(BackupType::full, local_time(t)) == "20260630_213000_full.sql.bz2");
+    set_process_timezone("UTC");
+    CHECK(archive_name(BackupType::full, local_time(t)) == "20260701_013000_full.sql.bz2");
+    CHECK_THROWS_WITH(set_process_timezone("Mars/Olympus_Mons"),
+                      Catch::Contains("unknown time zone"));
+}
