@@ -10,6 +10,7 @@
 #include "pgtier/naming.hpp"
 #include "pgtier/queries.hpp"
 #include "pgtier/repository.hpp"
+#include "pgtier/run_status.hpp"
 
 namespace pgtier::commands {
 
@@ -92,26 +93,19 @@ std::string mib(std::uint64_t bytes) {
     return text;
 }
 
-}  // namespace
-
-ExitCode backup(const Config& config, const Environment& env, BackupType requested, Force force) {
-    Repository repo(config.storage.dir);
-    repo.ensure_layout();
-    const auto lock = repo.lock();
-    install_stop_handlers();
-    for (const auto& path : repo.sweep()) {
-        spdlog::warn("removed {} left by an interrupted run", path.string());
-    }
-
-    const auto settings = resolve_connection(config, env);
-    const TimePoint started = now_utc();
+// One run under the lock; returns what happened, throws Error on failure.
+RunRecord take_backup(const Config& config, const Repository& repo,
+                      const ConnectionSettings& settings, BackupType requested, Force force,
+                      TimePoint started) {
+    RunRecord record;
+    record.requested = requested;
+    record.started_at = started;
     const auto server = read_server_state(settings);
     const auto plan = plan_backup(requested, force, server.fingerprint, repo.published_manifests());
     if (plan.skip) {
-        spdlog::info("{} skipped: {}", to_string(requested), plan.reason);
-        std::printf("%s: skipped: %s\n", std::string(to_string(requested)).c_str(),
-                    plan.reason.c_str());
-        return ExitCode::ok;
+        record.result = RunResult::skipped;
+        record.detail = plan.reason;
+        return record;
     }
     if (plan.type != requested)
         spdlog::info("taking a {} instead: {}", to_string(plan.type), plan.reason);
@@ -143,13 +137,14 @@ ExitCode backup(const Config& config, const Environment& env, BackupType request
     partial.sync_and_close();
 
     for (std::size_t i = 0; i < sections.size(); ++i) {
+        const auto& written = totals.sections.at(i);
         SectionEntry entry;
         entry.kind = sections[i].kind;
         if (entry.kind == SectionKind::database) entry.database = sections[i].database;
-        entry.offset = totals.sections.at(i).offset;
-        entry.length = totals.sections.at(i).length;
-        entry.uncompressed_length = totals.sections.at(i).uncompressed_length;
-        entry.sha256 = totals.sections.at(i).sha256;
+        entry.offset = written.offset;
+        entry.length = written.length;
+        entry.uncompressed_length = written.uncompressed_length;
+        entry.sha256 = written.sha256;
         entry.fingerprint = entry.kind == SectionKind::globals
                                 ? server.fingerprint.globals
                                 : server.fingerprint.database(sections[i].database).value_or("");
@@ -162,15 +157,52 @@ ExitCode backup(const Config& config, const Environment& env, BackupType request
     repo.publish(partial.path(), manifest);
     partial.release();
 
-    const double seconds =
-        std::chrono::duration<double>(manifest.finished_at - manifest.started_at).count();
-    spdlog::info("{} backup {} published: {} sections, {} ({} uncompressed) in {:.1f} s",
-                 to_string(plan.type), manifest.name, sections.size(), mib(totals.compressed_size),
-                 mib(totals.uncompressed_size), seconds);
-    std::printf("%s: wrote %s/%s (%zu sections, %llu bytes, %.1f s)\n",
-                std::string(to_string(plan.type)).c_str(),
-                std::string(to_string(plan.type)).c_str(), manifest.name.c_str(), sections.size(),
-                static_cast<unsigned long long>(totals.compressed_size), seconds);
+    record.result = RunResult::published;
+    record.archive = std::string(to_string(plan.type)) + "/" + manifest.name;
+    record.size = totals.compressed_size;
+    record.detail = std::to_string(sections.size()) + " sections, " +
+                    mib(totals.uncompressed_size) + " of SQL; " + plan.reason;
+    return record;
+}
+
+}  // namespace
+
+ExitCode backup(const Config& config, const Environment& env, BackupType requested, Force force) {
+    Repository repo(config.storage.dir);
+    repo.ensure_layout();
+    const auto lock = repo.lock();
+    install_stop_handlers();
+    for (const auto& path : repo.sweep()) {
+        spdlog::warn("removed {} left by an interrupted run", path.string());
+    }
+
+    const TimePoint started = now_utc();
+    RunRecord record;
+    try {
+        const auto settings = resolve_connection(config, env);
+        record = take_backup(config, repo, settings, requested, force, started);
+    } catch (const Error& err) {
+        record.requested = requested;
+        record.started_at = started;
+        record.result = RunResult::failed;
+        record.detail = err.what();
+        record.duration_seconds = std::chrono::duration<double>(now_utc() - started).count();
+        record_run(repo, record);
+        throw;
+    }
+    record.duration_seconds = std::chrono::duration<double>(now_utc() - started).count();
+    record_run(repo, record);
+
+    const std::string type(to_string(requested));
+    if (record.result == RunResult::skipped) {
+        spdlog::info("{} skipped: {}", type, record.detail);
+        std::printf("%s: skipped: %s\n", type.c_str(), record.detail.c_str());
+    } else {
+        spdlog::info("{} published in {:.1f} s: {}", record.archive, record.duration_seconds,
+                     record.detail);
+        std::printf("%s: wrote %s (%llu bytes, %.1f s)\n", type.c_str(), record.archive.c_str(),
+                    static_cast<unsigned long long>(record.size), record.duration_seconds);
+    }
     return ExitCode::ok;
 }
 

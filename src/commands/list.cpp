@@ -4,6 +4,7 @@
 
 #include "pgtier/commands.hpp"
 #include "pgtier/repository.hpp"
+#include "pgtier/run_status.hpp"
 
 namespace pgtier::commands {
 
@@ -41,6 +42,21 @@ void sort_newest_first(std::vector<ArchiveEntry>& entries) {
                      });
 }
 
+// Skipped runs leave no file: the last run of each tier says whether it was skipped.
+void print_last_runs(const Repository& repo) {
+    const auto runs = read_run_status(repo);
+    if (runs.empty()) return;
+    std::printf("last runs:\n");
+    for (const auto& [tier, run] : runs) {
+        std::string when = format_utc_iso(run.started_at).substr(0, 19);
+        when[10] = ' ';
+        std::printf("  %-13s %-20s %-9s %s\n", std::string(to_string(tier)).c_str(), when.c_str(),
+                    std::string(to_string(run.result)).c_str(),
+                    run.result == RunResult::published ? run.archive.c_str() : run.detail.c_str());
+    }
+    std::printf("\n");
+}
+
 }  // namespace
 
 ExitCode list(const Config& config, OutputFormat format) {
@@ -73,6 +89,7 @@ ExitCode list(const Config& config, OutputFormat format) {
         return ExitCode::ok;
     }
 
+    print_last_runs(repo);
     if (entries.empty()) {
         std::printf("no archives in %s\n", config.storage.dir.c_str());
         return ExitCode::ok;
