@@ -5,12 +5,11 @@
 #include <toml++/toml.h>
 #include <algorithm>
 #include <cctype>
-#include <fstream>
 #include <functional>
-#include <sstream>
 #include <variant>
 
 #include "pgtier/errors.hpp"
+#include "pgtier/files.hpp"
 #include "pgtier/log.hpp"
 
 extern char** environ;
@@ -227,13 +226,6 @@ void apply_environment(Config& config, const Environment& env) {
     }
 }
 
-std::string read_whole_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
-}
-
 std::string lookup(const Environment& env, const std::string& name) {
     auto it = env.find(name);
     return it == env.end() ? std::string{} : it->second;
@@ -281,7 +273,7 @@ Config load_config(const ConfigOverrides& overrides, const Environment& env) {
         if (access(path.c_str(), R_OK) != 0) {
             throw ConfigError(path + ": cannot read the configuration file: " + errno_text(errno));
         }
-        config = parse_config(read_whole_file(path), path, env);
+        config = parse_config(read_file(path).value_or(""), path, env);
     } else if (must_exist) {
         throw ConfigError(path + ": configuration file not found");
     } else {
@@ -304,17 +296,14 @@ Config load_config(const ConfigOverrides& overrides, const Environment& env) {
 
 namespace {
 std::string read_password_file(const std::string& path, const std::string& what) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
+    auto password = read_file(path);
+    if (!password) {
         throw ConfigError(what + ": cannot read password file " + path + ": " + errno_text(errno));
     }
-    std::ostringstream out;
-    out << in.rdbuf();
-    std::string password = out.str();
-    while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) {
-        password.pop_back();
+    while (!password->empty() && (password->back() == '\n' || password->back() == '\r')) {
+        password->pop_back();
     }
-    return password;
+    return *password;
 }
 }  // namespace
 

@@ -1,10 +1,9 @@
 #include "pgtier/manifest.hpp"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "pgtier/errors.hpp"
+#include "pgtier/files.hpp"
 
 namespace pgtier {
 
@@ -125,11 +124,9 @@ Manifest manifest_from_json(const std::string& text, const std::string& source) 
 }
 
 Manifest read_manifest(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path.string() + ": cannot read manifest: " + errno_text(errno));
-    std::ostringstream text;
-    text << in.rdbuf();
-    return manifest_from_json(text.str(), path.string());
+    const auto text = read_file(path);
+    if (!text) throw Error(path.string() + ": cannot read manifest: " + errno_text(errno));
+    return manifest_from_json(*text, path.string());
 }
 
 }  // namespace pgtier

@@ -7,10 +7,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <fstream>
-#include <sstream>
 
 #include "pgtier/errors.hpp"
+#include "pgtier/files.hpp"
 #include "pgtier/log.hpp"
 #include "pgtier/naming.hpp"
 
@@ -23,20 +22,6 @@ constexpr BackupType all_tiers[] = {BackupType::full, BackupType::differential,
 constexpr mode_t file_mode = 0640;
 constexpr mode_t dir_mode = 0750;
 
-void write_all_fd(int fd, const std::string& content, const fs::path& path) {
-    const char* data = content.data();
-    std::size_t left = content.size();
-    while (left > 0) {
-        const ssize_t n = ::write(fd, data, left);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            throw Error("cannot write " + path.string() + ": " + errno_text(errno));
-        }
-        data += n;
-        left -= static_cast<std::size_t>(n);
-    }
-}
-
 void remove_quietly(const fs::path& path) {
     std::error_code ec;
     fs::remove(path, ec);
@@ -45,13 +30,6 @@ void remove_quietly(const fs::path& path) {
 bool exists_no_follow(const fs::path& path) {
     std::error_code ec;
     return fs::exists(fs::symlink_status(path, ec));
-}
-
-std::string read_text(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
 }
 
 const fs::path intent_file_name = "publishing";
@@ -70,42 +48,6 @@ std::string_view to_string(ArchiveState state) {
             return "incomplete: unreadable manifest";
     }
     return "?";
-}
-
-void fsync_directory(const fs::path& dir) {
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) throw Error("cannot open directory " + dir.string() + ": " + errno_text(errno));
-    const int rc = ::fsync(fd);
-    const int saved = errno;
-    ::close(fd);
-    if (rc != 0) throw Error("cannot fsync directory " + dir.string() + ": " + errno_text(saved));
-}
-
-void write_file_atomically(const fs::path& path, const std::string& content) {
-    const fs::path tmp = path.parent_path() / ("." + path.filename().string() + ".tmp");
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, file_mode);
-    if (fd < 0) throw Error("cannot create " + tmp.string() + ": " + errno_text(errno));
-    try {
-        ::fchmod(fd, file_mode);
-        write_all_fd(fd, content, tmp);
-        if (::fsync(fd) != 0)
-            throw Error("cannot fsync " + tmp.string() + ": " + errno_text(errno));
-    } catch (...) {
-        ::close(fd);
-        remove_quietly(tmp);
-        throw;
-    }
-    if (::close(fd) != 0) {
-        const int saved = errno;
-        remove_quietly(tmp);
-        throw Error("cannot write " + tmp.string() + ": " + errno_text(saved));
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        const int saved = errno;
-        remove_quietly(tmp);
-        throw Error("cannot rename " + tmp.string() + " to " + path.string() + ": " +
-                    errno_text(saved));
-    }
 }
 
 PartialFile::PartialFile(fs::path path) : path_(std::move(path)) {
@@ -158,7 +100,7 @@ std::unique_ptr<RepositoryLock> Repository::lock() const {
         if (errno != EWOULDBLOCK) {
             throw Error("cannot lock " + path.string() + ": " + errno_text(errno));
         }
-        std::string holder = read_text(path);
+        std::string holder = read_file(path).value_or("");
         while (!holder.empty() && holder.back() == '\n') holder.pop_back();
         spdlog::info("waiting for lock {} held by another pgtier ({})", path.string(),
                      holder.empty() ? "pid unknown" : "pid " + holder);
@@ -180,7 +122,7 @@ std::vector<fs::path> Repository::sweep() const {
     // An interrupted publication: the archive may be under its final name without a manifest.
     const fs::path intent = state_dir() / intent_file_name;
     if (exists_no_follow(intent)) {
-        std::string target = read_text(intent);
+        std::string target = read_file(intent).value_or("");
         while (!target.empty() && target.back() == '\n') target.pop_back();
         const fs::path archive = dir_ / target;
         if (!target.empty() && target.find("..") == std::string::npos &&

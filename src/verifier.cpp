@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <fstream>
 #include <optional>
-#include <sstream>
 
 #include "pgtier/dump.hpp"
 #include "pgtier/errors.hpp"
+#include "pgtier/files.hpp"
 #include "pgtier/manifest.hpp"
 #include "pgtier/naming.hpp"
 #include "pgtier/sha256.hpp"
@@ -81,13 +81,6 @@ class SectionDecoder {
     Sha256 hash_;
 };
 
-std::string read_small_file(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
-}
-
 }  // namespace
 
 VerifyResult verify_archive(const std::filesystem::path& archive) {
@@ -104,7 +97,7 @@ VerifyResult verify_archive(const std::filesystem::path& archive) {
     if (!std::filesystem::exists(sidecar)) {
         problem("no sidecar " + sidecar_name(name));
     } else {
-        const std::string text = read_small_file(sidecar);
+        const std::string text = read_file(sidecar).value_or("");
         const auto space = text.find("  ");
         std::string named = space == std::string::npos ? "" : text.substr(space + 2);
         while (!named.empty() && named.back() == '\n') named.pop_back();

@@ -6,6 +6,7 @@
 
 #include "pgtier/backup_type.hpp"
 #include "pgtier/clock.hpp"
+#include "pgtier/files.hpp"
 #include "pgtier/manifest.hpp"
 
 namespace pgtier {
@@ -81,10 +82,6 @@ class Repository {
     void point_latest(BackupType type, const std::string& name) const;
     fs::path dir_;
 };
-
-// Writes `content` to `path` through a temporary file, fsync and rename (mode 0640).
-void write_file_atomically(const fs::path& path, const std::string& content);
-void fsync_directory(const fs::path& dir);
 
 // A file being written under its .partial name; removed unless released.
 class PartialFile {
