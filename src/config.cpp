@@ -8,6 +8,7 @@
 #include <functional>
 #include <variant>
 
+#include "pgtier/cron.hpp"
 #include "pgtier/errors.hpp"
 #include "pgtier/files.hpp"
 #include "pgtier/log.hpp"
@@ -41,6 +42,16 @@ const std::string& non_empty(const Value& v) {
     return s;
 }
 
+const std::string& cron_expression(const Value& v) {
+    const auto& text = non_empty(v);
+    try {
+        parse_cron(text);
+    } catch (const CronError& err) {
+        throw BadValue{"is not a valid cron expression '" + text + "': " + err.what()};
+    }
+    return text;
+}
+
 struct KeySpec {
     const char* section;
     const char* key;
@@ -63,11 +74,11 @@ const std::vector<KeySpec>& key_specs() {
         {"schedule", "timezone", KeyType::string,
          [](Config& c, const Value& v) { c.schedule.timezone = std::get<std::string>(v); }},
         {"schedule", "full", KeyType::string,
-         [](Config& c, const Value& v) { c.schedule.full = non_empty(v); }},
+         [](Config& c, const Value& v) { c.schedule.full = cron_expression(v); }},
         {"schedule", "differential", KeyType::string,
-         [](Config& c, const Value& v) { c.schedule.differential = non_empty(v); }},
+         [](Config& c, const Value& v) { c.schedule.differential = cron_expression(v); }},
         {"schedule", "incremental", KeyType::string,
-         [](Config& c, const Value& v) { c.schedule.incremental = non_empty(v); }},
+         [](Config& c, const Value& v) { c.schedule.incremental = cron_expression(v); }},
         {"retention", "incremental_days", KeyType::integer,
          [](Config& c, const Value& v) { c.retention.incremental_days = in_range(v, 1, 36500); }},
         {"retention", "differential_days", KeyType::integer,

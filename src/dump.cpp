@@ -46,6 +46,33 @@ std::string dbname_conninfo(const std::string& database) {
     return out + "'";
 }
 
+std::string make_own_role_idempotent(const std::string& globals, const std::string& role) {
+    std::string quoted = "\"";
+    for (char ch : role) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+    quoted += "\"";
+    std::string out;
+    out.reserve(globals.size() + 128);
+    std::size_t pos = 0;
+    while (pos < globals.size()) {
+        std::size_t end = globals.find('\n', pos);
+        end = end == std::string::npos ? globals.size() : end + 1;
+        const std::string_view line(globals.data() + pos, end - pos);
+        bool own = false;
+        for (const auto& name : {role, quoted}) {
+            own = own || line == "CREATE ROLE " + name + ";\n";
+        }
+        if (own) {
+            out += "DO $pgtier$BEGIN ";
+            out += line.substr(0, line.size() - 1);
+            out += " EXCEPTION WHEN duplicate_object THEN NULL; END$pgtier$;\n";
+        } else {
+            out += line;
+        }
+        pos = end;
+    }
+    return out;
+}
+
 bool has_dump_trailer(const std::string& tail) {
     return tail.find("-- PostgreSQL database dump complete") != std::string::npos ||
            tail.find("-- PostgreSQL database cluster dump complete") != std::string::npos;
@@ -117,6 +144,9 @@ void Dumper::dump(const DumpSection& section, ParallelBzip2Writer& writer) {
 
     writer.begin_section();
     writer.write(preamble.data(), preamble.size());
+    // The globals are small and get one line rewritten, so they are held until complete.
+    std::string globals;
+    const bool hold = section.kind == SectionKind::globals;
     Child child({argv, env_});
     std::vector<char> buffer(read_size);
     std::string tail;
@@ -132,7 +162,11 @@ void Dumper::dump(const DumpSection& section, ParallelBzip2Writer& writer) {
         if (n == 0) break;
         if (n < 0) continue;
         const auto size = static_cast<std::size_t>(n);
-        writer.write(buffer.data(), size);
+        if (hold) {
+            globals.append(buffer.data(), size);
+        } else {
+            writer.write(buffer.data(), size);
+        }
         bytes += size;
         tail.append(buffer.data(), size);
         if (tail.size() > 2 * tail_keep) tail.erase(0, tail.size() - tail_keep);
@@ -152,6 +186,10 @@ void Dumper::dump(const DumpSection& section, ParallelBzip2Writer& writer) {
     if (!has_dump_trailer(tail)) {
         throw Error(argv[0] + " output for " + label +
                     " ended without its \"dump complete\" trailer (the dump was cut short)");
+    }
+    if (hold) {
+        globals = make_own_role_idempotent(globals, settings_.user);
+        writer.write(globals.data(), globals.size());
     }
     writer.end_section();
     spdlog::debug("dumped {}: {} bytes", label, bytes);

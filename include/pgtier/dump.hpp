@@ -41,6 +41,12 @@ class Dumper {
 // pg_dump's conninfo for a database name ("dbname='it''s'"-style, quoting-correct).
 std::string dbname_conninfo(const std::string& database);
 
+// pg_dumpall writes "CREATE ROLE <the role it connects as>;", which fails on replay into any
+// cluster where that role exists (always, for the bootstrap superuser). That one statement
+// becomes a DO block that ignores duplicate_object, so the archive replays with
+// ON_ERROR_STOP=1; every other line is kept as is.
+std::string make_own_role_idempotent(const std::string& globals, const std::string& role);
+
 // True when the tail of a section's output holds pg_dump's or pg_dumpall's trailer.
 bool has_dump_trailer(const std::string& tail);
 
