@@ -42,11 +42,12 @@ void sort_newest_first(std::vector<ArchiveEntry>& entries) {
                      });
 }
 
-// Skipped runs leave no file: the last run of each tier says whether it was skipped.
+// Skipped runs leave no file: after the table, the last run of each tier says whether it was
+// skipped (and why) or failed.
 void print_last_runs(const Repository& repo) {
     const auto runs = read_run_status(repo);
     if (runs.empty()) return;
-    std::printf("last runs:\n");
+    std::printf("\nlast run of each tier:\n");
     for (const auto& [tier, run] : runs) {
         std::string when = format_utc_iso(run.started_at).substr(0, 19);
         when[10] = ' ';
@@ -54,7 +55,6 @@ void print_last_runs(const Repository& repo) {
                     std::string(to_string(run.result)).c_str(),
                     run.result == RunResult::published ? run.archive.c_str() : run.detail.c_str());
     }
-    std::printf("\n");
 }
 
 }  // namespace
@@ -89,9 +89,9 @@ ExitCode list(const Config& config, OutputFormat format) {
         return ExitCode::ok;
     }
 
-    print_last_runs(repo);
     if (entries.empty()) {
         std::printf("no archives in %s\n", config.storage.dir.c_str());
+        print_last_runs(repo);
         return ExitCode::ok;
     }
     std::printf("%-13s %-20s %10s  %-30s %-9s %s\n", "TYPE", "STARTED (UTC)", "SIZE", "CONTENTS",
@@ -116,6 +116,7 @@ ExitCode list(const Config& config, OutputFormat format) {
                 e.problem.empty() ? std::string(to_string(e.state)).c_str() : e.problem.c_str());
         }
     }
+    print_last_runs(repo);
     return ExitCode::ok;
 }
 
