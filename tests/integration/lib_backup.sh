@@ -1,0 +1,239 @@
+# Helpers for the backup integration tests (issue 2). Source after lib.sh:
+#   . "$(dirname "$0")/lib.sh"; . "$(dirname "$0")/lib_backup.sh"
+#
+#   run_pgtier TAG ARGS...     run $PGTIER ARGS; stdout -> $WORK/TAG.out, stderr -> $WORK/TAG.err,
+#                              exit status -> $RC (never aborts the script)
+#   show_run TAG               print a run's command, status, stdout and stderr (for failure reports)
+#   fail_run TAG MSG           show_run TAG, then fail MSG
+#   expect_rc TAG WANT MSG     fail_run unless $RC == WANT ("nonzero" accepts any status but 0)
+#   archives DIR TIER          published-looking archive files of a tier, sorted (full paths)
+#   count_archives DIR TIER
+#   new_archive DIR TIER BEFORE_LIST   the single archive of TIER not in BEFORE_LIST (fails otherwise)
+#   tree_state DIR             every name below DIR (except .pgtier/) with type, size, link target, hash
+#   check_archive PATH TYPE    sidecar, manifest, bzip2 stream, section offsets/lengths/hashes
+#   manifest_dbs PATH          database names of the archive's sections, sorted, one per line
+#   manifest_has_globals PATH  exit 0 when the archive has a globals section
+#   bz_contains PATH STRING    exit 0 when the decompressed archive contains STRING
+#   settle                     wait until backends' statistics are surely flushed
+#   pg_quiet                   turn autovacuum off (its ANALYZE writes catalog rows = "changes")
+#   pg_crash NAME              immediate shutdown (crash) of a cluster
+#   descendants PID            every process below PID (children, grandchildren ...)
+#   wait_for_partial DIR TIER PID   wait until a .partial appears in DIR/TIER while PID runs
+#   db_list                    connectable databases of the current cluster, sorted
+#   psql_db DB ARGS...         psql_q against database DB (any name)
+
+# lib.sh's _cleanup runs `grep -o " $WORK/..." /proc/mounts | ... ` under set -e and pipefail: when
+# nothing is mounted below $WORK (the usual case) grep finds nothing, the trap aborts, and every
+# script exits 1 even when all its checks passed. Run the same cleanup with errexit off, so the
+# script's own status is kept (harmless once lib.sh is fixed).
+trap '_cleanup || true' EXIT
+
+unset PGTIER_CONFIG PGTIER_STORAGE_DIR PGTIER_POSTGRES_HOST PGTIER_POSTGRES_PORT \
+    PGTIER_POSTGRES_USER PGTIER_POSTGRES_PASSWORD_FILE POSTGRES_PASSWORD_FILE PGPASSFILE 2>/dev/null || true
+export LC_ALL=C.UTF-8
+
+command -v jq >/dev/null || fail "jq is required (scripts/install-deps installs it)"
+
+RC=0
+declare -A _RUN_CMD=()
+
+run_pgtier() {
+    local tag=$1
+    shift
+    _RUN_CMD[$tag]="$PGTIER $*"
+    set +e
+    timeout -k 5 "${RUN_TIMEOUT:-300}" "$PGTIER" "$@" >"$WORK/$tag.out" 2>"$WORK/$tag.err"
+    RC=$?
+    set -e
+    [ "$RC" -ne 124 ] || echo "NOTE: '$PGTIER $*' was still running after ${RUN_TIMEOUT:-300}s and was killed" >&2
+}
+
+show_run() {
+    local tag=$1
+    {
+        echo "---- run '$tag': ${_RUN_CMD[$tag]:-?} (exit $RC)"
+        echo "---- stdout:"
+        cat "$WORK/$tag.out" 2>/dev/null || true
+        echo "---- stderr (last 40 lines):"
+        tail -n 40 "$WORK/$tag.err" 2>/dev/null || true
+        echo "----"
+    } >&2
+}
+
+fail_run() {
+    show_run "$1"
+    fail "$2"
+}
+
+expect_rc() {
+    local tag=$1 want=$2 msg=$3
+    if [ "$want" = nonzero ]; then
+        [ "$RC" -ne 0 ] || fail_run "$tag" "$msg (expected a non-zero exit, got 0)"
+    else
+        [ "$RC" -eq "$want" ] || fail_run "$tag" "$msg (expected exit $want, got $RC)"
+    fi
+}
+
+archives() {
+    local dir=$1 tier=$2
+    [ -d "$dir/$tier" ] || return 0
+    find "$dir/$tier" -maxdepth 1 -type f -regextype posix-extended \
+        -regex ".*/[0-9]{8}_[0-9]{6}(-[0-9]+)?_${tier}\.sql\.bz2" | sort
+}
+
+count_archives() { archives "$1" "$2" | wc -l; }
+
+# new_archive DIR TIER "$before" — the one archive of TIER that is not in the list $before.
+new_archive() {
+    local dir=$1 tier=$2 before=$3 added
+    added=$(comm -13 <(printf '%s\n' "$before" | sed '/^$/d' | sort) <(archives "$dir" "$tier"))
+    [ -n "$added" ] || fail "no new $tier archive in $dir/$tier (have: $(ls -A "$dir/$tier" 2>/dev/null | tr '\n' ' '))"
+    [ "$(printf '%s\n' "$added" | wc -l)" -eq 1 ] || fail "more than one new $tier archive: $added"
+    printf '%s\n' "$added"
+}
+
+tree_state() {
+    local dir=$1
+    (
+        cd "$dir" || exit 1
+        find . -path ./.pgtier -prune -o -mindepth 1 -print | sort | while IFS= read -r f; do
+            if [ -L "$f" ]; then
+                echo "L $f -> $(readlink "$f")"
+            elif [ -d "$f" ]; then
+                echo "D $f"
+            else
+                echo "F $f $(stat -c %s "$f") $(sha256sum <"$f" | cut -c1-64)"
+            fi
+        done
+    )
+}
+
+# check_archive PATH TYPE — everything a published archive must satisfy.
+check_archive() {
+    local a=$1 type=$2 tdir name m size sum n i off len ulen ssum kind expect_off total_u
+    [ -f "$a" ] || fail "archive $a does not exist"
+    tdir=$(dirname "$a")
+    name=$(basename "$a")
+    m="$a.json"
+    [ -f "$a.sha256" ] || fail "$name: no .sha256 sidecar"
+    [ -f "$m" ] || fail "$name: no .json manifest"
+    [[ $name =~ ^[0-9]{8}_[0-9]{6}(-[0-9]+)?_${type}\.sql\.bz2$ ]] || fail "$name: unexpected file name for a $type archive"
+    [ "$(basename "$tdir")" = "$type" ] || fail "$name: a $type archive in folder $(basename "$tdir")"
+    bzip2 -t "$a" 2>"$WORK/bzip2-t.err" || fail "$name: bzip2 -t failed: $(cat "$WORK/bzip2-t.err")"
+    (cd "$tdir" && sha256sum -c --status "$name.sha256") || fail "$name: 'sha256sum -c $name.sha256' inside $tdir failed: $(cat "$a.sha256")"
+    jq -e . "$m" >/dev/null || fail "$name: manifest is not valid JSON"
+    [ "$(jq -r .type "$m")" = "$type" ] || fail "$name: manifest type is $(jq -r .type "$m"), expected $type"
+    [ "$(jq -r .name "$m")" = "$name" ] || fail "$name: manifest name is $(jq -r .name "$m")"
+    local key
+    for key in format tool_version server_version started_at finished_at compressed_size uncompressed_size sha256 fingerprint sections; do
+        jq -e --arg k "$key" 'has($k) and .[$k] != null' "$m" >/dev/null || fail "$name: manifest lacks \"$key\""
+    done
+    jq -e '.started_at | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|\\+00:00)$")' "$m" >/dev/null \
+        || fail "$name: started_at is not UTC ISO 8601: $(jq -r .started_at "$m")"
+    jq -e '(.finished_at | sub("\\.[0-9]+"; "")) >= (.started_at | sub("\\.[0-9]+"; ""))' "$m" >/dev/null || fail "$name: finished_at before started_at"
+    size=$(stat -c %s "$a")
+    sum=$(sha256sum <"$a" | cut -c1-64)
+    [ "$(jq -r .compressed_size "$m")" = "$size" ] || fail "$name: manifest compressed_size $(jq -r .compressed_size "$m") != file size $size"
+    [ "$(jq -r .sha256 "$m")" = "$sum" ] || fail "$name: manifest sha256 differs from the file's"
+    [ "$(cut -c1-64 "$a.sha256")" = "$sum" ] || fail "$name: sidecar hash differs from the file's"
+    jq -e '.fingerprint.digest and .fingerprint.globals and (.fingerprint.databases | type == "array")' "$m" >/dev/null \
+        || fail "$name: manifest fingerprint lacks digest/globals/databases"
+    n=$(jq '.sections | length' "$m")
+    [ "$n" -ge 1 ] || fail "$name: manifest has no sections"
+    expect_off=0
+    total_u=0
+    for ((i = 0; i < n; i++)); do
+        read -r kind off len ulen ssum < <(jq -r --argjson i "$i" \
+            '.sections[$i] | "\(.kind) \(.offset) \(.length) \(.uncompressed_length) \(.sha256)"' "$m")
+        case $kind in
+        globals) jq -e --argjson i "$i" '.sections[$i].database == null' "$m" >/dev/null || fail "$name: globals section $i has a database" ;;
+        database) jq -e --argjson i "$i" '.sections[$i].database | type == "string"' "$m" >/dev/null || fail "$name: database section $i has no name" ;;
+        *) fail "$name: section $i has kind '$kind'" ;;
+        esac
+        [ "$off" = "$expect_off" ] || fail "$name: section $i starts at $off, expected $expect_off (sections must be contiguous)"
+        dd if="$a" of="$WORK/section.bin" bs=1M iflag=skip_bytes,count_bytes skip="$off" count="$len" status=none
+        [ "$(stat -c %s "$WORK/section.bin")" = "$len" ] || fail "$name: section $i runs past the end of the file"
+        [ "$(sha256sum <"$WORK/section.bin" | cut -c1-64)" = "$ssum" ] || fail "$name: section $i sha256 mismatch"
+        local got
+        got=$(bzip2 -dc <"$WORK/section.bin" | wc -c) || fail "$name: section $i is not a standalone bzip2 stream"
+        [ "$got" = "$ulen" ] || fail "$name: section $i decompresses to $got bytes, manifest says $ulen"
+        expect_off=$((off + len))
+        total_u=$((total_u + ulen))
+    done
+    [ "$expect_off" = "$size" ] || fail "$name: sections end at $expect_off but the file has $size bytes"
+    [ "$(jq -r .uncompressed_size "$m")" = "$total_u" ] || fail "$name: uncompressed_size $(jq -r .uncompressed_size "$m") != sum of sections $total_u"
+    rm -f "$WORK/section.bin"
+}
+
+manifest_dbs() { jq -r '.sections[] | select(.kind == "database") | .database' "$1.json" | sort; }
+
+manifest_has_globals() { jq -e 'any(.sections[]; .kind == "globals")' "$1.json" >/dev/null; }
+
+bz_contains() { bzip2 -dc "$1" | grep -F -c -- "$2" >/dev/null; }
+
+settle() { sleep "${SETTLE_SECONDS:-1.5}"; }
+
+pg_quiet() {
+    psql_q -d postgres -c "ALTER SYSTEM SET autovacuum = off" >/dev/null
+    psql_q -d postgres -c "SELECT pg_reload_conf()" >/dev/null
+}
+
+pg_crash() {
+    _as_pg pg_ctl -D "$WORK/$1/data" -m immediate -w stop >/dev/null
+}
+
+db_list() { psql_q -d postgres -c "SELECT datname FROM pg_database WHERE datallowconn ORDER BY 1" | sort; }
+
+# Any database name, passed as a conninfo keyword so names with '=' or spaces are safe.
+psql_db() {
+    local db=$1
+    shift
+    local q=${db//\\/\\\\}
+    q=${q//\'/\\\'}
+    psql_q -d "dbname='$q'" "$@"
+}
+
+# The result line a run printed on stdout (must be exactly one non-empty line).
+result_line() {
+    local tag=$1 lines
+    lines=$(sed '/^$/d' "$WORK/$tag.out")
+    [ "$(printf '%s\n' "$lines" | sed '/^$/d' | wc -l)" -eq 1 ] || fail_run "$tag" "expected exactly one result line on stdout"
+    printf '%s\n' "$lines"
+}
+
+# An SQL identifier for any name, quoted as the server (and pg_dump) would.
+qident() { printf '%s\n' "SELECT quote_ident(:'v');" | psql_q -d postgres -v v="$1"; }
+
+descendants() {
+    local c
+    for c in $(pgrep -P "$1"); do
+        echo "$c"
+        descendants "$c"
+    done
+}
+
+# wait_for_partial DIR TIER PID [MIN_BYTES] — until DIR/TIER/.*.partial exists (and has at least
+# MIN_BYTES) while PID is alive. Returns 1 if PID ended first or after 120 s.
+wait_for_partial() {
+    local dir=$1 tier=$2 pid=$3 min=${4:-0} i p
+    for ((i = 0; i < 2400; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        if [ "$min" -gt 0 ]; then
+            p=$(find "$dir/$tier" -maxdepth 1 -name '.*.partial' -size +"$((min - 1))"c 2>/dev/null | head -n1)
+        else
+            p=$(find "$dir/$tier" -maxdepth 1 -name '.*.partial' 2>/dev/null | head -n1)
+        fi
+        [ -n "$p" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+partials() { find "$1" -name '*.partial' 2>/dev/null | sort; }
+
+# with_pg NAME CMD... — run CMD (a command or function) against cluster NAME.
+with_pg() {
+    local name=$1
+    shift
+    PGHOST="$WORK/$name/socket" PGPORT="$(pg_port "$name")" "$@"
+}
