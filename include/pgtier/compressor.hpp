@@ -35,7 +35,9 @@ struct CompressedTotals {
 // most 2 * threads + 1 blocks are in flight.
 class ParallelBzip2Writer {
   public:
-    static constexpr std::size_t default_block_size = 900'000;  // one bzip2 -9 block
+    // bzip2 -9 holds 899,981 bytes per block (after its run-length step); a little less keeps
+    // each stream to a single block for ordinary text.
+    static constexpr std::size_t default_block_size = 899'000;
 
     ParallelBzip2Writer(int fd, int level, int threads,
                         std::size_t block_size = default_block_size);
@@ -62,6 +64,7 @@ class ParallelBzip2Writer {
         bool done = false;
     };
 
+    std::unique_ptr<Block> take_free_block();
     void submit_current(bool last_of_section);
     void compressor_loop();
     void writer_loop();
@@ -85,6 +88,7 @@ class ParallelBzip2Writer {
     std::condition_variable space_free_;  // producer waits for room
     std::deque<Block*> to_compress_;
     std::map<std::uint64_t, std::unique_ptr<Block>> in_flight_;
+    std::vector<std::unique_ptr<Block>> free_blocks_;
     std::uint64_t next_to_write_ = 0;
     bool stopping_ = false;
     std::exception_ptr failure_;

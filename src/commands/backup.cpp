@@ -87,12 +87,6 @@ ServerState read_server_state(const ConnectionSettings& settings) {
     return server;
 }
 
-std::string mib(std::uint64_t bytes) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.1f MiB", bytes / 1048576.0);
-    return text;
-}
-
 // One run under the lock; returns what happened, throws Error on failure.
 RunRecord take_backup(const Config& config, const Repository& repo,
                       const ConnectionSettings& settings, BackupType requested, Force force,
@@ -160,8 +154,9 @@ RunRecord take_backup(const Config& config, const Repository& repo,
     record.result = RunResult::published;
     record.archive = std::string(to_string(plan.type)) + "/" + manifest.name;
     record.size = totals.compressed_size;
-    record.detail = std::to_string(sections.size()) + " sections, " +
-                    mib(totals.uncompressed_size) + " of SQL; " + plan.reason;
+    record.detail = std::to_string(sections.size()) +
+                    (sections.size() == 1 ? " section, " : " sections, ") +
+                    std::to_string(totals.uncompressed_size) + " bytes of SQL; " + plan.reason;
     return record;
 }
 

@@ -28,6 +28,8 @@ _as_pg() {
 }
 
 _cleanup() {
+    # Runs as the EXIT trap: nothing in here may abort it (set -e) before $WORK is removed.
+    set +e +o pipefail
     local name
     for name in "${_PG_STARTED[@]}"; do
         _as_pg pg_ctl -D "$WORK/$name/data" -m immediate stop >/dev/null 2>&1 || true
