@@ -1,0 +1,448 @@
+#!/usr/bin/env bash
+# pgtier benchmark (issue 2): `make bench`, or  bench/bench.sh PGTIER_BINARY
+#
+# Starts a throwaway cluster (tests/integration/lib.sh), generates data that compresses like real
+# tables (numbers, timestamps, uuids, JSON, random text of varied length) in a database `big` plus
+# a small database `small`, and measures in one run, on the same warm cache:
+#   pgtier   pgtier --dir D backup full
+#   bzip2    pg_dumpall | bzip2 -9 > f && sha256sum f > f.sha256   (what the shell scripts do)
+#   lbzip2   pg_dumpall | lbzip2 -9 > f
+# then doubles the rows of `big` and measures pgtier again. It prints wall times, ratios, archive
+# sizes and pgtier's peak RSS (GNU time's "Maximum resident set size"; this is the largest of
+# pgtier and the children it waited for, i.e. pg_dump, so it is an upper bound for pgtier itself),
+# checks the pgtier archives (`bzip2 -t`, `sha256sum -c` inside the tier folder) and ends with a
+# summary of the issue's targets. A copy of the report goes to .bench/ in the repository.
+# Each measurement also shows its CPU time (user+sys of the command and its children) and "others":
+# the share of the host's CPU that unrelated processes used meanwhile (a disturbed measurement
+# shows up there; the summary warns). On a quiet 2-core host a default run takes about 2 minutes.
+#
+# Environment:
+#   BENCH_SCALE=1     data size factor; 1 gives >= 200 MB of pg_dumpall text, 0.1 is a quick run
+#   BENCH_REPEAT=1    run each measurement N times (round-robin) and keep the best (lowest) time
+#   BENCH_STRICT=0    1: exit 3 when a target is missed (the default only reports it)
+#   BENCH_IDLE_WAIT=300  before each measurement, wait for the other processes on the host to go
+#                     quiet (< 20% CPU busy over 1 s), at most this many seconds in all; the
+#                     summary says how busy the host was when a measurement started anyway
+#
+# Exit status: 0 when every measurement ran and every pgtier archive checked out (targets are
+# reported, not enforced, unless BENCH_STRICT=1); 1 on any failure.
+#
+# Layout: the run is a list of phases (BENCH_PHASES, each a function phase_NAME) that record their
+# figures with `result` and their targets with `target`; the summary prints both. A new benchmark
+# (e.g. restore, issue 3) is one more phase_* function appended to BENCH_PHASES.
+set -euo pipefail
+
+if [ $# -ne 1 ] || [ "$1" = -h ] || [ "$1" = --help ]; then
+    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+    exit 2
+fi
+[ -x "$1" ] || { echo "bench: $1 is not an executable pgtier binary" >&2; exit 1; }
+PGTIER_BIN=$(realpath "$1")
+export PGTIER_BIN
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+BENCH_SCALE=${BENCH_SCALE:-1}
+BENCH_REPEAT=${BENCH_REPEAT:-1}
+BENCH_STRICT=${BENCH_STRICT:-0}
+BENCH_IDLE_WAIT=${BENCH_IDLE_WAIT:-300}
+awk -v s="$BENCH_SCALE" 'BEGIN { exit !(s ~ /^[0-9]*\.?[0-9]+$/ && s > 0) }' \
+    || { echo "bench: BENCH_SCALE must be a positive number, got '$BENCH_SCALE'" >&2; exit 2; }
+[[ $BENCH_REPEAT =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_REPEAT must be a positive integer" >&2; exit 2; }
+[[ $BENCH_IDLE_WAIT =~ ^[0-9]+$ ]] || { echo "bench: BENCH_IDLE_WAIT must be a number of seconds" >&2; exit 2; }
+
+for tool in bzip2 lbzip2 sha256sum awk; do
+    command -v "$tool" >/dev/null || { echo "bench: '$tool' is missing (run scripts/install-deps)" >&2; exit 1; }
+done
+gnu_time_out=$(/usr/bin/time -v true 2>&1 || true)
+[[ $gnu_time_out == *"Maximum resident set size"* ]] \
+    || { echo "bench: GNU time (/usr/bin/time -v) is missing (run scripts/install-deps)" >&2; exit 1; }
+
+. "$REPO/tests/integration/lib.sh"
+
+# lib.sh's cleanup (its EXIT trap) runs under `set -e -o pipefail`; keep this script's own exit
+# status whatever the cleanup's last command returns.
+_exit_keep_status() {
+    local rc=$?
+    set +e +o pipefail
+    _cleanup
+    exit "$rc"
+}
+trap _exit_keep_status EXIT
+command -v pg_dumpall >/dev/null || fail "pg_dumpall not found"
+
+# pgtier must see only the cluster under test and default settings.
+unset PGTIER_CONFIG PGTIER_STORAGE_DIR PGTIER_POSTGRES_HOST PGTIER_POSTGRES_PORT PGTIER_POSTGRES_USER \
+    PGTIER_POSTGRES_PASSWORD_FILE PGTIER_COMPRESSION_LEVEL PGTIER_COMPRESSION_THREADS \
+    POSTGRES_PASSWORD_FILE PGPASSFILE 2>/dev/null || true
+: >"$WORK/pgtier.toml"
+export PGTIER_CONFIG="$WORK/pgtier.toml"
+export LC_ALL=C.UTF-8
+
+mkdir -p "$REPO/.bench"
+RESULTS="$REPO/.bench/bench-$(date -u +%Y%m%d_%H%M%S).txt"
+: >"$RESULTS"
+say() { printf '%s\n' "$*" | tee -a "$RESULTS"; }
+
+# ---- small helpers -----------------------------------------------------------------------------
+now_ns() { date +%s%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b - a) / 1e9 }'; }
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1e6 }'; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }'; }
+# better NEW BEST: true when NEW is lower than BEST (or BEST is empty).
+better() { awk -v a="$2" -v b="$1" 'BEGIN { exit !(a == "" || b + 0 < a + 0) }'; }
+kmax() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b + 0 > a + 0) ? b : a }'; }
+fsize() { stat -c %s "$1"; }
+
+declare -a SUMMARY_RESULTS=() SUMMARY_TARGETS=()
+TARGETS_MISSED=0
+result() { SUMMARY_RESULTS+=("$(printf '  %-44s %s' "$1" "$2")"); }
+# target NAME MET(1/0) DETAIL
+target() {
+    local mark=MET
+    [ "$2" = 1 ] || { mark=MISSED; TARGETS_MISSED=$((TARGETS_MISSED + 1)); }
+    SUMMARY_TARGETS+=("$(printf '  %-6s %-40s %s' "$mark" "$1" "$3")")
+}
+
+# CPU busy percentage of the whole host over one second (from /proc/stat).
+cpu_sample() { awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i; print t, $5 + $6 }' /proc/stat; }
+busy_pct() {
+    local a b
+    a=$(cpu_sample)
+    sleep 1
+    b=$(cpu_sample)
+    awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); dt = y[1] - x[1]; di = y[2] - x[2];
+        printf "%d", (dt > 0) ? 100 * (dt - di) / dt + 0.5 : 0 }'
+}
+# Wait until the host is quiet, within the run's BENCH_IDLE_WAIT budget; remembers the busiest
+# start of a measurement in BUSY_MAX.
+BUSY_MAX=0
+IDLE_WAITED=0
+wait_idle() {
+    local busy announced=0
+    busy=$(busy_pct)
+    while [ "$busy" -ge 20 ] && [ "$IDLE_WAITED" -lt "$BENCH_IDLE_WAIT" ]; do
+        if [ "$announced" = 0 ]; then
+            say "   (host busy: ${busy}% CPU used by other processes; waiting, $((BENCH_IDLE_WAIT - IDLE_WAITED)) s of BENCH_IDLE_WAIT left)"
+            announced=1
+        fi
+        sleep 4
+        IDLE_WAITED=$((IDLE_WAITED + 5))
+        busy=$(busy_pct)
+    done
+    [ "$busy" -le "$BUSY_MAX" ] || BUSY_MAX=$busy
+}
+
+# ---- data --------------------------------------------------------------------------------------
+# Rows of `big` at BENCH_SCALE=1 (about 24 MB of dump text per 100000 rows: 60% orders, 40% events,
+# plus 10% as many customers). `small` gets 2% of that.
+BIG_ROWS=$(awk -v s="$BENCH_SCALE" 'BEGIN { r = int(900000 * s); print (r < 2000 ? 2000 : r) }')
+SMALL_ROWS=$(awk -v r="$BIG_ROWS" 'BEGIN { r = int(r * 0.02); print (r < 100 ? 100 : r) }')
+
+create_schema() {
+    psql_q -d postgres -c "CREATE DATABASE $1" >/dev/null
+    psql_q -d "$1" >/dev/null <<'SQL'
+CREATE TABLE customers (
+    id integer PRIMARY KEY, name text NOT NULL, email text NOT NULL, city text, country char(2),
+    created_at timestamptz NOT NULL, balance numeric(12,2), active boolean, notes text);
+CREATE TABLE orders (
+    id bigint PRIMARY KEY, customer_id integer NOT NULL, created_at timestamptz NOT NULL,
+    status text NOT NULL, amount numeric(10,2) NOT NULL, currency char(3) NOT NULL,
+    items smallint NOT NULL, ref uuid NOT NULL, note text);
+CREATE TABLE events (
+    id bigint PRIMARY KEY, ts timestamptz NOT NULL, level text NOT NULL, host text NOT NULL,
+    duration_ms double precision, message text NOT NULL, payload jsonb);
+CREATE INDEX orders_customer ON orders (customer_id);
+CREATE INDEX events_ts ON events (ts);
+CREATE SEQUENCE invoice_no START 1000;
+COMMENT ON TABLE events IS 'generated by bench/bench.sh';
+SQL
+}
+
+# gen_rows DB FIRST LAST — rows FIRST..LAST (orders get 60%, events 40%, customers 10% of the range).
+# Server-side: generate_series + random() + md5, words drawn from a vocabulary, varied lengths.
+gen_rows() {
+    local db=$1 first=$2 last=$3
+    psql_q -d "$db" -v first="$first" -v last="$last" >/dev/null <<'SQL'
+CREATE FUNCTION pg_temp.words(lo int, hi int) RETURNS text LANGUAGE sql VOLATILE AS $f$
+  SELECT string_agg(v.w[1 + floor(random() * array_length(v.w, 1))::int], ' ')
+  FROM generate_series(1, lo + floor(random() * (hi - lo + 1))::int),
+       (SELECT string_to_array('the of and to in is was for on that with as by at from his her an which be this are have had not but were they one all their has been who it its more would other when there also into after first new two time only some most over such can than about under made may years then these between through state during world city school national used since many both where later including although several university part known people until war three well main year high united early however against second same family government being series called name season film team album game music group house river area order number public small large local water line service system report market price value customer account invoice payment shipment warehouse product category discount review rating status pending shipped delivered cancelled refunded error warning timeout connection request response user session login logout update delete insert select query index table column schema backup restore archive', ' ')) AS v(w)
+$f$;
+SELECT (:last - :first + 1) AS n, :first AS f \gset
+INSERT INTO customers
+SELECT g, initcap(pg_temp.words(2, 3)),
+       'user' || g || '@' || (ARRAY['example.com','mail.test','corp.example','shop.test'])[1 + g % 4],
+       initcap(pg_temp.words(1, 2)), (ARRAY['DE','FR','US','GB','NL','SE','PL','IT'])[1 + (g * 7) % 8],
+       timestamptz '2015-01-01 00:00:00+00' + random() * interval '3000 days',
+       round((random() * 10000)::numeric, 2), random() < 0.9,
+       CASE WHEN random() < 0.3 THEN pg_temp.words(3, 25) END
+FROM generate_series(:f / 10 + 1, (:f + :n) / 10) g;
+INSERT INTO orders
+SELECT g, 1 + floor(random() * greatest((:f + :n) / 10, 1))::int,
+       timestamptz '2020-01-01 00:00:00+00' + random() * interval '1500 days',
+       (ARRAY['pending','paid','shipped','delivered','cancelled','refunded'])[1 + floor(random() * 6)::int],
+       round((random() * 500)::numeric + 1, 2), (ARRAY['EUR','USD','GBP'])[1 + floor(random() * 3)::int],
+       1 + floor(random() * 9)::int, md5(random()::text || g)::uuid,
+       CASE WHEN random() < 0.6 THEN pg_temp.words(2, 30) END
+FROM generate_series(:f * 6 / 10 + 1, (:f + :n) * 6 / 10) g;
+INSERT INTO events
+SELECT g, timestamptz '2024-01-01 00:00:00+00' + g * interval '731 ms' + random() * interval '500 ms',
+       (ARRAY['INFO','INFO','INFO','DEBUG','WARN','ERROR'])[1 + floor(random() * 6)::int],
+       'app-' || lpad((1 + floor(random() * 40))::int::text, 2, '0') || '.internal',
+       round((random() * random() * 5000)::numeric, 3)::double precision,
+       pg_temp.words(4, 40) || ' id=' || md5(g::text || random()::text),
+       jsonb_build_object('user_id', floor(random() * 100000)::int,
+                          'path', '/' || replace(pg_temp.words(1, 3), ' ', '/'),
+                          'status', (ARRAY[200,200,200,201,204,301,404,500])[1 + floor(random() * 8)::int],
+                          'bytes', floor(random() * 1e6)::int, 'trace', substr(md5(random()::text), 1, 16))
+FROM generate_series(:f * 4 / 10 + 1, (:f + :n) * 4 / 10) g;
+SELECT setval('invoice_no', 1000 + :f + :n);
+SQL
+}
+
+settle_data() {
+    local db
+    for db in "$@"; do psql_q -d "$db" -c "VACUUM (FREEZE, ANALYZE)" >/dev/null; done
+    psql_q -d postgres -c "CHECKPOINT" >/dev/null
+    sync
+}
+
+# Dump text size and a warm-up of the cache: sets DUMP_BYTES and DUMP_SECS (pg_dumpall alone).
+# DUMP_RSS_KB is the peak RSS of pg_dumpall and its pg_dump children (for reference: GNU time's
+# figure for pgtier includes its pg_dump child).
+measure_dump() {
+    local t0 t1
+    t0=$(now_ns)
+    DUMP_BYTES=$(/usr/bin/time -f %M -o "$WORK/dump.rss" pg_dumpall | wc -c)
+    t1=$(now_ns)
+    DUMP_SECS=$(secs "$t0" "$t1")
+    DUMP_RSS_KB=$(tail -n 1 "$WORK/dump.rss")
+}
+
+# ---- measurements ------------------------------------------------------------------------------
+CLK_TCK=$(getconf CLK_TCK)
+NCPU=$(nproc)
+# Busy CPU ticks of the whole host (user, nice, system, irq, softirq, steal).
+host_busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+# CPU ticks of the benchmark cluster's server: the postmaster, its live children and the children
+# it has reaped (the backends that served a dump).
+server_ticks() {
+    local pm
+    pm=$(head -n 1 "$WORK/bench/data/postmaster.pid")
+    { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v pm="$pm" '
+        { pid = $1; line = $0; sub(/^.*\) /, "", line); split(line, f, " ")
+          if (pid == pm) t += f[12] + f[13] + f[14] + f[15]; else if (f[2] == pm) t += f[12] + f[13] }
+        END { print t + 0 }'
+}
+
+# measure TAG CMD... — run CMD under GNU time (stdout/stderr to $WORK/TAG.out/.err) after waiting
+# for a quiet host; sets M_RC, M_SECS (wall), M_CPU (user+sys of CMD and its children), M_RSS_KB,
+# and M_OTHERS: the percentage of the host's CPU capacity that processes other than CMD and the
+# cluster's server used meanwhile (interference; near 0 on a quiet machine).
+OTHERS_MAX=0
+measure() {
+    local tag=$1 t0 t1 h0 h1 s0 s1
+    shift
+    sync
+    wait_idle
+    h0=$(host_busy_ticks)
+    s0=$(server_ticks)
+    t0=$(now_ns)
+    M_RC=0
+    /usr/bin/time -v -o "$WORK/$tag.time" "$@" >"$WORK/$tag.out" 2>"$WORK/$tag.err" || M_RC=$?
+    t1=$(now_ns)
+    s1=$(server_ticks)
+    h1=$(host_busy_ticks)
+    M_SECS=$(secs "$t0" "$t1")
+    M_RSS_KB=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$WORK/$tag.time")
+    M_CPU=$(awk -F': ' '/User time|System time/ { t += $2 } END { printf "%.2f", t }' "$WORK/$tag.time")
+    M_OTHERS=$(awk -v h="$((h1 - h0))" -v s="$((s1 - s0))" -v hz="$CLK_TCK" -v cpu="$M_CPU" \
+        -v wall="$M_SECS" -v n="$NCPU" 'BEGIN { o = (h - s) / hz - cpu; if (o < 0) o = 0
+            printf "%d", (wall > 0) ? 100 * o / (wall * n) + 0.5 : 0 }')
+    [ "$M_OTHERS" -le "$OTHERS_MAX" ] || OTHERS_MAX=$M_OTHERS
+}
+
+# run_pgtier_full DIR — sets PG_SECS, PG_CPU, PG_RSS_KB, PG_OTHERS, PG_LINE, PG_ARCHIVE, PG_USIZE;
+# checks the archive.
+run_pgtier_full() {
+    local dir=$1 name
+    mkdir -p "$dir"
+    measure pgtier "$PGTIER" --dir "$dir" backup full
+    if [ "$M_RC" -ne 0 ]; then
+        echo "---- pgtier --dir $dir backup full: exit $M_RC; stdout:" >&2
+        cat "$WORK/pgtier.out" >&2
+        echo "---- stderr (last 30 lines):" >&2
+        tail -n 30 "$WORK/pgtier.err" >&2
+        fail "pgtier backup full failed"
+    fi
+    PG_SECS=$M_SECS PG_CPU=$M_CPU PG_RSS_KB=$M_RSS_KB PG_OTHERS=$M_OTHERS
+    PG_LINE=$(sed '/^$/d' "$WORK/pgtier.out" | tail -n 1)
+    PG_ARCHIVE=$(find "$dir/full" -maxdepth 1 -type f -regextype posix-extended \
+        -regex '.*/[0-9]{8}_[0-9]{6}(-[0-9]+)?_full\.sql\.bz2' 2>/dev/null | sort | tail -n 1)
+    [ -n "$PG_ARCHIVE" ] || fail "pgtier exited 0 but wrote no archive under $dir/full (stdout: $PG_LINE)"
+    name=$(basename "$PG_ARCHIVE")
+    bzip2 -t "$PG_ARCHIVE" 2>"$WORK/bzip2-t.err" || fail "$name: bzip2 -t failed: $(cat "$WORK/bzip2-t.err")"
+    [ -f "$PG_ARCHIVE.sha256" ] || fail "$name: no .sha256 sidecar"
+    (cd "$dir/full" && sha256sum -c --quiet "$name.sha256") >"$WORK/sha.out" 2>&1 \
+        || fail "$name: 'sha256sum -c $name.sha256' in $dir/full failed: $(cat "$WORK/sha.out")"
+    [ -f "$PG_ARCHIVE.json" ] || fail "$name: no .json manifest"
+    PG_USIZE=""
+    command -v jq >/dev/null && PG_USIZE=$(jq -r '.uncompressed_size // empty' "$PG_ARCHIVE.json" 2>/dev/null || true)
+}
+
+# run_pipeline KIND OUTFILE — KIND bzip2 (with the sha256sum sidecar, as the shell scripts do) or
+# lbzip2; sets PIPE_SECS, PIPE_CPU, PIPE_OTHERS.
+run_pipeline() {
+    local kind=$1 out=$2
+    rm -f "$out" "$out.sha256"
+    case $kind in
+    bzip2) measure pipe-bzip2 bash -c 'set -euo pipefail; cd "$1"
+            pg_dumpall | bzip2 -9 >"$2" && sha256sum "$2" >"$2.sha256"' _ "$(dirname "$out")" "$(basename "$out")" ;;
+    lbzip2) measure pipe-lbzip2 bash -c 'set -euo pipefail; pg_dumpall | lbzip2 -9 >"$1"' _ "$out" ;;
+    esac
+    if [ "$M_RC" -ne 0 ]; then
+        tail -n 20 "$WORK/pipe-$kind.err" >&2
+        fail "the $kind pipeline failed (exit $M_RC)"
+    fi
+    PIPE_SECS=$M_SECS PIPE_CPU=$M_CPU PIPE_OTHERS=$M_OTHERS
+}
+
+# ---- phases ------------------------------------------------------------------------------------
+phase_setup() {
+    local t0 t1
+    say "== setup: cluster, data (BENCH_SCALE=$BENCH_SCALE: big $BIG_ROWS rows, small $SMALL_ROWS rows)"
+    pg_start bench
+    psql_q -d postgres -c "ALTER SYSTEM SET autovacuum = off" -c "SELECT pg_reload_conf()" >/dev/null
+    t0=$(now_ns)
+    create_schema big
+    create_schema small
+    gen_rows big 0 $((BIG_ROWS - 1)) &
+    local gen_pid=$!
+    gen_rows small 0 $((SMALL_ROWS - 1))
+    wait "$gen_pid" || fail "generating data in big failed"
+    settle_data big small
+    t1=$(now_ns)
+    measure_dump
+    local big_b small_b
+    big_b=$(pg_dump -d big | wc -c)
+    small_b=$(pg_dump -d small | wc -c)
+    say "   generated in $(secs "$t0" "$t1") s; pg_dumpall text: $(mb "$DUMP_BYTES") (big $(mb "$big_b"), small $(mb "$small_b")); pg_dumpall alone: $DUMP_SECS s"
+    [ "$small_b" -le $((big_b / 20)) ] || fail "small ($small_b bytes) is more than 5% of big ($big_b bytes)"
+    result "dump text (pg_dumpall | wc -c), 1x" "$(mb "$DUMP_BYTES")  (pg_dumpall alone ${DUMP_SECS} s, peak RSS $(mib "$DUMP_RSS_KB"))"
+    if [ "$DUMP_BYTES" -lt 200000000 ]; then
+        say "   note: less than 200 MB of dump text (BENCH_SCALE=$BENCH_SCALE): a quick run, not the issue's benchmark"
+    fi
+    DUMP_BYTES_1X=$DUMP_BYTES
+}
+
+phase_backup() {
+    local i best_pg="" best_bz="" best_lbz="" cpu_pg="" cpu_bz="" cpu_lbz="" rss_pg="" pg_size bz_size lbz_size
+    say "== backup full vs shell pipelines (best of $BENCH_REPEAT)"
+    for ((i = 1; i <= BENCH_REPEAT; i++)); do
+        run_pipeline bzip2 "$WORK/pipe/dumpall.sql.bz2"
+        say "   run $i  bzip2 -9 pipeline + sha256sum : $PIPE_SECS s, CPU $PIPE_CPU s, others ${PIPE_OTHERS}%"
+        if better "$PIPE_SECS" "$best_bz"; then best_bz=$PIPE_SECS cpu_bz=$PIPE_CPU; fi
+        bz_size=$(fsize "$WORK/pipe/dumpall.sql.bz2")
+
+        run_pipeline lbzip2 "$WORK/pipe/dumpall-lbzip2.sql.bz2"
+        say "   run $i  lbzip2 -9 pipeline            : $PIPE_SECS s, CPU $PIPE_CPU s, others ${PIPE_OTHERS}%"
+        if better "$PIPE_SECS" "$best_lbz"; then best_lbz=$PIPE_SECS cpu_lbz=$PIPE_CPU; fi
+        lbz_size=$(fsize "$WORK/pipe/dumpall-lbzip2.sql.bz2")
+
+        rm -rf "$WORK/tiers-1x"
+        run_pgtier_full "$WORK/tiers-1x"
+        say "   run $i  pgtier backup full            : $PG_SECS s, peak RSS $(mib "$PG_RSS_KB"), CPU $PG_CPU s, others ${PG_OTHERS}%"
+        say "           $PG_LINE"
+        if better "$PG_SECS" "$best_pg"; then best_pg=$PG_SECS cpu_pg=$PG_CPU; fi
+        rss_pg=$(kmax "$rss_pg" "$PG_RSS_KB")
+        pg_size=$(fsize "$PG_ARCHIVE")
+    done
+    say "   pgtier archive $(basename "$PG_ARCHIVE"): bzip2 -t ok, sha256sum -c ok"
+    [ -z "$PG_USIZE" ] || say "   pgtier uncompressed (manifest): $(mb "$PG_USIZE") vs pg_dumpall $(mb "$DUMP_BYTES_1X")"
+    PG_SECS_1X=$best_pg
+    PG_RSS_1X=$rss_pg
+
+    local speedup vs_lbz
+    speedup=$(ratio "$best_bz" "$best_pg")
+    vs_lbz=$(ratio "$best_pg" "$best_lbz")
+    result "pgtier backup full" "$best_pg s  (CPU $cpu_pg s incl. pg_dump)"
+    result "pg_dumpall | bzip2 -9 && sha256sum" "$best_bz s  (CPU $cpu_bz s)"
+    result "pg_dumpall | lbzip2 -9" "$best_lbz s  (CPU $cpu_lbz s)"
+    result "ratio bzip2_time / pgtier_time" "$speedup x"
+    result "ratio pgtier_time / lbzip2_time" "$vs_lbz"
+    result "pgtier peak RSS, 1x" "$(mib "$rss_pg") ($rss_pg kB)"
+    result "archive size pgtier" "$(mb "$pg_size") ($pg_size bytes)"
+    result "archive size bzip2 -9" "$(mb "$bz_size") ($bz_size bytes)"
+    result "archive size lbzip2 -9" "$(mb "$lbz_size") ($lbz_size bytes)"
+    target ">= 1.8x faster than the bzip2 pipeline" \
+        "$(awk -v r="$speedup" 'BEGIN { print (r >= 1.8) ? 1 : 0 }')" "$speedup x"
+    target "within 10% of lbzip2" \
+        "$(awk -v r="$vs_lbz" 'BEGIN { print (r <= 1.10) ? 1 : 0 }')" "pgtier/lbzip2 = $vs_lbz"
+    target "peak RSS < 64 MiB (1x)" \
+        "$(awk -v k="$rss_pg" 'BEGIN { print (k < 65536) ? 1 : 0 }')" "$(mib "$rss_pg")"
+    rm -f "$WORK/pipe/"*.bz2 "$WORK/pipe/"*.sha256
+}
+
+phase_scale2() {
+    local i t0 t1 best_pg="" cpu_pg="" rss_pg=""
+    say "== 2x data: doubling the rows of big"
+    t0=$(now_ns)
+    gen_rows big "$BIG_ROWS" $((2 * BIG_ROWS - 1))
+    settle_data big
+    t1=$(now_ns)
+    measure_dump
+    say "   generated in $(secs "$t0" "$t1") s; pg_dumpall text: $(mb "$DUMP_BYTES"); pg_dumpall alone: $DUMP_SECS s"
+    for ((i = 1; i <= BENCH_REPEAT; i++)); do
+        rm -rf "$WORK/tiers-2x"
+        run_pgtier_full "$WORK/tiers-2x"
+        say "   run $i  pgtier backup full            : $PG_SECS s, peak RSS $(mib "$PG_RSS_KB"), CPU $PG_CPU s, others ${PG_OTHERS}%"
+        say "           $PG_LINE"
+        if better "$PG_SECS" "$best_pg"; then best_pg=$PG_SECS cpu_pg=$PG_CPU; fi
+        rss_pg=$(kmax "$rss_pg" "$PG_RSS_KB")
+    done
+    say "   pgtier archive $(basename "$PG_ARCHIVE"): bzip2 -t ok, sha256sum -c ok, $(mb "$(fsize "$PG_ARCHIVE")")"
+    result "dump text, 2x" "$(mb "$DUMP_BYTES")  (pg_dumpall alone ${DUMP_SECS} s, peak RSS $(mib "$DUMP_RSS_KB"))"
+    result "pgtier backup full, 2x" "$best_pg s  (CPU $cpu_pg s; $(ratio "$best_pg" "$PG_SECS_1X")x the 1x time)"
+    result "pgtier peak RSS, 2x" "$(mib "$rss_pg") ($rss_pg kB)"
+    target "peak RSS < 64 MiB (2x)" \
+        "$(awk -v k="$rss_pg" 'BEGIN { print (k < 65536) ? 1 : 0 }')" "$(mib "$rss_pg")"
+    # "Same RSS": the 2x figure exceeds the 1x one by at most 10% or 4 MiB, whichever is larger.
+    target "same RSS at 2x data (+<=10% or 4 MiB)" \
+        "$(awk -v a="$PG_RSS_1X" -v b="$rss_pg" 'BEGIN { d = b - a; lim = a * 0.10; if (lim < 4096) lim = 4096; print (d <= lim) ? 1 : 0 }')" \
+        "1x $(mib "$PG_RSS_1X") -> 2x $(mib "$rss_pg")"
+}
+
+BENCH_PHASES=(setup backup scale2)
+
+# ---- main --------------------------------------------------------------------------------------
+mkdir -p "$WORK/pipe"
+BENCH_T0=$(now_ns)
+say "pgtier bench  $(date -u +%Y-%m-%dT%H:%M:%SZ)  $("$PGTIER" --version 2>/dev/null | head -n 1 || echo '?')"
+say "host: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(pg_dumpall --version), bzip2 $(bzip2 --version 2>&1 </dev/null | sed -n '1s/.*Version \([0-9.]*[0-9]\).*/\1/p'), lbzip2 $(lbzip2 --version 2>&1 | head -n 1 | awk '{ print $NF }')"
+for phase in "${BENCH_PHASES[@]}"; do
+    "phase_$phase"
+done
+BENCH_T1=$(now_ns)
+
+say ""
+say "==================== pgtier bench summary ===================="
+say "BENCH_SCALE=$BENCH_SCALE BENCH_REPEAT=$BENCH_REPEAT, $(nproc) cores; total bench time $(secs "$BENCH_T0" "$BENCH_T1") s"
+say "figures:"
+for line in "${SUMMARY_RESULTS[@]}"; do say "$line"; done
+say "targets (issue 2):"
+for line in "${SUMMARY_TARGETS[@]}"; do say "$line"; done
+say "archive checks: every pgtier archive passed bzip2 -t and sha256sum -c (in its tier folder)"
+if [ "$BUSY_MAX" -ge 20 ] || [ "$OTHERS_MAX" -ge 10 ]; then
+    say "WARNING: other processes on the host used up to ${BUSY_MAX}% of the CPU just before and up to ${OTHERS_MAX}% during a measurement; times are skewed (rerun on a quiet host, or with BENCH_REPEAT=3)"
+else
+    say "host quiet: other processes used at most ${BUSY_MAX}% of the CPU just before and ${OTHERS_MAX}% during a measurement"
+fi
+say "=============================================================="
+say "(report saved to ${RESULTS#"$REPO"/})"
+
+if [ "$TARGETS_MISSED" -gt 0 ] && [ "$BENCH_STRICT" = 1 ]; then
+    echo "bench: $TARGETS_MISSED target(s) missed (BENCH_STRICT=1)" >&2
+    exit 3
+fi
+exit 0
