@@ -59,15 +59,6 @@ gnu_time_out=$(/usr/bin/time -v true 2>&1 || true)
 
 . "$REPO/tests/integration/lib.sh"
 
-# lib.sh's cleanup (its EXIT trap) runs under `set -e -o pipefail`; keep this script's own exit
-# status whatever the cleanup's last command returns.
-_exit_keep_status() {
-    local rc=$?
-    set +e +o pipefail
-    _cleanup
-    exit "$rc"
-}
-trap _exit_keep_status EXIT
 command -v pg_dumpall >/dev/null || fail "pg_dumpall not found"
 
 # pgtier must see only the cluster under test and default settings.

@@ -20,15 +20,6 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 . "$REPO/tests/integration/lib.sh"
 
-# lib.sh's cleanup (its EXIT trap) runs under `set -e -o pipefail`; keep this script's own exit
-# status whatever the cleanup's last command returns.
-_exit_keep_status() {
-    local rc=$?
-    set +e +o pipefail
-    _cleanup
-    exit "$rc"
-}
-trap _exit_keep_status EXIT
 
 # pgtier must see only the demo cluster and default settings.
 unset PGTIER_CONFIG PGTIER_STORAGE_DIR PGTIER_POSTGRES_HOST PGTIER_POSTGRES_PORT PGTIER_POSTGRES_USER \

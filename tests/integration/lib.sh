@@ -28,7 +28,9 @@ _as_pg() {
 }
 
 _cleanup() {
-    # Runs as the EXIT trap: nothing in here may abort it (set -e) before $WORK is removed.
+    # Runs as the EXIT trap: nothing in here may abort it (set -e) before $WORK is removed,
+    # and the script keeps its own exit status.
+    local rc=$?
     set +e +o pipefail
     local name
     for name in "${_PG_STARTED[@]}"; do
@@ -39,6 +41,7 @@ _cleanup() {
         grep -o " $WORK/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
     fi
     rm -rf "$WORK"
+    exit "$rc"
 }
 trap _cleanup EXIT
 
