@@ -22,12 +22,6 @@
 #   db_list                    connectable databases of the current cluster, sorted
 #   psql_db DB ARGS...         psql_q against database DB (any name)
 
-# lib.sh's _cleanup runs `grep -o " $WORK/..." /proc/mounts | ... ` under set -e and pipefail: when
-# nothing is mounted below $WORK (the usual case) grep finds nothing, the trap aborts, and every
-# script exits 1 even when all its checks passed. Run the same cleanup with errexit off, so the
-# script's own status is kept (harmless once lib.sh is fixed).
-trap '_cleanup || true' EXIT
-
 unset PGTIER_CONFIG PGTIER_STORAGE_DIR PGTIER_POSTGRES_HOST PGTIER_POSTGRES_PORT \
     PGTIER_POSTGRES_USER PGTIER_POSTGRES_PASSWORD_FILE POSTGRES_PASSWORD_FILE PGPASSFILE 2>/dev/null || true
 export LC_ALL=C.UTF-8

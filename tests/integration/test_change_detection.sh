@@ -167,8 +167,6 @@ for pair in "$D_GRANT|GRANT SELECT ON TABLE public.t TO r_grantee" "$D_DBSET|wor
 done
 expect_dbs "$NEW" "${DBLEVEL[@]}"
 pass "GRANT ON TABLE, ALTER DATABASE SET/OWNER, COMMENT ON DATABASE, GRANT ON DATABASE, ALTER ROLE IN DATABASE SET -> their databases are re-dumped"
-settle
-expect_skip after-dblevel
 
 # ---- globals: a new role, a membership, a role setting -------------------------------------------
 globals_only_step() { # TAG SQL TEXT
@@ -212,8 +210,6 @@ take_incr rename
 manifest_dbs "$NEW" | grep -qx "d renamed" || fail "$(basename "$NEW"): the renamed database 'd renamed' is missing"
 manifest_dbs "$NEW" | grep -qx "$D_RENAME" && fail "$(basename "$NEW"): still a section for the old name $D_RENAME"
 pass "ALTER DATABASE RENAME -> the database is dumped under its new name"
-settle
-expect_skip after-rename
 
 # ---- statistics reset: a change whose counters were wiped is still taken --------------------------
 psql_db "$D_RESET" -c "INSERT INTO t (v) VALUES ('marker-reset-7c1')"
