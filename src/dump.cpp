@@ -1,15 +1,13 @@
 #include "pgtier/dump.hpp"
 
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 
 #include "pgtier/errors.hpp"
 #include "pgtier/log.hpp"
 #include "pgtier/process.hpp"
+#include "pgtier/sql_filter.hpp"
 
 namespace pgtier {
 
@@ -19,16 +17,6 @@ constexpr std::size_t read_size = 256 * 1024;
 constexpr std::size_t tail_keep = 1024;
 constexpr auto progress_interval = std::chrono::seconds(5);
 
-// .pgpass escaping: backslash and colon are escaped with a backslash.
-std::string passfile_escape(const std::string& value) {
-    std::string out;
-    for (char ch : value) {
-        if (ch == '\\' || ch == ':') out.push_back('\\');
-        out.push_back(ch);
-    }
-    return out;
-}
-
 std::string first_lines(const std::string& text) {
     std::string out = text.substr(0, 2000);
     while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
@@ -37,19 +25,8 @@ std::string first_lines(const std::string& text) {
 
 }  // namespace
 
-std::string dbname_conninfo(const std::string& database) {
-    std::string out = "dbname='";
-    for (char ch : database) {
-        if (ch == '\'' || ch == '\\') out.push_back('\\');
-        out.push_back(ch);
-    }
-    return out + "'";
-}
-
 std::string make_own_role_idempotent(const std::string& globals, const std::string& role) {
-    std::string quoted = "\"";
-    for (char ch : role) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-    quoted += "\"";
+    const std::string quoted = quote_identifier(role);
     std::string out;
     out.reserve(globals.size() + 128);
     std::size_t pos = 0;
@@ -61,13 +38,7 @@ std::string make_own_role_idempotent(const std::string& globals, const std::stri
         for (const auto& name : {role, quoted}) {
             own = own || line == "CREATE ROLE " + name + ";\n";
         }
-        if (own) {
-            out += "DO $pgtier$BEGIN ";
-            out += line.substr(0, line.size() - 1);
-            out += " EXCEPTION WHEN duplicate_object THEN NULL; END$pgtier$;\n";
-        } else {
-            out += line;
-        }
+        out += own ? idempotent_create_role(line) : std::string(line);
         pos = end;
     }
     return out;
@@ -79,44 +50,10 @@ bool has_dump_trailer(const std::string& tail) {
 }
 
 Dumper::Dumper(const ConnectionSettings& settings, const std::atomic<bool>& stop)
-    : settings_(settings), stop_(stop) {
-    std::vector<std::string> extra;
-    if (settings_.password) {
-        const char* tmpdir = std::getenv("TMPDIR");
-        std::string pattern =
-            std::string(tmpdir != nullptr ? tmpdir : "/tmp") + "/pgtier-pass-XXXXXX";
-        const int fd = ::mkstemp(pattern.data());
-        if (fd < 0) throw Error("cannot create a temporary password file: " + errno_text(errno));
-        passfile_ = pattern;
-        ::fchmod(fd, 0600);
-        const std::string line = "*:*:*:*:" + passfile_escape(*settings_.password) + "\n";
-        const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-        ::close(fd);
-        if (!ok) {
-            ::unlink(passfile_.c_str());
-            throw Error("cannot write a temporary password file: " + errno_text(errno));
-        }
-        extra.push_back("PGPASSFILE=" + passfile_);
-    }
-    // The password never goes to a child through its environment or argv.
-    env_ = child_environment({"PGPASSWORD"}, extra);
-}
-
-Dumper::~Dumper() {
-    if (!passfile_.empty()) ::unlink(passfile_.c_str());
-}
-
-std::vector<std::string> Dumper::connection_args() const {
-    std::vector<std::string> args;
-    if (!settings_.host.empty()) args.push_back("--host=" + settings_.host);
-    args.push_back("--port=" + std::to_string(settings_.port));
-    args.push_back("--username=" + settings_.user);
-    args.push_back("--no-password");
-    return args;
-}
+    : client_(settings), stop_(stop) {}
 
 std::string Dumper::pg_dump_version() const {
-    std::string version = run_and_capture({{"pg_dump", "--version"}, env_});
+    std::string version = run_and_capture({{"pg_dump", "--version"}, client_.env()});
     while (!version.empty() && version.back() == '\n') version.pop_back();
     return version;
 }
@@ -128,10 +65,10 @@ void Dumper::dump(const DumpSection& section, ParallelBzip2Writer& writer) {
         section.kind == SectionKind::globals ? "globals" : "database " + section.database;
     if (section.kind == SectionKind::globals) {
         argv = {"pg_dumpall", "--globals-only"};
-        for (auto& a : connection_args()) argv.push_back(a);
+        for (auto& a : client_.connection_args()) argv.push_back(a);
     } else {
         argv = {"pg_dump"};
-        for (auto& a : connection_args()) argv.push_back(a);
+        for (auto& a : client_.connection_args()) argv.push_back(a);
         // As pg_dumpall does: template1 and postgres exist in any cluster, so their contents
         // are restored into them; every other database is created.
         if (section.database == "template1" || section.database == "postgres") {
@@ -147,7 +84,7 @@ void Dumper::dump(const DumpSection& section, ParallelBzip2Writer& writer) {
     // The globals are small and get one line rewritten, so they are held until complete.
     std::string globals;
     const bool hold = section.kind == SectionKind::globals;
-    Child child({argv, env_});
+    Child child({argv, client_.env()});
     std::vector<char> buffer(read_size);
     std::string tail;
     std::uint64_t bytes = 0;
@@ -188,7 +125,7 @@ void Dumper::dump(const DumpSection& section, ParallelBzip2Writer& writer) {
                     " ended without its \"dump complete\" trailer (the dump was cut short)");
     }
     if (hold) {
-        globals = make_own_role_idempotent(globals, settings_.user);
+        globals = make_own_role_idempotent(globals, client_.settings().user);
         writer.write(globals.data(), globals.size());
     }
     writer.end_section();

@@ -1,6 +1,8 @@
 // pgtier: tiered logical backups of one PostgreSQL cluster.
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
+#include <optional>
 
 #include "pgtier/clock.hpp"
 #include "pgtier/commands.hpp"
@@ -9,6 +11,8 @@
 using namespace pgtier;
 
 int main(int argc, char** argv) {
+    // A child that exits early (psql stopping at an error) must not kill pgtier.
+    std::signal(SIGPIPE, SIG_IGN);
     CLI::App app{"pgtier " PGTIER_VERSION
                  " — tiered logical backups of a PostgreSQL cluster: full, differential and "
                  "incremental dumps as checked bzip2 archives."};
@@ -38,6 +42,39 @@ int main(int argc, char** argv) {
     verify->add_option("archive", archives,
                        "archive paths or names, or latest-full / latest-differential / "
                        "latest-incremental (default: all)");
+
+    auto* restore =
+        app.add_subcommand("restore", "restore one database, a whole cluster, or the latest state");
+    restore->require_subcommand(1);
+    std::string restore_archive, restore_db;
+    std::optional<std::string> restore_as;
+    bool replace = false, if_empty = false, dry_run = false;
+    const std::string archive_help =
+        "archive path or file name, or latest-full / latest-differential / latest-incremental";
+    auto* restore_list = restore->add_subcommand(
+        "list-databases", "the databases in an archive with their sizes (no database needed)");
+    restore_list->add_option("archive", restore_archive, archive_help)->required();
+    restore_list->add_flag("--json", json, "machine-readable output");
+    auto* restore_db_cmd = restore->add_subcommand(
+        "database", "restore one database from any archive (reads only its section)");
+    restore_db_cmd->add_option("archive", restore_archive, archive_help)->required();
+    restore_db_cmd->add_option("database", restore_db, "database name in the archive")->required();
+    restore_db_cmd->add_option("--as", restore_as, "restore under this name, beside the original");
+    restore_db_cmd->add_flag("--replace", replace, "replace an existing database of that name");
+    auto* restore_full = restore->add_subcommand(
+        "full",
+        "restore the whole cluster (globals and every database) from a full or differential");
+    restore_full->add_option("archive", restore_archive, archive_help)->required();
+    restore_full->add_flag("--replace", replace, "replace databases that exist");
+    auto* restore_latest = restore->add_subcommand(
+        "latest",
+        "restore the newest state: the newest full/differential, then newer incrementals");
+    restore_latest->add_flag("--if-empty", if_empty,
+                             "only when the cluster has no user databases and postgres no tables");
+    restore_latest->add_flag("--replace", replace, "replace databases that exist");
+    restore_latest->add_flag("--dry-run", dry_run, "print the plan and change nothing");
+    auto* restore_plan =
+        restore->add_subcommand("plan", "print what `restore latest` would restore from where");
 
     try {
         app.parse(argc, argv);
@@ -73,6 +110,18 @@ int main(int argc, char** argv) {
                 config, json ? commands::OutputFormat::json : commands::OutputFormat::text);
         } else if (*verify) {
             code = commands::verify(config, archives);
+        } else if (*restore_list) {
+            code = commands::restore_list_databases(
+                config, restore_archive,
+                json ? commands::OutputFormat::json : commands::OutputFormat::text);
+        } else if (*restore_db_cmd) {
+            code = commands::restore_database(config, env, restore_archive, restore_db, restore_as,
+                                              replace);
+        } else if (*restore_full) {
+            code = commands::restore_full(config, env, restore_archive, replace);
+        } else if (*restore_latest || *restore_plan) {
+            code =
+                commands::restore_latest(config, env, if_empty, replace, dry_run || *restore_plan);
         }
         return static_cast<int>(code);
     } catch (const ConfigError& err) {

@@ -60,18 +60,20 @@ Child::Child(const ChildSpec& spec) {
     for (const auto& entry : spec.env) envp.push_back(const_cast<char*>(entry.c_str()));
     envp.push_back(nullptr);
 
-    int out[2], err[2];
+    int out[2], err[2], in[2] = {-1, -1};
     if (pipe2(out, O_CLOEXEC) != 0) throw Error("pipe: " + errno_text(errno));
-    if (pipe2(err, O_CLOEXEC) != 0) {
-        ::close(out[0]);
-        ::close(out[1]);
-        throw Error("pipe: " + errno_text(errno));
+    if (pipe2(err, O_CLOEXEC) != 0 || (spec.pipe_stdin && pipe2(in, O_CLOEXEC) != 0)) {
+        const int saved = errno;
+        for (int fd : {out[0], out[1], err[0], err[1], in[0], in[1]})
+            if (fd >= 0) ::close(fd);
+        throw Error("pipe: " + errno_text(saved));
     }
     const pid_t parent = getpid();
     pid_ = fork();
     if (pid_ < 0) {
         const int saved = errno;
-        for (int fd : {out[0], out[1], err[0], err[1]}) ::close(fd);
+        for (int fd : {out[0], out[1], err[0], err[1], in[0], in[1]})
+            if (fd >= 0) ::close(fd);
         throw Error("fork: " + errno_text(saved));
     }
     if (pid_ == 0) {
@@ -80,8 +82,12 @@ Child::Child(const ChildSpec& spec) {
         if (getppid() != parent) _exit(127);
         dup2(out[1], STDOUT_FILENO);
         dup2(err[1], STDERR_FILENO);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0) dup2(devnull, STDIN_FILENO);
+        if (in[0] >= 0) {
+            dup2(in[0], STDIN_FILENO);
+        } else {
+            int devnull = open("/dev/null", O_RDONLY);
+            if (devnull >= 0) dup2(devnull, STDIN_FILENO);
+        }
         signal(SIGPIPE, SIG_DFL);
         execve(path.c_str(), argv.data(), envp.data());
         const char msg[] = "exec failed\n";
@@ -90,6 +96,10 @@ Child::Child(const ChildSpec& spec) {
     }
     ::close(out[1]);
     ::close(err[1]);
+    if (in[0] >= 0) ::close(in[0]);
+    stdin_fd_ = in[1];
+    // Non-blocking, so write_stdin never blocks while the child waits for us to read.
+    if (stdin_fd_ >= 0) fcntl(stdin_fd_, F_SETFL, fcntl(stdin_fd_, F_GETFL) | O_NONBLOCK);
     stdout_fd_ = out[0];
     stderr_fd_ = err[0];
 }
@@ -101,6 +111,7 @@ Child::~Child() {
         while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
         }
     }
+    close_fd(stdin_fd_);
     close_fd(stdout_fd_);
     close_fd(stderr_fd_);
 }
@@ -110,9 +121,8 @@ void Child::drain_stderr() {
     for (;;) {
         const ssize_t n = ::read(stderr_fd_, buffer, sizeof buffer);
         if (n > 0) {
-            if (stderr_.size() < max_stderr) {
-                stderr_.append(buffer, std::min<std::size_t>(n, max_stderr - stderr_.size()));
-            }
+            stderr_.append(buffer, static_cast<std::size_t>(n));
+            if (stderr_.size() > 2 * max_stderr) stderr_.erase(0, stderr_.size() - max_stderr);
             return;
         }
         if (n < 0 && errno == EINTR) continue;
@@ -145,7 +155,47 @@ long Child::read_stdout(char* buffer, std::size_t size, int timeout_ms) {
     }
 }
 
+bool Child::write_stdin(const char* data, std::size_t size) {
+    char discard[16384];
+    while (size > 0) {
+        if (stdin_fd_ < 0) return false;
+        pollfd fds[3] = {{stdin_fd_, POLLOUT, 0}, {stdout_fd_, POLLIN, 0}, {stderr_fd_, POLLIN, 0}};
+        if (poll(fds, 3, -1) < 0) {
+            if (errno == EINTR) continue;
+            throw Error("poll: " + errno_text(errno));
+        }
+        if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) drain_stderr();
+        if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+            const ssize_t n = ::read(stdout_fd_, discard, sizeof discard);
+            if (n == 0 || (n < 0 && errno != EINTR)) close_fd(stdout_fd_);
+        }
+        if (fds[0].revents & (POLLERR | POLLHUP)) {
+            close_fd(stdin_fd_);
+            return false;
+        }
+        if (fds[0].revents & POLLOUT) {
+            const ssize_t n = ::write(stdin_fd_, data, size);
+            if (n < 0) {
+                if (errno == EINTR || errno == EAGAIN) continue;
+                if (errno == EPIPE) {
+                    close_fd(stdin_fd_);
+                    return false;
+                }
+                throw Error("writing to " + program_ + ": " + errno_text(errno));
+            }
+            data += n;
+            size -= static_cast<std::size_t>(n);
+        }
+    }
+    return true;
+}
+
+void Child::close_stdin() {
+    close_fd(stdin_fd_);
+}
+
 int Child::wait() {
+    close_fd(stdin_fd_);
     close_fd(stdout_fd_);
     while (stderr_fd_ >= 0) drain_stderr();
     if (!reaped_) {

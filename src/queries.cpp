@@ -1,6 +1,10 @@
 #include "pgtier/queries.hpp"
 
+#include <chrono>
+#include <thread>
+
 #include "pgtier/errors.hpp"
+#include "pgtier/sql_filter.hpp"
 
 namespace pgtier::queries {
 
@@ -97,6 +101,67 @@ std::string globals_digest(Connection& conn) {
 DatabaseContent database_content(Connection& conn) {
     const auto result = conn.run(database_content_sql);
     return {result.at(0, 0), result.at(0, 1)};
+}
+
+std::set<std::string> role_names(Connection& conn) {
+    std::set<std::string> roles;
+    for (const auto& row : conn.run("SELECT rolname FROM pg_catalog.pg_roles").rows) {
+        roles.insert(*row.at(0));
+    }
+    return roles;
+}
+
+std::vector<std::string> database_names(Connection& conn) {
+    std::vector<std::string> names;
+    for (const auto& row :
+         conn.run("SELECT datname FROM pg_catalog.pg_database ORDER BY datname").rows) {
+        names.push_back(*row.at(0));
+    }
+    return names;
+}
+
+bool has_user_tables(Connection& conn) {
+    return conn.run(R"SQL(
+SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+                  AND n.nspname NOT LIKE 'pg\_toast%'
+                  AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f'))
+)SQL")
+               .at(0, 0) == "t";
+}
+
+std::uint64_t database_size(Connection& conn, const std::string& database) {
+    return std::stoull(
+        conn.run("SELECT pg_catalog.pg_database_size($1::text)::text", {database}).at(0, 0));
+}
+
+void create_empty_database(Connection& conn, const std::string& database) {
+    conn.run(("CREATE DATABASE " + quote_identifier(database) + " TEMPLATE template0").c_str());
+}
+
+void drop_database(Connection& conn, const std::string& database) {
+    conn.run(("DROP DATABASE IF EXISTS " + quote_identifier(database) + " WITH (FORCE)").c_str());
+}
+
+void rename_database(Connection& conn, const std::string& from, const std::string& to) {
+    // Autovacuum (or a monitoring tool) may have connected to a freshly loaded database; a
+    // rename needs it empty, so such sessions are ended and the rename retried for a while.
+    const std::string rename =
+        "ALTER DATABASE " + quote_identifier(from) + " RENAME TO " + quote_identifier(to);
+    for (int attempt = 1;; ++attempt) {
+        conn.run(
+            "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
+            "WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid()",
+            {from});
+        try {
+            conn.run(rename.c_str());
+            return;
+        } catch (const Error&) {
+            if (attempt == 40) throw;
+            std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        }
+    }
 }
 
 }  // namespace pgtier::queries

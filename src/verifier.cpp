@@ -1,7 +1,5 @@
 #include "pgtier/verifier.hpp"
 
-#include <bzlib.h>
-
 #include <algorithm>
 #include <fstream>
 #include <optional>
@@ -11,77 +9,12 @@
 #include "pgtier/files.hpp"
 #include "pgtier/manifest.hpp"
 #include "pgtier/naming.hpp"
+#include "pgtier/section_reader.hpp"
 #include "pgtier/sha256.hpp"
 
 namespace pgtier {
 
-namespace {
-
 constexpr std::size_t chunk_size = 1 << 20;
-
-// Decodes one section: a run of concatenated bzip2 streams that must end exactly at the
-// section's last byte.
-class SectionDecoder {
-  public:
-    explicit SectionDecoder(std::string label) : label_(std::move(label)), out_(chunk_size) {
-        start();
-    }
-    ~SectionDecoder() { BZ2_bzDecompressEnd(&stream_); }
-    SectionDecoder(const SectionDecoder&) = delete;
-    SectionDecoder& operator=(const SectionDecoder&) = delete;
-
-    // Returns an error text, or nothing.
-    std::optional<std::string> feed(const char* data, std::size_t size) {
-        hash_.update(data, size);
-        while (size > 0) {
-            if (stream_ended_) {
-                BZ2_bzDecompressEnd(&stream_);
-                start();
-            }
-            stream_.next_in = const_cast<char*>(data);
-            stream_.avail_in = static_cast<unsigned int>(size);
-            stream_.next_out = out_.data();
-            stream_.avail_out = static_cast<unsigned int>(out_.size());
-            const int rc = BZ2_bzDecompress(&stream_);
-            const std::size_t consumed = size - stream_.avail_in;
-            const std::size_t produced = out_.size() - stream_.avail_out;
-            data += consumed;
-            size -= consumed;
-            decoded_ += produced;
-            tail_.append(out_.data(), produced);
-            if (tail_.size() > 4096) tail_.erase(0, tail_.size() - 2048);
-            if (rc == BZ_STREAM_END) {
-                stream_ended_ = true;
-            } else if (rc != BZ_OK) {
-                return label_ + ": bzip2 data is corrupt (code " + std::to_string(rc) + ") after " +
-                       std::to_string(decoded_) + " decoded bytes";
-            }
-        }
-        return std::nullopt;
-    }
-
-    std::uint64_t decoded() const { return decoded_; }
-    bool ended_cleanly() const { return stream_ended_; }
-    const std::string& tail() const { return tail_; }
-    std::string sha256() { return hash_.hex_digest(); }
-    const std::string& label() const { return label_; }
-
-  private:
-    void start() {
-        stream_ = bz_stream{};
-        BZ2_bzDecompressInit(&stream_, 0, 0);
-        stream_ended_ = false;
-    }
-    std::string label_;
-    bz_stream stream_{};
-    bool stream_ended_ = false;
-    std::uint64_t decoded_ = 0;
-    std::string tail_;
-    std::vector<char> out_;
-    Sha256 hash_;
-};
-
-}  // namespace
 
 VerifyResult verify_archive(const std::filesystem::path& archive) {
     VerifyResult result;
@@ -93,19 +26,10 @@ VerifyResult verify_archive(const std::filesystem::path& archive) {
     const auto dir = archive.parent_path();
 
     std::optional<std::string> sidecar_hash;
-    const auto sidecar = dir / sidecar_name(name);
-    if (!std::filesystem::exists(sidecar)) {
-        problem("no sidecar " + sidecar_name(name));
-    } else {
-        const std::string text = read_file(sidecar).value_or("");
-        const auto space = text.find("  ");
-        std::string named = space == std::string::npos ? "" : text.substr(space + 2);
-        while (!named.empty() && named.back() == '\n') named.pop_back();
-        if (space != 64 || named != name) {
-            problem("sidecar " + sidecar_name(name) + " is not a sha256sum line for " + name);
-        } else {
-            sidecar_hash = text.substr(0, 64);
-        }
+    try {
+        sidecar_hash = sidecar_sha256(archive);
+    } catch (const Error& err) {
+        problem(err.what());
     }
 
     std::optional<Manifest> manifest;
@@ -173,10 +97,8 @@ VerifyResult verify_archive(const std::filesystem::path& archive) {
                         break;
                     }
                     current = sections[next_section++];
-                    const std::string label = current->kind == SectionKind::globals
-                                                  ? "section globals"
-                                                  : "section database " + *current->database;
-                    decoder = std::make_unique<SectionDecoder>(label);
+                    decoder =
+                        std::make_unique<SectionDecoder>("section " + section_label(*current));
                 } else {
                     decoder = std::make_unique<SectionDecoder>("archive");
                 }

@@ -1,4 +1,5 @@
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,5 +17,16 @@ enum class OutputFormat { text, json };
 ExitCode list(const Config& config, OutputFormat format);
 
 ExitCode verify(const Config& config, const std::vector<std::string>& archives);
+
+// restore.cpp
+ExitCode restore_list_databases(const Config& config, const std::string& archive,
+                                OutputFormat format);
+ExitCode restore_database(const Config& config, const Environment& env, const std::string& archive,
+                          const std::string& database, const std::optional<std::string>& as,
+                          bool replace);
+ExitCode restore_full(const Config& config, const Environment& env, const std::string& archive,
+                      bool replace);
+ExitCode restore_latest(const Config& config, const Environment& env, bool if_empty, bool replace,
+                        bool dry_run);
 
 }  // namespace pgtier::commands

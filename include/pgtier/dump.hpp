@@ -6,6 +6,7 @@
 #include "pgtier/backup_type.hpp"
 #include "pgtier/compressor.hpp"
 #include "pgtier/config.hpp"
+#include "pgtier/pg_client.hpp"
 
 namespace pgtier {
 
@@ -21,7 +22,6 @@ struct DumpSection {
 class Dumper {
   public:
     Dumper(const ConnectionSettings& settings, const std::atomic<bool>& stop);
-    ~Dumper();
     Dumper(const Dumper&) = delete;
     Dumper& operator=(const Dumper&) = delete;
 
@@ -31,15 +31,9 @@ class Dumper {
     std::string pg_dump_version() const;
 
   private:
-    std::vector<std::string> connection_args() const;
-    ConnectionSettings settings_;
+    ClientEnvironment client_;
     const std::atomic<bool>& stop_;
-    std::string passfile_;  // removed by the destructor
-    std::vector<std::string> env_;
 };
-
-// pg_dump's conninfo for a database name ("dbname='it''s'"-style, quoting-correct).
-std::string dbname_conninfo(const std::string& database);
 
 // pg_dumpall writes "CREATE ROLE <the role it connects as>;", which fails on replay into any
 // cluster where that role exists (always, for the bootstrap superuser). That one statement

@@ -10,6 +10,7 @@ namespace pgtier {
 struct ChildSpec {
     std::vector<std::string> argv;  // argv[0] is looked up in PATH; never run through a shell
     std::vector<std::string> env;   // complete environment, "KEY=VALUE"
+    bool pipe_stdin = false;        // else stdin is /dev/null
 };
 
 // A running child process with its stdout and stderr on pipes. The destructor kills
@@ -24,17 +25,23 @@ class Child {
     // Reads up to `size` bytes of stdout, collecting stderr meanwhile. Returns 0 at end of
     // stdout. Waits at most `timeout_ms` (returns -1 when nothing arrived in that time).
     long read_stdout(char* buffer, std::size_t size, int timeout_ms);
+    // Writes all of `data` to the child's stdin (pipe_stdin), reading its stdout (discarded)
+    // and stderr meanwhile so that neither side blocks. Returns false when the child closed
+    // its stdin (it exited).
+    bool write_stdin(const char* data, std::size_t size);
+    void close_stdin();
     // Waits for exit (after stdout's end); returns the wait status.
     int wait();
     void kill_now();
     pid_t pid() const { return pid_; }
-    // What the child wrote on stderr (the first 64 KiB).
+    // What the child wrote on stderr (the last 64 KiB).
     const std::string& stderr_text() const { return stderr_; }
     const std::string& program() const { return program_; }
 
   private:
     void drain_stderr();
     pid_t pid_ = -1;
+    int stdin_fd_ = -1;
     int stdout_fd_ = -1;
     int stderr_fd_ = -1;
     bool reaped_ = false;

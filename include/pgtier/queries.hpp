@@ -1,4 +1,6 @@
 #pragma once
+#include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,5 +28,16 @@ struct DatabaseContent {
 };
 // One query inside a database: what statistics count and what they cannot see (sequences).
 DatabaseContent database_content(Connection& conn);
+
+// ---- restore
+std::set<std::string> role_names(Connection& conn);
+std::vector<std::string> database_names(Connection& conn);
+// Tables, views, sequences… outside the system schemas of the connected database.
+bool has_user_tables(Connection& conn);
+std::uint64_t database_size(Connection& conn, const std::string& database);
+void create_empty_database(Connection& conn, const std::string& database);
+// Ends the sessions connected to it (PostgreSQL 13+ FORCE).
+void drop_database(Connection& conn, const std::string& database);
+void rename_database(Connection& conn, const std::string& from, const std::string& to);
 
 }  // namespace pgtier::queries

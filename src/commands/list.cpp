@@ -5,23 +5,11 @@
 #include "pgtier/commands.hpp"
 #include "pgtier/repository.hpp"
 #include "pgtier/run_status.hpp"
+#include "pgtier/text.hpp"
 
 namespace pgtier::commands {
 
 namespace {
-
-std::string human_size(std::uint64_t bytes) {
-    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double value = static_cast<double>(bytes);
-    int unit = 0;
-    while (value >= 1024 && unit < 4) {
-        value /= 1024;
-        ++unit;
-    }
-    char text[32];
-    std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
-    return text;
-}
 
 std::vector<std::string> database_names(const Manifest& m) {
     std::vector<std::string> names;

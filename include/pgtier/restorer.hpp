@@ -1,0 +1,76 @@
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "pgtier/config.hpp"
+#include "pgtier/database.hpp"
+#include "pgtier/manifest.hpp"
+#include "pgtier/pg_client.hpp"
+#include "pgtier/section_reader.hpp"
+
+namespace pgtier {
+
+// One section of one archive.
+struct SectionRef {
+    std::filesystem::path archive;
+    SectionEntry section;
+};
+
+struct RestoredDatabase {
+    std::string name;
+    std::uint64_t bytes = 0;  // SQL text replayed
+    std::uint64_t size_on_server = 0;
+    double seconds = 0;
+    std::vector<std::string> created_roles;
+};
+
+// Replays archive sections into the server through psql (ON_ERROR_STOP=1). A database is
+// always loaded under a private work name and renamed to its target only when complete, so a
+// failure leaves the target as it was and drops the partial copy.
+class Restorer {
+  public:
+    Restorer(const ConnectionSettings& settings, const std::atomic<bool>& stop);
+
+    std::vector<std::string> databases();
+    bool database_exists(const std::string& name);
+    // No database besides postgres/template0/template1, and no user table in postgres.
+    bool cluster_is_empty(std::string& why);
+    bool has_user_tables(const std::string& database);
+
+    // The text of a (small) globals section.
+    static std::string read_text(const SectionRef& ref);
+
+    // Replays a globals section, every CREATE ROLE made idempotent so existing roles are
+    // updated instead of failing.
+    void restore_globals(const SectionRef& ref);
+
+    // Restores a database section as `target`. Refuses an existing target unless `replace`.
+    // Roles the section needs that the server lacks are created first, from `role_definitions`
+    // (name -> statements) when known.
+    RestoredDatabase restore_database(const SectionRef& ref, const std::string& target,
+                                      bool replace,
+                                      const std::map<std::string, std::string>& role_definitions);
+
+    // Replays template1's section into template1 itself (a whole-cluster restore).
+    RestoredDatabase restore_into_template1(const SectionRef& ref);
+
+  private:
+    // Streams the text `produce` passes to its sink through `filter` (may be null) into psql
+    // connected to `connect_to`. Returns the bytes read; throws Error with psql's message.
+    std::uint64_t replay(const std::string& what, std::uint64_t total,
+                         const std::string& connect_to,
+                         const std::function<void(const TextSink&)>& produce,
+                         class RestoreFilter* filter);
+    std::string maintenance_database(const std::string& avoid) const;
+
+    ClientEnvironment client_;
+    const std::atomic<bool>& stop_;
+    int work_counter_ = 0;
+};
+
+}  // namespace pgtier

@@ -1,0 +1,14 @@
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pgtier {
+
+// "512 B", "3.4 MiB": sizes as people read them.
+std::string human_size(std::uint64_t bytes);
+
+// "a", "b" -> "\"a\", \"b\"" (names that may hold spaces and commas stay readable).
+std::string join_quoted(const std::vector<std::string>& names);
+
+}  // namespace pgtier

@@ -1,0 +1,263 @@
+// pgtier restore list-databases | database | full | latest
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "pgtier/commands.hpp"
+#include "pgtier/log.hpp"
+#include "pgtier/naming.hpp"
+#include "pgtier/repository.hpp"
+#include "pgtier/restore_plan.hpp"
+#include "pgtier/restorer.hpp"
+#include "pgtier/section_reader.hpp"
+#include "pgtier/sql_filter.hpp"
+#include "pgtier/text.hpp"
+
+namespace pgtier::commands {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ResolvedArchive {
+    fs::path path;
+    Manifest manifest;
+};
+
+// What the user named: a path, a name in a tier folder, or latest-<tier>; it must be a pgtier
+// archive with its sidecar and manifest.
+ResolvedArchive resolve_archive(const Repository& repo, const std::string& name) {
+    const auto path = repo.resolve(name);
+    if (!path) {
+        throw Error("no archive \"" + name + "\" (a path, a file name in " + repo.dir().string() +
+                    "/<tier>/, or latest-full / latest-differential / latest-incremental)");
+    }
+    const auto file = path->filename().string();
+    const auto manifest_path = path->parent_path() / manifest_name(file);
+    if (!fs::exists(manifest_path)) {
+        throw Error(path->string() + " has no manifest " + manifest_name(file) +
+                    ": not a pgtier archive (a plain SQL archive replays with bzcat | psql)");
+    }
+    if (!fs::exists(path->parent_path() / sidecar_name(file))) {
+        throw Error(path->string() + " has no sidecar " + sidecar_name(file));
+    }
+    return {*path, read_manifest(manifest_path)};
+}
+
+// Restores hold the repository lock, so that retention cannot delete an archive being read
+// and scheduled backups wait. A read-only backup directory (a restore on the host) has no
+// lock to take.
+std::unique_ptr<RepositoryLock> lock_for_restore(const Repository& repo) {
+    try {
+        repo.ensure_layout();
+        return repo.lock();
+    } catch (const Error& err) {
+        spdlog::warn("restoring without the repository lock: {}", err.what());
+        return nullptr;
+    }
+}
+
+std::string database_list(const Manifest& manifest) {
+    std::vector<std::string> names;
+    for (const auto& s : manifest.sections) {
+        if (s.kind == SectionKind::database) names.push_back(*s.database);
+    }
+    return names.empty() ? "no database" : join_quoted(names);
+}
+
+// Role statements for a single-database restore: from the archive's own globals, else from the
+// newest archive with globals in the repository that is not newer than it.
+std::map<std::string, std::string> roles_for(const Repository& repo,
+                                             const ResolvedArchive& archive) {
+    std::optional<SectionRef> globals;
+    for (const auto& s : archive.manifest.sections) {
+        if (s.kind == SectionKind::globals) globals = SectionRef{archive.path, s};
+    }
+    if (!globals) {
+        TimePoint best{};
+        for (const auto& m : repo.published_manifests()) {
+            if (m.started_at > archive.manifest.started_at || (globals && m.started_at < best))
+                continue;
+            for (const auto& s : m.sections) {
+                if (s.kind != SectionKind::globals) continue;
+                globals = SectionRef{repo.tier_dir(m.type) / m.name, s};
+                best = m.started_at;
+            }
+        }
+    }
+    if (!globals) {
+        spdlog::warn("no globals section found for {}: missing roles are created without "
+                     "attributes", archive.path.filename().string());
+        return {};
+    }
+    spdlog::debug("role definitions from {}", globals->archive.string());
+    return role_definitions(Restorer::read_text(*globals));
+}
+
+struct ClusterSource {
+    SectionRef globals;
+    std::vector<SectionRef> databases;
+};
+
+// Restores globals then every database; refuses before changing anything when a database
+// exists (unless replace) — postgres counts as existing only when it has user tables.
+ExitCode restore_cluster(Restorer& restorer, const ClusterSource& source, bool replace) {
+    std::vector<std::string> conflicts;
+    const auto existing = restorer.databases();
+    for (const auto& ref : source.databases) {
+        const std::string& name = *ref.section.database;
+        if (name == "template1") {
+            if (restorer.has_user_tables("template1"))
+                throw Error("template1 has user tables; pgtier does not replace template1");
+            continue;
+        }
+        if (std::find(existing.begin(), existing.end(), name) == existing.end()) continue;
+        if (name == "postgres" && !restorer.has_user_tables("postgres")) continue;
+        conflicts.push_back(name);
+    }
+    if (!conflicts.empty() && !replace) {
+        throw Error("these databases exist and are not empty: " + join_quoted(conflicts) +
+                    "; nothing was changed (use --replace to replace them)");
+    }
+    const auto started = std::chrono::steady_clock::now();
+    restorer.restore_globals(source.globals);
+    std::uint64_t bytes = 0;
+    std::vector<std::string> done;
+    for (const auto& ref : source.databases) {
+        const std::string& name = *ref.section.database;
+        try {
+            const auto result = name == "template1"
+                                    ? restorer.restore_into_template1(ref)
+                                    : restorer.restore_database(ref, name, true, {});
+            bytes += result.bytes;
+            done.push_back(name);
+        } catch (const Error& err) {
+            throw Error(std::string(err.what()) + "\nAlready restored: globals" +
+                        (done.empty() ? "" : ", " + join_quoted(done)) +
+                        "; the databases after \"" + name + "\" were not restored.");
+        }
+    }
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::printf("restored globals and %zu databases: %s of SQL in %.1f s\n", done.size(),
+                human_size(bytes).c_str(), seconds);
+    return ExitCode::ok;
+}
+
+}  // namespace
+
+ExitCode restore_list_databases(const Config& config, const std::string& archive_name,
+                                OutputFormat format) {
+    const Repository repo(config.storage.dir);
+    const auto archive = resolve_archive(repo, archive_name);
+    const auto& m = archive.manifest;
+    if (format == OutputFormat::json) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& s : m.sections) {
+            if (s.kind != SectionKind::database) continue;
+            out.push_back({{"database", *s.database},
+                           {"sql_bytes", s.uncompressed_length},
+                           {"compressed_bytes", s.length}});
+        }
+        std::printf("%s\n", out.dump().c_str());
+        return ExitCode::ok;
+    }
+    std::printf("%s (%s, %s)\n", archive.path.filename().string().c_str(),
+                std::string(to_string(m.type)).c_str(), format_utc_iso(m.started_at).c_str());
+    std::printf("%-32s %12s %12s\n", "DATABASE", "SQL", "COMPRESSED");
+    for (const auto& s : m.sections) {
+        const std::string name = s.kind == SectionKind::globals ? "(globals)" : *s.database;
+        std::printf("%-32s %12s %12s\n", name.c_str(), human_size(s.uncompressed_length).c_str(),
+                    human_size(s.length).c_str());
+    }
+    return ExitCode::ok;
+}
+
+ExitCode restore_database(const Config& config, const Environment& env,
+                          const std::string& archive_name, const std::string& database,
+                          const std::optional<std::string>& as, bool replace) {
+    const Repository repo(config.storage.dir);
+    const auto lock = lock_for_restore(repo);
+    const auto archive = resolve_archive(repo, archive_name);
+    const SectionEntry* section = archive.manifest.find_database(database);
+    if (section == nullptr) {
+        throw Error("database \"" + database + "\" is not in " +
+                    archive.path.filename().string() +
+                    "; it holds: " + database_list(archive.manifest));
+    }
+    const SectionRef ref{archive.path, *section};
+    check_section(ref.archive, ref.section);  // before anything changes
+    const auto roles = roles_for(repo, archive);
+    std::atomic<bool> stop{false};
+    Restorer restorer(resolve_connection(config, env), stop);
+    const std::string target = as.value_or(database);
+    const auto result = restorer.restore_database(ref, target, replace, roles);
+    std::printf("restored database \"%s\"%s from %s: %s of SQL in %.1f s, %s on the server\n",
+                target.c_str(), as ? (" (from \"" + database + "\")").c_str() : "",
+                archive.path.filename().string().c_str(), human_size(result.bytes).c_str(),
+                result.seconds, human_size(result.size_on_server).c_str());
+    return ExitCode::ok;
+}
+
+ExitCode restore_full(const Config& config, const Environment& env,
+                      const std::string& archive_name, bool replace) {
+    const Repository repo(config.storage.dir);
+    const auto lock = lock_for_restore(repo);
+    const auto archive = resolve_archive(repo, archive_name);
+    if (archive.manifest.type == BackupType::incremental) {
+        throw Error(archive.path.filename().string() +
+                    " is an incremental (only the databases that changed); restore it with "
+                    "`restore database` or use `restore latest`");
+    }
+    check_sidecar(archive.path);  // before anything changes
+    if (sidecar_sha256(archive.path) != archive.manifest.sha256) {
+        throw Error(archive.path.string() + ": the manifest does not belong to this archive");
+    }
+    ClusterSource source;
+    for (const auto& s : archive.manifest.sections) {
+        if (s.kind == SectionKind::globals) {
+            source.globals = {archive.path, s};
+        } else {
+            source.databases.push_back({archive.path, s});
+        }
+    }
+    std::atomic<bool> stop{false};
+    Restorer restorer(resolve_connection(config, env), stop);
+    return restore_cluster(restorer, source, replace);
+}
+
+ExitCode restore_latest(const Config& config, const Environment& env, bool if_empty,
+                        bool replace, bool dry_run) {
+    const Repository repo(config.storage.dir);
+    const auto plan = plan_latest_restore(repo.published_manifests());
+    for (const auto& line : describe_plan(plan)) std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+    if (dry_run) return ExitCode::ok;
+    const auto lock = lock_for_restore(repo);
+
+    std::atomic<bool> stop{false};
+    Restorer restorer(resolve_connection(config, env), stop);
+    if (if_empty) {
+        std::string why;
+        if (!restorer.cluster_is_empty(why)) {
+            std::printf("not restoring (--if-empty): %s\n", why.c_str());
+            return ExitCode::ok;
+        }
+    }
+    // Everything that will be read is checked before anything changes: the base against its
+    // sidecar, each section from a newer archive against its manifest.
+    auto path_of = [&](const SectionSource& s) { return repo.tier_dir(s.tier) / s.archive; };
+    check_sidecar(repo.tier_dir(plan.base_tier) / plan.base);
+    ClusterSource source;
+    source.globals = {path_of(plan.globals), plan.globals.section};
+    if (plan.globals.archive != plan.base) check_section(source.globals.archive, plan.globals.section);
+    for (const auto& db : plan.databases) {
+        SectionRef ref{path_of(db.source), db.source.section};
+        if (db.source.archive != plan.base) check_section(ref.archive, ref.section);
+        source.databases.push_back(ref);
+    }
+    return restore_cluster(restorer, source, replace);
+}
+
+}  // namespace pgtier::commands

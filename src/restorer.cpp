@@ -1,0 +1,247 @@
+#include "pgtier/restorer.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "pgtier/errors.hpp"
+#include "pgtier/log.hpp"
+#include "pgtier/process.hpp"
+#include "pgtier/queries.hpp"
+#include "pgtier/section_reader.hpp"
+#include "pgtier/sql_filter.hpp"
+#include "pgtier/text.hpp"
+
+namespace pgtier {
+
+namespace {
+
+constexpr auto progress_interval = std::chrono::seconds(5);
+
+std::string last_lines(const std::string& text, std::size_t max_chars = 1500) {
+    std::string out = text.size() > max_chars ? "…" + text.substr(text.size() - max_chars) : text;
+    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+    return out.empty() ? "(no message)" : out;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string describe(const SectionRef& ref) {
+    return section_label(ref.section) + " from " + ref.archive.filename().string();
+}
+
+std::function<void(const TextSink&)> reader(const SectionRef& ref) {
+    return [ref](const TextSink& sink) { read_section(ref.archive, ref.section, sink); };
+}
+
+}  // namespace
+
+Restorer::Restorer(const ConnectionSettings& settings, const std::atomic<bool>& stop)
+    : client_(settings), stop_(stop) {}
+
+std::string Restorer::maintenance_database(const std::string& avoid) const {
+    return avoid == "postgres" ? "template1" : "postgres";
+}
+
+std::vector<std::string> Restorer::databases() {
+    Connection conn(client_.settings(), "postgres");
+    return queries::database_names(conn);
+}
+
+bool Restorer::database_exists(const std::string& name) {
+    const auto names = databases();
+    return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+bool Restorer::has_user_tables(const std::string& database) {
+    Connection conn(client_.settings(), database);
+    return queries::has_user_tables(conn);
+}
+
+bool Restorer::cluster_is_empty(std::string& why) {
+    std::vector<std::string> user;
+    for (const auto& name : databases()) {
+        if (name != "postgres" && name != "template0" && name != "template1") user.push_back(name);
+    }
+    if (!user.empty()) {
+        why = "the cluster has databases: " + join_quoted(user);
+        return false;
+    }
+    if (has_user_tables("postgres")) {
+        why = "database postgres has user tables";
+        return false;
+    }
+    why = "the cluster has no user databases and postgres has no user tables";
+    return true;
+}
+
+std::string Restorer::read_text(const SectionRef& ref) {
+    std::string text;
+    read_section(ref.archive, ref.section, [&](std::string_view chunk) { text.append(chunk); });
+    return text;
+}
+
+std::uint64_t Restorer::replay(const std::string& what, std::uint64_t total,
+                               const std::string& connect_to,
+                               const std::function<void(const TextSink&)>& produce,
+                               RestoreFilter* filter) {
+    std::vector<std::string> argv = {"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--echo-errors",
+                                     "--output=/dev/null"};
+    for (auto& a : client_.connection_args()) argv.push_back(a);
+    argv.push_back("--dbname=" + dbname_conninfo(connect_to));
+    argv.push_back("--file=-");
+    ChildSpec spec{argv, client_.env(), true};
+    Child psql(spec);
+
+    std::uint64_t bytes = 0;
+    const auto started = std::chrono::steady_clock::now();
+    auto last_report = started;
+    bool psql_gone = false;
+    std::string filtered;
+    auto send = [&](std::string_view text) {
+        if (!psql_gone && !psql.write_stdin(text.data(), text.size())) psql_gone = true;
+    };
+    try {
+        produce([&](std::string_view chunk) {
+            if (stop_.load()) throw Error("interrupted while restoring " + what);
+            if (psql_gone) return;  // it stopped at an error; its message follows
+            bytes += chunk.size();
+            if (filter != nullptr) {
+                filtered.clear();
+                filter->feed(chunk, filtered);
+                send(filtered);
+            } else {
+                send(chunk);
+            }
+            const auto now = std::chrono::steady_clock::now();
+            if (now - last_report >= progress_interval) {
+                const double s = seconds_since(started);
+                spdlog::info("restoring {}: {:.1f} of {:.1f} MiB ({:.0f}%), {:.1f} MiB/s", what,
+                             bytes / 1048576.0, total / 1048576.0,
+                             total > 0 ? 100.0 * bytes / total : 100.0, bytes / 1048576.0 / s);
+                last_report = now;
+            }
+        });
+    } catch (const Error&) {
+        psql.kill_now();
+        throw;
+    }
+    if (filter != nullptr) {
+        filtered.clear();
+        filter->finish(filtered);
+        send(filtered);
+    }
+    psql.close_stdin();
+    const int status = psql.wait();
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        throw Error("psql stopped restoring " + what + " (" + describe_wait_status(status) +
+                    "):\n" + last_lines(psql.stderr_text()));
+    }
+    return bytes;
+}
+
+void Restorer::restore_globals(const SectionRef& ref) {
+    const auto started = std::chrono::steady_clock::now();
+    const std::string globals = make_roles_idempotent(read_text(ref));
+    replay("the globals (roles, tablespaces) from " + ref.archive.filename().string(),
+           globals.size(), "postgres", [&](const TextSink& sink) { sink(globals); }, nullptr);
+    spdlog::info("restored globals from {} ({} bytes, {:.1f} s)", ref.archive.filename().string(),
+                 globals.size(), seconds_since(started));
+}
+
+RestoredDatabase Restorer::restore_database(
+    const SectionRef& ref, const std::string& target, bool replace,
+    const std::map<std::string, std::string>& role_definitions) {
+    const std::string& source = *ref.section.database;
+    if (target == "template1" || target == "template0") {
+        throw Error("database " + target + " cannot be a restore target; use --as NEW");
+    }
+    const std::string maintenance = maintenance_database(target);
+    Connection conn(client_.settings(), maintenance);
+    const auto existing = queries::database_names(conn);
+    const bool target_exists = std::find(existing.begin(), existing.end(), target) != existing.end();
+    if (target_exists && !replace) {
+        throw Error("database \"" + target +
+                    "\" already exists; nothing was changed (use --replace to replace it, or "
+                    "--as NEW to restore beside it)");
+    }
+    std::string work;
+    do {
+        work = "pgtier_restore_" + std::to_string(::getpid()) + "_" + std::to_string(++work_counter_);
+    } while (std::find(existing.begin(), existing.end(), work) != existing.end());
+
+    RestoreFilter::Options options;
+    options.database = source;
+    options.rename_to = work;
+    options.existing_roles = queries::role_names(conn);
+    options.role_definitions = role_definitions;
+    RestoreFilter filter(options);
+
+    RestoredDatabase result;
+    result.name = target;
+    const auto started = std::chrono::steady_clock::now();
+    spdlog::info("restoring database \"{}\" from {} as \"{}\" (loading into \"{}\" first)", source,
+                 ref.archive.filename().string(), target, work);
+    auto cleanup = [&](const std::string& why) {
+        std::string message = why;
+        try {
+            queries::drop_database(conn, work);
+            message += "\nThe partial copy \"" + work + "\" was dropped; \"" + target + "\" " +
+                       (target_exists ? "was not changed." : "was not created.");
+        } catch (const Error& err) {
+            message += "\nThe partial copy \"" + work + "\" could not be dropped: " + err.what();
+        }
+        if (!filter.created_roles().empty()) {
+            message += "\nRoles created for it remain: " + join_quoted(filter.created_roles());
+        }
+        return message;
+    };
+    try {
+        // Sections of template1 and postgres carry no CREATE DATABASE (as in pg_dumpall).
+        const bool creates_database = source != "template1" && source != "postgres";
+        if (!creates_database) queries::create_empty_database(conn, work);
+        result.bytes = replay(describe(ref), ref.section.uncompressed_length, maintenance,
+                              reader(ref), &filter);
+    } catch (const Error& err) {
+        throw Error(cleanup(err.what()));
+    }
+    result.created_roles = filter.created_roles();
+    for (const auto& role : filter.undefined_roles()) {
+        spdlog::warn("role \"{}\" was missing and no archive defines it: created as NOLOGIN", role);
+    }
+    try {
+        if (target_exists) queries::drop_database(conn, target);
+        queries::rename_database(conn, work, target);
+    } catch (const Error& err) {
+        throw Error("restored \"" + source + "\" completely into \"" + work +
+                    "\" but could not put it in place as \"" + target + "\": " + err.what() +
+                    "\nThe restored data is in database \"" + work + "\"" +
+                    (target_exists ? "" : "."));
+    }
+    result.size_on_server = queries::database_size(conn, target);
+    result.seconds = seconds_since(started);
+    spdlog::info("restored database \"{}\": {} of SQL in {:.1f} s, {} on the server{}", target,
+                 human_size(result.bytes), result.seconds, human_size(result.size_on_server),
+                 result.created_roles.empty() ? ""
+                                              : "; created roles: " + join_quoted(result.created_roles));
+    return result;
+}
+
+RestoredDatabase Restorer::restore_into_template1(const SectionRef& ref) {
+    if (has_user_tables("template1")) {
+        throw Error("template1 has user tables; pgtier does not replace template1");
+    }
+    RestoredDatabase result;
+    result.name = "template1";
+    const auto started = std::chrono::steady_clock::now();
+    result.bytes =
+        replay(describe(ref), ref.section.uncompressed_length, "template1", reader(ref), nullptr);
+    result.seconds = seconds_since(started);
+    return result;
+}
+
+}  // namespace pgtier
