@@ -89,8 +89,8 @@ std::uint64_t Restorer::replay(const std::string& what, std::uint64_t total,
                                const std::string& connect_to,
                                const std::function<void(const TextSink&)>& produce,
                                RestoreFilter* filter) {
-    std::vector<std::string> argv = {"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--echo-errors",
-                                     "--output=/dev/null"};
+    std::vector<std::string> argv = {
+        "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--echo-errors", "--output=/dev/null"};
     for (auto& a : client_.connection_args()) argv.push_back(a);
     argv.push_back("--dbname=" + dbname_conninfo(connect_to));
     argv.push_back("--file=-");
@@ -147,8 +147,9 @@ std::uint64_t Restorer::replay(const std::string& what, std::uint64_t total,
 void Restorer::restore_globals(const SectionRef& ref) {
     const auto started = std::chrono::steady_clock::now();
     const std::string globals = make_roles_idempotent(read_text(ref));
-    replay("the globals (roles, tablespaces) from " + ref.archive.filename().string(),
-           globals.size(), "postgres", [&](const TextSink& sink) { sink(globals); }, nullptr);
+    replay(
+        "the globals (roles, tablespaces) from " + ref.archive.filename().string(), globals.size(),
+        "postgres", [&](const TextSink& sink) { sink(globals); }, nullptr);
     spdlog::info("restored globals from {} ({} bytes, {:.1f} s)", ref.archive.filename().string(),
                  globals.size(), seconds_since(started));
 }
@@ -163,7 +164,8 @@ RestoredDatabase Restorer::restore_database(
     const std::string maintenance = maintenance_database(target);
     Connection conn(client_.settings(), maintenance);
     const auto existing = queries::database_names(conn);
-    const bool target_exists = std::find(existing.begin(), existing.end(), target) != existing.end();
+    const bool target_exists =
+        std::find(existing.begin(), existing.end(), target) != existing.end();
     if (target_exists && !replace) {
         throw Error("database \"" + target +
                     "\" already exists; nothing was changed (use --replace to replace it, or "
@@ -171,7 +173,8 @@ RestoredDatabase Restorer::restore_database(
     }
     std::string work;
     do {
-        work = "pgtier_restore_" + std::to_string(::getpid()) + "_" + std::to_string(++work_counter_);
+        work =
+            "pgtier_restore_" + std::to_string(::getpid()) + "_" + std::to_string(++work_counter_);
     } while (std::find(existing.begin(), existing.end(), work) != existing.end());
 
     RestoreFilter::Options options;
@@ -226,8 +229,9 @@ RestoredDatabase Restorer::restore_database(
     result.seconds = seconds_since(started);
     spdlog::info("restored database \"{}\": {} of SQL in {:.1f} s, {} on the server{}", target,
                  human_size(result.bytes), result.seconds, human_size(result.size_on_server),
-                 result.created_roles.empty() ? ""
-                                              : "; created roles: " + join_quoted(result.created_roles));
+                 result.created_roles.empty()
+                     ? ""
+                     : "; created roles: " + join_quoted(result.created_roles));
     return result;
 }
 

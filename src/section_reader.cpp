@@ -34,8 +34,8 @@ class ArchiveFile {
         std::vector<char> buffer(chunk_size);
         std::uint64_t done = 0;
         while (done < length) {
-            const std::size_t want = static_cast<std::size_t>(
-                std::min<std::uint64_t>(buffer.size(), length - done));
+            const std::size_t want =
+                static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), length - done));
             const ssize_t got =
                 ::pread(fd_, buffer.data(), want, static_cast<off_t>(offset + done));
             if (got < 0) {

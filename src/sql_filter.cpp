@@ -91,9 +91,9 @@ std::vector<std::string> roles_in_acl_line(std::string_view line) {
     for (std::size_t i = *list_start; i < tokens.size(); ++i) {
         const Token& t = tokens[i];
         if (t.kind == Token::punct && t.text == ",") continue;
-        if (t.kind == Token::quoted || (t.kind == Token::word && t.text != "public" &&
-                                        t.text != "with" && t.text != "granted" &&
-                                        t.text != "cascade" && t.text != "restrict")) {
+        if (t.kind == Token::quoted ||
+            (t.kind == Token::word && t.text != "public" && t.text != "with" &&
+             t.text != "granted" && t.text != "cascade" && t.text != "restrict")) {
             roles.push_back(t.text);
             continue;
         }

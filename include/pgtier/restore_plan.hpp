@@ -21,9 +21,9 @@ struct DatabaseSource {
 // What `restore latest` does: the newest full or differential as the base, then for each
 // database the newest incremental section after it, and the newest globals.
 struct RestorePlan {
-    std::string base;                     // archive name of the base
+    std::string base;  // archive name of the base
     BackupType base_tier = BackupType::full;
-    TimePoint state_at{};                 // when the newest archive considered was started
+    TimePoint state_at{};  // when the newest archive considered was started
     SectionSource globals;
     std::vector<DatabaseSource> databases;  // in restore order (template1 first, then by name)
     std::vector<std::string> dropped;       // in the base, gone in the newest state

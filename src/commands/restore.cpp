@@ -87,8 +87,10 @@ std::map<std::string, std::string> roles_for(const Repository& repo,
         }
     }
     if (!globals) {
-        spdlog::warn("no globals section found for {}: missing roles are created without "
-                     "attributes", archive.path.filename().string());
+        spdlog::warn(
+            "no globals section found for {}: missing roles are created without "
+            "attributes",
+            archive.path.filename().string());
         return {};
     }
     spdlog::debug("role definitions from {}", globals->archive.string());
@@ -182,8 +184,7 @@ ExitCode restore_database(const Config& config, const Environment& env,
     const auto archive = resolve_archive(repo, archive_name);
     const SectionEntry* section = archive.manifest.find_database(database);
     if (section == nullptr) {
-        throw Error("database \"" + database + "\" is not in " +
-                    archive.path.filename().string() +
+        throw Error("database \"" + database + "\" is not in " + archive.path.filename().string() +
                     "; it holds: " + database_list(archive.manifest));
     }
     const SectionRef ref{archive.path, *section};
@@ -200,8 +201,8 @@ ExitCode restore_database(const Config& config, const Environment& env,
     return ExitCode::ok;
 }
 
-ExitCode restore_full(const Config& config, const Environment& env,
-                      const std::string& archive_name, bool replace) {
+ExitCode restore_full(const Config& config, const Environment& env, const std::string& archive_name,
+                      bool replace) {
     const Repository repo(config.storage.dir);
     const auto lock = lock_for_restore(repo);
     const auto archive = resolve_archive(repo, archive_name);
@@ -227,8 +228,8 @@ ExitCode restore_full(const Config& config, const Environment& env,
     return restore_cluster(restorer, source, replace);
 }
 
-ExitCode restore_latest(const Config& config, const Environment& env, bool if_empty,
-                        bool replace, bool dry_run) {
+ExitCode restore_latest(const Config& config, const Environment& env, bool if_empty, bool replace,
+                        bool dry_run) {
     const Repository repo(config.storage.dir);
     const auto plan = plan_latest_restore(repo.published_manifests());
     for (const auto& line : describe_plan(plan)) std::printf("%s\n", line.c_str());
@@ -251,7 +252,8 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
     check_sidecar(repo.tier_dir(plan.base_tier) / plan.base);
     ClusterSource source;
     source.globals = {path_of(plan.globals), plan.globals.section};
-    if (plan.globals.archive != plan.base) check_section(source.globals.archive, plan.globals.section);
+    if (plan.globals.archive != plan.base)
+        check_section(source.globals.archive, plan.globals.section);
     for (const auto& db : plan.databases) {
         SectionRef ref{path_of(db.source), db.source.section};
         if (db.source.archive != plan.base) check_section(ref.archive, ref.section);

@@ -1,37 +1,14 @@
 #include <catch2/catch.hpp>
 
+#include "fixtures.hpp"
 #include "pgtier/selection.hpp"
 
 using namespace pgtier;
 
 namespace {
 
-Fingerprint state(std::vector<std::pair<std::string, std::string>> dbs, std::string globals = "g") {
-    Fingerprint fp;
-    fp.globals = std::move(globals);
-    std::string digest = fp.globals;
-    for (auto& [name, f] : dbs) {
-        fp.databases.push_back({name, f});
-        digest += name + f;
-    }
-    fp.digest = digest;
-    return fp;
-}
-
-Manifest archive(BackupType type, const std::string& at, const Fingerprint& fp, bool globals,
-                 const std::vector<std::string>& dbs) {
-    Manifest m;
-    m.type = type;
-    m.name = at + "_" + std::string(to_string(type)) + ".sql.bz2";
-    m.started_at = *parse_utc_iso(at);
-    m.fingerprint = fp;
-    if (globals)
-        m.sections.push_back({SectionKind::globals, std::nullopt, 0, 0, 0, "", fp.globals});
-    for (const auto& db : dbs) {
-        m.sections.push_back({SectionKind::database, db, 0, 0, 0, "", *fp.database(db)});
-    }
-    return m;
-}
+using test::archive;
+using test::state;
 
 const Fingerprint v1 = state({{"a", "a1"}, {"b", "b1"}, {"c", "c1"}});
 

@@ -1,0 +1,185 @@
+#include <catch2/catch.hpp>
+
+#include "pgtier/sql_filter.hpp"
+
+using namespace pgtier;
+
+namespace {
+
+// What pg_dump 15 --create writes for a database "my db.x" (abridged, real statements).
+const std::string section =
+    "--\n"
+    "-- Name: my db.x; Type: DATABASE; Schema: -; Owner: alice\n"
+    "--\n"
+    "\n"
+    "CREATE DATABASE \"my db.x\" WITH TEMPLATE = template0 ENCODING = 'UTF8';\n"
+    "\n"
+    "\n"
+    "ALTER DATABASE \"my db.x\" OWNER TO alice;\n"
+    "\n"
+    "\\connect -reuse-previous=on \"dbname='my db.x'\"\n"
+    "\n"
+    "--\n"
+    "-- Name: DATABASE \"my db.x\"; Type: COMMENT; Schema: -; Owner: alice\n"
+    "--\n"
+    "\n"
+    "COMMENT ON DATABASE \"my db.x\" IS 'the DATABASE \"my db.x\"';\n"
+    "\n"
+    "--\n"
+    "-- Name: my db.x; Type: DATABASE PROPERTIES; Schema: -; Owner: alice\n"
+    "--\n"
+    "\n"
+    "ALTER DATABASE \"my db.x\" SET work_mem TO '8MB';\n"
+    "ALTER ROLE \"r x\" IN DATABASE \"my db.x\" SET search_path TO 'public';\n"
+    "\n"
+    "\\connect -reuse-previous=on \"dbname='my db.x'\"\n"
+    "\n"
+    "--\n"
+    "-- Name: my db.x; Type: TABLE; Schema: public; Owner: alice\n"
+    "--\n"
+    "\n"
+    "CREATE TABLE public.\"my db.x\" (\n"
+    "    v text\n"
+    ");\n"
+    "\n"
+    "--\n"
+    "-- Data for Name: my db.x; Type: TABLE DATA; Schema: public; Owner: alice\n"
+    "--\n"
+    "\n"
+    "COPY public.\"my db.x\" (v) FROM stdin;\n"
+    "ALTER DATABASE \"my db.x\" OWNER TO mallory;\n"
+    "-- Name: x; Type: ACL; Schema: -; Owner: mallory\n"
+    "\\.\n"
+    "\n"
+    "--\n"
+    "-- Name: DATABASE \"my db.x\"; Type: ACL; Schema: -; Owner: alice\n"
+    "--\n"
+    "\n"
+    "REVOKE CONNECT,TEMPORARY ON DATABASE \"my db.x\" FROM PUBLIC;\n"
+    "GRANT CONNECT ON DATABASE \"my db.x\" TO \"bob \"\"b\"\"\";\n"
+    "\n"
+    "--\n"
+    "-- Name: TABLE \"my db.x\"; Type: ACL; Schema: public; Owner: alice\n"
+    "--\n"
+    "\n"
+    "GRANT SELECT ON TABLE public.\"my db.x\" TO \"bob \"\"b\"\"\" WITH GRANT OPTION;\n"
+    "GRANT SELECT ON TABLE public.\"my db.x\" TO carol;\n"
+    "\n"
+    "--\n"
+    "-- PostgreSQL database dump complete\n"
+    "--\n";
+
+std::string run(RestoreFilter& filter, const std::string& text, std::size_t chunk) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); i += chunk) {
+        filter.feed(std::string_view(text).substr(i, chunk), out);
+    }
+    filter.finish(out);
+    return out;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("identifiers: quoted, bare, folded") {
+    CHECK(parse_identifier("\"a \"\"b\"\" c\" rest", 0)->name == "a \"b\" c");
+    CHECK(parse_identifier("\"a \"\"b\"\" c\" rest", 0)->end == 11);
+    CHECK(parse_identifier("Alice;", 0)->name == "alice");
+    CHECK(parse_identifier("café x", 0)->name == "café");
+    CHECK_FALSE(parse_identifier("\"open", 0));
+    CHECK_FALSE(parse_identifier(";", 0));
+    CHECK(quote_identifier("a \"b\"") == "\"a \"\"b\"\"\"");
+}
+
+TEST_CASE("--as renames exactly the database-level statements") {
+    RestoreFilter::Options options;
+    options.database = "my db.x";
+    options.rename_to = "new \"n\" 'q'";
+    options.existing_roles = {"alice", "bob \"b\"", "carol", "r x"};
+    RestoreFilter filter(options);
+    const std::string out = run(filter, section, 1 << 20);
+    const std::string id = "\"new \"\"n\"\" 'q'\"";
+    CHECK(contains(out, "CREATE DATABASE " + id + " WITH TEMPLATE = template0"));
+    CHECK(contains(out, "ALTER DATABASE " + id + " OWNER TO alice;"));
+    CHECK(contains(out, "COMMENT ON DATABASE " + id + " IS 'the DATABASE \"my db.x\"';"));
+    CHECK(contains(out, "ALTER DATABASE " + id + " SET work_mem"));
+    CHECK(contains(out, "ALTER ROLE \"r x\" IN DATABASE " + id + " SET"));
+    CHECK(contains(out, "REVOKE CONNECT,TEMPORARY ON DATABASE " + id + " FROM PUBLIC;"));
+    CHECK(contains(out, "GRANT CONNECT ON DATABASE " + id + " TO"));
+    // psql's double quotes around libpq's single-quoted value, both escaped.
+    CHECK(contains(out, "\\connect -reuse-previous=on \"dbname='new \"\"n\"\" \\'q\\''\"\n"));
+    CHECK_FALSE(contains(out, "dbname='my db.x'"));
+    // Objects that merely share the name, and COPY data, are untouched.
+    CHECK(contains(out, "CREATE TABLE public.\"my db.x\" ("));
+    CHECK(contains(out, "GRANT SELECT ON TABLE public.\"my db.x\" TO carol;"));
+    CHECK(contains(out, "FROM stdin;\nALTER DATABASE \"my db.x\" OWNER TO mallory;\n"));
+    CHECK(filter.created_roles().empty());
+}
+
+TEST_CASE("the filter's output does not depend on how the text is split") {
+    RestoreFilter::Options options;
+    options.database = "my db.x";
+    options.rename_to = "other";
+    options.existing_roles = {"postgres"};
+    RestoreFilter whole(options), bytewise(options), odd(options);
+    const auto expected = run(whole, section, 1 << 20);
+    CHECK(run(bytewise, section, 1) == expected);
+    CHECK(run(odd, section, 7) == expected);
+}
+
+TEST_CASE("missing roles are created once, before their first use, from the globals") {
+    const std::string globals =
+        "CREATE ROLE alice;\n"
+        "ALTER ROLE alice WITH NOSUPERUSER INHERIT LOGIN PASSWORD 'SCRAM-SHA-256$x';\n"
+        "CREATE ROLE postgres;\n"
+        "ALTER ROLE postgres WITH SUPERUSER;\n"
+        "ALTER ROLE alice SET statement_timeout TO '5s';\n"
+        "ALTER ROLE alice IN DATABASE other SET work_mem TO '1MB';\n"
+        "COMMENT ON ROLE alice IS 'app';\n"
+        "COMMENT ON ROLE alice IS 'two\nlines';\n"
+        "GRANT postgres TO alice GRANTED BY postgres;\n";
+    const auto defs = role_definitions(globals);
+    REQUIRE(defs.count("alice") == 1);
+    CHECK(defs.at("alice") ==
+          "DO $pgtier$BEGIN CREATE ROLE alice; EXCEPTION WHEN duplicate_object THEN NULL; "
+          "END$pgtier$;\n"
+          "ALTER ROLE alice WITH NOSUPERUSER INHERIT LOGIN PASSWORD 'SCRAM-SHA-256$x';\n"
+          "ALTER ROLE alice SET statement_timeout TO '5s';\n"
+          "COMMENT ON ROLE alice IS 'app';\n");
+
+    RestoreFilter::Options options;
+    options.database = "my db.x";
+    options.existing_roles = {"postgres", "carol"};
+    options.role_definitions = defs;
+    RestoreFilter filter(options);
+    const std::string out = run(filter, section, 4096);
+    CHECK(filter.created_roles() == std::vector<std::string>{"alice", "r x", "bob \"b\""});
+    CHECK(filter.undefined_roles() == std::vector<std::string>{"r x", "bob \"b\""});
+    // alice before the database entry that she owns, once.
+    const auto alice = out.find("CREATE ROLE alice;");
+    CHECK(alice < out.find("-- Name: my db.x; Type: DATABASE;"));
+    CHECK(out.find("CREATE ROLE alice;", alice + 1) == std::string::npos);
+    // bob, unknown to the globals: a bare role, before the first GRANT to him.
+    const auto bob = out.find("CREATE ROLE \"bob \"\"b\"\"\"");
+    CHECK(bob < out.find("GRANT CONNECT ON DATABASE"));
+    CHECK(out.find("CREATE ROLE \"bob \"\"b\"\"\"", bob + 1) == std::string::npos);
+    // mallory appears only inside COPY data: never created.
+    CHECK_FALSE(contains(out, "CREATE ROLE mallory"));
+    // Without a rename nothing else changes.
+    CHECK(contains(out, "\\connect -reuse-previous=on \"dbname='my db.x'\"\n"));
+}
+
+TEST_CASE("whole-cluster globals: every CREATE ROLE becomes idempotent") {
+    const auto out = make_roles_idempotent(
+        "CREATE ROLE a;\nALTER ROLE a WITH LOGIN;\nCREATE ROLE \"B c\";\nCREATE ROLE x WITH;\n");
+    CHECK(out ==
+          "DO $pgtier$BEGIN CREATE ROLE a; EXCEPTION WHEN duplicate_object THEN NULL; "
+          "END$pgtier$;\n"
+          "ALTER ROLE a WITH LOGIN;\n"
+          "DO $pgtier$BEGIN CREATE ROLE \"B c\"; EXCEPTION WHEN duplicate_object THEN NULL; "
+          "END$pgtier$;\n"
+          "CREATE ROLE x WITH;\n");
+}
