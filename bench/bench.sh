@@ -299,6 +299,45 @@ run_pipeline() {
     PIPE_SECS=$M_SECS PIPE_CPU=$M_CPU PIPE_OTHERS=$M_OTHERS
 }
 
+# The shell way to restore one database from a pg_dumpall-style archive: decompress all of it and
+# keep the lines of that database's dump (from its header to its "dump complete" trailer),
+# renamed to $3. Stands for what the existing scripts do with `restore-database`.
+SHELL_EXTRACT_AWK='
+    /^-- PostgreSQL database dump$/ { head = "--\n" $0 "\n"; collecting = 1; next }
+    on { print; if ($0 ~ /^-- PostgreSQL database dump complete$/) { on = 0; collecting = 0 }; next }
+    collecting && index($0, "CREATE DATABASE " db " ") == 1 { printf "%s", head; print; on = 1; next }
+    collecting && /^CREATE DATABASE / { collecting = 0; next }
+    collecting { head = head $0 "\n" }'
+
+# restore_small ARCHIVE DIR — `pgtier restore database ARCHIVE small --as small_copy` against the
+# shell way (bzcat ARCHIVE | extract | psql), best of BENCH_REPEAT; checks that both copies hold
+# the rows of small. Sets RS_PG, RS_SHELL, RS_PG_RSS_KB.
+restore_small() {
+    local archive=$1 dir=$2 i best_pg="" best_sh="" rss="" rows want
+    want=$(psql_q -d small -c "SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM events)")
+    for ((i = 1; i <= BENCH_REPEAT; i++)); do
+        psql_q -d postgres -c "DROP DATABASE IF EXISTS small_copy" -c "DROP DATABASE IF EXISTS small_shell" >/dev/null
+        measure restore-shell bash -c 'set -euo pipefail
+            bzcat "$1" | awk -v db=small "$2" | sed -e "s/^CREATE DATABASE small /CREATE DATABASE small_shell /" \
+                -e "s/^ALTER DATABASE small /ALTER DATABASE small_shell /" -e "s/^\\\\connect small\$/\\\\connect small_shell/" \
+                | psql -X -q -v ON_ERROR_STOP=1 -d postgres >/dev/null' _ "$archive" "$SHELL_EXTRACT_AWK"
+        [ "$M_RC" = 0 ] || { tail -n 20 "$WORK/restore-shell.err" >&2; fail "the shell restore of small failed (exit $M_RC)"; }
+        say "   run $i  bzcat | extract | psql        : $M_SECS s, CPU $M_CPU s, others ${M_OTHERS}%"
+        if better "$M_SECS" "$best_sh"; then best_sh=$M_SECS; fi
+
+        measure restore-pgtier "$PGTIER" --dir "$dir" restore database "$archive" small --as small_copy
+        [ "$M_RC" = 0 ] || { tail -n 20 "$WORK/restore-pgtier.err" >&2; fail "pgtier restore database small --as small_copy failed (exit $M_RC)"; }
+        say "   run $i  pgtier restore database small : $M_SECS s, peak RSS $(mib "$M_RSS_KB"), CPU $M_CPU s, others ${M_OTHERS}%"
+        if better "$M_SECS" "$best_pg"; then best_pg=$M_SECS; fi
+        rss=$(kmax "$rss" "$M_RSS_KB")
+    done
+    for db in small_copy small_shell; do
+        rows=$(psql_q -d "$db" -c "SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM events)")
+        [ "$rows" = "$want" ] || fail "$db holds $rows rows of orders+events, small holds $want"
+    done
+    RS_PG=$best_pg RS_SHELL=$best_sh RS_PG_RSS_KB=$rss
+}
+
 # ---- phases ------------------------------------------------------------------------------------
 phase_setup() {
     local t0 t1
@@ -404,7 +443,35 @@ phase_scale2() {
         "1x $(mib "$PG_RSS_1X") -> 2x $(mib "$rss_pg")"
 }
 
-BENCH_PHASES=(setup backup scale2)
+phase_restore() {
+    local archive=$PG_ARCHIVE small_sql
+    small_sql=$(jq -r '.sections[] | select(.database == "small") | .uncompressed_length' "$archive.json")
+    say "== restore one small database ($(mb "$small_sql") of SQL) from the 1x archive ($(mb "$(fsize "$archive")"), best of $BENCH_REPEAT)"
+    restore_small "$archive" "$WORK/tiers-1x"
+    RS_PG_1X=$RS_PG
+    local speedup
+    speedup=$(ratio "$RS_SHELL" "$RS_PG")
+    result "restore small: pgtier restore database" "$RS_PG s  (peak RSS $(mib "$RS_PG_RSS_KB"))"
+    result "restore small: bzcat | extract | psql" "$RS_SHELL s"
+    result "ratio shell_time / pgtier_time (restore)" "$speedup x"
+    target ">= 10x faster single-database restore" \
+        "$(awk -v r="$speedup" 'BEGIN { print (r >= 10) ? 1 : 0 }')" "$speedup x"
+}
+
+# After scale2: the same small database from an archive twice as large.
+phase_restore2() {
+    say "== restore the same small database from the 2x archive ($(mb "$(fsize "$PG_ARCHIVE")"))"
+    restore_small "$PG_ARCHIVE" "$WORK/tiers-2x"
+    local growth
+    growth=$(ratio "$RS_PG" "$RS_PG_1X")
+    result "restore small from the 2x archive" "$RS_PG s  ($growth x the 1x time; shell $RS_SHELL s)"
+    # "Grows with the database, not the archive": twice the archive, at most 20% (or 0.3 s) more.
+    target "restore time independent of archive size" \
+        "$(awk -v a="$RS_PG_1X" -v b="$RS_PG" 'BEGIN { print (b <= a * 1.2 || b - a <= 0.3) ? 1 : 0 }')" \
+        "1x archive $RS_PG_1X s -> 2x archive $RS_PG s"
+}
+
+BENCH_PHASES=(setup backup restore scale2 restore2)
 
 # ---- main --------------------------------------------------------------------------------------
 mkdir -p "$WORK/pipe"
@@ -421,7 +488,7 @@ say "==================== pgtier bench summary ===================="
 say "BENCH_SCALE=$BENCH_SCALE BENCH_REPEAT=$BENCH_REPEAT, $(nproc) cores; total bench time $(secs "$BENCH_T0" "$BENCH_T1") s"
 say "figures:"
 for line in "${SUMMARY_RESULTS[@]}"; do say "$line"; done
-say "targets (issue 2):"
+say "targets (issues 2 and 3):"
 for line in "${SUMMARY_TARGETS[@]}"; do say "$line"; done
 say "archive checks: every pgtier archive passed bzip2 -t and sha256sum -c (in its tier folder)"
 if [ "$BUSY_MAX" -ge 20 ] || [ "$OTHERS_MAX" -ge 10 ]; then

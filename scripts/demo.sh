@@ -4,8 +4,9 @@
 # Starts a throwaway PostgreSQL cluster (tests/integration/lib.sh), loads a little sample data
 # (`shop` with customers, orders and a sequence; `app logs`, a name with a space), then walks
 # through: backup full -> a change in shop -> backup incr (holds only shop) -> backup incr with no
-# change (skipped) -> backup diff -> list -> verify -> a look at the files from the host, and stops
-# the cluster. Each step checks its outcome; the script exits non-zero as soon as one fails.
+# change (skipped) -> backup diff -> list -> verify -> restore one database beside the original
+# (--as) and the plan of `restore latest` -> a look at the files from the host, and stops the
+# cluster. Each step checks its outcome; the script exits non-zero as soon as one fails.
 # The backups are kept in .demo/backups in the repository (gitignored; replaced on every run).
 set -euo pipefail
 
@@ -158,6 +159,23 @@ pgtier list
 
 step "verify every archive: sidecar SHA-256, manifest, full bzip2 decode of each section"
 pgtier verify
+
+step "the databases in the newest incremental (from its manifest, no connection needed)"
+pgtier restore list-databases latest-incremental
+
+step "restore one database beside the original: shop from the incremental, as shop_restored"
+pgtier restore database latest-incremental shop --as shop_restored
+echo "\$ psql -d shop_restored -c 'SELECT …'"
+psql_q -d shop_restored -c "SELECT count(*) || ' customers' FROM customers" \
+    -c "SELECT count(*) || ' orders, newest amount ' || (SELECT amount FROM orders ORDER BY id DESC LIMIT 1) FROM orders" \
+    -c "SELECT 'invoice_no at ' || last_value FROM invoice_no" \
+    -c "SELECT 'owner ' || pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()" | sed 's/^/   shop_restored: /'
+[ "$(psql_q -d shop_restored -c "SELECT count(*) FROM orders")" = "$(psql_q -d shop -c "SELECT count(*) FROM orders")" ] \
+    || die "shop_restored does not hold the orders of shop"
+note "same rows as shop, which was not touched"
+
+step "what 'restore latest' would do (its plan; nothing is changed)"
+pgtier restore plan
 
 step "a look from the host: the tier folders"
 for tier in full differential incremental; do

@@ -75,7 +75,7 @@ std::vector<std::string> describe_plan(const RestorePlan& plan) {
     };
     lines.push_back("base: " + std::string(to_string(plan.base_tier)) + "/" + plan.base +
                     "; state as of " + format_utc_iso(plan.state_at));
-    lines.push_back("  globals          from " + from(plan.globals));
+    lines.push_back("  globals from " + from(plan.globals));
     for (const auto& db : plan.databases) {
         lines.push_back("  database \"" + db.database + "\" from " + from(db.source));
     }
