@@ -158,9 +158,9 @@ RestoredDatabase Restorer::restore_database(
     const SectionRef& ref, const std::string& target, bool replace,
     const std::map<std::string, std::string>& role_definitions) {
     const std::string& source = *ref.section.database;
-    if (target == "template1" || target == "template0") {
-        throw Error("database " + target + " cannot be a restore target; use --as NEW");
-    }
+    // Sections of template1 and postgres carry no CREATE DATABASE (as in pg_dumpall): they
+    // load into an existing database.
+    const bool creates_database = source != "template1" && source != "postgres";
     const std::string maintenance = maintenance_database(target);
     Connection conn(client_.settings(), maintenance);
     const auto existing = queries::database_names(conn);
@@ -171,11 +171,23 @@ RestoredDatabase Restorer::restore_database(
                     "\" already exists; nothing was changed (use --replace to replace it, or "
                     "--as NEW to restore beside it)");
     }
-    std::string work;
-    do {
-        work =
-            "pgtier_restore_" + std::to_string(::getpid()) + "_" + std::to_string(++work_counter_);
-    } while (std::find(existing.begin(), existing.end(), work) != existing.end());
+    // An empty postgres or template1 is loaded in place, as pg_dumpall's script does: it keeps
+    // its database-level settings, which pg_dump does not write for these two.
+    const bool in_place = target_exists && !creates_database &&
+                          (target == "postgres" || target == "template1") &&
+                          !has_user_tables(target);
+    if (target == "template0" || (target == "template1" && !in_place)) {
+        throw Error("pgtier restores into " + target +
+                    " only the section of postgres or template1, and only while it is empty; "
+                    "use --as NEW");
+    }
+    std::string work = target;
+    if (!in_place) {
+        do {
+            work = "pgtier_restore_" + std::to_string(::getpid()) + "_" +
+                   std::to_string(++work_counter_);
+        } while (std::find(existing.begin(), existing.end(), work) != existing.end());
+    }
 
     RestoreFilter::Options options;
     options.database = source;
@@ -187,16 +199,27 @@ RestoredDatabase Restorer::restore_database(
     RestoredDatabase result;
     result.name = target;
     const auto started = std::chrono::steady_clock::now();
-    spdlog::info("restoring database \"{}\" from {} as \"{}\" (loading into \"{}\" first)", source,
-                 ref.archive.filename().string(), target, work);
+    if (in_place) {
+        spdlog::info("restoring database \"{}\" from {} into the empty \"{}\"", source,
+                     ref.archive.filename().string(), target);
+    } else {
+        spdlog::info("restoring database \"{}\" from {} as \"{}\" (loading into \"{}\" first)",
+                     source, ref.archive.filename().string(), target, work);
+    }
     auto cleanup = [&](const std::string& why) {
         std::string message = why;
-        try {
-            queries::drop_database(conn, work);
-            message += "\nThe partial copy \"" + work + "\" was dropped; \"" + target + "\" " +
-                       (target_exists ? "was not changed." : "was not created.");
-        } catch (const Error& err) {
-            message += "\nThe partial copy \"" + work + "\" could not be dropped: " + err.what();
+        if (in_place) {
+            message += "\n\"" + target + "\" was empty and now holds part of the section; " +
+                       "restore it again with --replace once the cause is fixed.";
+        } else {
+            try {
+                queries::drop_database(conn, work);
+                message += "\nThe partial copy \"" + work + "\" was dropped; \"" + target + "\" " +
+                           (target_exists ? "was not changed." : "was not created.");
+            } catch (const Error& err) {
+                message +=
+                    "\nThe partial copy \"" + work + "\" could not be dropped: " + err.what();
+            }
         }
         if (!filter.created_roles().empty()) {
             message += "\nRoles created for it remain: " + join_quoted(filter.created_roles());
@@ -204,11 +227,9 @@ RestoredDatabase Restorer::restore_database(
         return message;
     };
     try {
-        // Sections of template1 and postgres carry no CREATE DATABASE (as in pg_dumpall).
-        const bool creates_database = source != "template1" && source != "postgres";
-        if (!creates_database) queries::create_empty_database(conn, work);
-        result.bytes = replay(describe(ref), ref.section.uncompressed_length, maintenance,
-                              reader(ref), &filter);
+        if (!creates_database && !in_place) queries::create_empty_database(conn, work);
+        result.bytes = replay(describe(ref), ref.section.uncompressed_length,
+                              in_place ? target : maintenance, reader(ref), &filter);
     } catch (const Error& err) {
         throw Error(cleanup(err.what()));
     }
@@ -216,14 +237,15 @@ RestoredDatabase Restorer::restore_database(
     for (const auto& role : filter.undefined_roles()) {
         spdlog::warn("role \"{}\" was missing and no archive defines it: created as NOLOGIN", role);
     }
-    try {
-        if (target_exists) queries::drop_database(conn, target);
-        queries::rename_database(conn, work, target);
-    } catch (const Error& err) {
-        throw Error("restored \"" + source + "\" completely into \"" + work +
-                    "\" but could not put it in place as \"" + target + "\": " + err.what() +
-                    "\nThe restored data is in database \"" + work + "\"" +
-                    (target_exists ? "" : "."));
+    if (!in_place) {
+        try {
+            if (target_exists) queries::drop_database(conn, target);
+            queries::rename_database(conn, work, target);
+        } catch (const Error& err) {
+            throw Error("restored \"" + source + "\" completely into \"" + work +
+                        "\" but could not put it in place as \"" + target + "\": " + err.what() +
+                        "\nThe restored data is in database \"" + work + "\".");
+        }
     }
     result.size_on_server = queries::database_size(conn, target);
     result.seconds = seconds_since(started);
@@ -232,19 +254,6 @@ RestoredDatabase Restorer::restore_database(
                  result.created_roles.empty()
                      ? ""
                      : "; created roles: " + join_quoted(result.created_roles));
-    return result;
-}
-
-RestoredDatabase Restorer::restore_into_template1(const SectionRef& ref) {
-    if (has_user_tables("template1")) {
-        throw Error("template1 has user tables; pgtier does not replace template1");
-    }
-    RestoredDatabase result;
-    result.name = "template1";
-    const auto started = std::chrono::steady_clock::now();
-    result.bytes =
-        replay(describe(ref), ref.section.uncompressed_length, "template1", reader(ref), nullptr);
-    result.seconds = seconds_since(started);
     return result;
 }
 

@@ -343,6 +343,10 @@ std::optional<std::string> RestoreFilter::rename_connect(std::string_view line) 
             if (value[i] == '\\' && i + 1 < value.size()) ++i;
             target.push_back(value[i]);
         }
+    } else if (starts_with(arg, "\"")) {
+        auto quoted = parse_identifier(arg, 0);  // psql's double quotes, as for "dot.ted"
+        if (!quoted) return std::nullopt;
+        target = quoted->name;
     } else {
         target = std::string(arg);
     }

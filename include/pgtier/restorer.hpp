@@ -49,15 +49,14 @@ class Restorer {
     // updated instead of failing.
     void restore_globals(const SectionRef& ref);
 
-    // Restores a database section as `target`. Refuses an existing target unless `replace`.
+    // Restores a database section as `target`. Refuses an existing target unless `replace`;
+    // an empty postgres or template1 is loaded in place (the sections of postgres and
+    // template1 only), every other target through a work database.
     // Roles the section needs that the server lacks are created first, from `role_definitions`
     // (name -> statements) when known.
     RestoredDatabase restore_database(const SectionRef& ref, const std::string& target,
                                       bool replace,
                                       const std::map<std::string, std::string>& role_definitions);
-
-    // Replays template1's section into template1 itself (a whole-cluster restore).
-    RestoredDatabase restore_into_template1(const SectionRef& ref);
 
   private:
     // Streams the text `produce` passes to its sink through `filter` (may be null) into psql

@@ -129,9 +129,7 @@ ExitCode restore_cluster(Restorer& restorer, const ClusterSource& source, bool r
     for (const auto& ref : source.databases) {
         const std::string& name = *ref.section.database;
         try {
-            const auto result = name == "template1"
-                                    ? restorer.restore_into_template1(ref)
-                                    : restorer.restore_database(ref, name, true, {});
+            const auto result = restorer.restore_database(ref, name, true, {});
             bytes += result.bytes;
             done.push_back(name);
         } catch (const Error& err) {

@@ -23,14 +23,15 @@ inline Fingerprint state(std::vector<std::pair<std::string, std::string>> dbs,
 }
 
 // A published archive started at `at` (ISO 8601) holding `dbs` (and globals).
-inline Manifest archive(BackupType type, const std::string& at, const Fingerprint& fp,
-                        bool globals, const std::vector<std::string>& dbs) {
+inline Manifest archive(BackupType type, const std::string& at, const Fingerprint& fp, bool globals,
+                        const std::vector<std::string>& dbs) {
     Manifest m;
     m.type = type;
     m.name = at + "_" + std::string(to_string(type)) + ".sql.bz2";
     m.started_at = *parse_utc_iso(at);
     m.fingerprint = fp;
-    if (globals) m.sections.push_back({SectionKind::globals, std::nullopt, 0, 0, 0, "", fp.globals});
+    if (globals)
+        m.sections.push_back({SectionKind::globals, std::nullopt, 0, 0, 0, "", fp.globals});
     for (const auto& db : dbs) {
         m.sections.push_back({SectionKind::database, db, 0, 0, 0, "", *fp.database(db)});
     }

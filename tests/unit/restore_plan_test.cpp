@@ -90,8 +90,8 @@ TEST_CASE("restore plan: refusals") {
     // The newest state has a database no archive holds (its incremental was deleted).
     const auto s1 = state({{"A", "a0"}, {"X", "x0"}});
     CHECK_THROWS_WITH(
-        plan_latest_restore({archive(BackupType::full, "2026-01-01T00:00:00Z", s0, true, {"A"}),
-                             archive(BackupType::incremental, "2026-01-01T01:00:00Z", s1, false,
-                                     {"A"})}),
+        plan_latest_restore(
+            {archive(BackupType::full, "2026-01-01T00:00:00Z", s0, true, {"A"}),
+             archive(BackupType::incremental, "2026-01-01T01:00:00Z", s1, false, {"A"})}),
         Catch::Contains("\"X\""));
 }

@@ -183,3 +183,21 @@ TEST_CASE("whole-cluster globals: every CREATE ROLE becomes idempotent") {
           "END$pgtier$;\n"
           "CREATE ROLE x WITH;\n");
 }
+
+TEST_CASE("every form of \\connect pg_dump writes is renamed") {
+    auto renamed = [](const std::string& database, const std::string& line) {
+        RestoreFilter::Options options;
+        options.database = database;
+        options.rename_to = "w";
+        RestoreFilter filter(options);
+        std::string out;
+        filter.feed(line, out);
+        return out;
+    };
+    const std::string to_w = "\\connect -reuse-previous=on \"dbname='w'\"\n";
+    CHECK(renamed("plain", "\\connect plain\n") == to_w);
+    CHECK(renamed("dot.ted", "\\connect \"dot.ted\"\n") == to_w);  // [A-Za-z0-9_.] names
+    CHECK(renamed("Up\"per", "\\connect \"Up\"\"per\"\n") == to_w);
+    CHECK(renamed("it's", "\\connect -reuse-previous=on \"dbname='it\\'s'\"\n") == to_w);
+    CHECK(renamed("other", "\\connect \"dot.ted\"\n") == "\\connect \"dot.ted\"\n");
+}
