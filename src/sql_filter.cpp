@@ -103,18 +103,9 @@ std::vector<std::string> roles_in_acl_line(std::string_view line) {
     return roles;
 }
 
-// psql's double-quoted meta-command argument: embedded double quotes doubled.
-std::string psql_quoted(const std::string& text) {
-    std::string out = "\"";
-    for (char ch : text) {
-        if (ch == '"') out.push_back('"');
-        out.push_back(ch);
-    }
-    return out + "\"";
-}
-
 }  // namespace
 
+// Also psql's double-quoted meta-command argument: the same doubling of embedded quotes.
 std::string quote_identifier(const std::string& name) {
     std::string out = "\"";
     for (char ch : name) {
@@ -351,7 +342,7 @@ std::optional<std::string> RestoreFilter::rename_connect(std::string_view line) 
         target = std::string(arg);
     }
     if (target != options_.database) return std::nullopt;
-    return "\\connect -reuse-previous=on " + psql_quoted(dbname_conninfo(*options_.rename_to)) +
+    return "\\connect -reuse-previous=on " + quote_identifier(dbname_conninfo(*options_.rename_to)) +
            "\n";
 }
 
