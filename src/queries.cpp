@@ -144,6 +144,31 @@ void drop_database(Connection& conn, const std::string& database) {
     conn.run(("DROP DATABASE IF EXISTS " + quote_identifier(database) + " WITH (FORCE)").c_str());
 }
 
+void carry_database_attributes(Connection& conn, const std::string& from, const std::string& to) {
+    conn.run(R"SQL(
+UPDATE pg_catalog.pg_database t
+   SET datdba = f.datdba, datacl = f.datacl, datallowconn = f.datallowconn,
+       datconnlimit = f.datconnlimit, datistemplate = f.datistemplate
+  FROM pg_catalog.pg_database f
+ WHERE f.datname = $1 AND t.datname = $2
+)SQL",
+             {from, to});
+    conn.run(R"SQL(
+UPDATE pg_catalog.pg_db_role_setting
+   SET setdatabase = (SELECT oid FROM pg_catalog.pg_database WHERE datname = $2)
+ WHERE setdatabase = (SELECT oid FROM pg_catalog.pg_database WHERE datname = $1)
+)SQL",
+             {from, to});
+    const auto comment = conn.run(
+        "SELECT format('COMMENT ON DATABASE %I IS %L', $2::text, d) FROM ("
+        "SELECT pg_catalog.shobj_description(oid, 'pg_database') AS d "
+        "FROM pg_catalog.pg_database WHERE datname = $1) c WHERE d IS NOT NULL",
+        {from, to});
+    if (!comment.rows.empty()) conn.run(comment.at(0, 0).c_str());
+    // A template cannot be dropped; the copy now carries the flag.
+    conn.run("UPDATE pg_catalog.pg_database SET datistemplate = false WHERE datname = $1", {from});
+}
+
 void rename_database(Connection& conn, const std::string& from, const std::string& to) {
     // Autovacuum (or a monitoring tool) may have connected to a freshly loaded database; a
     // rename needs it empty, so such sessions are ended and the rename retried for a while.

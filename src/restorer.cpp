@@ -172,14 +172,14 @@ RestoredDatabase Restorer::restore_database(
                     "--as NEW to restore beside it)");
     }
     // An empty postgres or template1 is loaded in place, as pg_dumpall's script does: it keeps
-    // its database-level settings, which pg_dump does not write for these two.
+    // its database-level settings, which pg_dump does not write for these two. A non-empty one
+    // is replaced through a work database that takes over those settings.
     const bool in_place = target_exists && !creates_database &&
                           (target == "postgres" || target == "template1") &&
                           !has_user_tables(target);
-    if (target == "template0" || (target == "template1" && !in_place)) {
+    if (target == "template0" || (target == "template1" && creates_database)) {
         throw Error("pgtier restores into " + target +
-                    " only the section of postgres or template1, and only while it is empty; "
-                    "use --as NEW");
+                    " only the section of postgres or template1; use --as NEW");
     }
     std::string work = target;
     if (!in_place) {
@@ -239,6 +239,9 @@ RestoredDatabase Restorer::restore_database(
     }
     if (!in_place) {
         try {
+            if (target_exists && !creates_database) {
+                queries::carry_database_attributes(conn, target, work);
+            }
             if (target_exists) queries::drop_database(conn, target);
             queries::rename_database(conn, work, target);
         } catch (const Error& err) {

@@ -342,8 +342,8 @@ std::optional<std::string> RestoreFilter::rename_connect(std::string_view line) 
         target = std::string(arg);
     }
     if (target != options_.database) return std::nullopt;
-    return "\\connect -reuse-previous=on " + quote_identifier(dbname_conninfo(*options_.rename_to)) +
-           "\n";
+    return "\\connect -reuse-previous=on " +
+           quote_identifier(dbname_conninfo(*options_.rename_to)) + "\n";
 }
 
 }  // namespace pgtier

@@ -103,19 +103,15 @@ struct ClusterSource {
 };
 
 // Restores globals then every database; refuses before changing anything when a database
-// exists (unless replace) — postgres counts as existing only when it has user tables.
+// exists (unless replace) — postgres and template1 count only when they have user tables.
 ExitCode restore_cluster(Restorer& restorer, const ClusterSource& source, bool replace) {
     std::vector<std::string> conflicts;
     const auto existing = restorer.databases();
     for (const auto& ref : source.databases) {
         const std::string& name = *ref.section.database;
-        if (name == "template1") {
-            if (restorer.has_user_tables("template1"))
-                throw Error("template1 has user tables; pgtier does not replace template1");
-            continue;
-        }
         if (std::find(existing.begin(), existing.end(), name) == existing.end()) continue;
-        if (name == "postgres" && !restorer.has_user_tables("postgres")) continue;
+        if ((name == "postgres" || name == "template1") && !restorer.has_user_tables(name))
+            continue;
         conflicts.push_back(name);
     }
     if (!conflicts.empty() && !replace) {
