@@ -25,10 +25,11 @@ std::string format_utc_iso(TimePoint t) {
     return buffer;
 }
 
-std::optional<TimePoint> parse_utc_iso(const std::string& text) {
+std::optional<TimePoint> parse_iso8601(const std::string& text) {
     int year, month, day, hour, minute, second, consumed = 0;
     if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute,
-                    &second, &consumed) != 6) {
+                    &second, &consumed) != 6 ||
+        month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
         return std::nullopt;
     }
     long long micros = 0;
@@ -41,7 +42,25 @@ std::optional<TimePoint> parse_utc_iso(const std::string& text) {
             scale /= 10;
         }
     }
-    if (pos >= text.size() || text[pos] != 'Z' || pos + 1 != text.size()) return std::nullopt;
+    long offset = 0;  // seconds east of UTC
+    if (pos < text.size() && text[pos] == 'Z') {
+        ++pos;
+    } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+        const int sign = text[pos] == '-' ? -1 : 1;
+        int oh = 0, om = 0, used = 0;
+        const std::string rest = text.substr(pos + 1);
+        if (std::sscanf(rest.c_str(), "%2d:%2d%n", &oh, &om, &used) == 2 ||
+            std::sscanf(rest.c_str(), "%2d%2d%n", &oh, &om, &used) == 2) {
+            pos += 1 + static_cast<std::size_t>(used);
+        } else {
+            return std::nullopt;
+        }
+        if (oh > 18 || om > 59) return std::nullopt;
+        offset = sign * (oh * 3600L + om * 60L);
+    } else {
+        return std::nullopt;
+    }
+    if (pos != text.size()) return std::nullopt;
     std::tm tm{};
     tm.tm_year = year - 1900;
     tm.tm_mon = month - 1;
@@ -49,9 +68,25 @@ std::optional<TimePoint> parse_utc_iso(const std::string& text) {
     tm.tm_hour = hour;
     tm.tm_min = minute;
     tm.tm_sec = second;
-    const std::time_t tt = timegm(&tm);
+    const std::time_t tt = timegm(&tm) - offset;
     return std::chrono::time_point_cast<std::chrono::microseconds>(Clock::from_time_t(tt)) +
            std::chrono::microseconds(micros);
+}
+
+std::optional<TimePoint> parse_utc_iso(const std::string& text) {
+    if (text.empty() || text.back() != 'Z') return std::nullopt;
+    return parse_iso8601(text);
+}
+
+std::string format_local_iso(TimePoint t) {
+    const std::tm tm = local_time(t);
+    const long offset = tm.tm_gmtoff;
+    const long abs_offset = offset < 0 ? -offset : offset;
+    char buffer[64];
+    std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d%c%02ld:%02ld",
+                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  offset < 0 ? '-' : '+', abs_offset / 3600, abs_offset % 3600 / 60);
+    return buffer;
 }
 
 std::tm local_time(TimePoint t) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <ctime>
 #include <sstream>
 #include <vector>
 
@@ -126,6 +127,136 @@ std::string expand_macro(std::string_view text) {
                     "' (use @hourly, @daily, @midnight, @weekly, @monthly, @yearly or @annually)");
 }
 
+// ---- next_fire: wall-clock ("naive") seconds are local time read as if it were UTC, so that
+// calendar steps are plain arithmetic; the time zone only enters when converting back.
+using Naive = std::int64_t;
+
+Naive wall_clock(std::time_t instant) {
+    std::tm tm{};
+    localtime_r(&instant, &tm);
+    return static_cast<Naive>(timegm(&tm));
+}
+
+long utc_offset(std::time_t instant) {
+    std::tm tm{};
+    localtime_r(&instant, &tm);
+    return tm.tm_gmtoff;
+}
+
+Naive naive_of(const std::tm& tm) {
+    std::tm copy = tm;
+    return static_cast<Naive>(timegm(&copy));
+}
+
+bool day_matches(const CronSchedule& s, const std::tm& tm) {
+    const bool dom = s.days_of_month.test(static_cast<std::size_t>(tm.tm_mday));
+    const bool dow = s.days_of_week.test(static_cast<std::size_t>(tm.tm_wday));
+    if (s.day_of_month_restricted && s.day_of_week_restricted) return dom || dow;
+    if (s.day_of_month_restricted) return dom;
+    if (s.day_of_week_restricted) return dow;
+    return true;
+}
+
+// The first wall-clock second >= from that the fields match.
+std::optional<Naive> next_match(const CronSchedule& s, Naive from) {
+    const Naive limit = from + Naive{8} * 366 * 86400;
+    Naive t = from;
+    while (t < limit) {
+        const std::time_t tt = static_cast<std::time_t>(t);
+        std::tm tm{};
+        gmtime_r(&tt, &tm);
+        std::tm next = tm;
+        next.tm_sec = 0;
+        if (!s.months.test(static_cast<std::size_t>(tm.tm_mon + 1))) {
+            next.tm_mon += 1;
+            next.tm_mday = 1;
+            next.tm_hour = next.tm_min = 0;
+        } else if (!day_matches(s, tm)) {
+            next.tm_mday += 1;
+            next.tm_hour = next.tm_min = 0;
+        } else if (!s.hours.test(static_cast<std::size_t>(tm.tm_hour))) {
+            next.tm_hour += 1;
+            next.tm_min = 0;
+        } else if (!s.minutes.test(static_cast<std::size_t>(tm.tm_min))) {
+            next.tm_min += 1;
+        } else if (!s.seconds.test(static_cast<std::size_t>(tm.tm_sec))) {
+            t += 1;
+            continue;
+        } else {
+            return t;
+        }
+        t = naive_of(next);
+    }
+    return std::nullopt;
+}
+
+// The instants whose wall clock reads `wall`, earliest first: one, two (fall back) or none
+// (spring forward; then `gap_end` is the first instant after the gap).
+std::vector<std::time_t> instants_of(Naive wall, std::time_t& gap_end) {
+    std::vector<long> offsets;
+    for (Naive probe : {wall - 2 * 86400, wall, wall + 2 * 86400}) {
+        const long o = utc_offset(static_cast<std::time_t>(probe));
+        if (std::find(offsets.begin(), offsets.end(), o) == offsets.end()) offsets.push_back(o);
+    }
+    std::vector<std::time_t> found;
+    for (long o : offsets) {
+        const auto u = static_cast<std::time_t>(wall - o);
+        if (utc_offset(u) == o) found.push_back(u);
+    }
+    std::sort(found.begin(), found.end());
+    found.erase(std::unique(found.begin(), found.end()), found.end());
+    if (found.empty()) {
+        // Binary search for the first instant whose wall clock is past `wall`.
+        const auto [lo_o, hi_o] = std::minmax_element(offsets.begin(), offsets.end());
+        auto lo = static_cast<std::time_t>(wall - *hi_o - 1);
+        auto hi = static_cast<std::time_t>(wall - *lo_o + 1);
+        while (lo + 1 < hi) {
+            const std::time_t mid = lo + (hi - lo) / 2;
+            (wall_clock(mid) > wall ? hi : lo) = mid;
+        }
+        gap_end = hi;
+    }
+    return found;
+}
+
+}  // namespace
+
+std::optional<TimePoint> next_fire(const CronSchedule& schedule, TimePoint after) {
+    const std::time_t earliest =
+        Clock::to_time_t(std::chrono::floor<std::chrono::seconds>(after)) + 1;
+    Naive wall = wall_clock(earliest);
+    for (int attempt = 0; attempt < 100000; ++attempt) {
+        const auto match = next_match(schedule, wall);
+        if (!match) return std::nullopt;
+        std::time_t gap_end = 0;
+        const auto instants = instants_of(*match, gap_end);
+        // A repeated wall-clock time fires only at its first occurrence, so one whose first
+        // occurrence has passed is skipped.
+        const std::time_t candidate = instants.empty() ? gap_end : instants.front();
+        if (candidate >= earliest) {
+            return std::chrono::time_point_cast<std::chrono::microseconds>(
+                Clock::from_time_t(candidate));
+        }
+        wall = *match + 1;
+    }
+    return std::nullopt;
+}
+
+namespace {
+
+// Whether some month of the schedule has one of its days of the month (30 February never).
+bool some_day_exists(const CronSchedule& s) {
+    if (!s.day_of_month_restricted || s.day_of_week_restricted) return true;
+    constexpr int longest[] = {0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    for (int month = 1; month <= 12; ++month) {
+        if (!s.months.test(static_cast<std::size_t>(month))) continue;
+        for (int day = 1; day <= longest[month]; ++day) {
+            if (s.days_of_month.test(static_cast<std::size_t>(day))) return true;
+        }
+    }
+    return false;
+}
+
 }  // namespace
 
 CronSchedule parse_cron(std::string_view text) {
@@ -153,6 +284,10 @@ CronSchedule parse_cron(std::string_view text) {
     const auto [dow, dow_star] = parse_field(dow_field, fields[5]);
     schedule.days_of_week = to_bits<7>(dow);  // 7 folds onto 0 (Sunday)
     schedule.day_of_week_restricted = !dow_star;
+    if (!some_day_exists(schedule)) {
+        throw CronError("fields day-of-month '" + fields[3] + "' and month '" + fields[4] +
+                        "' never meet: no such date");
+    }
     return schedule;
 }
 

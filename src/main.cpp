@@ -76,6 +76,24 @@ int main(int argc, char** argv) {
     auto* restore_plan =
         restore->add_subcommand("plan", "print what `restore latest` would restore from where");
 
+    std::string cron_expression;
+    std::optional<std::string> schedule_zone, schedule_from;
+    int schedule_count = 5;
+    auto* schedule = app.add_subcommand(
+        "schedule", "print the next times a cron expression fires (no database needed)");
+    schedule
+        ->add_option("expression", cron_expression,
+                     "5 fields (minute hour day-of-month month day-of-week), 6 with leading "
+                     "seconds, or @hourly/@daily/@weekly/@monthly")
+        ->required();
+    schedule->add_option("--timezone", schedule_zone,
+                         "IANA time zone (default: schedule.timezone, else TZ, else UTC)");
+    schedule->add_option(
+        "--from", schedule_from,
+        "start after this ISO 8601 time, e.g. 2026-12-01T03:00:00Z (default: now)");
+    schedule->add_option("--count", schedule_count, "how many (default 5)")
+        ->check(CLI::Range(1, 10000));
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& err) {
@@ -110,6 +128,9 @@ int main(int argc, char** argv) {
                 config, json ? commands::OutputFormat::json : commands::OutputFormat::text);
         } else if (*verify) {
             code = commands::verify(config, archives);
+        } else if (*schedule) {
+            code =
+                commands::schedule(cron_expression, schedule_zone, schedule_from, schedule_count);
         } else if (*restore_list) {
             code = commands::restore_list_databases(
                 config, restore_archive,

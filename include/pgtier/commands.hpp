@@ -18,6 +18,11 @@ ExitCode list(const Config& config, OutputFormat format);
 
 ExitCode verify(const Config& config, const std::vector<std::string>& archives);
 
+// The next `count` fire times of a cron expression after `from` (ISO 8601; default now), in
+// `timezone` (default: the configured one).
+ExitCode schedule(const std::string& expression, const std::optional<std::string>& timezone,
+                  const std::optional<std::string>& from, int count);
+
 // restore.cpp
 ExitCode restore_list_databases(const Config& config, const std::string& archive,
                                 OutputFormat format);

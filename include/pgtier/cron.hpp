@@ -1,8 +1,11 @@
 #pragma once
 #include <bitset>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+
+#include "pgtier/clock.hpp"
 
 namespace pgtier {
 
@@ -26,7 +29,15 @@ struct CronSchedule {
     std::string text;
 };
 
-// Throws CronError naming the field and the reason.
+// Throws CronError naming the field and the reason (also for a schedule that can never fire,
+// such as 30 February).
 CronSchedule parse_cron(std::string_view text);
+
+// The first instant strictly after `after` at which the schedule fires, with the fields read as
+// wall-clock time in the process time zone (set_process_timezone). Daylight saving time: a
+// wall-clock time that does not exist (spring forward) fires at the first instant after the
+// gap; one that happens twice (fall back) fires once, at its first occurrence. nullopt when
+// nothing matches within eight years.
+std::optional<TimePoint> next_fire(const CronSchedule& schedule, TimePoint after);
 
 }  // namespace pgtier
