@@ -87,6 +87,8 @@ const std::vector<KeySpec>& key_specs() {
          [](Config& c, const Value& v) { c.retention.full_days = in_range(v, 1, 36500); }},
         {"retention", "min_full", KeyType::integer,
          [](Config& c, const Value& v) { c.retention.min_full = in_range(v, 1, 1000); }},
+        {"retention", "keep_monthly_full", KeyType::integer,
+         [](Config& c, const Value& v) { c.retention.keep_monthly_full = in_range(v, 0, 1200); }},
         {"compression", "level", KeyType::integer,
          [](Config& c, const Value& v) { c.compression.level = in_range(v, 1, 9); }},
         {"compression", "threads", KeyType::integer,

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
     backup->add_flag("--force", force, "take it even when nothing changed");
 
     bool json = false;
+    bool dry_run = false;
     auto* list = app.add_subcommand("list", "list the archives, newest first (no database needed)");
     list->add_flag("--json", json, "machine-readable output");
 
@@ -48,7 +49,7 @@ int main(int argc, char** argv) {
     restore->require_subcommand(1);
     std::string restore_archive, restore_db;
     std::optional<std::string> restore_as;
-    bool replace = false, if_empty = false, dry_run = false;
+    bool replace = false, if_empty = false;
     const std::string archive_help =
         "archive path or file name, or latest-full / latest-differential / latest-incremental";
     auto* restore_list = restore->add_subcommand(
@@ -75,6 +76,12 @@ int main(int argc, char** argv) {
     restore_latest->add_flag("--dry-run", dry_run, "print the plan and change nothing");
     auto* restore_plan =
         restore->add_subcommand("plan", "print what `restore latest` would restore from where");
+
+    std::optional<std::string> prune_at;
+    auto* prune = app.add_subcommand(
+        "prune", "apply tiered retention: print every archive with keep/delete and the rule");
+    prune->add_flag("--dry-run", dry_run, "decide and print, delete nothing (no database needed)");
+    prune->add_option("--at", prune_at, "decide as of this ISO 8601 time (default: now)");
 
     std::string cron_expression;
     std::optional<std::string> schedule_zone, schedule_from;
@@ -128,6 +135,8 @@ int main(int argc, char** argv) {
                 config, json ? commands::OutputFormat::json : commands::OutputFormat::text);
         } else if (*verify) {
             code = commands::verify(config, archives);
+        } else if (*prune) {
+            code = commands::prune(config, dry_run, prune_at);
         } else if (*schedule) {
             code =
                 commands::schedule(cron_expression, schedule_zone, schedule_from, schedule_count);

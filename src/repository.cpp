@@ -260,6 +260,32 @@ void Repository::publish(const fs::path& partial, const Manifest& manifest) cons
     point_latest(manifest.type, manifest.name);
 }
 
+void Repository::remove_archive(BackupType type, const std::string& name) const {
+    const fs::path dir = tier_dir(type);
+    // Manifest first: an archive without one no longer counts, whatever happens next.
+    for (const auto& file : {manifest_name(name), sidecar_name(name), name}) {
+        if (::unlink((dir / file).c_str()) != 0 && errno != ENOENT) {
+            throw Error("cannot delete " + (dir / file).string() + ": " + errno_text(errno));
+        }
+    }
+    fsync_directory(dir);
+    // Repoint latest_* when it named this archive (the newest is never deleted by retention,
+    // but an operator's manual removal goes through here too).
+    const fs::path link = dir / latest_link_name(type);
+    std::error_code ec;
+    if (fs::is_symlink(link, ec) && fs::read_symlink(link, ec).filename() == name) {
+        std::optional<Manifest> newest;
+        for (const auto& m : published_manifests()) {
+            if (m.type == type) newest = m;
+        }
+        if (newest) {
+            point_latest(type, newest->name);
+        } else {
+            remove_quietly(link);
+        }
+    }
+}
+
 void Repository::point_latest(BackupType type, const std::string& name) const {
     const fs::path dir = tier_dir(type);
     const fs::path link = dir / latest_link_name(type);

@@ -6,6 +6,8 @@
 #include "pgtier/backup_type.hpp"
 #include "pgtier/config.hpp"
 #include "pgtier/errors.hpp"
+#include "pgtier/repository.hpp"
+#include "pgtier/retention.hpp"
 #include "pgtier/selection.hpp"
 
 // One function per subcommand; each returns the process exit code.
@@ -22,6 +24,12 @@ ExitCode verify(const Config& config, const std::vector<std::string>& archives);
 // `timezone` (default: the configured one).
 ExitCode schedule(const std::string& expression, const std::optional<std::string>& timezone,
                   const std::optional<std::string>& from, int count);
+
+// prune.cpp: retention over the published archives at `now`; deletes unless dry_run.
+std::vector<RetentionDecision> apply_retention(const Repository& repo,
+                                               const RetentionConfig& policy, TimePoint now,
+                                               bool dry_run);
+ExitCode prune(const Config& config, bool dry_run, const std::optional<std::string>& at);
 
 // restore.cpp
 ExitCode restore_list_databases(const Config& config, const std::string& archive,

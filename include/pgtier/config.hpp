@@ -34,6 +34,7 @@ struct RetentionConfig {
     int differential_days = 42;
     int full_days = 42;
     int min_full = 2;
+    int keep_monthly_full = 0;  // also keep the newest full of each of the last N months
 };
 
 struct CompressionConfig {

@@ -78,6 +78,10 @@ class Repository {
     // stays under the final name.
     void publish(const fs::path& partial, const Manifest& manifest) const;
 
+    // Deletes a published archive: manifest, sidecar, then the archive; repoints latest_<tier>
+    // to the newest remaining one if it named this one.
+    void remove_archive(BackupType type, const std::string& name) const;
+
   private:
     void point_latest(BackupType type, const std::string& name) const;
     fs::path dir_;

@@ -197,6 +197,14 @@ ExitCode backup(const Config& config, const Environment& env, BackupType request
                      record.detail);
         std::printf("%s: wrote %s (%llu bytes, %.1f s)\n", type.c_str(), record.archive.c_str(),
                     static_cast<unsigned long long>(record.size), record.duration_seconds);
+        // Retention runs after every successful backup (DESIGN §6). A failure here does not
+        // undo the backup: it is reported and the exit status says so.
+        try {
+            apply_retention(repo, config.retention, now_utc(), false);
+        } catch (const Error& err) {
+            spdlog::error("retention after the backup failed: {}", err.what());
+            return ExitCode::failure;
+        }
     }
     return ExitCode::ok;
 }

@@ -52,39 +52,59 @@ TEST_CASE("cron: next fire times, including DST days, month ends, leap days and 
     // 1 November at 06:00Z (02:00->01:00).
     const std::vector<Case> cases = {
         // 02:30 does not exist on 29 March: the first instant after the gap, 03:00 CEST.
-        {"Europe/Berlin", "30 2 * * *", "2026-03-28T12:00:00Z",
+        {"Europe/Berlin",
+         "30 2 * * *",
+         "2026-03-28T12:00:00Z",
          {"2026-03-29T01:00:00Z", "2026-03-30T00:30:00Z"}},
         // 02:30 happens twice on 25 October: once, at the first (CEST).
-        {"Europe/Berlin", "30 2 * * *", "2026-10-24T12:00:00Z",
+        {"Europe/Berlin",
+         "30 2 * * *",
+         "2026-10-24T12:00:00Z",
          {"2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z"}},
         // Asked during the repeated hour (01:10Z = 02:10 CET, second time): 02:30 already ran.
         {"Europe/Berlin", "30 2 * * *", "2026-10-25T01:10:00Z", {"2026-10-26T01:30:00Z"}},
         // The default full (Sunday 03:00) on both DST Sundays.
-        {"Europe/Berlin", "0 3 * * 0", "2026-03-28T00:00:00Z",
+        {"Europe/Berlin",
+         "0 3 * * 0",
+         "2026-03-28T00:00:00Z",
          {"2026-03-29T01:00:00Z", "2026-04-05T01:00:00Z"}},
-        {"Europe/Berlin", "0 3 * * 0", "2026-10-24T00:00:00Z",
+        {"Europe/Berlin",
+         "0 3 * * 0",
+         "2026-10-24T00:00:00Z",
          {"2026-10-25T02:00:00Z", "2026-11-01T02:00:00Z"}},
         // Hourly through New York's fall back: 01:00 EDT runs, 01:00 EST (repeat) does not.
-        {"America/New_York", "0 * * * *", "2026-11-01T04:30:00Z",
+        {"America/New_York",
+         "0 * * * *",
+         "2026-11-01T04:30:00Z",
          {"2026-11-01T05:00:00Z", "2026-11-01T07:00:00Z", "2026-11-01T08:00:00Z"}},
         // Every 30 minutes of 02:xx on New York's spring-forward day: both fall in the gap and
         // run once, at 03:00 EDT.
-        {"America/New_York", "*/30 2 * * *", "2026-03-08T06:00:00Z",
+        {"America/New_York",
+         "*/30 2 * * *",
+         "2026-03-08T06:00:00Z",
          {"2026-03-08T07:00:00Z", "2026-03-09T06:00:00Z", "2026-03-09T06:30:00Z"}},
         // Month ends and leap days.
-        {"UTC", "0 0 31 * *", "2026-04-15T00:00:00Z",
+        {"UTC",
+         "0 0 31 * *",
+         "2026-04-15T00:00:00Z",
          {"2026-05-31T00:00:00Z", "2026-07-31T00:00:00Z"}},
         {"UTC", "0 12 29 2 *", "2026-03-01T00:00:00Z", {"2028-02-29T12:00:00Z"}},
         {"UTC", "@monthly", "2026-12-15T10:00:00Z", {"2027-01-01T00:00:00Z"}},
         // Day of month OR day of week when both are restricted (the 13th, or a Friday).
-        {"UTC", "0 0 13 * 5", "2026-11-01T00:00:00Z",
+        {"UTC",
+         "0 0 13 * 5",
+         "2026-11-01T00:00:00Z",
          {"2026-11-06T00:00:00Z", "2026-11-13T00:00:00Z", "2026-11-20T00:00:00Z"}},
         // "strictly after": asked at exactly a fire time, the next one.
-        {"UTC", "0 0 1 * mon", "2026-11-23T00:00:00Z",
+        {"UTC",
+         "0 0 1 * mon",
+         "2026-11-23T00:00:00Z",
          {"2026-11-30T00:00:00Z", "2026-12-01T00:00:00Z", "2026-12-07T00:00:00Z"}},
         {"UTC", "0 6 * jan-mar mon-fri", "2026-03-31T07:00:00Z", {"2027-01-01T06:00:00Z"}},
         // A leading seconds field.
-        {"UTC", "*/20 * * * * *", "2026-01-01T00:00:05Z",
+        {"UTC",
+         "*/20 * * * * *",
+         "2026-01-01T00:00:05Z",
          {"2026-01-01T00:00:20Z", "2026-01-01T00:00:40Z", "2026-01-01T00:01:00Z"}},
         // Sunday as 7.
         {"UTC", "0 0 * * 7", "2026-11-23T00:00:00Z", {"2026-11-29T00:00:00Z"}},
@@ -125,6 +145,6 @@ TEST_CASE("ISO 8601 times with Z or an offset") {
 TEST_CASE("cron: a date that never exists is rejected at parse time") {
     CHECK_THROWS_WITH(parse_cron("0 0 30 2 *"), Catch::Contains("never meet"));
     CHECK_THROWS_WITH(parse_cron("0 0 31 4,6,9,11 *"), Catch::Contains("never meet"));
-    CHECK_NOTHROW(parse_cron("0 0 29 2 *"));       // leap years
-    CHECK_NOTHROW(parse_cron("0 0 30 2 mon"));     // OR: every Monday of February
+    CHECK_NOTHROW(parse_cron("0 0 29 2 *"));    // leap years
+    CHECK_NOTHROW(parse_cron("0 0 30 2 mon"));  // OR: every Monday of February
 }

@@ -1,0 +1,62 @@
+// pgtier prune [--dry-run] [--at TIME]: tiered retention (DESIGN §6).
+#include <cstdio>
+
+#include "pgtier/commands.hpp"
+#include "pgtier/log.hpp"
+#include "pgtier/repository.hpp"
+#include "pgtier/retention.hpp"
+#include "pgtier/text.hpp"
+
+namespace pgtier::commands {
+
+std::vector<RetentionDecision> apply_retention(const Repository& repo,
+                                               const RetentionConfig& policy, TimePoint now,
+                                               bool dry_run) {
+    const auto manifests = repo.published_manifests();
+    auto decisions = plan_retention(manifests, policy, now);
+    if (dry_run) return decisions;
+    for (const auto& d : decisions) {
+        if (d.keep) continue;
+        repo.remove_archive(d.tier, d.name);
+        spdlog::info("retention: deleted {}/{}: {}", to_string(d.tier), d.name, d.reason);
+    }
+    return decisions;
+}
+
+ExitCode prune(const Config& config, bool dry_run, const std::optional<std::string>& at) {
+    TimePoint now = now_utc();
+    if (at) {
+        const auto parsed = parse_iso8601(*at);
+        if (!parsed) {
+            throw ConfigError("--at '" + *at +
+                              "' is not an ISO 8601 time such as 2026-12-01T03:00:00Z");
+        }
+        now = *parsed;
+    }
+    const Repository repo(config.storage.dir);
+    std::unique_ptr<RepositoryLock> lock;
+    if (!dry_run) {
+        repo.ensure_layout();
+        lock = repo.lock();
+    }
+    std::map<std::string, std::uint64_t> sizes;
+    for (const auto& m : repo.published_manifests()) sizes[m.name] = m.compressed_size;
+    const auto decisions = apply_retention(repo, config.retention, now, dry_run);
+    std::uint64_t freed = 0;
+    std::size_t deleted = 0;
+    for (const auto& d : decisions) {
+        std::printf("%-6s %-13s %-40s %s\n", d.keep ? "keep" : (dry_run ? "DELETE" : "deleted"),
+                    std::string(to_string(d.tier)).c_str(), d.name.c_str(), d.reason.c_str());
+        if (!d.keep) {
+            freed += sizes[d.name];
+            ++deleted;
+        }
+    }
+    std::printf("%zu archives at %s: %zu kept, %zu %s (%s)%s\n", decisions.size(),
+                format_utc_iso(now).c_str(), decisions.size() - deleted, deleted,
+                dry_run ? "to delete" : "deleted", human_size(freed).c_str(),
+                dry_run ? "; dry run, nothing deleted" : "");
+    return ExitCode::ok;
+}
+
+}  // namespace pgtier::commands
