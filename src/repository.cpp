@@ -91,7 +91,7 @@ void Repository::ensure_layout() const {
     }
 }
 
-std::unique_ptr<RepositoryLock> Repository::lock() const {
+std::unique_ptr<RepositoryLock> Repository::lock(const std::atomic<bool>* stop) const {
     const fs::path path = state_dir() / "lock";
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, file_mode);
     if (fd < 0) throw Error("cannot open lock file " + path.string() + ": " + errno_text(errno));
@@ -107,6 +107,8 @@ std::unique_ptr<RepositoryLock> Repository::lock() const {
         while (::flock(fd, LOCK_EX) != 0) {
             if (errno != EINTR)
                 throw Error("cannot lock " + path.string() + ": " + errno_text(errno));
+            if (stop != nullptr && stop->load())
+                throw Error("interrupted while waiting for the lock " + path.string());
         }
         spdlog::info("lock acquired");
     }

@@ -15,9 +15,12 @@ namespace {
 
 int days_for(const RetentionConfig& policy, BackupType tier) {
     switch (tier) {
-        case BackupType::full: return policy.full_days;
-        case BackupType::differential: return policy.differential_days;
-        case BackupType::incremental: return policy.incremental_days;
+        case BackupType::full:
+            return policy.full_days;
+        case BackupType::differential:
+            return policy.differential_days;
+        case BackupType::incremental:
+            return policy.incremental_days;
     }
     return policy.full_days;
 }
@@ -103,13 +106,14 @@ std::vector<RetentionDecision> plan_retention(const std::vector<Manifest>& publi
         } else if (chain.count(m->name)) {
             d.reason = "read by the newest restore chain (restore latest): kept";
         } else if (counted_full && fulls_seen <= policy.min_full) {
-            d.reason = "one of the newest " + std::to_string(policy.min_full) +
-                       " fulls (min_full): kept";
+            d.reason =
+                "one of the newest " + std::to_string(policy.min_full) + " fulls (min_full): kept";
         } else if (m->type == BackupType::full && months.count(utc_month(m->started_at)) &&
                    !month_kept.count(utc_month(m->started_at))) {
             month_kept.insert(utc_month(m->started_at));
-            d.reason = "newest full of " + utc_month(m->started_at) + " (keep_monthly_full = " +
-                       std::to_string(policy.keep_monthly_full) + "): kept";
+            d.reason = "newest full of " + utc_month(m->started_at) +
+                       " (keep_monthly_full = " + std::to_string(policy.keep_monthly_full) +
+                       "): kept";
         } else if (age_days <= limit) {
             d.reason = "age " + age_text(age_days) + " <= " + std::to_string(limit) + " days";
         } else {

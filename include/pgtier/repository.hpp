@@ -1,4 +1,5 @@
 #pragma once
+#include <atomic>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -55,8 +56,9 @@ class Repository {
     // Creates the tier folders and .pgtier (0750). Throws Error when it cannot.
     void ensure_layout() const;
 
-    // Takes the advisory lock, waiting (and logging) while another pgtier holds it.
-    std::unique_ptr<RepositoryLock> lock() const;
+    // Takes the advisory lock, waiting (and logging) while another pgtier holds it; a signal
+    // that sets *stop ends the wait with an Error.
+    std::unique_ptr<RepositoryLock> lock(const std::atomic<bool>* stop = nullptr) const;
 
     // Removes what a crash left: .partial files, and an archive (with its sidecar) whose
     // publication was interrupted before its manifest was written. Returns what it removed.

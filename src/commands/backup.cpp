@@ -1,5 +1,3 @@
-#include <signal.h>
-
 #include <atomic>
 #include <cstdio>
 #include <thread>
@@ -11,25 +9,11 @@
 #include "pgtier/queries.hpp"
 #include "pgtier/repository.hpp"
 #include "pgtier/run_status.hpp"
+#include "pgtier/signals.hpp"
 
 namespace pgtier::commands {
 
 namespace {
-
-std::atomic<bool> stop_requested{false};
-
-extern "C" void request_stop(int) {
-    stop_requested.store(true);
-}
-
-// SIGINT/SIGTERM stop a running dump; its partial file is removed on the way out.
-void install_stop_handlers() {
-    struct sigaction action {};
-    action.sa_handler = request_stop;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, nullptr);
-    sigaction(SIGTERM, &action, nullptr);
-}
 
 // The maintenance database pgtier queries, as pg_dumpall chooses it.
 std::unique_ptr<Connection> connect_maintenance(const ConnectionSettings& settings) {
@@ -119,7 +103,7 @@ RunRecord take_backup(const Config& config, const Repository& repo,
     for (const auto& db : plan.databases) sections.push_back({SectionKind::database, db});
 
     PartialFile partial(repo.tier_dir(plan.type) / partial_name(manifest.name));
-    Dumper dumper(settings, stop_requested);
+    Dumper dumper(settings, stop_requested());
     manifest.pg_dump_version = dumper.pg_dump_version();
     CompressedTotals totals;
     {
@@ -165,8 +149,8 @@ RunRecord take_backup(const Config& config, const Repository& repo,
 ExitCode backup(const Config& config, const Environment& env, BackupType requested, Force force) {
     Repository repo(config.storage.dir);
     repo.ensure_layout();
-    const auto lock = repo.lock();
-    install_stop_handlers();
+    install_signal_handlers();
+    const auto lock = repo.lock(&stop_requested());
     for (const auto& path : repo.sweep()) {
         spdlog::warn("removed {} left by an interrupted run", path.string());
     }

@@ -11,6 +11,7 @@
 #include "pgtier/restore_plan.hpp"
 #include "pgtier/restorer.hpp"
 #include "pgtier/section_reader.hpp"
+#include "pgtier/signals.hpp"
 #include "pgtier/sql_filter.hpp"
 #include "pgtier/text.hpp"
 
@@ -51,7 +52,7 @@ ResolvedArchive resolve_archive(const Repository& repo, const std::string& name)
 std::unique_ptr<RepositoryLock> lock_for_restore(const Repository& repo) {
     try {
         repo.ensure_layout();
-        return repo.lock();
+        return repo.lock(&stop_requested());
     } catch (const Error& err) {
         spdlog::warn("restoring without the repository lock: {}", err.what());
         return nullptr;
@@ -184,8 +185,8 @@ ExitCode restore_database(const Config& config, const Environment& env,
     const SectionRef ref{archive.path, *section};
     check_section(ref.archive, ref.section);  // before anything changes
     const auto roles = roles_for(repo, archive);
-    std::atomic<bool> stop{false};
-    Restorer restorer(resolve_connection(config, env), stop);
+    install_signal_handlers();
+    Restorer restorer(resolve_connection(config, env), stop_requested());
     const std::string target = as.value_or(database);
     const auto result = restorer.restore_database(ref, target, replace, roles);
     std::printf("restored database \"%s\"%s from %s: %s of SQL in %.1f s, %s on the server\n",
@@ -217,8 +218,8 @@ ExitCode restore_full(const Config& config, const Environment& env, const std::s
             source.databases.push_back({archive.path, s});
         }
     }
-    std::atomic<bool> stop{false};
-    Restorer restorer(resolve_connection(config, env), stop);
+    install_signal_handlers();
+    Restorer restorer(resolve_connection(config, env), stop_requested());
     return restore_cluster(restorer, source, replace);
 }
 
@@ -231,8 +232,8 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
     if (dry_run) return ExitCode::ok;
     const auto lock = lock_for_restore(repo);
 
-    std::atomic<bool> stop{false};
-    Restorer restorer(resolve_connection(config, env), stop);
+    install_signal_handlers();
+    Restorer restorer(resolve_connection(config, env), stop_requested());
     if (if_empty) {
         std::string why;
         if (!restorer.cluster_is_empty(why)) {

@@ -45,9 +45,9 @@ constexpr auto incr = BackupType::incremental;
 }  // namespace
 
 TEST_CASE("retention: the default tiers (14 / 42 / 42 days, min_full 2)") {
-    const auto d = decide({at(full, 60), at(full, 50), at(full, 8), at(full, 1), at(diff, 45),
-                           at(diff, 40), at(diff, 4), at(incr, 20), at(incr, 15), at(incr, 13),
-                           at(incr, 3), at(incr, 0.5)});
+    const auto d =
+        decide({at(full, 60), at(full, 50), at(full, 8), at(full, 1), at(diff, 45), at(diff, 40),
+                at(diff, 4), at(incr, 20), at(incr, 15), at(incr, 13), at(incr, 3), at(incr, 0.5)});
     struct Row {
         std::string name;
         bool keep;

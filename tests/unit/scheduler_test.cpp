@@ -1,0 +1,64 @@
+#include <catch2/catch.hpp>
+
+#include "pgtier/scheduler.hpp"
+
+using namespace pgtier;
+
+namespace {
+
+TimePoint t(const char* iso) {
+    return *parse_iso8601(iso);
+}
+
+// The defaults (UTC): full Sunday 03:00, differential Wednesday 03:00, incremental hourly.
+const TierSchedules defaults = parse_schedules(ScheduleConfig{}, "test");
+
+}  // namespace
+
+TEST_CASE("scheduler: tiers due together coalesce into the biggest") {
+    // 2026-11-29 is a Sunday: at 03:00 the full and the incremental are both due.
+    const auto sunday = next_run(defaults, t("2026-11-29T02:30:00Z"));
+    REQUIRE(sunday);
+    CHECK(sunday->tier == BackupType::full);
+    CHECK(sunday->at == t("2026-11-29T03:00:00Z"));
+    CHECK(sunday->covered == std::vector<BackupType>{BackupType::incremental});
+    // Wednesday 03:00: the differential covers the incremental.
+    const auto wednesday = next_run(defaults, t("2026-11-25T02:59:59Z"));
+    CHECK(wednesday->tier == BackupType::differential);
+    CHECK(wednesday->covered == std::vector<BackupType>{BackupType::incremental});
+    // Any other hour: the incremental alone.
+    const auto monday = next_run(defaults, t("2026-11-23T10:15:00Z"));
+    CHECK(monday->tier == BackupType::incremental);
+    CHECK(monday->at == t("2026-11-23T11:00:00Z"));
+    CHECK(monday->covered.empty());
+}
+
+TEST_CASE("scheduler: what runs at start") {
+    const auto now = t("2026-11-23T10:15:00Z");  // Monday
+    // No full at all: a full at once.
+    CHECK(startup_run(defaults, now, false, std::nullopt, std::nullopt) == BackupType::full);
+    // The last full was before Sunday 03:00: that full was missed.
+    CHECK(startup_run(defaults, now, true, t("2026-11-15T03:00:00Z"), std::nullopt) ==
+          BackupType::full);
+    // Sunday's full ran: nothing to catch up (the next differential is Wednesday).
+    CHECK_FALSE(startup_run(defaults, now, true, t("2026-11-22T03:00:05Z"), std::nullopt));
+    // Thursday, the full ran on Sunday but Wednesday's differential did not: a differential.
+    const auto thursday = t("2026-11-26T09:00:00Z");
+    CHECK(startup_run(defaults, thursday, true, t("2026-11-22T03:00:05Z"),
+                      t("2026-11-18T03:00:05Z")) == BackupType::differential);
+    CHECK_FALSE(startup_run(defaults, thursday, true, t("2026-11-22T03:00:05Z"),
+                            t("2026-11-25T03:00:02Z")));
+}
+
+TEST_CASE("scheduler: tier intervals for health") {
+    const auto now = t("2026-11-23T10:15:00Z");
+    CHECK(tier_interval(defaults.full, now) == std::chrono::hours(24 * 7));
+    CHECK(tier_interval(defaults.incremental, now) == std::chrono::hours(1));
+}
+
+TEST_CASE("scheduler: a bad schedule names its key") {
+    ScheduleConfig bad;
+    bad.differential = "0 3 * * funday";
+    CHECK_THROWS_WITH(parse_schedules(bad, "/etc/pgtier/pgtier.toml"),
+                      Catch::Contains("schedule.differential") && Catch::Contains("funday"));
+}
