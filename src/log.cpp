@@ -22,6 +22,7 @@ bool is_valid_log_level(const std::string& level) {
 }
 
 void init_logging(const std::string& level, LogTarget target) {
+    spdlog::drop("pgtier");  // called again by the daemon (stdout) and on SIGHUP
     auto logger = target == LogTarget::standard_output ? spdlog::stdout_logger_mt("pgtier")
                                                        : spdlog::stderr_logger_mt("pgtier");
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");

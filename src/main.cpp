@@ -83,6 +83,15 @@ int main(int argc, char** argv) {
     prune->add_flag("--dry-run", dry_run, "decide and print, delete nothing (no database needed)");
     prune->add_option("--at", prune_at, "decide as of this ISO 8601 time (default: now)");
 
+    auto* status =
+        app.add_subcommand("status", "last result and next run of each tier (no database needed)");
+    status->add_flag("--json", json, "machine-readable output");
+    auto* health = app.add_subcommand(
+        "health", "exit 1, saying why, when a tier's last run failed or is overdue");
+    auto* daemon = app.add_subcommand(
+        "daemon",
+        "run the schedule: backups, retention, status; stops on SIGTERM, reloads on SIGHUP");
+
     std::string cron_expression;
     std::optional<std::string> schedule_zone, schedule_from;
     int schedule_count = 5;
@@ -135,6 +144,13 @@ int main(int argc, char** argv) {
                 config, json ? commands::OutputFormat::json : commands::OutputFormat::text);
         } else if (*verify) {
             code = commands::verify(config, archives);
+        } else if (*status) {
+            code = commands::status(
+                config, json ? commands::OutputFormat::json : commands::OutputFormat::text);
+        } else if (*health) {
+            code = commands::health(config);
+        } else if (*daemon) {
+            code = commands::daemon(config, overrides, env);
         } else if (*prune) {
             code = commands::prune(config, dry_run, prune_at);
         } else if (*schedule) {

@@ -6,9 +6,12 @@ namespace pgtier {
 
 const CronSchedule& TierSchedules::of(BackupType tier) const {
     switch (tier) {
-        case BackupType::full: return full;
-        case BackupType::differential: return differential;
-        case BackupType::incremental: return incremental;
+        case BackupType::full:
+            return full;
+        case BackupType::differential:
+            return differential;
+        case BackupType::incremental:
+            return incremental;
     }
     return full;
 }
@@ -45,8 +48,8 @@ std::optional<DueRun> next_run(const TierSchedules& schedules, TimePoint after) 
     return run;
 }
 
-std::optional<BackupType> startup_run(const TierSchedules& schedules, TimePoint now,
-                                      bool have_full, std::optional<TimePoint> last_full,
+std::optional<BackupType> startup_run(const TierSchedules& schedules, TimePoint now, bool have_full,
+                                      std::optional<TimePoint> last_full,
                                       std::optional<TimePoint> last_differential) {
     if (!have_full || !last_full) return BackupType::full;
     auto missed = [&](const CronSchedule& schedule, TimePoint since) {

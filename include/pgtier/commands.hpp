@@ -31,6 +31,14 @@ std::vector<RetentionDecision> apply_retention(const Repository& repo,
                                                bool dry_run);
 ExitCode prune(const Config& config, bool dry_run, const std::optional<std::string>& at);
 
+// status.cpp: last result and next run per tier; health exits 1 (saying why) when the last run
+// of a tier failed or its newest success is older than its interval plus a grace.
+ExitCode status(const Config& config, OutputFormat format);
+ExitCode health(const Config& config);
+
+// daemon.cpp: the scheduler; runs until SIGTERM/SIGINT (exit 0).
+ExitCode daemon(const Config& config, const ConfigOverrides& overrides, const Environment& env);
+
 // restore.cpp
 ExitCode restore_list_databases(const Config& config, const std::string& archive,
                                 OutputFormat format);

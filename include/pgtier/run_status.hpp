@@ -26,8 +26,19 @@ struct RunRecord {
     std::string detail;  // why it was taken, skipped, or how it failed
 };
 
-// Replaces the tier's record; a failure to write is logged, never fatal.
+struct TierStatus {
+    std::optional<RunRecord> last_run;
+    std::optional<RunRecord> last_success;  // published or skipped
+    std::uint64_t runs = 0, published = 0, skipped = 0, failed = 0;
+};
+
+// Replaces the tier's last run (and last success), counts it, and rewrites
+// .pgtier/metrics.prom; a failure to write is logged, never fatal.
 void record_run(const Repository& repo, const RunRecord& record);
-std::map<BackupType, RunRecord> read_run_status(const Repository& repo);
+std::map<BackupType, TierStatus> read_tier_status(const Repository& repo);
+std::map<BackupType, RunRecord> read_run_status(const Repository& repo);  // last runs
+
+// Prometheus text format of the tiers' status.
+std::string metrics_text(const std::map<BackupType, TierStatus>& tiers);
 
 }  // namespace pgtier

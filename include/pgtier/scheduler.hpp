@@ -36,8 +36,8 @@ std::optional<TimePoint> next_fire_of(const TierSchedules& schedules, BackupType
 // or differential whose fire time passed since its last attempt (the daemon was down). A full
 // covers a missed differential. `last_*` are the newest attempt of that tier (archive or run
 // record), if any.
-std::optional<BackupType> startup_run(const TierSchedules& schedules, TimePoint now,
-                                      bool have_full, std::optional<TimePoint> last_full,
+std::optional<BackupType> startup_run(const TierSchedules& schedules, TimePoint now, bool have_full,
+                                      std::optional<TimePoint> last_full,
                                       std::optional<TimePoint> last_differential);
 
 // The time between two consecutive fires after `now` (the tier's interval, for health).

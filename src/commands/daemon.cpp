@@ -1,0 +1,158 @@
+// pgtier daemon: the long-running scheduler (DESIGN §7).
+#include <chrono>
+#include <thread>
+
+#include "pgtier/commands.hpp"
+#include "pgtier/database.hpp"
+#include "pgtier/log.hpp"
+#include "pgtier/run_status.hpp"
+#include "pgtier/scheduler.hpp"
+#include "pgtier/signals.hpp"
+
+namespace pgtier::commands {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// Sleeps until `until` in short steps; returns early (false) on SIGTERM/SIGINT or SIGHUP.
+bool sleep_until(TimePoint until) {
+    while (now_utc() < until) {
+        if (stop_requested().load() || reload_requested().load()) return false;
+        const auto left = until - now_utc();
+        std::this_thread::sleep_for(std::min<std::chrono::microseconds>(
+            std::chrono::duration_cast<std::chrono::microseconds>(left), 200ms));
+    }
+    return true;
+}
+
+// Waits for the server with backoff (1 s doubling to 60 s), logging each failure. False when
+// stopped meanwhile.
+bool wait_for_server(const Config& config, const Environment& env) {
+    auto delay = 1s;
+    for (;;) {
+        try {
+            Connection probe(resolve_connection(config, env), "postgres");
+            return true;
+        } catch (const Error& err) {
+            spdlog::warn("PostgreSQL not reachable yet, retrying in {} s: {}", delay.count(),
+                         err.what());
+        }
+        if (!sleep_until(now_utc() + delay)) {
+            if (stop_requested().load()) return false;
+            reload_requested().store(false);  // nothing to reload before the first run
+        }
+        delay = std::min<std::chrono::seconds>(delay * 2, 60s);
+    }
+}
+
+// One backup run; a failure is logged (and recorded by backup()), never fatal here.
+void run_tier(const Config& config, const Environment& env, BackupType tier, const char* why) {
+    spdlog::info("running {} backup ({})", to_string(tier), why);
+    try {
+        backup(config, env, tier, Force::no);
+    } catch (const Error& err) {
+        spdlog::error("{} backup failed: {}", to_string(tier), err.what());
+    }
+}
+
+// The newest attempt of a tier: its newest archive or its last recorded run.
+std::optional<TimePoint> last_attempt(const Repository& repo, BackupType tier) {
+    std::optional<TimePoint> newest;
+    for (const auto& m : repo.published_manifests()) {
+        if (m.type == tier && (!newest || m.started_at > *newest)) newest = m.started_at;
+    }
+    const auto status = read_tier_status(repo);
+    if (auto found = status.find(tier); found != status.end() && found->second.last_run) {
+        const TimePoint at = found->second.last_run->started_at;
+        if (!newest || at > *newest) newest = at;
+    }
+    return newest;
+}
+
+}  // namespace
+
+ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const Environment& env) {
+    Config config = initial;
+    init_logging(config.daemon.log_level, LogTarget::standard_output);
+    install_signal_handlers();
+    TierSchedules schedules = parse_schedules(config.schedule, config.source);
+    spdlog::info("pgtier {} daemon starting: backups in {}, full '{}', differential '{}', "
+                 "incremental '{}' ({})",
+                 PGTIER_VERSION, config.storage.dir.string(), config.schedule.full,
+                 config.schedule.differential, config.schedule.incremental,
+                 effective_timezone(config, env));
+    {
+        Repository repo(config.storage.dir);
+        repo.ensure_layout();
+        const auto lock = repo.lock(&stop_requested());
+        for (const auto& path : repo.sweep()) {
+            spdlog::warn("removed {} left by an interrupted run", path.string());
+        }
+    }
+    if (!wait_for_server(config, env)) return ExitCode::ok;
+    if (config.daemon.auto_restore) {
+        spdlog::info("auto_restore: restore latest --if-empty");
+        try {
+            restore_latest(config, env, true, false, false);
+        } catch (const Error& err) {
+            // Backing up the empty cluster now would make it the newest state: stop instead,
+            // so that the operator (or the container's restart) sees it.
+            spdlog::critical("auto_restore failed, not starting the schedule: {}", err.what());
+            return ExitCode::failure;
+        }
+    }
+    {
+        const Repository repo(config.storage.dir);
+        const auto fulls = last_attempt(repo, BackupType::full);
+        bool have_full = false;
+        for (const auto& m : repo.published_manifests()) {
+            have_full = have_full || m.type == BackupType::full;
+        }
+        const auto catch_up = startup_run(schedules, now_utc(), have_full, fulls,
+                                          last_attempt(repo, BackupType::differential));
+        if (catch_up) {
+            run_tier(config, env, *catch_up,
+                     have_full ? "catching up a run missed while the daemon was down"
+                               : "no full backup exists yet");
+        }
+    }
+
+    TimePoint after = now_utc();
+    while (!stop_requested().load()) {
+        if (reload_requested().exchange(false)) {
+            try {
+                Config fresh = load_config(overrides, env);
+                const auto fresh_schedules = parse_schedules(fresh.schedule, fresh.source);
+                set_process_timezone(effective_timezone(fresh, env));
+                config = std::move(fresh);
+                schedules = fresh_schedules;
+                init_logging(config.daemon.log_level, LogTarget::standard_output);
+                spdlog::info("SIGHUP: configuration reloaded from {}", config.source);
+            } catch (const Error& err) {
+                spdlog::error("SIGHUP: the new configuration is refused, keeping the old one: {}",
+                              err.what());
+            }
+            after = now_utc();
+        }
+        const auto due = next_run(schedules, after);
+        if (!due) {
+            spdlog::warn("no schedule fires again; waiting for a signal");
+            sleep_until(TimePoint::max());
+            continue;
+        }
+        spdlog::debug("next: {} at {}", to_string(due->tier), format_local_iso(due->at));
+        if (!sleep_until(due->at)) continue;
+        for (auto covered : due->covered) {
+            spdlog::info("{} due at the same time is covered by the {}", to_string(covered),
+                         to_string(due->tier));
+        }
+        run_tier(config, env, due->tier, "scheduled");
+        // Fire times that passed during a long run are not made up (as cron does).
+        after = std::max(due->at, now_utc());
+    }
+    spdlog::info("stop requested: daemon exiting");
+    return ExitCode::ok;
+}
+
+}  // namespace pgtier::commands
