@@ -103,6 +103,29 @@ std::vector<std::string> roles_in_acl_line(std::string_view line) {
     return roles;
 }
 
+// The roles of a "CREATE POLICY … TO r1, r2 USING (…)" line, or of "CREATE USER MAPPING FOR r".
+std::vector<std::string> roles_in_policy_line(std::string_view line) {
+    const auto tokens = tokenize(line);
+    std::vector<std::string> roles;
+    std::size_t i = 0;
+    const bool mapping =
+        tokens.size() > 3 && is_word(tokens[1], "user") && is_word(tokens[2], "mapping");
+    while (i < tokens.size() && !is_word(tokens[i], mapping ? "for" : "to")) ++i;
+    for (++i; i < tokens.size(); ++i) {
+        const Token& t = tokens[i];
+        if (t.kind == Token::punct && t.text == ",") continue;
+        if (!is_name(t) || (t.kind == Token::word &&
+                            (t.text == "using" || t.text == "with" || t.text == "server"))) {
+            break;
+        }
+        if (!(t.kind == Token::word && (t.text == "public" || t.text == "current_user" ||
+                                        t.text == "current_role" || t.text == "session_user"))) {
+            roles.push_back(t.text);
+        }
+    }
+    return roles;
+}
+
 }  // namespace
 
 // Also psql's double-quoted meta-command argument: the same doubling of embedded quotes.
@@ -289,6 +312,10 @@ void RestoreFilter::filter_line(std::string_view line, std::string& out) {
             starts_with(line, "ALTER DEFAULT PRIVILEGES ")) {
             for (const auto& role : roles_in_acl_line(line)) need_role(role, out);
         }
+    }
+    if ((entry_type_ == "POLICY" && starts_with(line, "CREATE POLICY ")) ||
+        (entry_type_ == "USER MAPPING" && starts_with(line, "CREATE USER MAPPING "))) {
+        for (const auto& role : roles_in_policy_line(line)) need_role(role, out);
     }
     for (std::string_view prefix : {"ALTER ROLE ", "SET SESSION AUTHORIZATION "}) {
         if ((database_level || entry_type_ == "ACL") && starts_with(line, prefix)) {

@@ -77,11 +77,11 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
     init_logging(config.daemon.log_level, LogTarget::standard_output);
     install_signal_handlers();
     TierSchedules schedules = parse_schedules(config.schedule, config.source);
-    spdlog::info("pgtier {} daemon starting: backups in {}, full '{}', differential '{}', "
-                 "incremental '{}' ({})",
-                 PGTIER_VERSION, config.storage.dir.string(), config.schedule.full,
-                 config.schedule.differential, config.schedule.incremental,
-                 effective_timezone(config, env));
+    spdlog::info(
+        "pgtier {} daemon starting: backups in {}, full '{}', differential '{}', "
+        "incremental '{}' ({})",
+        PGTIER_VERSION, config.storage.dir.string(), config.schedule.full,
+        config.schedule.differential, config.schedule.incremental, effective_timezone(config, env));
     {
         Repository repo(config.storage.dir);
         repo.ensure_layout();

@@ -35,9 +35,12 @@ std::string duration_text(double seconds) {
 
 nlohmann::json record_json(const std::optional<RunRecord>& r) {
     if (!r) return nullptr;
-    return {{"result", to_string(r->result)}, {"started_at", format_utc_iso(r->started_at)},
-            {"duration_seconds", r->duration_seconds}, {"archive", r->archive},
-            {"size", r->size}, {"detail", r->detail}};
+    return {{"result", to_string(r->result)},
+            {"started_at", format_utc_iso(r->started_at)},
+            {"duration_seconds", r->duration_seconds},
+            {"archive", r->archive},
+            {"size", r->size},
+            {"detail", r->detail}};
 }
 
 }  // namespace
@@ -79,9 +82,8 @@ ExitCode status(const Config& config, OutputFormat format) {
             continue;
         }
         const RunRecord& r = *found->second.last_run;
-        std::printf("%-13s %-21s %-10s %-9s %-10s %-26s %s\n",
-                    std::string(to_string(tier)).c_str(), utc_seconds(r.started_at).c_str(),
-                    std::string(to_string(r.result)).c_str(),
+        std::printf("%-13s %-21s %-10s %-9s %-10s %-26s %s\n", std::string(to_string(tier)).c_str(),
+                    utc_seconds(r.started_at).c_str(), std::string(to_string(r.result)).c_str(),
                     duration_text(r.duration_seconds).c_str(),
                     r.result == RunResult::published ? human_size(r.size).c_str() : "-",
                     next_text.c_str(), schedules.of(tier).text.c_str());
@@ -129,11 +131,11 @@ ExitCode health(const Config& config) {
             problems.push_back("no successful " + name + " run yet");
         } else if (now - success->second > interval + grace) {
             const double age = std::chrono::duration<double>(now - success->second).count();
-            problems.push_back(
-                "the newest successful " + name + " run started " + duration_text(age) +
-                " ago, more than its interval (" +
-                duration_text(static_cast<double>(interval.count())) + ") plus a grace of " +
-                duration_text(static_cast<double>(grace.count())));
+            problems.push_back("the newest successful " + name + " run started " +
+                               duration_text(age) + " ago, more than its interval (" +
+                               duration_text(static_cast<double>(interval.count())) +
+                               ") plus a grace of " +
+                               duration_text(static_cast<double>(grace.count())));
         }
     }
     if (problems.empty()) {

@@ -201,3 +201,20 @@ TEST_CASE("every form of \\connect pg_dump writes is renamed") {
     CHECK(renamed("it's", "\\connect -reuse-previous=on \"dbname='it\\'s'\"\n") == to_w);
     CHECK(renamed("other", "\\connect \"dot.ted\"\n") == "\\connect \"dot.ted\"\n");
 }
+
+TEST_CASE("roles named in policies and user mappings are created too") {
+    RestoreFilter::Options options;
+    options.database = "d";
+    options.existing_roles = {"postgres"};
+    RestoreFilter filter(options);
+    const std::string text =
+        "--\n-- Name: t p; Type: POLICY; Schema: s; Owner: postgres\n--\n\n"
+        "CREATE POLICY p ON s.t FOR SELECT TO r_policy, \"R two\", PUBLIC USING ((x > 0));\n\n"
+        "--\n-- Name: USER MAPPING mapper SERVER srv; Type: USER MAPPING; Schema: -; Owner: "
+        "postgres\n--\n\n"
+        "CREATE USER MAPPING FOR mapper SERVER srv OPTIONS (\n    user 'x'\n);\n";
+    std::string out;
+    filter.feed(text, out);
+    CHECK(filter.created_roles() == std::vector<std::string>{"r_policy", "R two", "mapper"});
+    CHECK(out.find("CREATE ROLE \"r_policy\"") < out.find("CREATE POLICY p"));
+}
