@@ -155,15 +155,16 @@ long Child::read_stdout(char* buffer, std::size_t size, int timeout_ms) {
     }
 }
 
-bool Child::write_stdin(const char* data, std::size_t size) {
+bool Child::write_stdin(const char* data, std::size_t size, const std::atomic<bool>* stop) {
     char discard[16384];
     while (size > 0) {
         if (stdin_fd_ < 0) return false;
+        // The child may be blocked for long (a lock in the server): look at `stop` meanwhile.
+        if (stop != nullptr && stop->load()) throw Error("interrupted");
         pollfd fds[3] = {{stdin_fd_, POLLOUT, 0}, {stdout_fd_, POLLIN, 0}, {stderr_fd_, POLLIN, 0}};
-        if (poll(fds, 3, -1) < 0) {
-            if (errno == EINTR) continue;
-            throw Error("poll: " + errno_text(errno));
-        }
+        const int ready = poll(fds, 3, 200);
+        if (ready < 0 && errno != EINTR) throw Error("poll: " + errno_text(errno));
+        if (ready <= 0) continue;
         if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) drain_stderr();
         if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
             const ssize_t n = ::read(stdout_fd_, discard, sizeof discard);
@@ -194,10 +195,16 @@ void Child::close_stdin() {
     close_fd(stdin_fd_);
 }
 
-int Child::wait() {
+int Child::wait(const std::atomic<bool>* stop) {
     close_fd(stdin_fd_);
     close_fd(stdout_fd_);
-    while (stderr_fd_ >= 0) drain_stderr();
+    while (stderr_fd_ >= 0) {
+        if (stop != nullptr && stop->load()) kill_now();  // its stderr then ends at once
+        pollfd fd{stderr_fd_, POLLIN, 0};
+        const int ready = poll(&fd, 1, 200);
+        if (ready < 0 && errno != EINTR) throw Error("poll: " + errno_text(errno));
+        if (ready > 0) drain_stderr();
+    }
     if (!reaped_) {
         while (waitpid(pid_, &status_, 0) < 0) {
             if (errno != EINTR) throw Error("waitpid: " + errno_text(errno));

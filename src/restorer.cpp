@@ -103,7 +103,7 @@ std::uint64_t Restorer::replay(const std::string& what, std::uint64_t total,
     bool psql_gone = false;
     std::string filtered;
     auto send = [&](std::string_view text) {
-        if (!psql_gone && !psql.write_stdin(text.data(), text.size())) psql_gone = true;
+        if (!psql_gone && !psql.write_stdin(text.data(), text.size(), &stop_)) psql_gone = true;
     };
     try {
         produce([&](std::string_view chunk) {
@@ -128,6 +128,7 @@ std::uint64_t Restorer::replay(const std::string& what, std::uint64_t total,
         });
     } catch (const Error&) {
         psql.kill_now();
+        if (stop_.load()) throw Error("interrupted (SIGTERM/SIGINT) while restoring " + what);
         throw;
     }
     if (filter != nullptr) {
@@ -136,7 +137,8 @@ std::uint64_t Restorer::replay(const std::string& what, std::uint64_t total,
         send(filtered);
     }
     psql.close_stdin();
-    const int status = psql.wait();
+    const int status = psql.wait(&stop_);
+    if (stop_.load()) throw Error("interrupted (SIGTERM/SIGINT) while restoring " + what);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         throw Error("psql stopped restoring " + what + " (" + describe_wait_status(status) +
                     "):\n" + last_lines(psql.stderr_text()));
@@ -158,6 +160,10 @@ RestoredDatabase Restorer::restore_database(
     const SectionRef& ref, const std::string& target, bool replace,
     const std::map<std::string, std::string>& role_definitions) {
     const std::string& source = *ref.section.database;
+    if (target.size() > 63) {
+        throw Error("database name \"" + target + "\" is " + std::to_string(target.size()) +
+                    " bytes long; PostgreSQL's limit is 63 (nothing was changed)");
+    }
     // Sections of template1 and postgres carry no CREATE DATABASE (as in pg_dumpall): they
     // load into an existing database.
     const bool creates_database = source != "template1" && source != "postgres";

@@ -1,6 +1,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -27,11 +28,12 @@ class Child {
     long read_stdout(char* buffer, std::size_t size, int timeout_ms);
     // Writes all of `data` to the child's stdin (pipe_stdin), reading its stdout (discarded)
     // and stderr meanwhile so that neither side blocks. Returns false when the child closed
-    // its stdin (it exited).
-    bool write_stdin(const char* data, std::size_t size);
+    // its stdin (it exited). Throws Error("interrupted") once *stop is set.
+    bool write_stdin(const char* data, std::size_t size, const std::atomic<bool>* stop = nullptr);
     void close_stdin();
-    // Waits for exit (after stdout's end); returns the wait status.
-    int wait();
+    // Waits for exit (after stdout's end); returns the wait status. Kills the child once
+    // *stop is set.
+    int wait(const std::atomic<bool>* stop = nullptr);
     void kill_now();
     pid_t pid() const { return pid_; }
     // What the child wrote on stderr (the last 64 KiB).
