@@ -1,4 +1,5 @@
 // pgtier restore list-databases | database | full | latest
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -226,7 +227,17 @@ ExitCode restore_full(const Config& config, const Environment& env, const std::s
 ExitCode restore_latest(const Config& config, const Environment& env, bool if_empty, bool replace,
                         bool dry_run) {
     const Repository repo(config.storage.dir);
-    const auto plan = plan_latest_restore(repo.published_manifests());
+    const auto published = repo.published_manifests();
+    const bool have_base = std::any_of(published.begin(), published.end(), [](const Manifest& m) {
+        return m.type != BackupType::incremental;
+    });
+    if (!have_base && if_empty) {
+        // The daemon's first start with auto_restore: nothing to restore is not an error.
+        std::printf("not restoring (--if-empty): no full or differential archive in %s yet\n",
+                    repo.dir().c_str());
+        return ExitCode::ok;
+    }
+    const auto plan = plan_latest_restore(published);
     for (const auto& line : describe_plan(plan)) std::printf("%s\n", line.c_str());
     std::fflush(stdout);
     if (dry_run) return ExitCode::ok;

@@ -5,51 +5,11 @@
 # then holds the same databases and roles.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_backup.sh"
+. "$(dirname "$0")/lib_restore.sh"
 
 pg_start src
 
-# ---- roles, memberships, role settings ------------------------------------------------------
-psql_q -d postgres <<'SQL'
-CREATE ROLE r_admin LOGIN CREATEDB PASSWORD 'admin-pw';
-CREATE ROLE r_reader NOLOGIN;
-CREATE ROLE r_app LOGIN CONNECTION LIMIT 5;
-CREATE ROLE "Rôle Ü ""x""" NOLOGIN;
-GRANT r_reader TO r_app;
-GRANT r_app TO r_admin WITH ADMIN OPTION;
-GRANT "Rôle Ü ""x""" TO r_reader;
-ALTER ROLE r_app SET statement_timeout = '5s';
-COMMENT ON ROLE r_app IS 'the application role';
-SQL
-
-# ---- databases: a space, a double quote, a single quote, a dot, non-ASCII letters ---------------
-DBS=("my db" 'q"uote' "it's" "dot.ted" "café_ü" "Ünïcødé 名前" "app")
-for db in "${DBS[@]}"; do
-    ident=${db//\"/\"\"}
-    psql_q -d postgres -c "CREATE DATABASE \"$ident\" OWNER r_admin"
-    psql_q -d postgres -c "ALTER DATABASE \"$ident\" SET work_mem = '3MB'"
-    psql_q -d postgres -c "COMMENT ON DATABASE \"$ident\" IS 'db $(printf '%s' "$db" | sed "s/'/''/g")'"
-    psql_db "$db" >/dev/null <<'SQL'
-CREATE SCHEMA s;
-CREATE SEQUENCE s.counter START 100;
-SELECT setval('s.counter', 142);
-CREATE TABLE s.items (id serial PRIMARY KEY, name text NOT NULL, qty int, added timestamptz DEFAULT '2024-01-02 03:04:05+00');
-INSERT INTO s.items (name, qty) SELECT 'item ' || g || ' ünï ''q'' "dq" \ tab	x', g FROM generate_series(1, 200) g;
-CREATE VIEW s.big_items AS SELECT * FROM s.items WHERE qty > 100;
-CREATE FUNCTION s.twice(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1 * 2';
-COMMENT ON TABLE s.items IS 'items table';
-GRANT USAGE ON SCHEMA s TO r_reader;
-GRANT SELECT ON s.items TO r_reader;
-ALTER TABLE s.items OWNER TO r_app;
-SQL
-done
-psql_q -d postgres -c "ALTER ROLE r_app IN DATABASE \"café_ü\" SET work_mem = '5MB'"
-psql_q -d postgres -c "ALTER ROLE r_reader IN DATABASE \"my db\" SET search_path = s, public"
-psql_q -d postgres -c "ALTER DATABASE \"dot.ted\" CONNECTION LIMIT 7"
-psql_db app -c "SELECT lo_from_bytea(0, convert_to(repeat('large object data ', 500), 'UTF8'))" >/dev/null
-psql_db app -c "CREATE TABLE docs (id int, doc oid)" -c "INSERT INTO docs SELECT 1, lo_from_bytea(0, '\\x00ff10'::bytea)"
-# Content in the maintenance databases too (dumped without --create).
-psql_q -d postgres -c "CREATE TABLE in_postgres (k text PRIMARY KEY, v int)" -c "INSERT INTO in_postgres VALUES ('a', 1), ('b', 2)"
-psql_q -d template1 -c "CREATE TABLE in_template1 (x int)" -c "INSERT INTO in_template1 VALUES (42)"
+make_sample_cluster
 
 mapfile -t SRC_DBS < <(db_list)
 [ "${#SRC_DBS[@]}" -ge 9 ] || fail "setup: expected at least 9 databases, have ${#SRC_DBS[@]}"
@@ -124,32 +84,11 @@ pass "bzcat | psql -v ON_ERROR_STOP=1 replayed the archive into a fresh cluster"
 mapfile -t DST_DBS < <(db_list)
 diff <(printf '%s\n' "${SRC_DBS[@]}") <(printf '%s\n' "${DST_DBS[@]}") || fail "database lists differ after replay"
 
-for db in "${SRC_DBS[@]}"; do
-    with_pg src pg_dump --create -d "dbname='${db//\'/\\\'}'" | strip_restrict >"$WORK/src.sql"
-    with_pg dst pg_dump --create -d "dbname='${db//\'/\\\'}'" | strip_restrict >"$WORK/dst.sql"
-    [ -s "$WORK/src.sql" ] || fail "pg_dump of '$db' on the source printed nothing"
-    diff -u "$WORK/src.sql" "$WORK/dst.sql" >"$WORK/db.diff" || { head -n 40 "$WORK/db.diff" >&2; fail "database '$db' differs after replay"; }
-done
-pass "pg_dump --create of all ${#SRC_DBS[@]} databases is identical on both clusters"
+compare_clusters src dst "after replay"
+pass "pg_dump --create of all ${#SRC_DBS[@]} databases, pg_dumpall --globals-only and role/database catalog rows are identical on both clusters"
 
-with_pg src pg_dumpall --globals-only | strip_restrict >"$WORK/src-globals.sql"
-with_pg dst pg_dumpall --globals-only | strip_restrict >"$WORK/dst-globals.sql"
-diff -u "$WORK/src-globals.sql" "$WORK/dst-globals.sql" >"$WORK/globals.diff" || { head -n 40 "$WORK/globals.diff" >&2; fail "globals differ after replay"; }
-grep -q 'GRANT r_reader TO r_app' "$WORK/dst-globals.sql" || fail "membership r_reader -> r_app missing after replay"
-pass "pg_dumpall --globals-only is identical on both clusters (roles, memberships, settings)"
-
-catalog() {
-    with_pg "$1" psql_q -d postgres <<'SQL'
-SELECT coalesce(d.datname, '*'), coalesce(r.rolname, '*'), array_to_string(s.setconfig, ',')
-  FROM pg_db_role_setting s LEFT JOIN pg_database d ON d.oid = s.setdatabase
-  LEFT JOIN pg_roles r ON r.oid = s.setrole ORDER BY 1, 2;
-SELECT r.rolname, m.rolname, a.admin_option FROM pg_auth_members a
-  JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member ORDER BY 1, 2;
-SELECT datname, pg_get_userbyid(datdba), datconnlimit, shobj_description(oid, 'pg_database') FROM pg_database ORDER BY 1;
-SQL
-}
-diff <(catalog src) <(catalog dst) || fail "role/database settings, memberships or owners differ after replay"
-[ "$(catalog dst | grep -c 'work_mem=5MB')" -ge 1 ] || fail "ALTER ROLE ... IN DATABASE setting lost"
+grep -q 'GRANT r_reader TO r_app' "$WORK/state-dst.txt" || fail "membership r_reader -> r_app missing after replay"
+grep -q 'work_mem=5MB' "$WORK/state-dst.txt" || fail "ALTER ROLE ... IN DATABASE setting lost"
 [ "$(with_pg dst psql_db app -c "SELECT count(*) FROM pg_largeobject_metadata")" = 2 ] || fail "large objects missing after replay"
 pass "database/role settings, memberships, owners, comments and large objects reproduced"
 
