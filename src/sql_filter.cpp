@@ -40,6 +40,10 @@ std::vector<Token> tokenize(std::string_view line) {
             ++i;
         } else if (ch == '"' || is_bare_char(ch)) {
             auto id = parse_identifier(line, i);
+            if (!id) {  // an unterminated quote (a continuation line): the rest is one token
+                tokens.push_back({Token::literal, "", i, line.size()});
+                break;
+            }
             tokens.push_back({ch == '"' ? Token::quoted : Token::word, id->name, i, id->end});
             i = id->end;
         } else if (ch == '\'') {
@@ -81,11 +85,12 @@ std::vector<std::string> roles_in_acl_line(std::string_view line) {
         if ((for_role || granted_by) && is_name(tokens[i + 2])) roles.push_back(tokens[i + 2].text);
     }
     std::optional<std::size_t> list_start;
-    bool revoke = false;
+    // The first of GRANT / REVOKE decides ("REVOKE GRANT OPTION FOR …" is a REVOKE).
+    std::optional<bool> revoke;
     for (std::size_t i = 0; i < tokens.size(); ++i) {
-        if (is_word(tokens[i], "grant")) revoke = false;
-        if (is_word(tokens[i], "revoke")) revoke = true;
-        if (is_word(tokens[i], revoke ? "from" : "to")) list_start = i + 1;
+        if (!revoke && is_word(tokens[i], "grant")) revoke = false;
+        if (!revoke && is_word(tokens[i], "revoke")) revoke = true;
+        if (revoke && is_word(tokens[i], *revoke ? "from" : "to")) list_start = i + 1;
     }
     if (!list_start) return roles;
     for (std::size_t i = *list_start; i < tokens.size(); ++i) {
@@ -124,6 +129,16 @@ std::vector<std::string> roles_in_policy_line(std::string_view line) {
         }
     }
     return roles;
+}
+
+// The first line of a statement about a database as pg_dump writes them; continuation lines
+// of a multi-line comment are never touched.
+bool is_database_statement(std::string_view line) {
+    for (std::string_view head : {"CREATE DATABASE ", "ALTER DATABASE ", "COMMENT ON DATABASE ",
+                                  "SECURITY LABEL ", "GRANT ", "REVOKE ", "ALTER ROLE "}) {
+        if (starts_with(line, head)) return true;
+    }
+    return false;
 }
 
 }  // namespace
@@ -168,8 +183,12 @@ std::optional<ParsedIdentifier> parse_identifier(std::string_view text, std::siz
 std::string idempotent_create_role(std::string_view statement) {
     while (!statement.empty() && (statement.back() == '\n' || statement.back() == ';'))
         statement.remove_suffix(1);
-    return "DO $pgtier$BEGIN " + std::string(statement) +
-           "; EXCEPTION WHEN duplicate_object THEN NULL; END$pgtier$;\n";
+    // A dollar-quote tag that the statement (a role name) cannot end early.
+    std::string tag = "$pgtier$";
+    for (int n = 1; statement.find(tag) != std::string_view::npos; ++n)
+        tag = "$pgtier" + std::to_string(n) + "$";
+    return "DO " + tag + "BEGIN " + std::string(statement) +
+           "; EXCEPTION WHEN duplicate_object THEN NULL; END" + tag + ";\n";
 }
 
 namespace {
@@ -289,7 +308,10 @@ void RestoreFilter::filter_line(std::string_view line, std::string& out) {
         entry_name_ = std::string(rest.substr(0, type_at));
         entry_type_ = std::string(rest.substr(type_at + 8, schema_at - type_at - 8));
         if (owner_at != std::string_view::npos && owner_at > schema_at) {
-            const std::string owner(rest.substr(owner_at + 9));
+            // "…; Owner: alice; Tablespace: fast" for objects outside the default tablespace.
+            std::string_view owner_text = rest.substr(owner_at + 9);
+            owner_text = owner_text.substr(0, owner_text.find("; Tablespace: "));
+            const std::string owner(owner_text);
             if (!owner.empty() && owner != "-") need_role(owner, out);
         }
         out.append(line);
@@ -322,7 +344,7 @@ void RestoreFilter::filter_line(std::string_view line, std::string& out) {
             if (auto id = parse_identifier(line, prefix.size())) need_role(id->name, out);
         }
     }
-    if (database_level && options_.rename_to) {
+    if (database_level && options_.rename_to && is_database_statement(line)) {
         out += rename_database_references(line);
         return;
     }
@@ -339,6 +361,7 @@ std::string RestoreFilter::rename_database_references(std::string_view line) con
             out.append(line.substr(copied, next.begin - copied));
             out += quote_identifier(*options_.rename_to);
             copied = next.end;
+            break;  // the statement's own name; a later "database x" is text
         }
     }
     out.append(line.substr(copied));

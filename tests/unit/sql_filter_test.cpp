@@ -218,3 +218,28 @@ TEST_CASE("roles named in policies and user mappings are created too") {
     CHECK(filter.created_roles() == std::vector<std::string>{"r_policy", "R two", "mapper"});
     CHECK(out.find("CREATE ROLE \"r_policy\"") < out.find("CREATE POLICY p"));
 }
+
+TEST_CASE("review findings: tablespaces, multi-line comments, REVOKE GRANT OPTION, dollar tags") {
+    RestoreFilter::Options options;
+    options.database = "shop";
+    options.rename_to = "w";
+    options.existing_roles = {"alice"};
+    RestoreFilter filter(options);
+    const std::string text =
+        "--\n-- Name: t; Type: TABLE; Schema: public; Owner: alice; Tablespace: fast\n--\n\n"
+        "CREATE TABLE public.t (x int);\n\n"
+        "--\n-- Name: DATABASE shop; Type: COMMENT; Schema: -; Owner: alice\n--\n\n"
+        "COMMENT ON DATABASE shop IS 'Main store.\nSee database shop docs, \"odd quote';\n\n"
+        "--\n-- Name: TABLE t; Type: ACL; Schema: public; Owner: alice\n--\n\n"
+        "REVOKE GRANT OPTION FOR SELECT ON TABLE public.t FROM bob;\n";
+    std::string out;
+    filter.feed(text, out);
+    filter.finish(out);
+    // The owner ends before "; Tablespace:"; bob (a REVOKE's grantee) is created.
+    CHECK(filter.created_roles() == std::vector<std::string>{"bob"});
+    CHECK(out.find("COMMENT ON DATABASE \"w\" IS 'Main store.\nSee database shop docs") !=
+          std::string::npos);
+    CHECK(idempotent_create_role("CREATE ROLE \"a$pgtier$b\";") ==
+          "DO $pgtier1$BEGIN CREATE ROLE \"a$pgtier$b\"; EXCEPTION WHEN duplicate_object THEN "
+          "NULL; END$pgtier1$;\n");
+}
