@@ -141,6 +141,9 @@ void create_empty_database(Connection& conn, const std::string& database) {
 }
 
 void drop_database(Connection& conn, const std::string& database) {
+    // A template cannot be dropped (pg_dump writes IS_TEMPLATE for template databases).
+    conn.run("UPDATE pg_catalog.pg_database SET datistemplate = false WHERE datname = $1",
+             {database});
     conn.run(("DROP DATABASE IF EXISTS " + quote_identifier(database) + " WITH (FORCE)").c_str());
 }
 
@@ -165,8 +168,6 @@ UPDATE pg_catalog.pg_db_role_setting
         "FROM pg_catalog.pg_database WHERE datname = $1) c WHERE d IS NOT NULL",
         {from, to});
     if (!comment.rows.empty()) conn.run(comment.at(0, 0).c_str());
-    // A template cannot be dropped; the copy now carries the flag.
-    conn.run("UPDATE pg_catalog.pg_database SET datistemplate = false WHERE datname = $1", {from});
 }
 
 void rename_database(Connection& conn, const std::string& from, const std::string& to) {

@@ -105,10 +105,14 @@ std::uint64_t Restorer::replay(const std::string& what, std::uint64_t total,
     auto send = [&](std::string_view text) {
         if (!psql_gone && !psql.write_stdin(text.data(), text.size(), &stop_)) psql_gone = true;
     };
+    // Thrown out of the reader once psql has stopped at an error: the rest of the section
+    // need not be decompressed before its message is shown.
+    struct PsqlStopped {};
+    const std::string interrupted = "interrupted (SIGTERM/SIGINT) while restoring " + what;
     try {
         produce([&](std::string_view chunk) {
-            if (stop_.load()) throw Error("interrupted while restoring " + what);
-            if (psql_gone) return;  // it stopped at an error; its message follows
+            if (stop_.load()) throw Error(interrupted);
+            if (psql_gone) throw PsqlStopped{};
             bytes += chunk.size();
             if (filter != nullptr) {
                 filtered.clear();
@@ -126,23 +130,26 @@ std::uint64_t Restorer::replay(const std::string& what, std::uint64_t total,
                 last_report = now;
             }
         });
+        if (filter != nullptr) {
+            filtered.clear();
+            filter->finish(filtered);
+            send(filtered);
+        }
+    } catch (const PsqlStopped&) {
+        // psql's exit status and message are reported below.
     } catch (const Error&) {
         psql.kill_now();
-        if (stop_.load()) throw Error("interrupted (SIGTERM/SIGINT) while restoring " + what);
+        if (stop_.load()) throw Error(interrupted);
         throw;
-    }
-    if (filter != nullptr) {
-        filtered.clear();
-        filter->finish(filtered);
-        send(filtered);
     }
     psql.close_stdin();
     const int status = psql.wait(&stop_);
-    if (stop_.load()) throw Error("interrupted (SIGTERM/SIGINT) while restoring " + what);
+    if (stop_.load()) throw Error(interrupted);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         throw Error("psql stopped restoring " + what + " (" + describe_wait_status(status) +
                     "):\n" + last_lines(psql.stderr_text()));
     }
+    if (psql_gone) throw Error("psql ended before the end of " + what + " (a \\q in it?)");
     return bytes;
 }
 
@@ -154,6 +161,57 @@ void Restorer::restore_globals(const SectionRef& ref) {
         "postgres", [&](const TextSink& sink) { sink(globals); }, nullptr);
     spdlog::info("restored globals from {} ({} bytes, {:.1f} s)", ref.archive.filename().string(),
                  globals.size(), seconds_since(started));
+}
+
+void Restorer::put_in_place(Connection& conn, const std::string& source, const std::string& work,
+                            const std::string& target, bool target_exists, bool carry_attributes) {
+    const std::string loaded = "restored \"" + source + "\" completely into \"" + work + "\"";
+    if (!target_exists) {
+        try {
+            queries::rename_database(conn, work, target);
+        } catch (const Error& err) {
+            throw Error(loaded + " but could not rename it to \"" + target + "\": " + err.what() +
+                        "\nThe restored data is in database \"" + work + "\".");
+        }
+        return;
+    }
+    // The old database is renamed aside, not dropped, until the new one is in place: any
+    // failure on the way leaves a complete database under the target name.
+    const std::string aside =
+        "pgtier_replaced_" + std::to_string(::getpid()) + "_" + std::to_string(++work_counter_);
+    try {
+        queries::rename_database(conn, target, aside);
+    } catch (const Error& err) {
+        throw Error(loaded + " but could not move the existing \"" + target +
+                    "\" aside (it is unchanged): " + err.what() +
+                    "\nThe restored data is in database \"" + work + "\".");
+    }
+    try {
+        queries::rename_database(conn, work, target);
+    } catch (const Error& err) {
+        std::string where = "the old database is back as \"" + target + "\"";
+        try {
+            queries::rename_database(conn, aside, target);
+        } catch (const Error&) {
+            where = "the old database is now \"" + aside + "\"";
+        }
+        throw Error(loaded + " but could not rename it to \"" + target + "\": " + err.what() +
+                    "\n" + where + "; the restored data is in database \"" + work + "\".");
+    }
+    if (carry_attributes) {
+        try {
+            queries::carry_database_attributes(conn, aside, target);
+        } catch (const Error& err) {
+            spdlog::warn("could not give \"{}\" the settings of the database it replaced: {}",
+                         target, err.what());
+        }
+    }
+    try {
+        queries::drop_database(conn, aside);
+    } catch (const Error& err) {
+        spdlog::warn("the replaced database was kept as \"{}\" (drop it by hand): {}", aside,
+                     err.what());
+    }
 }
 
 RestoredDatabase Restorer::restore_database(
@@ -243,19 +301,7 @@ RestoredDatabase Restorer::restore_database(
     for (const auto& role : filter.undefined_roles()) {
         spdlog::warn("role \"{}\" was missing and no archive defines it: created as NOLOGIN", role);
     }
-    if (!in_place) {
-        try {
-            if (target_exists && !creates_database) {
-                queries::carry_database_attributes(conn, target, work);
-            }
-            if (target_exists) queries::drop_database(conn, target);
-            queries::rename_database(conn, work, target);
-        } catch (const Error& err) {
-            throw Error("restored \"" + source + "\" completely into \"" + work +
-                        "\" but could not put it in place as \"" + target + "\": " + err.what() +
-                        "\nThe restored data is in database \"" + work + "\".");
-        }
-    }
+    if (!in_place) put_in_place(conn, source, work, target, target_exists, !creates_database);
     result.size_on_server = queries::database_size(conn, target);
     result.seconds = seconds_since(started);
     spdlog::info("restored database \"{}\": {} of SQL in {:.1f} s, {} on the server{}", target,

@@ -36,11 +36,11 @@ std::vector<std::string> database_names(Connection& conn);
 bool has_user_tables(Connection& conn);
 std::uint64_t database_size(Connection& conn, const std::string& database);
 void create_empty_database(Connection& conn, const std::string& database);
-// Ends the sessions connected to it (PostgreSQL 13+ FORCE).
+// Ends the sessions connected to it (PostgreSQL 13+ FORCE); clears a template flag first.
 void drop_database(Connection& conn, const std::string& database);
 // Gives `to` the owner, ACL, connection settings, template flag, per-database role settings and
-// comment of `from` (what pg_dump does not write for postgres and template1), and clears the
-// template flag of `from` so that it can be dropped. Catalog updates: superuser only.
+// comment of `from` (what pg_dump does not write for postgres and template1). Catalog updates:
+// superuser only.
 void carry_database_attributes(Connection& conn, const std::string& from, const std::string& to);
 void rename_database(Connection& conn, const std::string& from, const std::string& to);
 
