@@ -68,7 +68,11 @@ std::optional<TimePoint> parse_iso8601(const std::string& text) {
     tm.tm_hour = hour;
     tm.tm_min = minute;
     tm.tm_sec = second;
-    const std::time_t tt = timegm(&tm) - offset;
+    const std::time_t local = timegm(&tm);
+    std::tm check{};
+    gmtime_r(&local, &check);
+    if (check.tm_mday != day || check.tm_mon != month - 1) return std::nullopt;  // 31 February
+    const std::time_t tt = local - offset;
     return std::chrono::time_point_cast<std::chrono::microseconds>(Clock::from_time_t(tt)) +
            std::chrono::microseconds(micros);
 }

@@ -119,6 +119,14 @@ std::unique_ptr<RepositoryLock> Repository::lock(const std::atomic<bool>* stop) 
     return guard;
 }
 
+bool Repository::lock_held() const {
+    const int fd = ::open((state_dir() / "lock").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    ::close(fd);  // releases the shared lock if it was granted
+    return held;
+}
+
 std::vector<fs::path> Repository::sweep() const {
     std::vector<fs::path> removed;
     // An interrupted publication: the archive may be under its final name without a manifest.

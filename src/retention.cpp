@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <ctime>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "pgtier/errors.hpp"
@@ -82,7 +83,16 @@ std::vector<RetentionDecision> plan_retention(const std::vector<Manifest>& publi
         chain.insert(plan.globals.archive);
         for (const auto& db : plan.databases) chain.insert(db.source.archive);
     } catch (const Error&) {
-        // No complete chain (no full or differential yet): nothing to protect beyond the rest.
+        // No plan (no full or differential yet, or a database no archive holds): keep every
+        // archive from the newest base on, rather than guess which ones a restore would need.
+        std::optional<TimePoint> base;
+        for (const auto& m : past) {
+            if (m.type != BackupType::incremental && (!base || m.started_at > *base))
+                base = m.started_at;
+        }
+        for (const auto& m : past) {
+            if (!base || m.started_at >= *base) chain.insert(m.name);
+        }
     }
 
     const auto months = recent_months(now, policy.keep_monthly_full);

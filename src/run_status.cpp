@@ -74,6 +74,7 @@ void record_run(const Repository& repo, const RunRecord& r) {
         json doc = read_document(repo);
         const std::string tier(to_string(r.requested));
         doc["format"] = 1;
+        doc.erase("running");
         doc["last_run"][tier] = record_json(r);
         if (r.result != RunResult::failed) doc["last_success"][tier] = record_json(r);
         json& counts = doc["counters"][tier];
@@ -86,6 +87,25 @@ void record_run(const Repository& repo, const RunRecord& r) {
                               metrics_text(read_tier_status(repo)));
     } catch (const std::exception& err) {
         spdlog::warn("cannot record the run in {}: {}", status_path(repo).string(), err.what());
+    }
+}
+
+void record_run_start(const Repository& repo, BackupType tier, TimePoint started) {
+    try {
+        json doc = read_document(repo);
+        doc["running"] = {{"tier", to_string(tier)}, {"started_at", format_utc_iso(started)}};
+        write_file_atomically(status_path(repo), doc.dump(2) + "\n");
+    } catch (const std::exception& err) {
+        spdlog::warn("cannot note the run in {}: {}", status_path(repo).string(), err.what());
+    }
+}
+
+void clear_running(const Repository& repo) {
+    try {
+        json doc = read_document(repo);
+        if (doc.erase("running") > 0) write_file_atomically(status_path(repo), doc.dump(2) + "\n");
+    } catch (const std::exception& err) {
+        spdlog::warn("cannot update {}: {}", status_path(repo).string(), err.what());
     }
 }
 
@@ -109,7 +129,12 @@ std::map<BackupType, TierStatus> read_tier_status(const Repository& repo) {
             status.skipped = c.value("skipped", std::uint64_t{0});
             status.failed = c.value("failed", std::uint64_t{0});
         }
-        if (status.last_run || status.runs > 0) tiers[tier] = status;
+        // Only while the lock is held: a run that crashed left the entry behind.
+        if (doc.contains("running") && doc["running"].is_object() &&
+            doc["running"].value("tier", "") == name && repo.lock_held()) {
+            status.running_since = parse_utc_iso(doc["running"].value("started_at", ""));
+        }
+        if (status.last_run || status.runs > 0 || status.running_since) tiers[tier] = status;
     }
     return tiers;
 }

@@ -39,7 +39,9 @@ ExitCode health(const Config& config);
 // daemon.cpp: the scheduler; runs until SIGTERM/SIGINT (exit 0).
 ExitCode daemon(const Config& config, const ConfigOverrides& overrides, const Environment& env);
 
-// restore.cpp
+// restore.cpp. A whole-cluster restore keeps this file in .pgtier/ while the cluster holds
+// part of it.
+inline constexpr const char* restoring_marker = "restoring";
 ExitCode restore_list_databases(const Config& config, const std::string& archive,
                                 OutputFormat format);
 ExitCode restore_database(const Config& config, const Environment& env, const std::string& archive,

@@ -60,6 +60,9 @@ class Repository {
     // that sets *stop ends the wait with an Error.
     std::unique_ptr<RepositoryLock> lock(const std::atomic<bool>* stop = nullptr) const;
 
+    // Whether some process holds the lock now (does not wait, takes nothing).
+    bool lock_held() const;
+
     // Removes what a crash left: .partial files, and an archive (with its sidecar) whose
     // publication was interrupted before its manifest was written. Returns what it removed.
     std::vector<fs::path> sweep() const;

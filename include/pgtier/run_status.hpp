@@ -30,7 +30,13 @@ struct TierStatus {
     std::optional<RunRecord> last_run;
     std::optional<RunRecord> last_success;  // published or skipped
     std::uint64_t runs = 0, published = 0, skipped = 0, failed = 0;
+    std::optional<TimePoint> running_since;  // a run of this tier was started and not recorded
 };
+
+// Notes in status.json that a run of `tier` started (cleared by record_run or clear_running),
+// so that health does not call a tier overdue while its long run is still going.
+void record_run_start(const Repository& repo, BackupType tier, TimePoint started);
+void clear_running(const Repository& repo);
 
 // Replaces the tier's last run (and last success), counts it, and rewrites
 // .pgtier/metrics.prom; a failure to write is logged, never fatal.

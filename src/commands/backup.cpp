@@ -156,13 +156,17 @@ ExitCode backup(const Config& config, const Environment& env, BackupType request
     }
 
     const TimePoint started = now_utc();
+    record_run_start(repo, requested, started);
     RunRecord record;
     try {
         const auto settings = resolve_connection(config, env);
         record = take_backup(config, repo, settings, requested, force, started);
     } catch (const Error& err) {
         // A run stopped by SIGTERM/SIGINT did not fail: nothing is recorded against the tier.
-        if (stop_requested().load()) throw;
+        if (stop_requested().load()) {
+            clear_running(repo);
+            throw;
+        }
         record.requested = requested;
         record.started_at = started;
         record.result = RunResult::failed;

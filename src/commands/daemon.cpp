@@ -1,9 +1,11 @@
 // pgtier daemon: the long-running scheduler (DESIGN §7).
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
 #include "pgtier/commands.hpp"
 #include "pgtier/database.hpp"
+#include "pgtier/files.hpp"
 #include "pgtier/log.hpp"
 #include "pgtier/run_status.hpp"
 #include "pgtier/scheduler.hpp"
@@ -26,33 +28,59 @@ bool sleep_until(TimePoint until) {
     return true;
 }
 
-// Waits for the server with backoff (1 s doubling to 60 s), logging each failure. False when
-// stopped meanwhile.
-bool wait_for_server(const Config& config, const Environment& env) {
+struct DaemonState {
+    Config config;
+    TierSchedules schedules;
+    const ConfigOverrides& overrides;
+    const Environment& env;
+
+    // SIGHUP: the new configuration replaces the old one only when it loads completely.
+    void reload_if_requested() {
+        if (!reload_requested().exchange(false)) return;
+        try {
+            Config fresh = load_config(overrides, env);
+            const auto fresh_schedules = parse_schedules(fresh.schedule, fresh.source);
+            set_process_timezone(effective_timezone(fresh, env));
+            config = std::move(fresh);
+            schedules = fresh_schedules;
+            init_logging(config.daemon.log_level, LogTarget::standard_output);
+            spdlog::info("SIGHUP: configuration reloaded from {}", config.source);
+        } catch (const Error& err) {
+            spdlog::error("SIGHUP: the new configuration is refused, keeping the old one: {}",
+                          err.what());
+        }
+    }
+};
+
+// Waits for the server with backoff (1 s doubling to 60 s), logging each failure; a SIGHUP
+// meanwhile (a fixed host or password) is applied before the next try. False when stopped.
+bool wait_for_server(DaemonState& state) {
     auto delay = 1s;
     for (;;) {
+        state.reload_if_requested();
         try {
-            Connection probe(resolve_connection(config, env), "postgres");
+            Connection probe(resolve_connection(state.config, state.env), "postgres");
             return true;
         } catch (const Error& err) {
             spdlog::warn("PostgreSQL not reachable yet, retrying in {} s: {}", delay.count(),
                          err.what());
         }
-        if (!sleep_until(now_utc() + delay)) {
-            if (stop_requested().load()) return false;
-            reload_requested().store(false);  // nothing to reload before the first run
-        }
+        if (!sleep_until(now_utc() + delay) && stop_requested().load()) return false;
         delay = std::min<std::chrono::seconds>(delay * 2, 60s);
     }
 }
 
 // One backup run; a failure is logged (and recorded by backup()), never fatal here.
-void run_tier(const Config& config, const Environment& env, BackupType tier, const char* why) {
+void run_tier(const DaemonState& state, BackupType tier, const char* why) {
     spdlog::info("running {} backup ({})", to_string(tier), why);
     try {
-        backup(config, env, tier, Force::no);
-    } catch (const Error& err) {
-        spdlog::error("{} backup failed: {}", to_string(tier), err.what());
+        backup(state.config, state.env, tier, Force::no);
+    } catch (const std::exception& err) {
+        if (stop_requested().load()) {
+            spdlog::info("{} backup stopped: {}", to_string(tier), err.what());
+        } else {
+            spdlog::error("{} backup failed: {}", to_string(tier), err.what());
+        }
     }
 }
 
@@ -73,10 +101,10 @@ std::optional<TimePoint> last_attempt(const Repository& repo, BackupType tier) {
 }  // namespace
 
 ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const Environment& env) {
-    Config config = initial;
-    init_logging(config.daemon.log_level, LogTarget::standard_output);
+    init_logging(initial.daemon.log_level, LogTarget::standard_output);
     install_signal_handlers();
-    TierSchedules schedules = parse_schedules(config.schedule, config.source);
+    DaemonState state{initial, parse_schedules(initial.schedule, initial.source), overrides, env};
+    const Config& config = state.config;
     spdlog::info(
         "pgtier {} daemon starting: backups in {}, full '{}', differential '{}', "
         "incremental '{}' ({})",
@@ -89,30 +117,40 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
         for (const auto& path : repo.sweep()) {
             spdlog::warn("removed {} left by an interrupted run", path.string());
         }
+        if (const auto marker = read_file(repo.state_dir() / restoring_marker)) {
+            // Backing up a half-restored cluster would make it the newest state.
+            spdlog::critical(
+                "a whole-cluster restore was interrupted ({}: {}); not starting the schedule. "
+                "Finish it with `pgtier restore latest --replace` (or remove that file once the "
+                "cluster is as it should be)",
+                (repo.state_dir() / restoring_marker).string(), *marker);
+            return ExitCode::failure;
+        }
     }
-    if (!wait_for_server(config, env)) return ExitCode::ok;
+    if (!wait_for_server(state)) return ExitCode::ok;
     if (config.daemon.auto_restore) {
         spdlog::info("auto_restore: restore latest --if-empty");
         try {
             restore_latest(config, env, true, false, false);
-        } catch (const Error& err) {
+        } catch (const std::exception& err) {
+            if (stop_requested().load()) return ExitCode::ok;
             // Backing up the empty cluster now would make it the newest state: stop instead,
             // so that the operator (or the container's restart) sees it.
             spdlog::critical("auto_restore failed, not starting the schedule: {}", err.what());
             return ExitCode::failure;
         }
     }
-    {
+    if (!stop_requested().load()) {
         const Repository repo(config.storage.dir);
-        const auto fulls = last_attempt(repo, BackupType::full);
-        bool have_full = false;
-        for (const auto& m : repo.published_manifests()) {
-            have_full = have_full || m.type == BackupType::full;
-        }
-        const auto catch_up = startup_run(schedules, now_utc(), have_full, fulls,
-                                          last_attempt(repo, BackupType::differential));
+        const auto manifests = repo.published_manifests();
+        const bool have_full =
+            std::any_of(manifests.begin(), manifests.end(),
+                        [](const Manifest& m) { return m.type == BackupType::full; });
+        const auto catch_up =
+            startup_run(state.schedules, now_utc(), have_full, last_attempt(repo, BackupType::full),
+                        last_attempt(repo, BackupType::differential));
         if (catch_up) {
-            run_tier(config, env, *catch_up,
+            run_tier(state, *catch_up,
                      have_full ? "catching up a run missed while the daemon was down"
                                : "no full backup exists yet");
         }
@@ -120,22 +158,11 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
 
     TimePoint after = now_utc();
     while (!stop_requested().load()) {
-        if (reload_requested().exchange(false)) {
-            try {
-                Config fresh = load_config(overrides, env);
-                const auto fresh_schedules = parse_schedules(fresh.schedule, fresh.source);
-                set_process_timezone(effective_timezone(fresh, env));
-                config = std::move(fresh);
-                schedules = fresh_schedules;
-                init_logging(config.daemon.log_level, LogTarget::standard_output);
-                spdlog::info("SIGHUP: configuration reloaded from {}", config.source);
-            } catch (const Error& err) {
-                spdlog::error("SIGHUP: the new configuration is refused, keeping the old one: {}",
-                              err.what());
-            }
+        if (reload_requested().load()) {
+            state.reload_if_requested();
             after = now_utc();
         }
-        const auto due = next_run(schedules, after);
+        const auto due = next_run(state.schedules, after);
         if (!due) {
             spdlog::warn("no schedule fires again; waiting for a signal");
             sleep_until(TimePoint::max());
@@ -147,7 +174,7 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
             spdlog::info("{} due at the same time is covered by the {}", to_string(covered),
                          to_string(due->tier));
         }
-        run_tier(config, env, due->tier, "scheduled");
+        run_tier(state, due->tier, "scheduled");
         // Fire times that passed during a long run are not made up (as cron does).
         after = std::max(due->at, now_utc());
     }

@@ -25,6 +25,11 @@ std::vector<RetentionDecision> apply_retention(const Repository& repo,
 
 ExitCode prune(const Config& config, bool dry_run, const std::optional<std::string>& at) {
     TimePoint now = now_utc();
+    if (at && !dry_run) {
+        throw ConfigError(
+            "--at only goes with --dry-run: deleting as of another date than now "
+            "is not what retention means");
+    }
     if (at) {
         const auto parsed = parse_iso8601(*at);
         if (!parsed) {

@@ -1,11 +1,14 @@
 // pgtier restore list-databases | database | full | latest
+#include <unistd.h>
 #include <algorithm>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "pgtier/commands.hpp"
+#include "pgtier/files.hpp"
 #include "pgtier/log.hpp"
 #include "pgtier/naming.hpp"
 #include "pgtier/repository.hpp"
@@ -48,15 +51,26 @@ ResolvedArchive resolve_archive(const Repository& repo, const std::string& name)
 }
 
 // Restores hold the repository lock, so that retention cannot delete an archive being read
-// and scheduled backups wait. A read-only backup directory (a restore on the host) has no
-// lock to take.
+// and scheduled backups wait. Only where the backup directory cannot be written (a read-only
+// mount on the host) does a restore go on without it.
 std::unique_ptr<RepositoryLock> lock_for_restore(const Repository& repo) {
-    try {
-        repo.ensure_layout();
-        return repo.lock(&stop_requested());
-    } catch (const Error& err) {
-        spdlog::warn("restoring without the repository lock: {}", err.what());
+    install_signal_handlers();
+    if (::access(repo.dir().c_str(), W_OK) != 0 ||
+        (fs::exists(repo.state_dir()) && ::access(repo.state_dir().c_str(), W_OK) != 0)) {
+        spdlog::warn("{} is not writable: restoring without the repository lock",
+                     repo.dir().string());
         return nullptr;
+    }
+    repo.ensure_layout();
+    return repo.lock(&stop_requested());
+}
+
+// The whole file against its sidecar, and the manifest against the file, before anything
+// changes (its offsets are what the restore will read).
+void check_whole_archive(const fs::path& path, const Manifest& manifest) {
+    check_sidecar(path);
+    if (sidecar_sha256(path) != manifest.sha256) {
+        throw Error(path.string() + ": the manifest does not belong to this archive");
     }
 }
 
@@ -106,7 +120,8 @@ struct ClusterSource {
 
 // Restores globals then every database; refuses before changing anything when a database
 // exists (unless replace) — postgres and template1 count only when they have user tables.
-ExitCode restore_cluster(Restorer& restorer, const ClusterSource& source, bool replace) {
+ExitCode restore_cluster(const Repository& repo, Restorer& restorer, const ClusterSource& source,
+                         bool replace) {
     std::vector<std::string> conflicts;
     const auto existing = restorer.databases();
     for (const auto& ref : source.databases) {
@@ -121,6 +136,16 @@ ExitCode restore_cluster(Restorer& restorer, const ClusterSource& source, bool r
                     "; nothing was changed (use --replace to replace them)");
     }
     const auto started = std::chrono::steady_clock::now();
+    // While this file exists the cluster holds part of a restore: the daemon refuses to start
+    // its schedule (a backup now would record the partial cluster as the newest state).
+    const fs::path marker = repo.state_dir() / restoring_marker;
+    try {
+        write_file_atomically(marker, "pid " + std::to_string(::getpid()) + ", started " +
+                                          format_utc_iso(now_utc()) + ", globals from " +
+                                          source.globals.archive.string() + "\n");
+    } catch (const Error& err) {
+        spdlog::warn("cannot write {}: {}", marker.string(), err.what());
+    }
     restorer.restore_globals(source.globals);
     std::uint64_t bytes = 0;
     std::vector<std::string> done;
@@ -136,6 +161,7 @@ ExitCode restore_cluster(Restorer& restorer, const ClusterSource& source, bool r
                         "; the databases after \"" + name + "\" were not restored.");
         }
     }
+    fs::remove(marker);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     std::printf("restored globals and %zu databases: %s of SQL in %.1f s\n", done.size(),
@@ -186,7 +212,6 @@ ExitCode restore_database(const Config& config, const Environment& env,
     const SectionRef ref{archive.path, *section};
     check_section(ref.archive, ref.section);  // before anything changes
     const auto roles = roles_for(repo, archive);
-    install_signal_handlers();
     Restorer restorer(resolve_connection(config, env), stop_requested());
     const std::string target = as.value_or(database);
     const auto result = restorer.restore_database(ref, target, replace, roles);
@@ -207,10 +232,7 @@ ExitCode restore_full(const Config& config, const Environment& env, const std::s
                     " is an incremental (only the databases that changed); restore it with "
                     "`restore database` or use `restore latest`");
     }
-    check_sidecar(archive.path);  // before anything changes
-    if (sidecar_sha256(archive.path) != archive.manifest.sha256) {
-        throw Error(archive.path.string() + ": the manifest does not belong to this archive");
-    }
+    check_whole_archive(archive.path, archive.manifest);
     ClusterSource source;
     for (const auto& s : archive.manifest.sections) {
         if (s.kind == SectionKind::globals) {
@@ -219,14 +241,29 @@ ExitCode restore_full(const Config& config, const Environment& env, const std::s
             source.databases.push_back({archive.path, s});
         }
     }
-    install_signal_handlers();
     Restorer restorer(resolve_connection(config, env), stop_requested());
-    return restore_cluster(restorer, source, replace);
+    return restore_cluster(repo, restorer, source, replace);
 }
 
 ExitCode restore_latest(const Config& config, const Environment& env, bool if_empty, bool replace,
                         bool dry_run) {
     const Repository repo(config.storage.dir);
+    if (dry_run) {
+        for (const auto& line : describe_plan(plan_latest_restore(repo.published_manifests())))
+            std::printf("%s\n", line.c_str());
+        return ExitCode::ok;
+    }
+    const auto lock = lock_for_restore(repo);
+    Restorer restorer(resolve_connection(config, env), stop_requested());
+    // --if-empty looks at the cluster first: on a cluster in use it does nothing, whatever
+    // state the backup directory is in (it is what the daemon runs at every start).
+    if (if_empty) {
+        std::string why;
+        if (!restorer.cluster_is_empty(why)) {
+            std::printf("not restoring (--if-empty): %s\n", why.c_str());
+            return ExitCode::ok;
+        }
+    }
     const auto published = repo.published_manifests();
     const bool have_base = std::any_of(published.begin(), published.end(), [](const Manifest& m) {
         return m.type != BackupType::incremental;
@@ -240,22 +277,12 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
     const auto plan = plan_latest_restore(published);
     for (const auto& line : describe_plan(plan)) std::printf("%s\n", line.c_str());
     std::fflush(stdout);
-    if (dry_run) return ExitCode::ok;
-    const auto lock = lock_for_restore(repo);
 
-    install_signal_handlers();
-    Restorer restorer(resolve_connection(config, env), stop_requested());
-    if (if_empty) {
-        std::string why;
-        if (!restorer.cluster_is_empty(why)) {
-            std::printf("not restoring (--if-empty): %s\n", why.c_str());
-            return ExitCode::ok;
-        }
-    }
     // Everything that will be read is checked before anything changes: the base against its
     // sidecar, each section from a newer archive against its manifest.
     auto path_of = [&](const SectionSource& s) { return repo.tier_dir(s.tier) / s.archive; };
-    check_sidecar(repo.tier_dir(plan.base_tier) / plan.base);
+    const fs::path base = repo.tier_dir(plan.base_tier) / plan.base;
+    check_whole_archive(base, read_manifest(base.parent_path() / manifest_name(plan.base)));
     ClusterSource source;
     source.globals = {path_of(plan.globals), plan.globals.section};
     if (plan.globals.archive != plan.base)
@@ -265,7 +292,7 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
         if (db.source.archive != plan.base) check_section(ref.archive, ref.section);
         source.databases.push_back(ref);
     }
-    return restore_cluster(restorer, source, replace);
+    return restore_cluster(repo, restorer, source, replace);
 }
 
 }  // namespace pgtier::commands

@@ -110,6 +110,8 @@ ExitCode health(const Config& config) {
     };
     for (const auto& [tier, s] : status) {
         if (s.last_success) note(tier, s.last_success->started_at);
+        // A run still going (a long full) is on time; it is judged when it ends.
+        if (s.running_since) note(tier, *s.running_since);
     }
     for (const auto& m : repo.published_manifests()) note(m.type, m.started_at);
 

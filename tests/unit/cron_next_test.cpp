@@ -148,3 +148,9 @@ TEST_CASE("cron: a date that never exists is rejected at parse time") {
     CHECK_NOTHROW(parse_cron("0 0 29 2 *"));    // leap years
     CHECK_NOTHROW(parse_cron("0 0 30 2 mon"));  // OR: every Monday of February
 }
+
+TEST_CASE("ISO 8601: dates that do not exist are refused") {
+    CHECK_FALSE(parse_iso8601("2026-02-31T00:00:00Z"));
+    CHECK_FALSE(parse_iso8601("2026-02-29T00:00:00Z"));
+    CHECK(parse_iso8601("2028-02-29T00:00:00Z"));
+}
