@@ -7,10 +7,20 @@
 namespace pgtier {
 
 namespace {
+// libpq's message on one line (it ends in a newline and may hold a tab-indented hint line),
+// so that each log record stays one line.
 std::string trimmed(const char* text) {
     std::string s = text != nullptr ? text : "";
     while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-    return s;
+    std::string out;
+    for (char ch : s) {
+        if (ch == '\n' || ch == '\t') {
+            if (!out.empty() && out.back() != ' ') out.push_back(' ');
+        } else {
+            out.push_back(ch);
+        }
+    }
+    return out;
 }
 }  // namespace
 

@@ -3,6 +3,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <array>
+#include <cstdio>
 #include <cstring>
 
 #include "pgtier/errors.hpp"
@@ -10,9 +11,10 @@
 namespace pgtier {
 
 namespace {
+bool reports_to_log = false;
 constexpr std::array<const char*, 7> level_names = {"trace", "debug",    "info", "warn",
                                                     "error", "critical", "off"};
-}
+}  // namespace
 
 bool is_valid_log_level(const std::string& level) {
     for (const char* name : level_names) {
@@ -29,6 +31,19 @@ void init_logging(const std::string& level, LogTarget target) {
     logger->set_level(spdlog::level::from_str(is_valid_log_level(level) ? level : "info"));
     logger->flush_on(spdlog::level::trace);
     spdlog::set_default_logger(logger);
+}
+
+void report(const std::string& line) {
+    if (reports_to_log) {
+        spdlog::info("{}", line);
+    } else {
+        std::printf("%s\n", line.c_str());
+        std::fflush(stdout);
+    }
+}
+
+void set_reports_to_log(bool to_log) {
+    reports_to_log = to_log;
 }
 
 std::string errno_text(int err) {

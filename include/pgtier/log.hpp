@@ -13,4 +13,9 @@ void init_logging(const std::string& level, LogTarget target);
 
 bool is_valid_log_level(const std::string& level);
 
+// A command's result line ("full: wrote …", a restore plan): on stdout for the one-shot
+// commands; in the daemon, whose stdout is its log, an info record instead.
+void report(const std::string& line);
+void set_reports_to_log(bool to_log);
+
 }  // namespace pgtier

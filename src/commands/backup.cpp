@@ -181,12 +181,14 @@ ExitCode backup(const Config& config, const Environment& env, BackupType request
     const std::string type(to_string(requested));
     if (record.result == RunResult::skipped) {
         spdlog::info("{} skipped: {}", type, record.detail);
-        std::printf("%s: skipped: %s\n", type.c_str(), record.detail.c_str());
+        report(type + ": skipped: " + record.detail);
     } else {
         spdlog::info("{} published in {:.1f} s: {}", record.archive, record.duration_seconds,
                      record.detail);
-        std::printf("%s: wrote %s (%llu bytes, %.1f s)\n", type.c_str(), record.archive.c_str(),
-                    static_cast<unsigned long long>(record.size), record.duration_seconds);
+        char seconds[32];
+        std::snprintf(seconds, sizeof seconds, "%.1f", record.duration_seconds);
+        report(type + ": wrote " + record.archive + " (" + std::to_string(record.size) +
+               " bytes, " + seconds + " s)");
         // Retention runs after every successful backup (DESIGN §6). A failure here does not
         // undo the backup: it is reported and the exit status says so.
         try {

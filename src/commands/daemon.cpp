@@ -102,6 +102,7 @@ std::optional<TimePoint> last_attempt(const Repository& repo, BackupType tier) {
 
 ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const Environment& env) {
     init_logging(initial.daemon.log_level, LogTarget::standard_output);
+    set_reports_to_log(true);
     install_signal_handlers();
     DaemonState state{initial, parse_schedules(initial.schedule, initial.source), overrides, env};
     const Config& config = state.config;
@@ -113,7 +114,14 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
     {
         Repository repo(config.storage.dir);
         repo.ensure_layout();
-        const auto lock = repo.lock(&stop_requested());
+        std::unique_ptr<RepositoryLock> lock;
+        try {
+            lock = repo.lock(&stop_requested());
+        } catch (const Error&) {
+            if (!stop_requested().load()) throw;
+            spdlog::info("stop requested while waiting for the lock: daemon exiting");
+            return ExitCode::ok;
+        }
         for (const auto& path : repo.sweep()) {
             spdlog::warn("removed {} left by an interrupted run", path.string());
         }

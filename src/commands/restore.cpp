@@ -55,13 +55,17 @@ ResolvedArchive resolve_archive(const Repository& repo, const std::string& name)
 // mount on the host) does a restore go on without it.
 std::unique_ptr<RepositoryLock> lock_for_restore(const Repository& repo) {
     install_signal_handlers();
-    if (::access(repo.dir().c_str(), W_OK) != 0 ||
-        (fs::exists(repo.state_dir()) && ::access(repo.state_dir().c_str(), W_OK) != 0)) {
-        spdlog::warn("{} is not writable: restoring without the repository lock",
-                     repo.dir().string());
+    try {
+        repo.ensure_layout();
+    } catch (const Error& err) {
+        spdlog::warn("restoring without the repository lock: {}", err.what());
         return nullptr;
     }
-    repo.ensure_layout();
+    if (::access(repo.state_dir().c_str(), W_OK) != 0) {
+        spdlog::warn("{} is not writable: restoring without the repository lock",
+                     repo.state_dir().string());
+        return nullptr;
+    }
     return repo.lock(&stop_requested());
 }
 
@@ -164,8 +168,11 @@ ExitCode restore_cluster(const Repository& repo, Restorer& restorer, const Clust
     fs::remove(marker);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    std::printf("restored globals and %zu databases: %s of SQL in %.1f s\n", done.size(),
-                human_size(bytes).c_str(), seconds);
+    char summary[160];
+    std::snprintf(summary, sizeof summary,
+                  "restored globals and %zu databases: %s of SQL in %.1f s", done.size(),
+                  human_size(bytes).c_str(), seconds);
+    report(summary);
     return ExitCode::ok;
 }
 
@@ -250,7 +257,7 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
     const Repository repo(config.storage.dir);
     if (dry_run) {
         for (const auto& line : describe_plan(plan_latest_restore(repo.published_manifests())))
-            std::printf("%s\n", line.c_str());
+            report(line);
         return ExitCode::ok;
     }
     const auto lock = lock_for_restore(repo);
@@ -260,7 +267,7 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
     if (if_empty) {
         std::string why;
         if (!restorer.cluster_is_empty(why)) {
-            std::printf("not restoring (--if-empty): %s\n", why.c_str());
+            report("not restoring (--if-empty): " + why);
             return ExitCode::ok;
         }
     }
@@ -270,13 +277,12 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
     });
     if (!have_base && if_empty) {
         // The daemon's first start with auto_restore: nothing to restore is not an error.
-        std::printf("not restoring (--if-empty): no full or differential archive in %s yet\n",
-                    repo.dir().c_str());
+        report("not restoring (--if-empty): no full or differential archive in " +
+               repo.dir().string() + " yet");
         return ExitCode::ok;
     }
     const auto plan = plan_latest_restore(published);
-    for (const auto& line : describe_plan(plan)) std::printf("%s\n", line.c_str());
-    std::fflush(stdout);
+    for (const auto& line : describe_plan(plan)) report(line);
 
     // Everything that will be read is checked before anything changes: the base against its
     // sidecar, each section from a newer archive against its manifest.

@@ -64,7 +64,9 @@ pass "--if-empty on an empty cluster restores: the cluster equals the source"
 # And once restored, the next start does nothing.
 not_empty ie-again "the restored databases" '"shop db"|"Ünï"'
 
-# The daemon's very first start: no archive at all is nothing to restore, not an error.
+# The daemon's very first start: an empty cluster and no archive at all is nothing to restore,
+# not an error.
+pg_start fresh
 run_pgtier ie-none --dir "$WORK/no-backups" restore latest --if-empty
 expect_rc ie-none 0 "restore latest --if-empty with no archive"
 grep -q '^not restoring (--if-empty): no full or differential archive' "$WORK/ie-none.out" \
