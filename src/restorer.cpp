@@ -52,11 +52,6 @@ std::vector<std::string> Restorer::databases() {
     return queries::database_names(conn);
 }
 
-bool Restorer::database_exists(const std::string& name) {
-    const auto names = databases();
-    return std::find(names.begin(), names.end(), name) != names.end();
-}
-
 bool Restorer::has_user_tables(const std::string& database) {
     Connection conn(client_.settings(), database);
     return queries::has_user_tables(conn);
@@ -242,8 +237,8 @@ RestoredDatabase Restorer::restore_database(
                           (target == "postgres" || target == "template1") &&
                           !has_user_tables(target);
     if (target == "template0" || (target == "template1" && creates_database)) {
-        throw Error("pgtier restores into " + target +
-                    " only the section of postgres or template1; use --as NEW");
+        throw Error("cannot restore \"" + source + "\" into " + target +
+                    ": only the section of postgres or template1 can go there; use --as NEW");
     }
     std::string work = target;
     if (!in_place) {
@@ -273,8 +268,8 @@ RestoredDatabase Restorer::restore_database(
     auto cleanup = [&](const std::string& why) {
         std::string message = why;
         if (in_place) {
-            message += "\n\"" + target + "\" was empty and now holds part of the section; " +
-                       "restore it again with --replace once the cause is fixed.";
+            message += "\n\"" + target + "\" had no user tables and now holds part of the " +
+                       "section; restore it again with --replace once the cause is fixed.";
         } else {
             try {
                 queries::drop_database(conn, work);

@@ -101,7 +101,7 @@ std::vector<RetentionDecision> plan_retention(const std::vector<Manifest>& publi
     int fulls_seen = 0;
     std::vector<RetentionDecision> decisions;
     for (const auto* m : archives) {
-        RetentionDecision d{m->type, m->name, m->started_at, true, ""};
+        RetentionDecision d{m->type, m->name, m->started_at, m->compressed_size, true, ""};
         const double age_days = std::chrono::duration<double>(now - m->started_at).count() / 86400;
         const int limit = days_for(policy, m->type);
         const bool newest_of_tier = !seen_tier[m->type];

@@ -37,7 +37,6 @@ class Restorer {
     Restorer(const ConnectionSettings& settings, const std::atomic<bool>& stop);
 
     std::vector<std::string> databases();
-    bool database_exists(const std::string& name);
     // No database besides postgres/template0/template1, and no user table in postgres.
     bool cluster_is_empty(std::string& why);
     bool has_user_tables(const std::string& database);

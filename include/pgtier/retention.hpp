@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@ struct RetentionDecision {
     BackupType tier = BackupType::full;
     std::string name;
     TimePoint started_at{};
+    std::uint64_t size = 0;  // compressed bytes
     bool keep = true;
     std::string reason;  // the rule that decided
 };

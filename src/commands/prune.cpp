@@ -44,8 +44,6 @@ ExitCode prune(const Config& config, bool dry_run, const std::optional<std::stri
         repo.ensure_layout();
         lock = repo.lock();
     }
-    std::map<std::string, std::uint64_t> sizes;
-    for (const auto& m : repo.published_manifests()) sizes[m.name] = m.compressed_size;
     const auto decisions = apply_retention(repo, config.retention, now, dry_run);
     std::uint64_t freed = 0;
     std::size_t deleted = 0;
@@ -53,7 +51,7 @@ ExitCode prune(const Config& config, bool dry_run, const std::optional<std::stri
         std::printf("%-6s %-13s %-40s %s\n", d.keep ? "keep" : (dry_run ? "DELETE" : "deleted"),
                     std::string(to_string(d.tier)).c_str(), d.name.c_str(), d.reason.c_str());
         if (!d.keep) {
-            freed += sizes[d.name];
+            freed += d.size;
             ++deleted;
         }
     }

@@ -136,8 +136,10 @@ ExitCode restore_cluster(const Repository& repo, Restorer& restorer, const Clust
         conflicts.push_back(name);
     }
     if (!conflicts.empty() && !replace) {
-        throw Error("these databases exist and are not empty: " + join_quoted(conflicts) +
-                    "; nothing was changed (use --replace to replace them)");
+        throw Error(
+            "these databases of the archive exist (postgres and template1 count only "
+            "when they have user tables): " +
+            join_quoted(conflicts) + "; nothing was changed (use --replace to replace them)");
     }
     const auto started = std::chrono::steady_clock::now();
     // While this file exists the cluster holds part of a restore: the daemon refuses to start
