@@ -40,7 +40,7 @@ std::optional<BackupType> startup_run(const TierSchedules& schedules, TimePoint 
                                       std::optional<TimePoint> last_full,
                                       std::optional<TimePoint> last_differential);
 
-// The time between two consecutive fires after `now` (the tier's interval, for health).
+// The time between the next two fires after `now` (for health's grace).
 std::chrono::seconds tier_interval(const CronSchedule& schedule, TimePoint now);
 
 }  // namespace pgtier

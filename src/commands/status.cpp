@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pgtier/commands.hpp"
+#include "pgtier/cron.hpp"
 #include "pgtier/run_status.hpp"
 #include "pgtier/scheduler.hpp"
 #include "pgtier/text.hpp"
@@ -126,18 +127,24 @@ ExitCode health(const Config& config) {
                                ") failed: " + r.detail);
             continue;
         }
-        const auto interval = tier_interval(schedules.of(tier), now);
-        const auto grace = std::max<std::chrono::seconds>(interval / 10, std::chrono::hours(1));
         const auto success = newest_success.find(tier);
         if (success == newest_success.end()) {
             problems.push_back("no successful " + name + " run yet");
-        } else if (now - success->second > interval + grace) {
+            continue;
+        }
+        // Overdue: a fire time came after the newest success and passed by more than a grace
+        // (a tenth of the gap to the fire after it, at least an hour) without a success since.
+        const auto due = next_fire(schedules.of(tier), success->second);
+        if (!due) continue;
+        const auto grace = std::max<std::chrono::seconds>(
+            tier_interval(schedules.of(tier), *due - std::chrono::seconds(1)) / 10,
+            std::chrono::hours(1));
+        if (now > *due + grace) {
             const double age = std::chrono::duration<double>(now - success->second).count();
-            problems.push_back("the newest successful " + name + " run started " +
-                               duration_text(age) + " ago, more than its interval (" +
-                               duration_text(static_cast<double>(interval.count())) +
-                               ") plus a grace of " +
-                               duration_text(static_cast<double>(grace.count())));
+            problems.push_back("the " + name + " run due at " + format_local_iso(*due) +
+                               " has not succeeded (the newest success started " +
+                               duration_text(age) + " ago; grace " +
+                               duration_text(static_cast<double>(grace.count())) + ")");
         }
     }
     if (problems.empty()) {
