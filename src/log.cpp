@@ -33,6 +33,19 @@ void init_logging(const std::string& level, LogTarget target) {
     spdlog::set_default_logger(logger);
 }
 
+std::string one_line(std::string text) {
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    std::string out;
+    for (char ch : text) {
+        if (ch == '\n') {
+            out += " | ";
+        } else {
+            out.push_back(ch);
+        }
+    }
+    return out;
+}
+
 void report(const std::string& line) {
     if (reports_to_log) {
         spdlog::info("{}", line);

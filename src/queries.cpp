@@ -140,6 +140,14 @@ void create_empty_database(Connection& conn, const std::string& database) {
     conn.run(("CREATE DATABASE " + quote_identifier(database) + " TEMPLATE template0").c_str());
 }
 
+void terminate_sessions_of(Connection& conn, const std::string& application_name) {
+    // Waits (up to 10 s each) until they are gone, so that their work is rolled back first.
+    conn.run(
+        "SELECT pg_catalog.pg_terminate_backend(pid, 10000) FROM pg_catalog.pg_stat_activity "
+        "WHERE application_name = $1 AND pid <> pg_catalog.pg_backend_pid()",
+        {application_name});
+}
+
 void drop_database(Connection& conn, const std::string& database) {
     // A template cannot be dropped (pg_dump writes IS_TEMPLATE for template databases).
     conn.run("UPDATE pg_catalog.pg_database SET datistemplate = false WHERE datname = $1",

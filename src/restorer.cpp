@@ -43,6 +43,10 @@ std::function<void(const TextSink&)> reader(const SectionRef& ref) {
 Restorer::Restorer(const ConnectionSettings& settings, const std::atomic<bool>& stop)
     : client_(settings), stop_(stop) {}
 
+std::string Restorer::psql_application_name() const {
+    return "pgtier-restore-" + std::to_string(::getpid());
+}
+
 std::string Restorer::maintenance_database(const std::string& avoid) const {
     return avoid == "postgres" ? "template1" : "postgres";
 }
@@ -90,6 +94,8 @@ std::uint64_t Restorer::replay(const std::string& what, std::uint64_t total,
     argv.push_back("--dbname=" + dbname_conninfo(connect_to));
     argv.push_back("--file=-");
     ChildSpec spec{argv, client_.env(), true};
+    // Named, so that a failed restore can end the server session psql leaves behind.
+    spec.env.push_back("PGAPPNAME=" + psql_application_name());
     Child psql(spec);
 
     std::uint64_t bytes = 0;
@@ -272,6 +278,9 @@ RestoredDatabase Restorer::restore_database(
                        "section; restore it again with --replace once the cause is fixed.";
         } else {
             try {
+                // A killed psql's statement (a CREATE DATABASE, say) runs on in the server
+                // and could commit after the drop: end that session first.
+                queries::terminate_sessions_of(conn, psql_application_name());
                 queries::drop_database(conn, work);
                 message += "\nThe partial copy \"" + work + "\" was dropped; \"" + target + "\" " +
                            (target_exists ? "was not changed." : "was not created.");

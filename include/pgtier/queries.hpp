@@ -36,6 +36,9 @@ std::vector<std::string> database_names(Connection& conn);
 bool has_user_tables(Connection& conn);
 std::uint64_t database_size(Connection& conn, const std::string& database);
 void create_empty_database(Connection& conn, const std::string& database);
+// Ends the sessions of a client by application_name and waits until they are gone
+// (PostgreSQL 14+).
+void terminate_sessions_of(Connection& conn, const std::string& application_name);
 // Ends the sessions connected to it (PostgreSQL 13+ FORCE); clears a template flag first.
 void drop_database(Connection& conn, const std::string& database);
 // Gives `to` the owner, ACL, connection settings, template flag, per-database role settings and

@@ -65,6 +65,7 @@ class Restorer {
                          const std::function<void(const TextSink&)>& produce,
                          class RestoreFilter* filter);
     std::string maintenance_database(const std::string& avoid) const;
+    std::string psql_application_name() const;
     // Renames the complete work database to the target; an existing target is moved aside
     // first and dropped last (its database-level settings carried over when asked).
     void put_in_place(Connection& conn, const std::string& source, const std::string& work,

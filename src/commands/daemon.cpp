@@ -47,7 +47,7 @@ struct DaemonState {
             spdlog::info("SIGHUP: configuration reloaded from {}", config.source);
         } catch (const Error& err) {
             spdlog::error("SIGHUP: the new configuration is refused, keeping the old one: {}",
-                          err.what());
+                          one_line(err.what()));
         }
     }
 };
@@ -63,7 +63,7 @@ bool wait_for_server(DaemonState& state) {
             return true;
         } catch (const Error& err) {
             spdlog::warn("PostgreSQL not reachable yet, retrying in {} s: {}", delay.count(),
-                         err.what());
+                         one_line(err.what()));
         }
         if (!sleep_until(now_utc() + delay) && stop_requested().load()) return false;
         delay = std::min<std::chrono::seconds>(delay * 2, 60s);
@@ -77,9 +77,9 @@ void run_tier(const DaemonState& state, BackupType tier, const char* why) {
         backup(state.config, state.env, tier, Force::no);
     } catch (const std::exception& err) {
         if (stop_requested().load()) {
-            spdlog::info("{} backup stopped: {}", to_string(tier), err.what());
+            spdlog::info("{} backup stopped: {}", to_string(tier), one_line(err.what()));
         } else {
-            spdlog::error("{} backup failed: {}", to_string(tier), err.what());
+            spdlog::error("{} backup failed: {}", to_string(tier), one_line(err.what()));
         }
     }
 }
@@ -125,26 +125,41 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
         for (const auto& path : repo.sweep()) {
             spdlog::warn("removed {} left by an interrupted run", path.string());
         }
-        if (const auto marker = read_file(repo.state_dir() / restoring_marker)) {
-            // Backing up a half-restored cluster would make it the newest state.
+    }
+    // Backing up a half-restored cluster would make it the newest state.
+    const auto marker_path = Repository(config.storage.dir).state_dir() / restoring_marker;
+    if (auto marker = read_file(marker_path)) {
+        while (!marker->empty() && marker->back() == '\n') marker->pop_back();
+        if (!config.daemon.auto_restore) {
             spdlog::critical(
                 "a whole-cluster restore was interrupted ({}: {}); not starting the schedule. "
                 "Finish it with `pgtier restore latest --replace` (or remove that file once the "
                 "cluster is as it should be)",
-                (repo.state_dir() / restoring_marker).string(), *marker);
+                marker_path.string(), *marker);
             return ExitCode::failure;
         }
     }
     if (!wait_for_server(state)) return ExitCode::ok;
     if (config.daemon.auto_restore) {
-        spdlog::info("auto_restore: restore latest --if-empty");
+        // An auto_restore that was stopped half-way is finished (replacing what it restored);
+        // otherwise only an empty cluster is restored.
+        const bool resume = std::filesystem::exists(marker_path);
+        spdlog::info("auto_restore: restore latest {}",
+                     resume ? "--replace (finishing an interrupted restore)" : "--if-empty");
         try {
-            restore_latest(config, env, true, false, false);
+            restore_latest(config, env, !resume, resume, false);
         } catch (const std::exception& err) {
-            if (stop_requested().load()) return ExitCode::ok;
+            if (stop_requested().load()) {
+                spdlog::info(
+                    "stop requested during auto_restore ({}); the cluster holds part of "
+                    "the restore, which the next start finishes: daemon exiting",
+                    one_line(err.what()));
+                return ExitCode::ok;
+            }
             // Backing up the empty cluster now would make it the newest state: stop instead,
             // so that the operator (or the container's restart) sees it.
-            spdlog::critical("auto_restore failed, not starting the schedule: {}", err.what());
+            spdlog::critical("auto_restore failed, not starting the schedule: {}",
+                             one_line(err.what()));
             return ExitCode::failure;
         }
     }
