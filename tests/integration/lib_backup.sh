@@ -231,3 +231,91 @@ with_pg() {
     shift
     PGHOST="$WORK/$name/socket" PGPORT="$(pg_port "$name")" "$@"
 }
+
+# ---- daemon / status / prune helpers (issue 4) ------------------------------------------------------
+#   start_daemon TAG ARGS...   start "$PGTIER ARGS... daemon" in the background; log (stdout+stderr)
+#                              -> $WORK/TAG.log; its pid -> $DPID (killed at exit if still running)
+#   kill_on_exit PID...        SIGKILL these at exit, before the usual cleanup
+#   wait_until SECONDS CMD...  poll CMD every 0.1 s until it succeeds; 1 after SECONDS
+#   log_count FILE REGEX       lines of FILE matching the extended REGEX (0 when none)
+#   wait_log FILE REGEX N SECONDS   until FILE has at least N lines matching REGEX (1 on timeout)
+#   stop_pid PID SECONDS [SIG] SIGTERM (or SIG) PID and wait for it up to SECONDS (then SIGKILL);
+#                              exit status (or "timeout") -> $STOP_RC, time -> $STOP_MS
+#   show_log FILE              the last 60 lines of a log on stderr
+#   soft_fail MSG / soft_fail_check   record a failed check and go on / fail at the end if any
+
+start_daemon() {
+    local tag=$1
+    shift
+    "$PGTIER" "$@" daemon >"$WORK/$tag.log" 2>&1 &
+    DPID=$!
+    kill_on_exit "$DPID"
+}
+
+# kill_on_exit PID... — the EXIT trap also kills these (SIGKILL) before the usual cleanup; the
+# script's exit status is kept.
+declare -a _KILL_ON_EXIT=()
+kill_on_exit() {
+    _KILL_ON_EXIT+=("$@")
+    trap _kill_then_cleanup EXIT
+}
+_kill_then_cleanup() {
+    local rc=$? p
+    set +e
+    for p in "${_KILL_ON_EXIT[@]}"; do
+        # only a still-running child of this shell (never a recycled pid)
+        [ "$(ps -o ppid= -p "$p" 2>/dev/null | tr -d ' ')" = "$$" ] && kill -KILL "$p" 2>/dev/null || true
+    done
+    (exit "$rc")
+    _cleanup
+}
+
+wait_until() {
+    local deadline=$(($(date +%s%N) + $1 * 1000000000))
+    shift
+    while [ "$(date +%s%N)" -lt "$deadline" ]; do
+        "$@" && return 0
+        sleep 0.1
+    done
+    "$@"
+}
+
+log_count() { grep -Ec -- "$2" "$1" 2>/dev/null || true; }
+
+_log_has() { [ "$(log_count "$1" "$2")" -ge "$3" ]; }
+wait_log() { wait_until "$4" _log_has "$1" "$2" "$3"; }
+
+stop_pid() {
+    local pid=$1 secs=$2 sig=${3:-TERM} t0 i
+    t0=$(date +%s%N)
+    kill -"$sig" "$pid" 2>/dev/null || true
+    for ((i = 0; i < secs * 20; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        STOP_MS=$((($(date +%s%N) - t0) / 1000000))
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        STOP_RC=timeout
+        return 0
+    fi
+    set +e
+    wait "$pid"
+    STOP_RC=$?
+    set -e
+    STOP_MS=$((($(date +%s%N) - t0) / 1000000))
+}
+
+show_log() { { echo "---- $1 (last 60 lines):"; tail -n 60 "$1"; echo "----"; } >&2; }
+
+# soft_fail MSG — record a failed check and go on (for independent checks at the end of a test);
+# soft_fail_check — fail now when any was recorded, listing them all.
+declare -a _SOFT_FAILS=()
+soft_fail() {
+    echo "FAIL (recorded, the test goes on): $*" >&2
+    _SOFT_FAILS+=("$*")
+}
+soft_fail_check() {
+    [ "${#_SOFT_FAILS[@]}" = 0 ] || fail "${#_SOFT_FAILS[@]} check(s) failed: $(printf '[%s] ' "${_SOFT_FAILS[@]}")"
+}
