@@ -44,6 +44,8 @@ _cleanup() {
     exit "$rc"
 }
 trap _cleanup EXIT
+# set -e ends a script silently; say which top-level command did it (a CI log has no more).
+trap 'echo "FAIL: unexpected exit status $? at ${BASH_SOURCE[0]}:${LINENO}: ${BASH_COMMAND}" >&2' ERR
 
 # A free TCP port on loopback, chosen by the kernel.
 _free_port() {

@@ -94,7 +94,7 @@ TEST_CASE("identifiers: quoted, bare, folded") {
     CHECK(quote_identifier("a \"b\"") == "\"a \"\"b\"\"\"");
 }
 
-TEST_CASE("--as renames exactly the database-level statements") {
+TEST_CASE("renaming for --as touches exactly the database-level statements") {
     RestoreFilter::Options options;
     options.database = "my db.x";
     options.rename_to = "new \"n\" 'q'";
