@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 
 #include "pgtier/errors.hpp"
+#include "pgtier/log.hpp"
 
 namespace pgtier {
 
@@ -56,6 +57,14 @@ Connection::Connection(const ConnectionSettings& settings, const std::string& da
     values.push_back(nullptr);
     // expand_dbname = 0: a database name is only ever a name, whatever characters it holds.
     conn_ = PQconnectdbParams(keys.data(), values.data(), 0);
+    if (conn_ != nullptr) {
+        // libpq prints server notices (a WARNING of pg_terminate_backend, say) on stderr by
+        // default, outside the log; pgtier keeps them as debug records.
+        PQsetNoticeProcessor(
+            conn_,
+            [](void*, const char* message) { spdlog::debug("server: {}", trimmed(message)); },
+            nullptr);
+    }
     if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
         std::string why = conn_ != nullptr ? trimmed(PQerrorMessage(conn_)) : "out of memory";
         PQfinish(conn_);

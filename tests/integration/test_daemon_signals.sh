@@ -10,6 +10,10 @@ export TZ=UTC
 
 pg_start sg
 pg_quiet
+# Created before the server goes down below, so that the daemon's first full (taken as soon as
+# the server is back) must hold it whenever it connects.
+psql_q -d postgres -c "CREATE DATABASE small"
+psql_db small -c "CREATE TABLE t AS SELECT 1 AS id"
 B="$WORK/backups"
 CFG="$WORK/pgtier.toml"
 # write_cfg FULL DIFFERENTIAL INCREMENTAL
@@ -49,8 +53,6 @@ start_daemon up --config "$CFG"
 L="$WORK/up.log"
 wait_log "$L" 'PostgreSQL not reachable yet' 1 5 || { show_log "$L"; fail "no 'not reachable' log"; }
 pg_start sg
-psql_q -d postgres -c "CREATE DATABASE small"
-psql_db small -c "CREATE TABLE t AS SELECT 1 AS id"
 has_full() { [ "$(count_archives "$B" full)" -ge 1 ] && grep -q 'full/[^ ]* published' "$L"; }
 wait_until 30 has_full || { show_log "$L"; fail "no full within 30 s of the server coming up"; }
 F1=$(archives "$B" full)
