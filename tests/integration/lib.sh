@@ -44,8 +44,11 @@ _cleanup() {
     exit "$rc"
 }
 trap _cleanup EXIT
-# set -e ends a script silently; say which top-level command did it (a CI log has no more).
-trap 'echo "FAIL: unexpected exit status $? at ${BASH_SOURCE[0]}:${LINENO}: ${BASH_COMMAND}" >&2' ERR
+# set -e ends a script silently; say which command did it (a CI log has no more). errtrace (-E)
+# reaches into functions; the $- test skips command substitutions, where bash clears -e and a
+# failing command is not fatal.
+set -E
+trap '_rc=$?; [[ $- == *e* ]] && echo "FAIL: unexpected exit status $_rc at ${BASH_SOURCE[0]}:${LINENO}: ${BASH_COMMAND}" >&2' ERR
 
 # A free TCP port on loopback, chosen by the kernel.
 _free_port() {

@@ -48,7 +48,7 @@ check_orphans_gone() { # PIDS...
     for ((i = 0; i < 100; i++)); do
         alive=""
         for p in "$@"; do
-            if [ -e "/proc/$p" ] && [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ]; then alive+=" $p($(cat "/proc/$p/comm" 2>/dev/null))"; fi
+            if [ -e "/proc/$p" ] && [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ]; then alive+=" $p($(cat "/proc/$p/comm" 2>/dev/null || true))"; fi  # it may end meanwhile
         done
         [ -z "$alive" ] && return 0
         sleep 0.1
