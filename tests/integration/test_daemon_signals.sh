@@ -178,8 +178,8 @@ wait_log "$L" 'PostgreSQL not reachable yet, retrying in 2 s' 1 10 || { show_log
 write_cfg "$NEVER" "$NEVER2" "$NEVER"
 kill -HUP "$DPID"
 has_full2() { [ "$(count_archives "$B" full)" -ge 1 ]; }
-if ! wait_until 10 has_full2; then
-    soft_fail "SIGHUP with a fixed [postgres] port while the daemon waits for the server: not applied, no full within 10 s (last retry: '$(grep 'not reachable' "$L" | tail -n1 | cut -c1-200)')"
+if ! wait_until 30 has_full2; then
+    soft_fail "SIGHUP with a fixed [postgres] port while the daemon waits for the server: not applied, no full within 30 s (last retry: '$(grep 'not reachable' "$L" | tail -n1 | cut -c1-200)')"
 fi
 grep -q 'SIGHUP: configuration reloaded' "$L" || soft_fail "no 'SIGHUP: configuration reloaded' after SIGHUP during the wait for the server"
 stop_pid "$DPID" 5
