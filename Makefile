@@ -1,4 +1,5 @@
-# Developer targets. Operator targets (image, deploy, docker exec …) arrive with the deployment work.
+# Developer targets (all, test, unit-test, demo, bench, format) first; then the operator targets
+# (image, Swarm stack, backups through docker exec), listed by `make help-ops`.
 SHELL := /bin/bash
 BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
@@ -39,3 +40,109 @@ format-check: deps
 
 clean-build:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+
+# ---------------------------------------------------------------------------------------------
+# Operator targets: the image, the Swarm stack (swarm/), and backups inside the running container.
+# Run them on a Swarm manager; the backup-* and shell targets on the node that runs pgtier (the
+# one labelled database=true). `make -n TARGET` shows the command without running it.
+#   make build [DOCKER=podman] [PG_IMAGE=postgres:17-bookworm]   image $(IMAGE):$(VERSION)
+#   make push REGISTRY=registry.example.com:5000                   tag and push it there
+#   make deploy | update | remove | ps | logs | shell | stack-config
+#   make backup-full | backup-diff | backup-incr [ARGS=--force]
+#   make backup-list | backup-verify [ARGS='ARCHIVE…']
+#   make backup-restore ARGS='restore-database latest-full mydb'   (see docker/backup-restore.sh)
+#   make clean                                                     build directories and the image
+# ---------------------------------------------------------------------------------------------
+DOCKER ?= docker
+IMAGE ?= pgtier
+VERSION := $(shell cat VERSION)
+REGISTRY ?=
+# Base image of the run stage (docker/Dockerfile's PG_IMAGE); empty = the Dockerfile's default.
+PG_IMAGE ?=
+STACK ?= pgtier
+STACK_FILE ?= swarm/docker-compose.swarm.yml
+BACKUP_DIR ?= /srv/pgtier/backups
+ARGS ?=
+
+LOCAL_IMAGE = $(IMAGE):$(VERSION)
+PGTIER_IMAGE ?= $(if $(REGISTRY),$(REGISTRY)/)$(LOCAL_IMAGE)
+# Swarm configs are immutable: the stack names them after the files' sha256 (see the stack file).
+PGTIER_CONF_DIGEST = $(shell sha256sum swarm/pgtier.toml | cut -c1-12)
+POSTGRESQL_CONF_DIGEST = $(shell sha256sum swarm/postgresql.conf | cut -c1-12)
+# The variables the stack file reads (POSTGRES_IMAGE and TZ pass through from the environment
+# or the command line: make deploy TZ=Europe/Berlin).
+STACK_ENV = PGTIER_IMAGE=$(PGTIER_IMAGE) PGTIER_CONF_DIGEST=$(PGTIER_CONF_DIGEST) \
+	POSTGRESQL_CONF_DIGEST=$(POSTGRESQL_CONF_DIGEST) BACKUP_DIR=$(BACKUP_DIR)
+# A shell snippet: the running pgtier container of the stack on this node, in $cid, or an error.
+FIND_PGTIER = cid=$$($(DOCKER) ps -q -f label=com.docker.swarm.service.name=$(STACK)_pgtier | head -n1); \
+	if [ -z "$$cid" ]; then echo "no running $(STACK)_pgtier container on this node: run this on the \
+	node labelled database=true (make ps shows where the task runs)" >&2; exit 1; fi
+
+.PHONY: help-ops build push deploy update remove ps logs shell stack-config \
+	backup-full backup-diff backup-incr backup-list backup-verify backup-restore clean
+
+help-ops:
+	@sed -n '/^# Operator targets/,/^# ----/p' $(firstword $(MAKEFILE_LIST))
+
+build:
+	$(DOCKER) build -f docker/Dockerfile $(if $(PG_IMAGE),--build-arg PG_IMAGE=$(PG_IMAGE)) -t $(LOCAL_IMAGE) .
+
+push:
+	@if [ -z "$(REGISTRY)" ]; then echo "push: set REGISTRY, e.g. make push REGISTRY=registry.example.com:5000" >&2; exit 1; fi
+	$(DOCKER) tag $(LOCAL_IMAGE) $(REGISTRY)/$(LOCAL_IMAGE)
+	$(DOCKER) push $(REGISTRY)/$(LOCAL_IMAGE)
+
+# With a registry, nodes pull with the manager's credentials; without one each node uses its
+# local image (built there), so the digest is not looked up in a registry.
+DEPLOY_FLAGS = $(if $(REGISTRY),--with-registry-auth,--resolve-image never)
+deploy:
+	$(STACK_ENV) $(DOCKER) stack deploy $(DEPLOY_FLAGS) -c $(STACK_FILE) $(STACK)
+
+# update re-deploys the stack rather than `docker service update --image`: only a deploy moves a
+# service to a config edited since (new digest, new config name), and a service changed behind
+# the stack's back would be reverted by the next deploy. Swarm restarts only the services whose
+# definition changed (a new VERSION, an edited config, BACKUP_DIR ...).
+update: deploy
+
+# The stack file as Swarm reads it, with the variables above.
+stack-config:
+	$(STACK_ENV) $(DOCKER) stack config -c $(STACK_FILE)
+
+# Keeps the data volume, the secret, the configs of other stacks and the backups.
+remove:
+	$(DOCKER) stack rm $(STACK)
+
+ps:
+	$(DOCKER) stack ps $(STACK)
+
+logs:
+	$(DOCKER) service logs -f $(STACK)_pgtier
+
+shell:
+	@$(FIND_PGTIER); set -x; $(DOCKER) exec -it "$$cid" bash
+
+backup-full:
+	@$(FIND_PGTIER); set -x; $(DOCKER) exec "$$cid" pgtier backup full $(ARGS)
+
+backup-diff:
+	@$(FIND_PGTIER); set -x; $(DOCKER) exec "$$cid" pgtier backup diff $(ARGS)
+
+backup-incr:
+	@$(FIND_PGTIER); set -x; $(DOCKER) exec "$$cid" pgtier backup incr $(ARGS)
+
+backup-list:
+	@$(FIND_PGTIER); set -x; $(DOCKER) exec "$$cid" pgtier list $(ARGS)
+
+backup-verify:
+	@$(FIND_PGTIER); set -x; $(DOCKER) exec "$$cid" pgtier verify $(ARGS)
+
+backup-restore:
+	@if [ -z "$(strip $(ARGS))" ]; then echo "usage: make backup-restore ARGS='VERB ...', VERB one of: list," \
+		"restore-latest, restore-full FILE, list-databases FILE, restore-database FILE DB" >&2; exit 2; fi
+	@$(FIND_PGTIER); set -x; $(DOCKER) exec "$$cid" backup-restore.sh $(ARGS)
+
+# Build output and the image only; never backups, volumes or the stack.
+clean: clean-build
+	@for image in $(LOCAL_IMAGE) $(if $(REGISTRY),$(REGISTRY)/$(LOCAL_IMAGE)); do \
+		if $(DOCKER) image inspect "$$image" >/dev/null 2>&1; then set -x; $(DOCKER) image rm "$$image"; fi; \
+	done
