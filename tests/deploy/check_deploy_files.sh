@@ -51,17 +51,24 @@ done
 for unit in "${UNITS[@]}"; do
     f="systemd/$unit"
     [ -f "$f" ] || continue
+    lacking=0
     for line in 'User=pgtier' 'Group=pgtier' \
         'ExecStart=/usr/local/bin/pgtier --config /etc/pgtier/pgtier.toml ' \
         'ProtectSystem=strict' 'ReadWritePaths=/var/backups/pgtier' 'NoNewPrivileges=yes' \
         'PrivateTmp=yes' 'ProtectHome=yes' 'PrivateDevices=yes' 'ProtectKernelTunables=yes' \
         'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' 'SystemCallArchitectures=native' \
         'LockPersonality=yes' 'RestrictRealtime=yes' 'UMask=0027' 'KillMode=mixed' 'TimeoutStopSec='; do
-        if grep -q "^${line}" "$f"; then :; else fail "$unit lacks '$line'"; fi
+        if ! grep -q "^${line}" "$f"; then
+            fail "$unit lacks '$line'"
+            lacking=1
+        fi
     done
-    if grep -q '^DynamicUser=yes' "$f"; then fail "$unit uses DynamicUser (backups need a stable owner)"; fi
+    if grep -q '^DynamicUser=yes' "$f"; then
+        fail "$unit uses DynamicUser (backups need a stable owner)"
+        lacking=1
+    fi
+    [ "$lacking" -eq 1 ] || ok "$unit: user pgtier, ExecStart, hardening lines"
 done
-ok "hardening lines present in ${UNITS[*]}"
 check "pgtier.service: daemon, reload by SIGHUP, Restart=on-failure" \
     grep -qzP 'ExecStart=/usr/local/bin/pgtier --config /etc/pgtier/pgtier.toml daemon\n(.*\n)*ExecReload=/bin/kill -HUP \$MAINPID\n(.*\n)*Restart=on-failure\n' \
     systemd/pgtier.service
@@ -267,8 +274,9 @@ if [ -n "$PG_SERVER" ]; then
     cp swarm/postgresql.conf "$T/pgconf/"
     as_pg=()
     if [ "$(id -u)" -eq 0 ]; then
-        if id postgres >/dev/null 2>&1; then
-            as_pg=(runuser -u postgres --)
+        runuser=$(command -v runuser || ls /usr/sbin/runuser /sbin/runuser 2>/dev/null | head -n1 || true)
+        if id postgres >/dev/null 2>&1 && [ -n "$runuser" ]; then
+            as_pg=("$runuser" -u postgres --)
             chown -R postgres "$T/pgconf"
             chmod 755 "$T"
         else
@@ -283,7 +291,7 @@ if [ -n "$PG_SERVER" ]; then
             fail "swarm/postgresql.conf with $PG_SERVER: '$got' $(grep -v 'skipping missing' "$T/pgconf.err")"
         fi
     else
-        skip "running as root without a postgres user: swarm/postgresql.conf NOT parsed"
+        skip "running as root without a postgres user or runuser: swarm/postgresql.conf NOT parsed"
     fi
 else
     skip "no PostgreSQL server binary: swarm/postgresql.conf NOT parsed"
