@@ -71,7 +71,7 @@ PGTIER_CONF_DIGEST = $(shell sha256sum swarm/pgtier.toml | cut -c1-12)
 POSTGRESQL_CONF_DIGEST = $(shell sha256sum swarm/postgresql.conf | cut -c1-12)
 # The variables the stack file reads (POSTGRES_IMAGE and TZ pass through from the environment
 # or the command line: make deploy TZ=Europe/Berlin).
-STACK_ENV = PGTIER_IMAGE=$(PGTIER_IMAGE) PGTIER_CONF_DIGEST=$(PGTIER_CONF_DIGEST) \
+STACK_ENV = STACK=$(STACK) PGTIER_IMAGE=$(PGTIER_IMAGE) PGTIER_CONF_DIGEST=$(PGTIER_CONF_DIGEST) \
 	POSTGRESQL_CONF_DIGEST=$(POSTGRESQL_CONF_DIGEST) BACKUP_DIR=$(BACKUP_DIR)
 # A shell snippet: the running pgtier container of the stack on this node, in $cid, or an error.
 FIND_PGTIER = cid=$$($(DOCKER) ps -q -f label=com.docker.swarm.service.name=$(STACK)_pgtier | head -n1); \

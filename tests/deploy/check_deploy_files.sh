@@ -231,10 +231,10 @@ PY
         else
             fail "make stack-config: $(cat "$T/stack-make.err")"
         fi
-        if mk -s stack-config REGISTRY=reg.example:5000 BACKUP_DIR=/mnt/b >"$T/stack-reg.yml" 2>"$T/stack-reg.err"; then
-            check "docker stack config with REGISTRY and BACKUP_DIR set: image and bind source follow" \
-                check_stack "$T/stack-reg.yml" "reg.example:5000/pgtier:$VERSION" "pgtier-conf-$(sha12 swarm/pgtier.toml)" \
-                "pgtier-postgresql-conf-$(sha12 swarm/postgresql.conf)" /mnt/b UTC
+        if mk -s stack-config REGISTRY=reg.example:5000 BACKUP_DIR=/mnt/b STACK=db >"$T/stack-reg.yml" 2>"$T/stack-reg.err"; then
+            check "docker stack config with REGISTRY, BACKUP_DIR and STACK set: image, bind source, config names follow" \
+                check_stack "$T/stack-reg.yml" "reg.example:5000/pgtier:$VERSION" "db-conf-$(sha12 swarm/pgtier.toml)" \
+                "db-postgresql-conf-$(sha12 swarm/postgresql.conf)" /mnt/b UTC
         else
             fail "make stack-config REGISTRY=…: $(cat "$T/stack-reg.err")"
         fi
@@ -327,7 +327,7 @@ expect_n "build DOCKER=podman PG_IMAGE=postgres:17-bookworm" "podman build -f do
 expect_n "push REGISTRY=reg.example:5000" "docker tag pgtier:$VERSION reg.example:5000/pgtier:$VERSION" \
     "docker push reg.example:5000/pgtier:$VERSION"
 for t in deploy update; do
-    expect_n "$t" "PGTIER_IMAGE=pgtier:$VERSION" "PGTIER_CONF_DIGEST=$(sha12 swarm/pgtier.toml)" \
+    expect_n "$t" "STACK=pgtier" "PGTIER_IMAGE=pgtier:$VERSION" "PGTIER_CONF_DIGEST=$(sha12 swarm/pgtier.toml)" \
         "POSTGRESQL_CONF_DIGEST=$(sha12 swarm/postgresql.conf)" "BACKUP_DIR=/srv/pgtier/backups" \
         "docker stack deploy" "-c swarm/docker-compose.swarm.yml pgtier"
 done
