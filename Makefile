@@ -6,7 +6,7 @@ ASAN_DIR ?= build-asan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps test unit-test demo bench format format-check clean-build
+.PHONY: all deps test unit-test demo bench format format-check clean-build container-test
 
 all: deps
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
@@ -20,6 +20,13 @@ test: deps format-check
 	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DPGTIER_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 	cd $(ASAN_DIR) && ctest --output-on-failure -j 2
+
+# The deployment, proven with real containers (podman; CI runs it after `test`): the static checks
+# of the stack file, systemd units and operator targets, then tests/container/run.sh.
+container-test: all
+	@scripts/install-deps --container
+	tests/deploy/check_deploy_files.sh
+	tests/container/run.sh
 
 unit-test: all
 	cd $(BUILD_DIR) && ctest --output-on-failure -L '^$$' -E integration
