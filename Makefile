@@ -8,8 +8,10 @@ CMAKE_FLAGS ?=
 
 .PHONY: all deps test unit-test demo bench format format-check clean-build container-test
 
+CONFIGURE = cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+
 all: deps
-	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	$(CONFIGURE)
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 deps:
@@ -23,8 +25,10 @@ test: deps format-check
 
 # The deployment, proven with real containers (podman; CI runs it after `test`): the static checks
 # of the stack file, systemd units and operator targets, then tests/container/run.sh.
-container-test: all
+container-test: deps
 	@scripts/install-deps --container
+	$(CONFIGURE)
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target pgtier
 	tests/deploy/check_deploy_files.sh
 	tests/container/run.sh
 
