@@ -147,16 +147,19 @@ reset_empty
 # ---- SIGTERM while the work database is being created ------------------------------------------------
 # A transaction holding a lock on template0 keeps the restore's CREATE DATABASE waiting; SIGTERM
 # then, and release the lock: the statement must not complete after pgtier is gone.
-psql_q -d postgres -c "BEGIN" -c "COMMENT ON DATABASE template0 IS 'held'" -c "SELECT pg_sleep(4)" -c "ROLLBACK" >/dev/null &
+# (Held up to 60 s and ended by the test once the daemon is gone: a loaded machine may take
+# several seconds to reach the first work database.)
+PGAPPNAME=template0-holder psql_q -d postgres -c "BEGIN" -c "COMMENT ON DATABASE template0 IS 'held'" -c "SELECT pg_sleep(60)" -c "ROLLBACK" >/dev/null 2>&1 &
 HOLDER=$!
 kill_on_exit "$HOLDER"
 sleep 0.5
 start_daemon ar7 --config "$CFG"
 L="$WORK/ar7.log"
 creating() { [ -n "$(psql_q -d postgres -c "SELECT pid FROM pg_stat_activity WHERE query ILIKE 'CREATE DATABASE%pgtier_restore%' AND wait_event_type = 'Lock'")" ]; }
-wait_until 3 creating || { show_log "$L"; fail "no CREATE DATABASE of a work database waiting for the lock on template0"; }
+wait_until 30 creating || { show_log "$L"; fail "no CREATE DATABASE of a work database waiting for the lock on template0"; }
 stop_pid "$DPID" 10
 [ "$STOP_RC" != timeout ] || { show_log "$L"; fail "the daemon did not stop within 10 s"; }
+psql_q -d postgres -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'template0-holder'" >/dev/null
 wait "$HOLDER" || true
 sleep 0.5
 if [ -n "$(work_dbs)" ]; then
