@@ -233,6 +233,13 @@ with_pg() {
 }
 
 # ---- daemon / status / prune helpers (issue 4) ------------------------------------------------------
+# daemon_toml DIR TIMEZONE FULL DIFFERENTIAL INCREMENTAL [THREADS] — a daemon test's configuration
+# on stdout: storage.dir, the schedules, and compression.threads when THREADS is given.
+daemon_toml() {
+    printf '[storage]\ndir = "%s"\n[schedule]\ntimezone = "%s"\nfull = "%s"\ndifferential = "%s"\nincremental = "%s"\n' "$1" "$2" "$3" "$4" "$5"
+    if [ -n "${6:-}" ]; then printf '[compression]\nthreads = %s\n' "$6"; fi
+}
+
 #   start_daemon TAG ARGS...   start "$PGTIER ARGS... daemon" in the background; log (stdout+stderr)
 #                              -> $WORK/TAG.log; its pid -> $DPID (killed at exit if still running)
 #   kill_on_exit PID...        SIGKILL these at exit, before the usual cleanup

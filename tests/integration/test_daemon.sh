@@ -18,19 +18,7 @@ settle
 B="$WORK/backups"
 CFG="$WORK/pgtier.toml"
 write_cfg() {
-    cat >"$CFG" <<TOML
-[storage]
-dir = "$B"
-
-[schedule]
-timezone = "UTC"
-full = "0 0 1 1 *"
-differential = "0 0 2 1 *"
-incremental = "$1"
-
-[compression]
-threads = 2
-TOML
+    daemon_toml "$B" UTC "0 0 1 1 *" "0 0 2 1 *" "$1" 2 >"$CFG"
 }
 write_cfg '*/3 * * * * *'
 L="$WORK/d.log"

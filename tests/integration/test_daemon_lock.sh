@@ -14,17 +14,7 @@ psql_db big -c "CREATE TABLE t AS SELECT g AS id, md5(g::text) || md5((g * 7)::t
 settle
 B="$WORK/backups"
 CFG="$WORK/pgtier.toml"
-cat >"$CFG" <<TOML
-[storage]
-dir = "$B"
-[schedule]
-timezone = "UTC"
-full = "0 0 1 1 *"
-differential = "0 0 2 1 *"
-incremental = "*/2 * * * * *"
-[compression]
-threads = 2
-TOML
+daemon_toml "$B" UTC "0 0 1 1 *" "0 0 2 1 *" "*/2 * * * * *" 2 >"$CFG"
 DPID=
 MPID=
 

@@ -115,15 +115,7 @@ B="$WORK/backups"
 CFG="$WORK/pgtier.toml"
 # write_cfg ZONE INCREMENTAL
 write_cfg() {
-    cat >"$CFG" <<TOML
-[storage]
-dir = "$B"
-[schedule]
-timezone = "$1"
-full = "0 0 1 1 *"
-differential = "0 0 2 1 *"
-incremental = "$2"
-TOML
+    daemon_toml "$B" "$1" "0 0 1 1 *" "0 0 2 1 *" "$2" >"$CFG"
 }
 # at_in ZONE EPOCH — a 6-field expression firing at EPOCH's local time in ZONE (every day)
 at_in() { TZ=$1 date -d "@$2" '+%-S %-M %-H * * *'; }

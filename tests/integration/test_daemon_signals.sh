@@ -18,17 +18,7 @@ B="$WORK/backups"
 CFG="$WORK/pgtier.toml"
 # write_cfg FULL DIFFERENTIAL INCREMENTAL
 write_cfg() {
-    cat >"$CFG" <<TOML
-[storage]
-dir = "$B"
-[schedule]
-timezone = "UTC"
-full = "$1"
-differential = "$2"
-incremental = "$3"
-[compression]
-threads = 2
-TOML
+    daemon_toml "$B" UTC "$1" "$2" "$3" 2 >"$CFG"
 }
 NEVER='0 0 1 1 *'
 NEVER2='0 0 2 1 *'

@@ -178,15 +178,7 @@ expect_health h10 0 '^healthy: '
 pass "a new full makes every tier healthy again"
 
 # ---- the daemon fails a run, then succeeds ----------------------------------------------------------
-cat >"$WORK/d.toml" <<TOML
-[storage]
-dir = "$B"
-[schedule]
-timezone = "UTC"
-full = "0 0 1 1 *"
-differential = "0 0 2 1 *"
-incremental = "*/2 * * * * *"
-TOML
+daemon_toml "$B" UTC "0 0 1 1 *" "0 0 2 1 *" "*/2 * * * * *" >"$WORK/d.toml"
 start_daemon dm --config "$WORK/d.toml"
 L="$WORK/dm.log"
 wait_log "$L" 'incremental skipped' 1 15 || { show_log "$L"; fail "the daemon's first incremental was not skipped"; }
