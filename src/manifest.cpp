@@ -124,7 +124,7 @@ Manifest manifest_from_json(const std::string& text, const std::string& source) 
 }
 
 Manifest read_manifest(const std::filesystem::path& path) {
-    const auto text = read_file(path);
+    const auto text = read_file_no_follow(path);
     if (!text) throw Error(path.string() + ": cannot read manifest: " + errno_text(errno));
     return manifest_from_json(*text, path.string());
 }

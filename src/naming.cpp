@@ -51,10 +51,25 @@ std::string latest_link_name(BackupType type) {
 }
 
 bool looks_like_archive(const std::string& file_name, BackupType type) {
+    // Exactly what archive_name() makes: YYYYMMDD_HHMMSS[-N]_<tier>.sql.bz2. Names read from
+    // the backup directory (or a manifest, or .pgtier/publishing) are untrusted: only this
+    // pattern is ever acted on, so no name can reach outside its tier folder.
     const std::string suffix = "_" + std::string(to_string(type)) + ".sql.bz2";
-    return file_name.size() > suffix.size() && file_name.rfind("latest_", 0) != 0 &&
-           file_name[0] != '.' &&
-           file_name.compare(file_name.size() - suffix.size(), suffix.size(), suffix) == 0;
+    auto digits = [&](std::size_t from, std::size_t count) {
+        if (from + count > file_name.size()) return false;
+        for (std::size_t i = from; i < from + count; ++i)
+            if (file_name[i] < '0' || file_name[i] > '9') return false;
+        return true;
+    };
+    if (!digits(0, 8) || file_name.size() < 15 || file_name[8] != '_' || !digits(9, 6))
+        return false;
+    std::size_t at = 15;
+    if (at < file_name.size() && file_name[at] == '-') {
+        const std::size_t start = ++at;
+        while (at < file_name.size() && at - start < 6 && digits(at, 1)) ++at;
+        if (at == start) return false;
+    }
+    return file_name.compare(at, std::string::npos, suffix) == 0;
 }
 
 }  // namespace pgtier

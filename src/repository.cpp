@@ -19,20 +19,37 @@ namespace {
 
 constexpr BackupType all_tiers[] = {BackupType::full, BackupType::differential,
                                     BackupType::incremental};
-constexpr mode_t file_mode = 0640;
-constexpr mode_t dir_mode = 0750;
 
-void remove_quietly(const fs::path& path) {
-    std::error_code ec;
-    fs::remove(path, ec);
+constexpr std::string_view intent_file_name = "publishing";
+constexpr std::string_view lock_file_name = "lock";
+
+std::string trimmed(std::string text) {
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    return text;
 }
 
-bool exists_no_follow(const fs::path& path) {
-    std::error_code ec;
-    return fs::exists(fs::symlink_status(path, ec));
+// Whether `name` is a temporary or partial file of pgtier's in a tier folder: the sweep
+// removes only these.
+bool is_leftover_name(const std::string& name, BackupType type) {
+    auto strip = [&](std::string_view suffix) -> std::optional<std::string> {
+        if (name.size() <= suffix.size() + 1 || name[0] != '.' ||
+            name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+            return std::nullopt;
+        return name.substr(1, name.size() - suffix.size() - 1);
+    };
+    if (auto archive = strip(".partial")) return looks_like_archive(*archive, type);
+    if (auto file = strip(".tmp")) {
+        const std::string latest = latest_link_name(type);
+        if (*file == latest || *file == "latest_" + std::string(to_string(type)) + ".json")
+            return true;
+        for (std::string_view ext : {".sha256", ".json"}) {
+            if (file->size() > ext.size() &&
+                file->compare(file->size() - ext.size(), ext.size(), ext) == 0)
+                return looks_like_archive(file->substr(0, file->size() - ext.size()), type);
+        }
+    }
+    return false;
 }
-
-const fs::path intent_file_name = "publishing";
 
 }  // namespace
 
@@ -46,65 +63,91 @@ std::string_view to_string(ArchiveState state) {
             return "incomplete: no .json manifest";
         case ArchiveState::unreadable_manifest:
             return "incomplete: unreadable manifest";
+        case ArchiveState::foreign_manifest:
+            return "broken: the manifest describes another archive";
     }
     return "?";
 }
 
-PartialFile::PartialFile(fs::path path) : path_(std::move(path)) {
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, file_mode);
-    if (fd_ < 0) throw Error("cannot create " + path_.string() + ": " + errno_text(errno));
-    ::fchmod(fd_, file_mode);
+PartialFile::PartialFile(Directory dir, std::string name)
+    : dir_(std::move(dir)), name_(std::move(name)) {
+    fd_ = dir_.create_new(name_);
 }
 
 PartialFile::~PartialFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!released_) remove_quietly(path_);
+    fd_.reset();
+    if (!released_) dir_.remove_quietly(name_);
 }
 
 void PartialFile::sync_and_close() {
-    if (::fsync(fd_) != 0) throw Error("cannot fsync " + path_.string() + ": " + errno_text(errno));
-    const int rc = ::close(fd_);
-    fd_ = -1;
-    if (rc != 0) throw Error("cannot write " + path_.string() + ": " + errno_text(errno));
-}
-
-RepositoryLock::~RepositoryLock() {
-    if (fd_ >= 0) ::close(fd_);  // closing releases the flock
+    if (::fsync(fd_.get()) != 0)
+        throw Error("cannot fsync " + path().string() + ": " + errno_text(errno));
+    if (::close(fd_.release()) != 0)
+        throw Error("cannot write " + path().string() + ": " + errno_text(errno));
 }
 
 fs::path Repository::tier_dir(BackupType type) const {
     return dir_ / std::string(to_string(type));
 }
 
-void Repository::ensure_layout() const {
-    std::vector<fs::path> dirs = {dir_, state_dir()};
-    for (auto tier : all_tiers) dirs.push_back(tier_dir(tier));
-    for (const auto& dir : dirs) {
-        if (::mkdir(dir.c_str(), dir_mode) != 0 && errno != EEXIST) {
-            throw Error("cannot create backup directory " + dir.string() + ": " +
-                        errno_text(errno));
-        }
-        if (::access(dir.c_str(), W_OK | X_OK) != 0) {
-            throw Error("backup directory " + dir.string() +
-                        " is not writable: " + errno_text(errno));
-        }
+void Repository::require_exists() const {
+    struct stat st = {};
+    if (::stat(dir_.c_str(), &st) != 0) {
+        throw Error("backup directory " + dir_.string() + " does not exist (" + errno_text(errno) +
+                    "): check --dir / storage.dir and that it is mounted");
     }
+    if (!S_ISDIR(st.st_mode))
+        throw Error("backup directory " + dir_.string() + " is not a directory");
+}
+
+Directory Repository::root() const {
+    auto dir = Directory::open_existing(dir_);
+    if (!dir) require_exists();  // throws with the reason
+    if (!dir) throw Error("cannot open backup directory " + dir_.string());
+    return std::move(*dir);
+}
+
+Directory Repository::tier(BackupType type) const {
+    return root().subdir_or_create(to_string(type));
+}
+
+std::optional<Directory> Repository::existing_tier(BackupType type) const {
+    return root().subdir(to_string(type));
+}
+
+std::optional<Directory> Repository::existing_state() const {
+    auto dir = Directory::open_existing(dir_);
+    if (!dir) return std::nullopt;
+    return dir->subdir(".pgtier");
+}
+
+void Repository::ensure_layout() const {
+    const Directory top = Directory::open_or_create(dir_);
+    if (::faccessat(top.fd(), ".", W_OK | X_OK, 0) != 0) {
+        throw Error("backup directory " + dir_.string() + " is not writable: " + errno_text(errno));
+    }
+    top.subdir_or_create(".pgtier");
+    for (auto type : all_tiers) top.subdir_or_create(to_string(type));
 }
 
 std::unique_ptr<RepositoryLock> Repository::lock(const std::atomic<bool>* stop) const {
-    const fs::path path = state_dir() / "lock";
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, file_mode);
-    if (fd < 0) throw Error("cannot open lock file " + path.string() + ": " + errno_text(errno));
-    auto guard = std::make_unique<RepositoryLock>(fd);
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const Directory state = root().subdir_or_create(".pgtier");
+    const fs::path path = state.path_of(lock_file_name);
+    auto fd = state.open_own_file(lock_file_name);
+    const int raw = fd.get();
+    auto guard = std::make_unique<RepositoryLock>(std::move(fd));
+    if (::flock(raw, LOCK_EX | LOCK_NB) != 0) {
         if (errno != EWOULDBLOCK) {
             throw Error("cannot lock " + path.string() + ": " + errno_text(errno));
         }
-        std::string holder = read_file(path).value_or("");
-        while (!holder.empty() && holder.back() == '\n') holder.pop_back();
+        std::string holder;
+        try {
+            holder = trimmed(state.read(lock_file_name).value_or(""));
+        } catch (const Error&) {
+        }
         spdlog::info("waiting for lock {} held by another pgtier ({})", path.string(),
                      holder.empty() ? "pid unknown" : "pid " + holder);
-        while (::flock(fd, LOCK_EX) != 0) {
+        while (::flock(raw, LOCK_EX) != 0) {
             if (errno != EINTR)
                 throw Error("cannot lock " + path.string() + ": " + errno_text(errno));
             if (stop != nullptr && stop->load())
@@ -113,52 +156,76 @@ std::unique_ptr<RepositoryLock> Repository::lock(const std::atomic<bool>* stop) 
         spdlog::info("lock acquired");
     }
     const std::string pid = std::to_string(::getpid()) + "\n";
-    if (::ftruncate(fd, 0) == 0) {
-        [[maybe_unused]] auto n = ::pwrite(fd, pid.data(), pid.size(), 0);
+    if (::ftruncate(raw, 0) == 0) {
+        [[maybe_unused]] auto n = ::pwrite(raw, pid.data(), pid.size(), 0);
     }
     return guard;
 }
 
 bool Repository::lock_held() const {
-    const int fd = ::open((state_dir() / "lock").c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-    ::close(fd);  // releases the shared lock if it was granted
-    return held;
+    try {
+        const auto state = existing_state();
+        if (!state || state->type_of(lock_file_name) != EntryType::file) return false;
+        const UniqueFd fd = state->open_for_reading(lock_file_name);
+        // A granted shared lock is released when fd closes.
+        return ::flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    } catch (const Error&) {
+        return false;
+    }
+}
+
+std::optional<std::string> Repository::read_state_file(std::string_view name) const {
+    const auto state = existing_state();
+    if (!state) return std::nullopt;
+    return state->read(name);
+}
+
+void Repository::write_state_file(std::string_view name, const std::string& content) const {
+    root().subdir_or_create(".pgtier").write_atomically(name, content);
+}
+
+void Repository::remove_state_file(std::string_view name) const {
+    if (const auto state = existing_state()) state->remove(name);
 }
 
 std::vector<fs::path> Repository::sweep() const {
     std::vector<fs::path> removed;
+    const Directory top = root();
     // An interrupted publication: the archive may be under its final name without a manifest.
-    const fs::path intent = state_dir() / intent_file_name;
-    if (exists_no_follow(intent)) {
-        std::string target = read_file(intent).value_or("");
-        while (!target.empty() && target.back() == '\n') target.pop_back();
-        const fs::path archive = dir_ / target;
-        if (!target.empty() && target.find("..") == std::string::npos &&
-            !exists_no_follow(archive.parent_path() / manifest_name(archive.filename().string()))) {
-            for (const auto& path :
-                 {archive, archive.parent_path() / sidecar_name(archive.filename().string())}) {
-                if (exists_no_follow(path)) {
-                    remove_quietly(path);
-                    removed.push_back(path);
+    // The intent file is untrusted like everything here: only "<tier>/<archive name>" of
+    // pgtier's pattern is acted on, inside that tier folder.
+    if (auto state = top.subdir(".pgtier");
+        state && state->type_of(intent_file_name) != EntryType::missing) {
+        std::string target;
+        try {
+            target = trimmed(state->read(intent_file_name).value_or(""));
+        } catch (const Error& err) {
+            spdlog::warn("ignoring {}", err.what());
+        }
+        const auto slash = target.find('/');
+        const auto type =
+            parse_backup_type(target.substr(0, slash == std::string::npos ? 0 : slash));
+        const std::string name = slash == std::string::npos ? "" : target.substr(slash + 1);
+        if (!target.empty() && (!type || to_string(*type) != target.substr(0, slash) ||
+                                !looks_like_archive(name, *type))) {
+            spdlog::warn("ignoring {}: \"{}\" is not an archive name of pgtier's",
+                         state->path_of(intent_file_name).string(), target);
+        } else if (!target.empty()) {
+            if (auto dir = top.subdir(to_string(*type));
+                dir && dir->type_of(manifest_name(name)) == EntryType::missing) {
+                for (const auto& file : {name, sidecar_name(name)}) {
+                    if (dir->remove(file)) removed.push_back(dir->path_of(file));
                 }
             }
         }
-        remove_quietly(intent);
+        state->remove(intent_file_name);
     }
-    for (auto tier : all_tiers) {
-        std::error_code ec;
-        for (const auto& entry : fs::directory_iterator(tier_dir(tier), ec)) {
-            const std::string name = entry.path().filename().string();
-            const bool partial = name.size() > 9 && name[0] == '.' &&
-                                 name.compare(name.size() - 8, 8, ".partial") == 0;
-            const bool temporary =
-                name.size() > 5 && name[0] == '.' && name.compare(name.size() - 4, 4, ".tmp") == 0;
-            if (partial || temporary) {
-                remove_quietly(entry.path());
-                removed.push_back(entry.path());
-            }
+    for (auto type : all_tiers) {
+        const auto dir = top.subdir(to_string(type));
+        if (!dir) continue;
+        for (const auto& name : dir->entries()) {
+            if (is_leftover_name(name, type) && dir->remove(name))
+                removed.push_back(dir->path_of(name));
         }
     }
     return removed;
@@ -166,29 +233,42 @@ std::vector<fs::path> Repository::sweep() const {
 
 std::vector<ArchiveEntry> Repository::scan() const {
     std::vector<ArchiveEntry> entries;
-    for (auto tier : all_tiers) {
-        std::error_code ec;
-        for (const auto& dirent : fs::directory_iterator(tier_dir(tier), ec)) {
-            const std::string name = dirent.path().filename().string();
-            if (!looks_like_archive(name, tier) || dirent.is_symlink()) continue;
+    for (auto type : all_tiers) {
+        const auto dir = existing_tier(type);
+        if (!dir) continue;
+        for (const auto& name : dir->entries()) {
+            if (!looks_like_archive(name, type) || dir->type_of(name) != EntryType::file) continue;
             ArchiveEntry entry;
-            entry.tier = tier;
+            entry.tier = type;
             entry.name = name;
-            entry.path = dirent.path();
-            entry.file_size = dirent.file_size(ec);
-            const fs::path manifest = tier_dir(tier) / manifest_name(name);
-            if (!exists_no_follow(manifest)) {
-                entry.state = ArchiveState::missing_manifest;
-            } else {
-                try {
-                    entry.manifest = read_manifest(manifest);
-                    entry.state = exists_no_follow(tier_dir(tier) / sidecar_name(name))
-                                      ? ArchiveState::complete
-                                      : ArchiveState::missing_sidecar;
-                } catch (const Error& err) {
-                    entry.state = ArchiveState::unreadable_manifest;
-                    entry.problem = err.what();
+            entry.path = dir->path_of(name);
+            entry.file_size = dir->size_of(name);
+            try {
+                const auto text = dir->read(manifest_name(name));
+                if (!text) {
+                    entry.state = ArchiveState::missing_manifest;
+                    entries.push_back(std::move(entry));
+                    continue;
                 }
+                entry.manifest =
+                    manifest_from_json(*text, dir->path_of(manifest_name(name)).string());
+            } catch (const Error& err) {
+                entry.state = ArchiveState::unreadable_manifest;
+                entry.problem = err.what();
+                entries.push_back(std::move(entry));
+                continue;
+            }
+            // Everything downstream (retention, restore plans) uses the manifest's name: it must
+            // be this very file, or the manifest is never acted on.
+            if (entry.manifest->name != name || entry.manifest->type != type) {
+                entry.state = ArchiveState::foreign_manifest;
+                entry.problem = "its manifest describes " +
+                                std::string(to_string(entry.manifest->type)) + " archive \"" +
+                                entry.manifest->name + "\", not this file: never acted on";
+            } else {
+                entry.state = dir->type_of(sidecar_name(name)) == EntryType::file
+                                  ? ArchiveState::complete
+                                  : ArchiveState::missing_sidecar;
             }
             entries.push_back(std::move(entry));
         }
@@ -208,118 +288,172 @@ std::vector<Manifest> Repository::published_manifests() const {
 }
 
 std::string Repository::new_archive_name(BackupType type, const std::tm& local) const {
+    const Directory dir = tier(type);
     for (int collision = 0;; ++collision) {
         const std::string name = archive_name(type, local, collision);
-        const fs::path dir = tier_dir(type);
-        if (!exists_no_follow(dir / name) && !exists_no_follow(dir / partial_name(name)) &&
-            !exists_no_follow(dir / manifest_name(name))) {
+        if (dir.type_of(name) == EntryType::missing &&
+            dir.type_of(partial_name(name)) == EntryType::missing &&
+            dir.type_of(manifest_name(name)) == EntryType::missing) {
             return name;
         }
     }
 }
 
-std::optional<fs::path> Repository::resolve(const std::string& archive) const {
-    for (auto tier : all_tiers) {
-        if (archive == "latest-" + std::string(to_string(tier))) {
-            std::optional<fs::path> newest;
-            TimePoint newest_time{};
-            for (const auto& entry : scan()) {
-                if (entry.tier == tier && entry.state == ArchiveState::complete &&
-                    (!newest || entry.manifest->started_at > newest_time)) {
-                    newest = entry.path;
-                    newest_time = entry.manifest->started_at;
-                }
-            }
-            return newest;
-        }
+PartialFile Repository::create_partial(BackupType type, const std::string& name) const {
+    if (!looks_like_archive(name, type)) throw Error("not an archive name: " + name);
+    return PartialFile(tier(type), partial_name(name));
+}
+
+namespace {
+
+// A link named as an archive (latest_full.sql.bz2, or any link an operator passes) is followed
+// one level, and only to an archive file in the same folder.
+fs::path resolve_link(const fs::path& link) {
+    std::error_code ec;
+    const fs::path target = fs::read_symlink(link, ec);
+    const std::string name = target.string();
+    bool archive = false;
+    for (auto type : all_tiers) archive = archive || looks_like_archive(name, type);
+    if (ec || !is_plain_entry_name(name) || !archive) {
+        throw Error("refusing " + link.string() + ": a link to \"" + name +
+                    "\", which is not an archive in the same folder");
     }
-    if (exists_no_follow(archive)) return fs::path(archive);
-    for (auto tier : all_tiers) {
-        const fs::path candidate = tier_dir(tier) / archive;
-        if (exists_no_follow(candidate)) return candidate;
+    const fs::path resolved = link.parent_path() / target;
+    if (!fs::is_regular_file(fs::symlink_status(resolved, ec))) {
+        throw Error(link.string() + " points to " + name + ", which is not there");
+    }
+    return resolved;
+}
+
+}  // namespace
+
+std::optional<fs::path> Repository::resolve(const std::string& archive) const {
+    for (auto type : all_tiers) {
+        if (archive != "latest-" + std::string(to_string(type))) continue;
+        std::optional<ArchiveEntry> newest;
+        std::vector<std::string> broken;
+        for (auto& entry : scan()) {
+            if (entry.tier != type) continue;
+            if (entry.state != ArchiveState::complete) {
+                if (entry.manifest || !entry.problem.empty())
+                    broken.push_back(entry.name + " (" +
+                                     (entry.problem.empty() ? std::string(to_string(entry.state))
+                                                            : entry.problem) +
+                                     ")");
+                continue;
+            }
+            if (!newest || entry.manifest->started_at > newest->manifest->started_at)
+                newest = std::move(entry);
+        }
+        if (!newest && !broken.empty()) {
+            std::string list;
+            for (const auto& b : broken) list += (list.empty() ? "" : "; ") + b;
+            throw Error("no complete " + std::string(to_string(type)) + " archive for " + archive +
+                        ": " + list);
+        }
+        if (!newest) return std::nullopt;
+        return newest->path;
+    }
+    std::error_code ec;
+    const auto status = fs::symlink_status(archive, ec);
+    if (fs::is_symlink(status)) return resolve_link(archive);
+    if (fs::exists(status)) return fs::path(archive);
+    if (!is_plain_entry_name(archive)) return std::nullopt;
+    for (auto type : all_tiers) {
+        const auto dir = existing_tier(type);
+        if (!dir) continue;
+        switch (dir->type_of(archive)) {
+            case EntryType::missing:
+                continue;
+            case EntryType::symlink:
+                return resolve_link(dir->path_of(archive));
+            default:
+                return dir->path_of(archive);
+        }
     }
     return std::nullopt;
 }
 
-void Repository::publish(const fs::path& partial, const Manifest& manifest) const {
-    const fs::path dir = tier_dir(manifest.type);
-    const fs::path archive = dir / manifest.name;
-    const fs::path sidecar = dir / sidecar_name(manifest.name);
-    const fs::path manifest_path = dir / manifest_name(manifest.name);
-    const fs::path intent = state_dir() / intent_file_name;
+void Repository::publish(PartialFile& partial, const Manifest& manifest) const {
+    if (!looks_like_archive(manifest.name, manifest.type))
+        throw Error("not an archive name: " + manifest.name);
+    const Directory& dir = partial.dir_;
+    const Directory state = root().subdir_or_create(".pgtier");
+    const std::string& name = manifest.name;
 
-    write_file_atomically(intent,
-                          std::string(to_string(manifest.type)) + "/" + manifest.name + "\n");
+    state.write_atomically(intent_file_name,
+                           std::string(to_string(manifest.type)) + "/" + name + "\n");
     try {
-        if (::rename(partial.c_str(), archive.c_str()) != 0) {
-            throw Error("cannot rename " + partial.string() + " to " + archive.string() + ": " +
-                        errno_text(errno));
-        }
-        write_file_atomically(sidecar, manifest.sha256 + "  " + manifest.name + "\n");
-        write_file_atomically(manifest_path, manifest_to_json(manifest));
-        fsync_directory(dir);
+        dir.rename(partial.name_, name);
+        partial.released_ = true;
+        dir.write_atomically(sidecar_name(name), manifest.sha256 + "  " + name + "\n");
+        dir.write_atomically(manifest_name(name), manifest_to_json(manifest));
+        dir.sync();
     } catch (...) {
         // Nothing may stay under the final name: an archive counts only with all three files.
-        remove_quietly(manifest_path);
-        remove_quietly(sidecar);
-        remove_quietly(archive);
-        remove_quietly(intent);
+        if (partial.released_) {
+            dir.remove_quietly(manifest_name(name));
+            dir.remove_quietly(sidecar_name(name));
+            dir.remove_quietly(name);
+        }
+        state.remove_quietly(intent_file_name);
         throw;
     }
-    remove_quietly(intent);
-    point_latest(manifest.type, manifest.name);
+    state.remove_quietly(intent_file_name);
+    point_latest(dir, manifest.type, name);
 }
 
 void Repository::remove_archive(BackupType type, const std::string& name) const {
-    const fs::path dir = tier_dir(type);
-    // Manifest first: an archive without one no longer counts, whatever happens next.
-    for (const auto& file : {manifest_name(name), sidecar_name(name), name}) {
-        if (::unlink((dir / file).c_str()) != 0 && errno != ENOENT) {
-            throw Error("cannot delete " + (dir / file).string() + ": " + errno_text(errno));
-        }
+    if (!looks_like_archive(name, type)) {
+        throw Error("refusing to delete \"" + name + "\" in " + tier_dir(type).string() +
+                    ": not an archive name of pgtier's");
     }
-    fsync_directory(dir);
+    const auto dir = existing_tier(type);
+    if (!dir) return;
+    // Manifest first: an archive without one no longer counts, whatever happens next.
+    for (const auto& file : {manifest_name(name), sidecar_name(name), name}) dir->remove(file);
+    dir->sync();
     // Repoint latest_* when it named this archive (the newest is never deleted by retention,
     // but an operator's manual removal goes through here too).
-    const fs::path link = dir / latest_link_name(type);
-    std::error_code ec;
-    if (fs::is_symlink(link, ec) && fs::read_symlink(link, ec).filename() == name) {
+    const std::string link = latest_link_name(type);
+    if (dir->read_link(link) == name) {
         std::optional<Manifest> newest;
         for (const auto& m : published_manifests()) {
             if (m.type == type) newest = m;
         }
         if (newest) {
-            point_latest(type, newest->name);
+            point_latest(*dir, type, newest->name);
         } else {
-            remove_quietly(link);
+            dir->remove(link);
         }
     }
 }
 
-void Repository::point_latest(BackupType type, const std::string& name) const {
-    const fs::path dir = tier_dir(type);
-    const fs::path link = dir / latest_link_name(type);
-    const fs::path tmp = dir / ("." + latest_link_name(type) + ".tmp");
-    remove_quietly(tmp);
+void Repository::point_latest(const Directory& dir, BackupType type,
+                              const std::string& name) const {
+    const std::string link = latest_link_name(type);
+    const std::string tmp = "." + link + ".tmp";
+    dir.remove_quietly(tmp);
     // Relative target: the link resolves on the host through a bind mount too.
-    if (::symlink(name.c_str(), tmp.c_str()) == 0) {
-        if (::rename(tmp.c_str(), link.c_str()) != 0) {
-            const int saved = errno;
-            remove_quietly(tmp);
-            throw Error("cannot repoint " + link.string() + ": " + errno_text(saved));
+    if (dir.make_symlink(name, tmp)) {
+        try {
+            dir.rename(tmp, link);
+        } catch (...) {
+            dir.remove_quietly(tmp);
+            throw;
         }
-        fsync_directory(dir);
+        dir.sync();
         return;
     }
     static bool warned = false;
     if (!warned) {
         spdlog::warn(
             "{}: the file system refuses symbolic links ({}); writing latest_{}.json instead",
-            dir.string(), errno_text(errno), to_string(type));
+            dir.path().string(), errno_text(errno), to_string(type));
         warned = true;
     }
-    write_file_atomically(dir / ("latest_" + std::string(to_string(type)) + ".json"),
-                          "{\"archive\": \"" + name + "\"}\n");
+    dir.write_atomically("latest_" + std::string(to_string(type)) + ".json",
+                         "{\"archive\": \"" + name + "\"}\n");
 }
 
 }  // namespace pgtier

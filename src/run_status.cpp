@@ -1,9 +1,9 @@
 #include "pgtier/run_status.hpp"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "pgtier/errors.hpp"
 #include "pgtier/log.hpp"
 #include "pgtier/repository.hpp"
 
@@ -25,18 +25,23 @@ std::string_view to_string(RunResult result) {
 
 namespace {
 
+constexpr std::string_view status_file = "status.json";
+
 fs::path status_path(const Repository& repo) {
-    return repo.state_dir() / "status.json";
+    return repo.state_dir() / status_file;
 }
 
 json read_document(const Repository& repo) {
-    std::ifstream in(status_path(repo));
-    if (!in) return json::object();
     try {
-        json doc = json::parse(in);
+        const auto text = repo.read_state_file(status_file);
+        if (!text) return json::object();
+        json doc = json::parse(*text);
         return doc.is_object() ? doc : json::object();
     } catch (const json::exception&) {
         return json::object();  // rewritten whole by the next run
+    } catch (const Error& err) {
+        spdlog::warn("{}", err.what());
+        return json::object();
     }
 }
 
@@ -82,9 +87,8 @@ void record_run(const Repository& repo, const RunRecord& r) {
         auto bump = [&](const char* key) { counts[key] = counts.value(key, std::uint64_t{0}) + 1; };
         bump("runs");
         bump(std::string(to_string(r.result)).c_str());
-        write_file_atomically(status_path(repo), doc.dump(2) + "\n");
-        write_file_atomically(repo.state_dir() / "metrics.prom",
-                              metrics_text(read_tier_status(repo)));
+        repo.write_state_file(status_file, doc.dump(2) + "\n");
+        repo.write_state_file("metrics.prom", metrics_text(read_tier_status(repo)));
     } catch (const std::exception& err) {
         spdlog::warn("cannot record the run in {}: {}", status_path(repo).string(), err.what());
     }
@@ -94,7 +98,7 @@ void record_run_start(const Repository& repo, BackupType tier, TimePoint started
     try {
         json doc = read_document(repo);
         doc["running"] = {{"tier", to_string(tier)}, {"started_at", format_utc_iso(started)}};
-        write_file_atomically(status_path(repo), doc.dump(2) + "\n");
+        repo.write_state_file(status_file, doc.dump(2) + "\n");
     } catch (const std::exception& err) {
         spdlog::warn("cannot note the run in {}: {}", status_path(repo).string(), err.what());
     }
@@ -103,7 +107,7 @@ void record_run_start(const Repository& repo, BackupType tier, TimePoint started
 void clear_running(const Repository& repo) {
     try {
         json doc = read_document(repo);
-        if (doc.erase("running") > 0) write_file_atomically(status_path(repo), doc.dump(2) + "\n");
+        if (doc.erase("running") > 0) repo.write_state_file(status_file, doc.dump(2) + "\n");
     } catch (const std::exception& err) {
         spdlog::warn("cannot update {}: {}", status_path(repo).string(), err.what());
     }

@@ -1,6 +1,7 @@
 #include "pgtier/section_reader.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pgtier/dump.hpp"
@@ -18,12 +19,22 @@ constexpr std::size_t chunk_size = 1 << 20;
 class ArchiveFile {
   public:
     explicit ArchiveFile(const std::filesystem::path& path) : path_(path) {
-        fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        // Never through a link: archives are read from an untrusted directory.
+        fd_ = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd_ < 0 && errno == ELOOP)
+            throw Error(path.string() + ": refusing a symbolic link where an archive should be");
         if (fd_ < 0) throw Error(path.string() + ": cannot open: " + errno_text(errno));
     }
     ~ArchiveFile() { ::close(fd_); }
     ArchiveFile(const ArchiveFile&) = delete;
     ArchiveFile& operator=(const ArchiveFile&) = delete;
+
+    std::uint64_t size() const {
+        struct stat st = {};
+        if (::fstat(fd_, &st) != 0)
+            throw Error(path_.string() + ": cannot stat: " + errno_text(errno));
+        return static_cast<std::uint64_t>(st.st_size);
+    }
 
     // Calls fn(data, size) for the bytes [offset, offset + length); throws when the file ends
     // before them.
@@ -113,7 +124,7 @@ std::string section_label(const SectionEntry& section) {
 std::string sidecar_sha256(const std::filesystem::path& archive) {
     const std::string name = archive.filename().string();
     const auto sidecar = archive.parent_path() / sidecar_name(name);
-    const auto text = read_file(sidecar);
+    const auto text = read_file_no_follow(sidecar);
     if (!text) throw Error("no sidecar " + sidecar.string() + ": " + errno_text(errno));
     const auto space = text->find("  ");
     std::string named = space == std::string::npos ? "" : text->substr(space + 2);
@@ -128,7 +139,7 @@ void check_sidecar(const std::filesystem::path& archive) {
     const std::string expected = sidecar_sha256(archive);
     ArchiveFile file(archive);
     Sha256 hash;
-    const auto size = std::filesystem::file_size(archive);
+    const auto size = file.size();
     file.read_range(0, size, "the archive",
                     [&](const char* data, std::size_t n) { hash.update(data, n); });
     if (hash.hex_digest() != expected) {

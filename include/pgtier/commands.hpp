@@ -42,6 +42,11 @@ ExitCode daemon(const Config& config, const ConfigOverrides& overrides, const En
 // restore.cpp. A whole-cluster restore keeps this file in .pgtier/ while the cluster holds
 // part of it.
 inline constexpr const char* restoring_marker = "restoring";
+// While that file exists a backup would record a half-restored cluster as the newest state:
+// the refusal backup and the daemon give ("… not <doing>. Finish it with …"), nullopt when
+// there is no interrupted restore.
+std::optional<std::string> interrupted_restore_refusal(const Repository& repo,
+                                                       const std::string& doing);
 ExitCode restore_list_databases(const Config& config, const std::string& archive,
                                 OutputFormat format);
 ExitCode restore_database(const Config& config, const Environment& env, const std::string& archive,

@@ -15,7 +15,7 @@ std::string manifest_name(const std::string& archive);  // NAME.json
 std::string partial_name(const std::string& archive);   // .NAME.partial
 std::string latest_link_name(BackupType type);          // latest_<tier>.sql.bz2
 
-// True for "…_<tier>.sql.bz2" names (not latest_*).
+// True only for names archive_name() makes for `type`: YYYYMMDD_HHMMSS[-N]_<tier>.sql.bz2.
 bool looks_like_archive(const std::string& file_name, BackupType type);
 
 }  // namespace pgtier

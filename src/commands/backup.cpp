@@ -102,7 +102,7 @@ RunRecord take_backup(const Config& config, const Repository& repo,
     if (plan.globals) sections.push_back({SectionKind::globals, ""});
     for (const auto& db : plan.databases) sections.push_back({SectionKind::database, db});
 
-    PartialFile partial(repo.tier_dir(plan.type) / partial_name(manifest.name));
+    PartialFile partial = repo.create_partial(plan.type, manifest.name);
     Dumper dumper(settings, stop_requested());
     manifest.pg_dump_version = dumper.pg_dump_version();
     CompressedTotals totals;
@@ -132,8 +132,7 @@ RunRecord take_backup(const Config& config, const Repository& repo,
     manifest.uncompressed_size = totals.uncompressed_size;
     manifest.sha256 = totals.sha256;
     manifest.finished_at = now_utc();
-    repo.publish(partial.path(), manifest);
-    partial.release();
+    repo.publish(partial, manifest);
 
     record.result = RunResult::published;
     record.archive = std::string(to_string(plan.type)) + "/" + manifest.name;
@@ -151,6 +150,8 @@ ExitCode backup(const Config& config, const Environment& env, BackupType request
     repo.ensure_layout();
     install_signal_handlers();
     const auto lock = repo.lock(&stop_requested());
+    // As the daemon does, and --force does not override it.
+    if (auto refusal = interrupted_restore_refusal(repo, "taking a backup")) throw Error(*refusal);
     for (const auto& path : repo.sweep()) {
         spdlog::warn("removed {} left by an interrupted run", path.string());
     }

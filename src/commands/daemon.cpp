@@ -127,23 +127,17 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
         }
     }
     // Backing up a half-restored cluster would make it the newest state.
-    const auto marker_path = Repository(config.storage.dir).state_dir() / restoring_marker;
-    if (auto marker = read_file(marker_path)) {
-        while (!marker->empty() && marker->back() == '\n') marker->pop_back();
-        if (!config.daemon.auto_restore) {
-            spdlog::critical(
-                "a whole-cluster restore was interrupted ({}: {}); not starting the schedule. "
-                "Finish it with `pgtier restore latest --replace` (or remove that file once the "
-                "cluster is as it should be)",
-                marker_path.string(), *marker);
-            return ExitCode::failure;
-        }
+    const auto interrupted =
+        interrupted_restore_refusal(Repository(config.storage.dir), "starting the schedule");
+    if (interrupted && !config.daemon.auto_restore) {
+        spdlog::critical("{}", *interrupted);
+        return ExitCode::failure;
     }
     if (!wait_for_server(state)) return ExitCode::ok;
     if (config.daemon.auto_restore) {
         // An auto_restore that was stopped half-way is finished (replacing what it restored);
         // otherwise only an empty cluster is restored.
-        const bool resume = std::filesystem::exists(marker_path);
+        const bool resume = interrupted.has_value();
         spdlog::info("auto_restore: restore latest {}",
                      resume ? "--replace (finishing an interrupted restore)" : "--if-empty");
         try {

@@ -49,6 +49,7 @@ void print_last_runs(const Repository& repo) {
 
 ExitCode list(const Config& config, OutputFormat format) {
     Repository repo(config.storage.dir);
+    repo.require_exists();
     auto entries = repo.scan();
     sort_newest_first(entries);
 

@@ -39,6 +39,7 @@ ExitCode prune(const Config& config, bool dry_run, const std::optional<std::stri
         now = *parsed;
     }
     const Repository repo(config.storage.dir);
+    repo.require_exists();
     std::unique_ptr<RepositoryLock> lock;
     if (!dry_run) {
         repo.ensure_layout();

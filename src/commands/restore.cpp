@@ -40,14 +40,22 @@ ResolvedArchive resolve_archive(const Repository& repo, const std::string& name)
     }
     const auto file = path->filename().string();
     const auto manifest_path = path->parent_path() / manifest_name(file);
-    if (!fs::exists(manifest_path)) {
+    std::error_code ec;
+    if (!fs::exists(fs::symlink_status(manifest_path, ec))) {
         throw Error(path->string() + " has no manifest " + manifest_name(file) +
                     ": not a pgtier archive (a plain SQL archive replays with bzcat | psql)");
     }
-    if (!fs::exists(path->parent_path() / sidecar_name(file))) {
+    if (!fs::exists(fs::symlink_status(path->parent_path() / sidecar_name(file), ec))) {
         throw Error(path->string() + " has no sidecar " + sidecar_name(file));
     }
-    return {*path, read_manifest(manifest_path)};
+    auto manifest = read_manifest(manifest_path);
+    // The manifest decides which bytes are read and what is created: it must describe this
+    // very file.
+    if (manifest.name != file) {
+        throw Error(manifest_path.string() + " describes \"" + manifest.name + "\", not " + file +
+                    ": the manifest does not belong to this archive");
+    }
+    return {*path, std::move(manifest)};
 }
 
 // Restores hold the repository lock, so that retention cannot delete an archive being read
@@ -55,6 +63,11 @@ ResolvedArchive resolve_archive(const Repository& repo, const std::string& name)
 // mount on the host) does a restore go on without it.
 std::unique_ptr<RepositoryLock> lock_for_restore(const Repository& repo) {
     install_signal_handlers();
+    if (!Directory::open_existing(repo.dir())) {
+        spdlog::warn("restoring without the repository lock: {} does not exist",
+                     repo.dir().string());
+        return nullptr;
+    }
     try {
         repo.ensure_layout();
     } catch (const Error& err) {
@@ -144,13 +157,13 @@ ExitCode restore_cluster(const Repository& repo, Restorer& restorer, const Clust
     const auto started = std::chrono::steady_clock::now();
     // While this file exists the cluster holds part of a restore: the daemon refuses to start
     // its schedule (a backup now would record the partial cluster as the newest state).
-    const fs::path marker = repo.state_dir() / restoring_marker;
     try {
-        write_file_atomically(marker, "pid " + std::to_string(::getpid()) + ", started " +
-                                          format_utc_iso(now_utc()) + ", globals from " +
-                                          source.globals.archive.string() + "\n");
+        repo.write_state_file(restoring_marker, "pid " + std::to_string(::getpid()) + ", started " +
+                                                    format_utc_iso(now_utc()) + ", globals from " +
+                                                    source.globals.archive.string() + "\n");
     } catch (const Error& err) {
-        spdlog::warn("cannot write {}: {}", marker.string(), err.what());
+        spdlog::warn("cannot write {}: {}", (repo.state_dir() / restoring_marker).string(),
+                     err.what());
     }
     restorer.restore_globals(source.globals);
     std::uint64_t bytes = 0;
@@ -167,7 +180,7 @@ ExitCode restore_cluster(const Repository& repo, Restorer& restorer, const Clust
                         "; the databases after \"" + name + "\" were not restored.");
         }
     }
-    fs::remove(marker);
+    repo.remove_state_file(restoring_marker);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     char summary[160];
@@ -179,6 +192,17 @@ ExitCode restore_cluster(const Repository& repo, Restorer& restorer, const Clust
 }
 
 }  // namespace
+
+std::optional<std::string> interrupted_restore_refusal(const Repository& repo,
+                                                       const std::string& doing) {
+    auto marker = repo.read_state_file(restoring_marker);
+    if (!marker) return std::nullopt;
+    while (!marker->empty() && marker->back() == '\n') marker->pop_back();
+    return "a whole-cluster restore was interrupted (" +
+           (repo.state_dir() / restoring_marker).string() + ": " + *marker + "); not " + doing +
+           ". Finish it with `pgtier restore latest --replace` (or remove that file once the "
+           "cluster is as it should be)";
+}
 
 ExitCode restore_list_databases(const Config& config, const std::string& archive_name,
                                 OutputFormat format) {

@@ -48,6 +48,7 @@ nlohmann::json record_json(const std::optional<RunRecord>& r) {
 
 ExitCode status(const Config& config, OutputFormat format) {
     const Repository repo(config.storage.dir);
+    repo.require_exists();
     const auto status = read_tier_status(repo);
     const auto schedules = parse_schedules(config.schedule, config.source);
     const TimePoint now = now_utc();
@@ -95,6 +96,7 @@ ExitCode status(const Config& config, OutputFormat format) {
 
 ExitCode health(const Config& config) {
     const Repository repo(config.storage.dir);
+    repo.require_exists();
     const auto status = read_tier_status(repo);
     const auto schedules = parse_schedules(config.schedule, config.source);
     const TimePoint now = now_utc();

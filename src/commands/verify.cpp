@@ -9,20 +9,32 @@ namespace pgtier::commands {
 
 ExitCode verify(const Config& config, const std::vector<std::string>& archives) {
     Repository repo(config.storage.dir);
+    if (archives.empty()) repo.require_exists();
     std::vector<std::filesystem::path> paths;
     bool all_ok = true;
     if (archives.empty()) {
-        for (const auto& entry : repo.scan()) paths.push_back(entry.path);
-        if (paths.empty()) std::printf("no archives in %s\n", config.storage.dir.c_str());
+        for (const auto& entry : repo.scan()) {
+            if (entry.state == ArchiveState::foreign_manifest) {
+                std::printf("FAILED %s: %s\n", entry.path.string().c_str(), entry.problem.c_str());
+                all_ok = false;
+                continue;
+            }
+            paths.push_back(entry.path);
+        }
+        if (paths.empty() && all_ok) std::printf("no archives in %s\n", config.storage.dir.c_str());
     }
     for (const auto& name : archives) {
-        if (auto path = repo.resolve(name)) {
-            paths.push_back(*path);
-        } else {
+        try {
+            if (auto path = repo.resolve(name)) {
+                paths.push_back(*path);
+                continue;
+            }
             std::printf("FAILED %s: no such archive (in %s)\n", name.c_str(),
                         config.storage.dir.c_str());
-            all_ok = false;
+        } catch (const Error& err) {
+            std::printf("FAILED %s: %s\n", name.c_str(), err.what());
         }
+        all_ok = false;
     }
     for (const auto& path : paths) {
         spdlog::debug("verifying {}", path.string());

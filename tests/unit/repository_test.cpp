@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <iterator>
 
 #include "pgtier/naming.hpp"
 #include "pgtier/repository.hpp"
@@ -44,8 +45,10 @@ Manifest manifest_for(BackupType type, const std::string& name, const std::strin
 }
 
 void publish(const Repository& repo, const Manifest& m, const std::string& content) {
-    const auto partial = repo.tier_dir(m.type) / partial_name(m.name);
-    write(partial, content);
+    auto partial = repo.create_partial(m.type, m.name);
+    REQUIRE(::write(partial.fd(), content.data(), content.size()) ==
+            static_cast<ssize_t>(content.size()));
+    partial.sync_and_close();
     repo.publish(partial, m);
 }
 
@@ -135,4 +138,182 @@ TEST_CASE("ensure_layout reports a directory it cannot create") {
     write(tmp.path / "file", "x");
     Repository repo(tmp.path / "file" / "backups");
     CHECK_THROWS_WITH(repo.ensure_layout(), Catch::Contains("cannot create backup directory"));
+}
+
+// --- the backup directory is untrusted input (issue 11) ------------------------------------
+
+namespace {
+
+// A file outside the backup directory that planted names point at; it must never change.
+struct Victim {
+    fs::path path;
+    explicit Victim(const fs::path& p) : path(p) {
+        write(path, "victim\n");
+        ::chmod(path.c_str(), 0604);
+    }
+    void check_untouched() const {
+        REQUIRE(fs::exists(path));
+        CHECK(mode_of(path) == 0604);
+        std::ifstream in(path);
+        std::string text((std::istreambuf_iterator<char>(in)), {});
+        CHECK(text == "victim\n");
+    }
+};
+
+}  // namespace
+
+TEST_CASE("a symbolic link planted at the lock or a state file is refused, not followed") {
+    TempDir tmp;
+    Repository repo(tmp.path / "backups");
+    repo.ensure_layout();
+    const Victim victim(tmp.path / "victim");
+
+    fs::create_symlink(victim.path, repo.state_dir() / "lock");
+    CHECK_THROWS_WITH(repo.lock(), Catch::Contains("refusing") && Catch::Contains("lock") &&
+                                       Catch::Contains("symbolic link"));
+    CHECK_FALSE(repo.lock_held());
+    fs::remove(repo.state_dir() / "lock");
+
+    // A link at the temporary or the final name is replaced, never written through.
+    fs::create_symlink(victim.path, repo.state_dir() / ".status.json.tmp");
+    repo.write_state_file("status.json", "{}");
+    CHECK_FALSE(fs::exists(fs::symlink_status(repo.state_dir() / ".status.json.tmp")));
+    CHECK(mode_of(repo.state_dir() / "status.json") == 0640);
+    fs::remove(repo.state_dir() / "status.json");
+    fs::create_symlink(victim.path, repo.state_dir() / "metrics.prom");
+    repo.write_state_file("metrics.prom", "# metrics\n");
+    CHECK_FALSE(fs::is_symlink(repo.state_dir() / "metrics.prom"));
+    CHECK(mode_of(repo.state_dir() / "metrics.prom") == 0640);
+    // Reading through a link is refused too.
+    fs::create_symlink(victim.path, repo.state_dir() / "status.json");
+    CHECK_THROWS_WITH(repo.read_state_file("status.json"), Catch::Contains("symbolic link"));
+    victim.check_untouched();
+}
+
+TEST_CASE("a hard link at the lock is refused") {
+    TempDir tmp;
+    Repository repo(tmp.path / "backups");
+    repo.ensure_layout();
+    const Victim victim(tmp.path / "victim");
+    REQUIRE(::link(victim.path.c_str(), (repo.state_dir() / "lock").c_str()) == 0);
+    CHECK_THROWS_WITH(repo.lock(), Catch::Contains("hard links"));
+    victim.check_untouched();
+}
+
+TEST_CASE("a tier folder or .pgtier that is a link is refused") {
+    TempDir tmp;
+    fs::create_directories(tmp.path / "elsewhere");
+    fs::create_directories(tmp.path / "backups");
+    fs::create_directory_symlink(tmp.path / "elsewhere", tmp.path / "backups" / "full");
+    Repository repo(tmp.path / "backups");
+    CHECK_THROWS_WITH(repo.ensure_layout(),
+                      Catch::Contains("full") && Catch::Contains("symbolic link"));
+    CHECK_THROWS_WITH(repo.scan(), Catch::Contains("symbolic link"));
+    CHECK(fs::is_empty(tmp.path / "elsewhere"));
+}
+
+TEST_CASE("the sweep acts only on an archive name of pgtier's in .pgtier/publishing") {
+    TempDir tmp;
+    Repository repo(tmp.path / "backups");
+    repo.ensure_layout();
+    const Victim victim(tmp.path / "victim4");
+    const Victim sidecar(tmp.path / "victim4.sha256");
+    for (const std::string& planted : std::vector<std::string>{
+             victim.path.string(), "full/../../victim4", "full/" + victim.path.string(),
+             "../victim4", "incremental/20260101_000000_full.sql.bz2", "nonsense"}) {
+        write(repo.state_dir() / "publishing", planted + "\n");
+        CHECK(repo.sweep().empty());
+        CHECK_FALSE(fs::exists(repo.state_dir() / "publishing"));
+    }
+    victim.check_untouched();
+    sidecar.check_untouched();
+    // Leftovers are only pgtier's own temporary names.
+    const auto dir = repo.tier_dir(BackupType::full);
+    write(dir / ".mine.partial", "operator");
+    write(dir / ".notes.tmp", "operator");
+    fs::create_symlink(victim.path, dir / ".20260101_000000_full.sql.bz2.partial");
+    const auto removed = repo.sweep();
+    REQUIRE(removed.size() == 1);  // the link itself, named as a partial of pgtier's
+    CHECK(fs::exists(dir / ".mine.partial"));
+    CHECK(fs::exists(dir / ".notes.tmp"));
+    victim.check_untouched();
+}
+
+TEST_CASE("a manifest that names another file is reported and never acted on") {
+    TempDir tmp;
+    Repository repo(tmp.path / "backups");
+    repo.ensure_layout();
+    const Victim victim(tmp.path / "secret.txt");
+    const Victim victim_json(tmp.path / "secret.txt.json");
+    const std::string name = "20260101_000000_full.sql.bz2";
+    const auto dir = repo.tier_dir(BackupType::full);
+    auto m = manifest_for(BackupType::full, name, "2026-01-01T00:00:00Z", "x");
+    m.name = "../../secret.txt";
+    write(dir / name, "x");
+    write(dir / sidecar_name(name), sha256_hex("x") + "  " + name + "\n");
+    write(dir / manifest_name(name), manifest_to_json(m));
+
+    const auto entries = repo.scan();
+    REQUIRE(entries.size() == 1);
+    CHECK(entries[0].state == ArchiveState::foreign_manifest);
+    CHECK_THAT(entries[0].problem, Catch::Contains("../../secret.txt"));
+    CHECK(repo.published_manifests().empty());
+    CHECK_THROWS_WITH(repo.resolve("latest-full"), Catch::Contains("../../secret.txt"));
+    CHECK_THROWS_WITH(repo.remove_archive(BackupType::full, m.name),
+                      Catch::Contains("not an archive name"));
+    victim.check_untouched();
+    victim_json.check_untouched();
+
+    // The same file under another tier's folder type is refused the same way.
+    m.name = name;
+    m.type = BackupType::incremental;
+    write(dir / manifest_name(name), manifest_to_json(m));
+    CHECK(repo.scan().at(0).state == ArchiveState::foreign_manifest);
+}
+
+TEST_CASE("a latest link resolves one level, to an archive in its own folder") {
+    TempDir tmp;
+    Repository repo(tmp.path / "backups");
+    repo.ensure_layout();
+    const std::string name = "20260101_000000_full.sql.bz2";
+    publish(repo, manifest_for(BackupType::full, name, "2026-01-01T00:00:00Z", "one"), "one");
+    const auto dir = repo.tier_dir(BackupType::full);
+    CHECK(repo.resolve((dir / "latest_full.sql.bz2").string()) == dir / name);
+    CHECK(repo.resolve("latest_full.sql.bz2") == dir / name);
+
+    const Victim victim(tmp.path / "20260101_000000_full.sql.bz2");
+    fs::create_symlink(victim.path, dir / "20260102_000000_full.sql.bz2");
+    CHECK_THROWS_WITH(
+        repo.resolve("20260102_000000_full.sql.bz2"),
+        Catch::Contains("refusing") && Catch::Contains("not an archive in the same folder"));
+    fs::create_symlink("../../etc/passwd", dir / "evil");
+    CHECK_THROWS_WITH(repo.resolve((dir / "evil").string()), Catch::Contains("refusing"));
+}
+
+TEST_CASE("modes are 0750 and 0640 whatever the umask") {
+    TempDir tmp;
+    const mode_t old = ::umask(077);
+    Repository repo(tmp.path / "backups");
+    repo.ensure_layout();
+    publish(repo,
+            manifest_for(BackupType::full, "20260101_000000_full.sql.bz2", "2026-01-01T00:00:00Z",
+                         "one"),
+            "one");
+    { auto lock = repo.lock(); }
+    ::umask(old);
+    CHECK(mode_of(repo.dir()) == 0750);
+    CHECK(mode_of(repo.state_dir()) == 0750);
+    CHECK(mode_of(repo.tier_dir(BackupType::incremental)) == 0750);
+    CHECK(mode_of(repo.state_dir() / "lock") == 0640);
+    const auto dir = repo.tier_dir(BackupType::full);
+    for (const auto* file : {"20260101_000000_full.sql.bz2", "20260101_000000_full.sql.bz2.json",
+                             "20260101_000000_full.sql.bz2.sha256"})
+        CHECK(mode_of(dir / file) == 0640);
+}
+
+TEST_CASE("a missing backup directory is an error, not an empty one") {
+    TempDir tmp;
+    Repository repo(tmp.path / "nonexistent");
+    CHECK_THROWS_WITH(repo.require_exists(), Catch::Contains("does not exist"));
+    CHECK_THROWS_WITH(repo.scan(), Catch::Contains("does not exist"));
 }
