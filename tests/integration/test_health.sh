@@ -30,6 +30,10 @@ expect_health() {
 }
 
 # ---- nothing yet --------------------------------------------------------------------------------
+run_pgtier h-missing --dir "$B" health
+expect_rc h-missing 1 "health with no backup directory"
+grep -q "backup directory $B does not exist" "$WORK/h-missing.err" || fail_run h-missing "health does not say that the backup directory is missing"
+mkdir -p "$B"
 expect_health h0 1 '^unhealthy: no successful full run yet' '^unhealthy: no successful incremental run yet'
 ! grep -q '^healthy' "$WORK/h0.out" || fail_run h0 "says healthy and unhealthy"
 pass "empty repository: unhealthy ($(head -n1 "$WORK/h0.out"))"

@@ -64,9 +64,13 @@ pass "--if-empty on an empty cluster restores: the cluster equals the source"
 # And once restored, the next start does nothing.
 not_empty ie-again "the restored databases" '"shop db"|"Ünï"'
 
-# The daemon's very first start: an empty cluster and no archive at all is nothing to restore,
-# not an error.
+# The daemon's very first start (it creates the directory first): an empty cluster and no archive
+# at all is nothing to restore, not an error. A directory that is not there (a wrong mount) is.
 pg_start fresh
+run_pgtier ie-missing --dir "$WORK/no-backups" restore latest --if-empty
+expect_rc ie-missing 1 "restore latest --if-empty with no backup directory"
+grep -q "backup directory $WORK/no-backups does not exist" "$WORK/ie-missing.err" || fail_run ie-missing "--if-empty does not say that the backup directory is missing"
+mkdir "$WORK/no-backups"
 run_pgtier ie-none --dir "$WORK/no-backups" restore latest --if-empty
 expect_rc ie-none 0 "restore latest --if-empty with no archive"
 grep -q '^not restoring (--if-empty): no full or differential archive' "$WORK/ie-none.out" \
