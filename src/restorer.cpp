@@ -8,6 +8,7 @@
 
 #include "pgtier/errors.hpp"
 #include "pgtier/log.hpp"
+#include "pgtier/naming.hpp"
 #include "pgtier/process.hpp"
 #include "pgtier/queries.hpp"
 #include "pgtier/section_reader.hpp"
@@ -219,9 +220,9 @@ RestoredDatabase Restorer::restore_database(
     const SectionRef& ref, const std::string& target, bool replace,
     const std::map<std::string, std::string>& role_definitions) {
     const std::string& source = *ref.section.database;
-    if (target.size() > 63) {
-        throw Error("database name \"" + target + "\" is " + std::to_string(target.size()) +
-                    " bytes long; PostgreSQL's limit is 63 (nothing was changed)");
+    if (auto why = invalid_database_name(target)) {
+        throw Error("cannot restore into \"" + printable(target) + "\": " + *why +
+                    " (nothing was changed)");
     }
     // Sections of template1 and postgres carry no CREATE DATABASE (as in pg_dumpall): they
     // load into an existing database.

@@ -1,5 +1,6 @@
 #pragma once
 #include <ctime>
+#include <optional>
 #include <string>
 
 #include "pgtier/backup_type.hpp"
@@ -17,5 +18,10 @@ std::string latest_link_name(BackupType type);          // latest_<tier>.sql.bz2
 
 // True for "…_<tier>.sql.bz2" names (not latest_*).
 bool looks_like_archive(const std::string& file_name, BackupType type);
+
+// Why `name` cannot be a database pgtier restores into (nullopt when it can): empty, over
+// PostgreSQL's 63 bytes, or holding a NUL, CR or LF (pg_dump refuses such names, so the
+// database could never be backed up again).
+std::optional<std::string> invalid_database_name(const std::string& name);
 
 }  // namespace pgtier

@@ -210,6 +210,13 @@ ExitCode restore_list_databases(const Config& config, const std::string& archive
 ExitCode restore_database(const Config& config, const Environment& env,
                           const std::string& archive_name, const std::string& database,
                           const std::optional<std::string>& as, bool replace) {
+    // A bad target is a usage error, refused before any work (a name PostgreSQL cannot hold
+    // would fail only at the final rename, after the whole section was loaded).
+    if (auto why = invalid_database_name(as.value_or(database))) {
+        std::fprintf(stderr, "pgtier: cannot restore into \"%s\": %s\n",
+                     printable(as.value_or(database)).c_str(), why->c_str());
+        return ExitCode::usage;
+    }
     const Repository repo(config.storage.dir);
     const auto lock = lock_for_restore(repo);
     const auto archive = resolve_archive(repo, archive_name);

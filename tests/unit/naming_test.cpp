@@ -2,6 +2,7 @@
 
 #include "pgtier/clock.hpp"
 #include "pgtier/naming.hpp"
+#include "pgtier/text.hpp"
 
 using namespace pgtier;
 
@@ -42,4 +43,21 @@ TEST_CASE("names use the configured time zone") {
     CHECK(archive_name(BackupType::full, local_time(t)) == "20260701_013000_full.sql.bz2");
     CHECK_THROWS_WITH(set_process_timezone("Mars/Olympus_Mons"),
                       Catch::Contains("unknown time zone"));
+}
+
+TEST_CASE("database names a restore can target") {
+    CHECK_FALSE(invalid_database_name("app"));
+    CHECK_FALSE(invalid_database_name("Ünïcødé 名前"));
+    CHECK_FALSE(invalid_database_name(std::string(63, 'x')));
+    CHECK(invalid_database_name(""));
+    CHECK(invalid_database_name(std::string(64, 'x')));
+    CHECK(
+        invalid_database_name(std::string(32, 'x') + std::string(16, '\xc3') + "abcdefghijklmnop"));
+    CHECK(invalid_database_name("a\nb"));
+    CHECK(invalid_database_name("a\rb"));
+    CHECK(invalid_database_name(std::string("a\0b", 3)));
+}
+
+TEST_CASE("printable escapes control characters only") {
+    CHECK(printable("a\nb\rc\x01 é") == "a\\nb\\rc\\x01 é");
 }
