@@ -35,6 +35,12 @@ std::string describe(const SectionRef& ref) {
     return section_label(ref.section) + " from " + ref.archive.filename().string();
 }
 
+// Sections of template1 and postgres carry no CREATE DATABASE (as in pg_dumpall): they load
+// into an existing database.
+bool section_creates_database(const std::string& source) {
+    return source != "template1" && source != "postgres";
+}
+
 std::function<void(const TextSink&)> reader(const SectionRef& ref) {
     return [ref](const TextSink& sink) { read_section(ref.archive, ref.section, sink); };
 }
@@ -165,6 +171,27 @@ void Restorer::restore_globals(const SectionRef& ref) {
                  globals.size(), seconds_since(started));
 }
 
+void Restorer::check_restorable(const SectionRef& ref, const std::string& target) {
+    if (auto why = invalid_database_name(target)) {
+        throw Error("cannot restore into \"" + printable(target) + "\": " + *why +
+                    " (nothing was changed)");
+    }
+    // Only the header is read: the scan stops at the first \connect line.
+    struct HeaderRead {};
+    SectionHeaderScanner header;
+    try {
+        read_section(ref.archive, ref.section, [&](std::string_view chunk) {
+            if (header.feed(chunk)) throw HeaderRead{};
+        });
+    } catch (const HeaderRead&) {
+    }
+    const std::string& source = *ref.section.database;
+    if (auto why = section_header_mismatch(header, source, section_creates_database(source))) {
+        throw Error(describe(ref) + " is not what its manifest says: " + *why +
+                    "; refusing to restore it (nothing was changed)");
+    }
+}
+
 void Restorer::put_in_place(Connection& conn, const std::string& source, const std::string& work,
                             const std::string& target, bool target_exists, bool carry_attributes) {
     const std::string loaded = "restored \"" + source + "\" completely into \"" + work + "\"";
@@ -220,13 +247,8 @@ RestoredDatabase Restorer::restore_database(
     const SectionRef& ref, const std::string& target, bool replace,
     const std::map<std::string, std::string>& role_definitions) {
     const std::string& source = *ref.section.database;
-    if (auto why = invalid_database_name(target)) {
-        throw Error("cannot restore into \"" + printable(target) + "\": " + *why +
-                    " (nothing was changed)");
-    }
-    // Sections of template1 and postgres carry no CREATE DATABASE (as in pg_dumpall): they
-    // load into an existing database.
-    const bool creates_database = source != "template1" && source != "postgres";
+    check_restorable(ref, target);
+    const bool creates_database = section_creates_database(source);
     const std::string maintenance = maintenance_database(target);
     Connection conn(client_.settings(), maintenance);
     const auto existing = queries::database_names(conn);

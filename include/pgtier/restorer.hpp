@@ -48,6 +48,11 @@ class Restorer {
     // updated instead of failing.
     void restore_globals(const SectionRef& ref);
 
+    // What restore_database checks before it changes anything: `target` is a name a database
+    // can have, and the section's own header (CREATE DATABASE / \connect) names the database
+    // its manifest label says (a relabelled section is refused). Throws Error.
+    static void check_restorable(const SectionRef& ref, const std::string& target);
+
     // Restores a database section as `target`. Refuses an existing target unless `replace`;
     // an empty postgres or template1 is loaded in place (the sections of postgres and
     // template1 only), every other target through a work database.

@@ -126,6 +126,9 @@ struct ClusterSource {
 // exists (unless replace) — postgres and template1 count only when they have user tables.
 ExitCode restore_cluster(const Repository& repo, Restorer& restorer, const ClusterSource& source,
                          bool replace) {
+    // Every section is checked (its target name, its header against its label) before the
+    // first change: a bad one found half-way would leave a partly restored cluster.
+    for (const auto& ref : source.databases) Restorer::check_restorable(ref, *ref.section.database);
     std::vector<std::string> conflicts;
     const auto existing = restorer.databases();
     for (const auto& ref : source.databases) {
