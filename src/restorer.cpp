@@ -1,9 +1,11 @@
 #include "pgtier/restorer.hpp"
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 
 #include "pgtier/errors.hpp"
@@ -51,7 +53,7 @@ Restorer::Restorer(const ConnectionSettings& settings, const std::atomic<bool>& 
     : client_(settings), stop_(stop) {}
 
 std::string Restorer::psql_application_name() const {
-    return "pgtier-restore-" + std::to_string(::getpid());
+    return restore_application_name(::getpid());
 }
 
 std::string Restorer::maintenance_database(const std::string& avoid) const {
@@ -192,6 +194,28 @@ void Restorer::check_restorable(const SectionRef& ref, const std::string& target
     }
 }
 
+void Restorer::drop_stale_work_databases() {
+    Connection conn(client_.settings(), "postgres");
+    for (const auto& name : queries::database_names(conn)) {
+        const auto pid = work_database_pid(name);
+        if (!pid || *pid == ::getpid()) continue;
+        // EPERM: the process exists under another user.
+        if (::kill(static_cast<pid_t>(*pid), 0) == 0 || errno == EPERM) continue;
+        // A restore on another host (or in another pid namespace) has its psql connected
+        // while it loads: its pid means nothing here, its session does.
+        if (queries::has_sessions_of(conn, restore_application_name(*pid))) continue;
+        try {
+            queries::drop_database(conn, name);
+        } catch (const Error& err) {
+            spdlog::warn("could not drop work database \"{}\" of an interrupted restore: {}", name,
+                         err.what());
+            continue;
+        }
+        spdlog::warn("dropped work database \"{}\" left by an interrupted restore (pid {} is gone)",
+                     name, *pid);
+    }
+}
+
 void Restorer::put_in_place(Connection& conn, const std::string& source, const std::string& work,
                             const std::string& target, bool target_exists, bool carry_attributes) {
     const std::string loaded = "restored \"" + source + "\" completely into \"" + work + "\"";
@@ -272,8 +296,7 @@ RestoredDatabase Restorer::restore_database(
     std::string work = target;
     if (!in_place) {
         do {
-            work = "pgtier_restore_" + std::to_string(::getpid()) + "_" +
-                   std::to_string(++work_counter_);
+            work = work_database_name(::getpid(), ++work_counter_);
         } while (std::find(existing.begin(), existing.end(), work) != existing.end());
     }
 

@@ -2,6 +2,7 @@
 #include <ctime>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "pgtier/backup_type.hpp"
 
@@ -23,5 +24,15 @@ bool looks_like_archive(const std::string& file_name, BackupType type);
 // PostgreSQL's 63 bytes, or holding a NUL, CR or LF (pg_dump refuses such names, so the
 // database could never be backed up again).
 std::optional<std::string> invalid_database_name(const std::string& name);
+
+// The private database a restore loads into before renaming it: "pgtier_restore_<pid>_<n>".
+// The one definition of that pattern; backups leave such databases out.
+std::string work_database_name(long pid, int n);
+// The pid in a work database name; nullopt for any other name.
+std::optional<long> work_database_pid(std::string_view name);
+// A PostgreSQL regular expression matching exactly the work database names.
+std::string work_database_regex();
+// psql's application_name while restoring for process `pid`.
+std::string restore_application_name(long pid);
 
 }  // namespace pgtier

@@ -53,6 +53,10 @@ class Restorer {
     // its manifest label says (a relabelled section is refused). Throws Error.
     static void check_restorable(const SectionRef& ref, const std::string& target);
 
+    // Drops the work databases of restores whose process is gone (killed), logging each; the
+    // work database of a live process (a concurrent restore) is kept.
+    void drop_stale_work_databases();
+
     // Restores a database section as `target`. Refuses an existing target unless `replace`;
     // an empty postgres or template1 is loaded in place (the sections of postgres and
     // template1 only), every other target through a work database.

@@ -232,6 +232,7 @@ ExitCode restore_database(const Config& config, const Environment& env,
     check_section(ref.archive, ref.section);  // before anything changes
     const auto roles = roles_for(repo, archive);
     Restorer restorer(resolve_connection(config, env), stop_requested());
+    restorer.drop_stale_work_databases();
     const std::string target = as.value_or(database);
     const auto result = restorer.restore_database(ref, target, replace, roles);
     std::printf("restored database \"%s\"%s from %s: %s of SQL in %.1f s, %s on the server\n",
@@ -261,6 +262,7 @@ ExitCode restore_full(const Config& config, const Environment& env, const std::s
         }
     }
     Restorer restorer(resolve_connection(config, env), stop_requested());
+    restorer.drop_stale_work_databases();
     return restore_cluster(repo, restorer, source, replace);
 }
 
@@ -274,6 +276,7 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
     }
     const auto lock = lock_for_restore(repo);
     Restorer restorer(resolve_connection(config, env), stop_requested());
+    restorer.drop_stale_work_databases();
     // --if-empty looks at the cluster first: on a cluster in use it does nothing, whatever
     // state the backup directory is in (it is what the daemon runs at every start).
     if (if_empty) {

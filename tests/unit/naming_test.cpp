@@ -58,6 +58,19 @@ TEST_CASE("database names a restore can target") {
     CHECK(invalid_database_name(std::string("a\0b", 3)));
 }
 
+TEST_CASE("work database names: one pattern, parsed back") {
+    CHECK(work_database_name(4242, 3) == "pgtier_restore_4242_3");
+    CHECK(work_database_pid(work_database_name(4242, 3)) == 4242L);
+    CHECK_FALSE(work_database_pid("pgtier_restore_"));
+    CHECK_FALSE(work_database_pid("pgtier_restore_12"));
+    CHECK_FALSE(work_database_pid("pgtier_restore_12_"));
+    CHECK_FALSE(work_database_pid("pgtier_restore_x_1"));
+    CHECK_FALSE(work_database_pid("pgtier_restore_1_2_3"));
+    CHECK_FALSE(work_database_pid("pgtier_replaced_12_1"));
+    CHECK_FALSE(work_database_pid("app"));
+    CHECK(work_database_regex() == "^pgtier_restore_[0-9]+_[0-9]+$");
+}
+
 TEST_CASE("printable escapes control characters only") {
     CHECK(printable("a\nb\rc\x01 é") == "a\\nb\\rc\\x01 é");
 }
