@@ -17,6 +17,7 @@ for db in a_held b_gone c_kept; do
 done
 settle
 
+lock_held() { [ "$(psql_q -d postgres -c "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = '$1' AND l.mode = 'AccessExclusiveLock' AND l.granted")" -ge 1 ]; }
 # hold_lock DB — ACCESS EXCLUSIVE on DB.t in a transaction open until release_lock.
 hold_lock() {
     rm -f "$WORK/holder.fifo"
@@ -25,8 +26,7 @@ hold_lock() {
     HOLDER=$!
     exec 9>"$WORK/holder.fifo"
     echo "BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE;" >&9
-    wait_until 10 test "$(psql_q -d postgres -c "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = '$1' AND l.mode = 'AccessExclusiveLock' AND l.granted")" -ge 1 \
-        || fail "setup: the lock on $1.t is not held"
+    wait_until 10 lock_held "$1" || fail "setup: the lock on $1.t is not held"
 }
 release_lock() {
     echo "ROLLBACK;" >&9
