@@ -106,7 +106,7 @@ DumpOutcome Dumper::dump(const DumpSection& section, ParallelBzip2Writer& writer
     // The globals are small and get one line rewritten, so they are held until complete.
     std::string globals;
     const bool hold = section.kind == SectionKind::globals;
-    Child child({argv, client_.env()});
+    Child child({argv, client_.env(), false, client_.inherit_fds()});
     std::vector<char> buffer(read_size);
     std::string tail;
     std::uint64_t bytes = 0;

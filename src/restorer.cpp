@@ -102,7 +102,7 @@ std::uint64_t Restorer::replay(const std::string& what, std::uint64_t total,
     for (auto& a : client_.connection_args()) argv.push_back(a);
     argv.push_back("--dbname=" + dbname_conninfo(connect_to));
     argv.push_back("--file=-");
-    ChildSpec spec{argv, client_.env(), true};
+    ChildSpec spec{argv, client_.env(), true, client_.inherit_fds()};
     // Named, so that a failed restore can end the server session psql leaves behind.
     spec.env.push_back("PGAPPNAME=" + psql_application_name());
     Child psql(spec);

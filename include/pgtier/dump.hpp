@@ -22,9 +22,10 @@ enum class DumpOutcome {
 
 // Runs pg_dumpall --globals-only / pg_dump --create for each section, in order, streaming
 // their output into `writer` (one section each). The password reaches the children only
-// through a 0600 PGPASSFILE. Throws Error when a child fails, ends without its "dump complete"
-// trailer, or `stop` is set; except that a database dropped after it was listed (pg_dump
-// failed before any output and the database is gone) is DumpOutcome::dropped.
+// through an inherited, unnamed PGPASSFILE (see ClientEnvironment). Throws Error when a child
+// fails, ends without its "dump complete" trailer, or `stop` is set; except that a database dropped
+// after it was listed (pg_dump failed before any output and the database is gone) is
+// DumpOutcome::dropped.
 class Dumper {
   public:
     Dumper(const ConnectionSettings& settings, const std::atomic<bool>& stop);
