@@ -35,6 +35,10 @@ wait "$pid" 2>/dev/null || true
 echo "ROLLBACK;" >&9
 exec 9>&-
 wait "$HOLDER" || true
+# The killed restore's server session ends once it has its lock and finds psql gone; until then
+# the work database counts as in use.
+no_session() { [ "$(psql_q -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgtier-restore-$pid'")" = 0 ]; }
+wait_until 30 no_session || fail "the killed restore's server session did not end"
 STALE=$(work_dbs)
 [ "$STALE" = "pgtier_restore_${pid}_1" ] || fail "expected the work database pgtier_restore_${pid}_1 after kill -9, have: '$STALE'"
 pass "kill -9 during the restore left $STALE"
