@@ -4,9 +4,11 @@
 
 #include <chrono>
 
+#include "pgtier/database.hpp"
 #include "pgtier/errors.hpp"
 #include "pgtier/log.hpp"
 #include "pgtier/process.hpp"
+#include "pgtier/queries.hpp"
 #include "pgtier/sql_filter.hpp"
 
 namespace pgtier {
@@ -58,7 +60,20 @@ std::string Dumper::pg_dump_version() const {
     return version;
 }
 
-void Dumper::dump(const DumpSection& section, ParallelBzip2Writer& writer) {
+bool Dumper::still_exists(const std::string& database) const {
+    for (const char* maintenance : {"postgres", "template1"}) {
+        if (database == maintenance) continue;
+        try {
+            Connection conn(client_.settings(), maintenance);
+            return queries::database_exists(conn, database);
+        } catch (const Error& err) {
+            spdlog::debug("cannot check whether database {} exists: {}", database, err.what());
+        }
+    }
+    return true;
+}
+
+DumpOutcome Dumper::dump(const DumpSection& section, ParallelBzip2Writer& writer) {
     std::vector<std::string> argv;
     std::string preamble;
     const std::string label =
@@ -79,12 +94,19 @@ void Dumper::dump(const DumpSection& section, ParallelBzip2Writer& writer) {
         argv.push_back("--dbname=" + dbname_conninfo(section.database));
     }
 
-    writer.begin_section();
-    writer.write(preamble.data(), preamble.size());
+    // The section starts with the child's first output: a database dropped since it was listed
+    // makes pg_dump fail before writing anything, and then it leaves no section behind.
+    bool begun = false;
+    auto begin = [&] {
+        if (begun) return;
+        writer.begin_section();
+        writer.write(preamble.data(), preamble.size());
+        begun = true;
+    };
     // The globals are small and get one line rewritten, so they are held until complete.
     std::string globals;
     const bool hold = section.kind == SectionKind::globals;
-    Child child({argv, client_.env()});
+    Child child({argv, client_.env(), false, client_.inherit_fds()});
     std::vector<char> buffer(read_size);
     std::string tail;
     std::uint64_t bytes = 0;
@@ -102,6 +124,7 @@ void Dumper::dump(const DumpSection& section, ParallelBzip2Writer& writer) {
         if (hold) {
             globals.append(buffer.data(), size);
         } else {
+            begin();
             writer.write(buffer.data(), size);
         }
         bytes += size;
@@ -117,6 +140,11 @@ void Dumper::dump(const DumpSection& section, ParallelBzip2Writer& writer) {
     }
     const int status = child.wait();
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        if (section.kind == SectionKind::database && !begun && !still_exists(section.database)) {
+            spdlog::warn("database {} was dropped after it was listed: it is not in this archive",
+                         section.database);
+            return DumpOutcome::dropped;
+        }
         throw Error(argv[0] + " failed for " + label + " (" + describe_wait_status(status) +
                     "): " + first_lines(child.stderr_text()));
     }
@@ -124,12 +152,14 @@ void Dumper::dump(const DumpSection& section, ParallelBzip2Writer& writer) {
         throw Error(argv[0] + " output for " + label +
                     " ended without its \"dump complete\" trailer (the dump was cut short)");
     }
+    begin();
     if (hold) {
         globals = make_own_role_idempotent(globals, client_.settings().user);
         writer.write(globals.data(), globals.size());
     }
     writer.end_section();
     spdlog::debug("dumped {}: {} bytes", label, bytes);
+    return DumpOutcome::dumped;
 }
 
 }  // namespace pgtier

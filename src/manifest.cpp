@@ -58,6 +58,7 @@ std::string manifest_to_json(const Manifest& m) {
           {"globals", m.fingerprint.globals},
           {"databases", databases}}},
         {"sections", sections},
+        {"dropped", m.dropped},
     };
     return doc.dump(2) + "\n";
 }
@@ -117,6 +118,7 @@ Manifest manifest_from_json(const std::string& text, const std::string& source) 
             e.fingerprint = s.at("fingerprint").get<std::string>();
             m.sections.push_back(std::move(e));
         }
+        if (doc.contains("dropped")) m.dropped = doc.at("dropped").get<std::vector<std::string>>();
         return m;
     } catch (const std::exception& err) {
         throw Error(source + ": not a valid pgtier manifest: " + err.what());

@@ -1,5 +1,7 @@
 #include "pgtier/naming.hpp"
 
+#include <cctype>
+#include <charconv>
 #include <cstdio>
 
 namespace pgtier {
@@ -70,6 +72,56 @@ bool looks_like_archive(const std::string& file_name, BackupType type) {
         if (at == start) return false;
     }
     return file_name.compare(at, std::string::npos, suffix) == 0;
+}
+
+std::optional<std::string> invalid_database_name(const std::string& name) {
+    if (name.empty()) return "the database name is empty";
+    if (name.size() > 63) {
+        return "the database name is " + std::to_string(name.size()) +
+               " bytes long; PostgreSQL's limit is 63";
+    }
+    if (name.find_first_of(std::string("\0\r\n", 3)) != std::string::npos) {
+        return "the database name holds a NUL, carriage return or line feed (pg_dump could "
+               "never dump it)";
+    }
+    return std::nullopt;
+}
+
+namespace {
+constexpr std::string_view work_prefix = "pgtier_restore_";
+
+bool all_digits(std::string_view text) {
+    if (text.empty()) return false;
+    for (char ch : text) {
+        if (std::isdigit(static_cast<unsigned char>(ch)) == 0) return false;
+    }
+    return true;
+}
+}  // namespace
+
+std::string work_database_name(long pid, int n) {
+    return std::string(work_prefix) + std::to_string(pid) + "_" + std::to_string(n);
+}
+
+std::optional<long> work_database_pid(std::string_view name) {
+    if (name.substr(0, work_prefix.size()) != work_prefix) return std::nullopt;
+    name.remove_prefix(work_prefix.size());
+    const auto underscore = name.find('_');
+    if (underscore == std::string_view::npos) return std::nullopt;
+    const auto digits = name.substr(0, underscore);
+    if (!all_digits(digits) || !all_digits(name.substr(underscore + 1))) return std::nullopt;
+    long pid = 0;
+    const auto [end, err] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
+    if (err != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+    return pid;
+}
+
+std::string work_database_regex() {
+    return "^" + std::string(work_prefix) + "[0-9]+_[0-9]+$";
+}
+
+std::string restore_application_name(long pid) {
+    return "pgtier-restore-" + std::to_string(pid);
 }
 
 }  // namespace pgtier

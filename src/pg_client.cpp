@@ -1,8 +1,11 @@
 #include "pgtier/pg_client.hpp"
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 
 #include "pgtier/errors.hpp"
@@ -22,6 +25,44 @@ std::string passfile_escape(const std::string& value) {
     return out;
 }
 
+// A file with `content` that has no name anywhere: a memfd, else an O_TMPFILE in $TMPDIR. It
+// disappears with its last descriptor, so no crash can leave the password behind. Close-on-exec
+// (only the children that need it inherit it), 0600 (libpq ignores a password file with group
+// or other access) and numbered 3 or more (a child's stdin/stdout/stderr never take it).
+int password_fd(const std::string& content) {
+    int fd = ::memfd_create("pgtier-pgpass", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) {
+        const char* tmpdir = std::getenv("TMPDIR");
+        fd = ::open(tmpdir != nullptr && *tmpdir != '\0' ? tmpdir : "/tmp",
+                    O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    }
+    if (fd < 0) throw Error("cannot create an unnamed password file: " + errno_text(errno));
+    if (fd < 3) {
+        const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        const int saved = errno;
+        ::close(fd);
+        if (moved < 0)
+            throw Error("cannot move the password file descriptor: " + errno_text(saved));
+        fd = moved;
+    }
+    std::size_t done = 0;
+    bool ok = ::fchmod(fd, 0600) == 0;
+    while (ok && done < content.size()) {
+        const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        ok = n > 0;
+        if (ok) done += static_cast<std::size_t>(n);
+    }
+    if (!ok) {
+        const int saved = errno;
+        ::close(fd);
+        throw Error("cannot write the unnamed password file: " + errno_text(saved));
+    }
+    // Children only read it (reopened through /proc/self/fd); a memfd is sealed against change.
+    ::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+    return fd;
+}
+
 }  // namespace
 
 std::string dbname_conninfo(const std::string& database) {
@@ -36,27 +77,19 @@ std::string dbname_conninfo(const std::string& database) {
 ClientEnvironment::ClientEnvironment(const ConnectionSettings& settings) : settings_(settings) {
     std::vector<std::string> extra;
     if (settings_.password) {
-        const char* tmpdir = std::getenv("TMPDIR");
-        std::string pattern =
-            std::string(tmpdir != nullptr ? tmpdir : "/tmp") + "/pgtier-pass-XXXXXX";
-        const int fd = ::mkstemp(pattern.data());
-        if (fd < 0) throw Error("cannot create a temporary password file: " + errno_text(errno));
-        passfile_ = pattern;
-        ::fchmod(fd, 0600);
-        const std::string line = "*:*:*:*:" + passfile_escape(*settings_.password) + "\n";
-        const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-        ::close(fd);
-        if (!ok) {
-            ::unlink(passfile_.c_str());
-            throw Error("cannot write a temporary password file: " + errno_text(errno));
-        }
-        extra.push_back("PGPASSFILE=" + passfile_);
+        passfd_ = password_fd("*:*:*:*:" + passfile_escape(*settings_.password) + "\n");
+        extra.push_back("PGPASSFILE=/proc/self/fd/" + std::to_string(passfd_));
     }
     env_ = child_environment({"PGPASSWORD"}, extra);
 }
 
 ClientEnvironment::~ClientEnvironment() {
-    if (!passfile_.empty()) ::unlink(passfile_.c_str());
+    if (passfd_ >= 0) ::close(passfd_);
+}
+
+std::vector<int> ClientEnvironment::inherit_fds() const {
+    if (passfd_ < 0) return {};
+    return {passfd_};
 }
 
 std::vector<std::string> ClientEnvironment::connection_args() const {

@@ -89,6 +89,7 @@ Child::Child(const ChildSpec& spec) {
             if (devnull >= 0) dup2(devnull, STDIN_FILENO);
         }
         signal(SIGPIPE, SIG_DFL);
+        for (int fd : spec.inherit_fds) fcntl(fd, F_SETFD, 0);
         execve(path.c_str(), argv.data(), envp.data());
         const char msg[] = "exec failed\n";
         [[maybe_unused]] auto ignored = write(STDERR_FILENO, msg, sizeof msg - 1);

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "pgtier/errors.hpp"
+#include "pgtier/naming.hpp"
 #include "pgtier/sql_filter.hpp"
 
 namespace pgtier::queries {
@@ -12,6 +13,7 @@ namespace {
 
 // Databases pg_dumpall dumps, in its order, with what the catalogs say about each one that a
 // dump --create captures: owner, ACL, options, comment, database and role-in-database settings.
+// $1: the pattern of pgtier's own restore work databases, which are never backed up.
 constexpr const char* cluster_databases_sql = R"SQL(
 SELECT d.datname,
        d.oid::text,
@@ -26,6 +28,7 @@ SELECT d.datname,
   FROM pg_database d
   LEFT JOIN pg_stat_database st ON st.datid = d.oid
  WHERE d.datallowconn
+   AND d.datname !~ $1
  ORDER BY (d.datname <> 'template1'), d.datname
 )SQL";
 
@@ -81,7 +84,7 @@ bool is_superuser(Connection& conn) {
 }
 
 std::vector<DatabaseState> cluster_databases(Connection& conn) {
-    const auto result = conn.run(cluster_databases_sql);
+    const auto result = conn.run(cluster_databases_sql, {work_database_regex()});
     std::vector<DatabaseState> databases;
     for (std::size_t i = 0; i < result.rows.size(); ++i) {
         DatabaseState db;
@@ -118,6 +121,20 @@ std::vector<std::string> database_names(Connection& conn) {
         names.push_back(*row.at(0));
     }
     return names;
+}
+
+bool database_exists(Connection& conn, const std::string& database) {
+    return conn.run("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1)",
+                    {database})
+               .at(0, 0) == "t";
+}
+
+bool has_sessions_of(Connection& conn, const std::string& application_name) {
+    return conn.run(
+                   "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity "
+                   "WHERE application_name = $1 AND pid <> pg_catalog.pg_backend_pid())",
+                   {application_name})
+               .at(0, 0) == "t";
 }
 
 bool has_user_tables(Connection& conn) {

@@ -1,13 +1,16 @@
 #include "pgtier/restorer.hpp"
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 
 #include "pgtier/errors.hpp"
 #include "pgtier/log.hpp"
+#include "pgtier/naming.hpp"
 #include "pgtier/process.hpp"
 #include "pgtier/queries.hpp"
 #include "pgtier/section_reader.hpp"
@@ -34,6 +37,12 @@ std::string describe(const SectionRef& ref) {
     return section_label(ref.section) + " from " + ref.archive.filename().string();
 }
 
+// Sections of template1 and postgres carry no CREATE DATABASE (as in pg_dumpall): they load
+// into an existing database.
+bool section_creates_database(const std::string& source) {
+    return source != "template1" && source != "postgres";
+}
+
 std::function<void(const TextSink&)> reader(const SectionRef& ref) {
     return [ref](const TextSink& sink) { read_section(ref.archive, ref.section, sink); };
 }
@@ -44,7 +53,7 @@ Restorer::Restorer(const ConnectionSettings& settings, const std::atomic<bool>& 
     : client_(settings), stop_(stop) {}
 
 std::string Restorer::psql_application_name() const {
-    return "pgtier-restore-" + std::to_string(::getpid());
+    return restore_application_name(::getpid());
 }
 
 std::string Restorer::maintenance_database(const std::string& avoid) const {
@@ -93,7 +102,7 @@ std::uint64_t Restorer::replay(const std::string& what, std::uint64_t total,
     for (auto& a : client_.connection_args()) argv.push_back(a);
     argv.push_back("--dbname=" + dbname_conninfo(connect_to));
     argv.push_back("--file=-");
-    ChildSpec spec{argv, client_.env(), true};
+    ChildSpec spec{argv, client_.env(), true, client_.inherit_fds()};
     // Named, so that a failed restore can end the server session psql leaves behind.
     spec.env.push_back("PGAPPNAME=" + psql_application_name());
     Child psql(spec);
@@ -164,6 +173,49 @@ void Restorer::restore_globals(const SectionRef& ref) {
                  globals.size(), seconds_since(started));
 }
 
+void Restorer::check_restorable(const SectionRef& ref, const std::string& target) {
+    if (auto why = invalid_database_name(target)) {
+        throw Error("cannot restore into \"" + printable(target) + "\": " + *why +
+                    " (nothing was changed)");
+    }
+    // Only the header is read: the scan stops at the first \connect line.
+    struct HeaderRead {};
+    SectionHeaderScanner header;
+    try {
+        read_section(ref.archive, ref.section, [&](std::string_view chunk) {
+            if (header.feed(chunk)) throw HeaderRead{};
+        });
+    } catch (const HeaderRead&) {
+    }
+    const std::string& source = *ref.section.database;
+    if (auto why = section_header_mismatch(header, source, section_creates_database(source))) {
+        throw Error(describe(ref) + " is not what its manifest says: " + *why +
+                    "; refusing to restore it (nothing was changed)");
+    }
+}
+
+void Restorer::drop_stale_work_databases() {
+    Connection conn(client_.settings(), "postgres");
+    for (const auto& name : queries::database_names(conn)) {
+        const auto pid = work_database_pid(name);
+        if (!pid || *pid == ::getpid()) continue;
+        // EPERM: the process exists under another user.
+        if (::kill(static_cast<pid_t>(*pid), 0) == 0 || errno == EPERM) continue;
+        // A restore on another host (or in another pid namespace) has its psql connected
+        // while it loads: its pid means nothing here, its session does.
+        if (queries::has_sessions_of(conn, restore_application_name(*pid))) continue;
+        try {
+            queries::drop_database(conn, name);
+        } catch (const Error& err) {
+            spdlog::warn("could not drop work database \"{}\" of an interrupted restore: {}", name,
+                         err.what());
+            continue;
+        }
+        spdlog::warn("dropped work database \"{}\" left by an interrupted restore (pid {} is gone)",
+                     name, *pid);
+    }
+}
+
 void Restorer::put_in_place(Connection& conn, const std::string& source, const std::string& work,
                             const std::string& target, bool target_exists, bool carry_attributes) {
     const std::string loaded = "restored \"" + source + "\" completely into \"" + work + "\"";
@@ -219,13 +271,8 @@ RestoredDatabase Restorer::restore_database(
     const SectionRef& ref, const std::string& target, bool replace,
     const std::map<std::string, std::string>& role_definitions) {
     const std::string& source = *ref.section.database;
-    if (target.size() > 63) {
-        throw Error("database name \"" + target + "\" is " + std::to_string(target.size()) +
-                    " bytes long; PostgreSQL's limit is 63 (nothing was changed)");
-    }
-    // Sections of template1 and postgres carry no CREATE DATABASE (as in pg_dumpall): they
-    // load into an existing database.
-    const bool creates_database = source != "template1" && source != "postgres";
+    check_restorable(ref, target);
+    const bool creates_database = section_creates_database(source);
     const std::string maintenance = maintenance_database(target);
     Connection conn(client_.settings(), maintenance);
     const auto existing = queries::database_names(conn);
@@ -249,8 +296,7 @@ RestoredDatabase Restorer::restore_database(
     std::string work = target;
     if (!in_place) {
         do {
-            work = "pgtier_restore_" + std::to_string(::getpid()) + "_" +
-                   std::to_string(++work_counter_);
+            work = work_database_name(::getpid(), ++work_counter_);
         } while (std::find(existing.begin(), existing.end(), work) != existing.end());
     }
 

@@ -368,9 +368,10 @@ std::string RestoreFilter::rename_database_references(std::string_view line) con
     return out;
 }
 
-std::optional<std::string> RestoreFilter::rename_connect(std::string_view line) const {
-    if (!options_.rename_to) return std::nullopt;
-    std::string_view arg = line.substr(9);
+std::optional<std::string> connect_target(std::string_view line) {
+    constexpr std::string_view command = "\\connect ";
+    if (!starts_with(line, command)) return std::nullopt;
+    std::string_view arg = line.substr(command.size());
     while (!arg.empty() && (arg.back() == '\n' || arg.back() == ' ')) arg.remove_suffix(1);
     std::string target;
     constexpr std::string_view reuse = "-reuse-previous=on ";
@@ -391,9 +392,64 @@ std::optional<std::string> RestoreFilter::rename_connect(std::string_view line) 
     } else {
         target = std::string(arg);
     }
-    if (target != options_.database) return std::nullopt;
+    return target;
+}
+
+std::optional<std::string> RestoreFilter::rename_connect(std::string_view line) const {
+    if (!options_.rename_to) return std::nullopt;
+    if (connect_target(line) != options_.database) return std::nullopt;
     return "\\connect -reuse-previous=on " +
            quote_identifier(dbname_conninfo(*options_.rename_to)) + "\n";
+}
+
+bool SectionHeaderScanner::feed(std::string_view chunk) {
+    // Only the start of a line matters; a huge line is not kept whole.
+    constexpr std::size_t max_line = 64 * 1024;
+    while (!done_ && !chunk.empty()) {
+        const auto newline = chunk.find('\n');
+        const auto piece = chunk.substr(0, newline);
+        pending_.append(piece.substr(0, max_line - std::min(max_line, pending_.size())));
+        if (newline == std::string_view::npos) return false;
+        line(pending_);
+        pending_.clear();
+        chunk.remove_prefix(newline + 1);
+    }
+    return done_;
+}
+
+void SectionHeaderScanner::line(std::string_view text) {
+    constexpr std::string_view create = "CREATE DATABASE ";
+    if (!created_ && starts_with(text, create)) {
+        if (auto id = parse_identifier(text, create.size())) created_ = id->name;
+    } else if (starts_with(text, "\\connect ")) {
+        // An unparsable \connect still ends the header: it is refused as naming nothing.
+        connected_ = connect_target(text).value_or("");
+        done_ = true;
+    }
+}
+
+std::optional<std::string> section_header_mismatch(const SectionHeaderScanner& header,
+                                                   const std::string& database,
+                                                   bool creates_database) {
+    const std::string label = "its manifest says database " + quote_identifier(database);
+    if (!header.connected()) return "the section has no \\connect header; " + label;
+    if (creates_database && !header.created()) {
+        return "the section's header creates no database (it connects to " +
+               quote_identifier(*header.connected()) + "); " + label;
+    }
+    if (header.created() && *header.created() != database) {
+        return "the section's header names database " + quote_identifier(*header.created()) +
+               " (CREATE DATABASE); " + label;
+    }
+    if (!creates_database && header.created()) {
+        return "the section's header creates database " + quote_identifier(*header.created()) +
+               "; " + label + ", which is not created but loaded into";
+    }
+    if (*header.connected() != database) {
+        return "the section's header names database " + quote_identifier(*header.connected()) +
+               " (\\connect); " + label;
+    }
+    return std::nullopt;
 }
 
 }  // namespace pgtier

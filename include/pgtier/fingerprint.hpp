@@ -40,4 +40,8 @@ struct Fingerprint {
 
 Fingerprint fingerprint_of(const ClusterState& state);
 
+// The fingerprint of the same state without these databases (dropped while a backup ran):
+// exactly what fingerprint_of gives for the state without them.
+Fingerprint without_databases(const Fingerprint& fp, const std::vector<std::string>& names);
+
 }  // namespace pgtier

@@ -38,6 +38,9 @@ struct Manifest {
     std::string reason;  // why it was taken
     Fingerprint fingerprint;
     std::vector<SectionEntry> sections;
+    // Databases that were listed but dropped before their dump: not in this archive (nor in
+    // its fingerprint). Absent from older manifests.
+    std::vector<std::string> dropped;
 
     const SectionEntry* find_database(const std::string& name) const;
     bool has_globals() const;

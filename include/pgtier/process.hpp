@@ -12,6 +12,8 @@ struct ChildSpec {
     std::vector<std::string> argv;  // argv[0] is looked up in PATH; never run through a shell
     std::vector<std::string> env;   // complete environment, "KEY=VALUE"
     bool pipe_stdin = false;        // else stdin is /dev/null
+    // Close-on-exec descriptors (3 or more) the child inherits under the same numbers.
+    std::vector<int> inherit_fds = {};
 };
 
 // A running child process with its stdout and stderr on pipes. The destructor kills

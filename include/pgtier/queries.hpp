@@ -16,7 +16,8 @@ std::string server_version(Connection& conn);
 bool is_superuser(Connection& conn);
 
 // The databases pg_dumpall would dump (datallowconn), template1 first then by name, with
-// their catalog digest and statistics reset time, from one cluster-wide query.
+// their catalog digest and statistics reset time, from one cluster-wide query. pgtier's restore
+// work databases (work_database_regex) are left out: they are never backed up.
 std::vector<DatabaseState> cluster_databases(Connection& conn);
 
 // Digest of roles, memberships, role settings, tablespaces and their comments.
@@ -32,6 +33,10 @@ DatabaseContent database_content(Connection& conn);
 // ---- restore
 std::set<std::string> role_names(Connection& conn);
 std::vector<std::string> database_names(Connection& conn);
+// Whether a database of that name exists (connectable or not).
+bool database_exists(Connection& conn, const std::string& database);
+// Whether a session other than this one has that application_name.
+bool has_sessions_of(Connection& conn, const std::string& application_name);
 // Tables, views, sequences… outside the system schemas of the connected database.
 bool has_user_tables(Connection& conn);
 std::uint64_t database_size(Connection& conn, const std::string& database);

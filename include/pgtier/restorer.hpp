@@ -48,6 +48,15 @@ class Restorer {
     // updated instead of failing.
     void restore_globals(const SectionRef& ref);
 
+    // What restore_database checks before it changes anything: `target` is a name a database
+    // can have, and the section's own header (CREATE DATABASE / \connect) names the database
+    // its manifest label says (a relabelled section is refused). Throws Error.
+    static void check_restorable(const SectionRef& ref, const std::string& target);
+
+    // Drops the work databases of restores whose process is gone (killed), logging each; the
+    // work database of a live process (a concurrent restore) is kept.
+    void drop_stale_work_databases();
+
     // Restores a database section as `target`. Refuses an existing target unless `replace`;
     // an empty postgres or template1 is loaded in place (the sections of postgres and
     // template1 only), every other target through a work database.

@@ -31,6 +31,35 @@ std::string make_roles_idempotent(const std::string& globals);
 // (idempotent), its ALTER ROLE attributes and settings, its comment. No memberships.
 std::map<std::string, std::string> role_definitions(const std::string& globals);
 
+// The target of a psql "\connect" line as pg_dump and pgtier write it (bare, "quoted", or
+// -reuse-previous=on "dbname='…'"); nullopt for any other form.
+std::optional<std::string> connect_target(std::string_view line);
+
+// Reads the start of a database section up to its first \connect line, noting the first
+// CREATE DATABASE before it. pg_dump --create writes "CREATE DATABASE x …" and then
+// "\connect x"; the sections of postgres and template1 start with pgtier's "\connect x".
+class SectionHeaderScanner {
+  public:
+    // Takes text in any split; true once the first \connect line has been read.
+    bool feed(std::string_view chunk);
+    const std::optional<std::string>& created() const { return created_; }
+    const std::optional<std::string>& connected() const { return connected_; }
+
+  private:
+    void line(std::string_view text);
+    std::string pending_;
+    bool done_ = false;
+    std::optional<std::string> created_;
+    std::optional<std::string> connected_;
+};
+
+// Why a section labelled `database` must not be replayed: its header creates or connects to
+// another database, or has none. nullopt when it names `database`. `creates_database`: the
+// section must start with CREATE DATABASE (all but postgres and template1).
+std::optional<std::string> section_header_mismatch(const SectionHeaderScanner& header,
+                                                   const std::string& database,
+                                                   bool creates_database);
+
 // A streaming line filter between a database section and psql:
 //  - renames the database in its database-level statements (CREATE/ALTER/COMMENT ON/GRANT …
 //    ON/SECURITY LABEL … ON DATABASE, ALTER ROLE … IN DATABASE, \connect) when rename_to is set;

@@ -11,4 +11,8 @@ std::string human_size(std::uint64_t bytes);
 // "a", "b" -> "\"a\", \"b\"" (names that may hold spaces and commas stay readable).
 std::string join_quoted(const std::vector<std::string>& names);
 
+// `text` with control characters written as \n, \r, \xNN, so that a hostile name cannot break
+// a message or a log line.
+std::string printable(const std::string& text);
+
 }  // namespace pgtier

@@ -10,6 +10,7 @@
 #include "pgtier/repository.hpp"
 #include "pgtier/run_status.hpp"
 #include "pgtier/signals.hpp"
+#include "pgtier/text.hpp"
 
 namespace pgtier::commands {
 
@@ -109,10 +110,29 @@ RunRecord take_backup(const Config& config, const Repository& repo,
     {
         ParallelBzip2Writer writer(partial.fd(), config.compression.level,
                                    config.compression.threads);
-        for (const auto& section : sections) dumper.dump(section, writer);
+        // A database dropped since the listing has no section; the rest is published.
+        std::vector<DumpSection> dumped;
+        for (const auto& section : sections) {
+            if (dumper.dump(section, writer) == DumpOutcome::dumped) {
+                dumped.push_back(section);
+            } else {
+                manifest.dropped.push_back(section.database);
+            }
+        }
+        sections = std::move(dumped);
         totals = writer.finish();
     }
     partial.sync_and_close();
+    if (!manifest.dropped.empty()) {
+        // The archive describes the cluster without them, as the next run will see it.
+        manifest.fingerprint = without_databases(server.fingerprint, manifest.dropped);
+        if (sections.empty()) {
+            record.result = RunResult::skipped;
+            record.detail =
+                "every database to back up was dropped meanwhile: " + join_quoted(manifest.dropped);
+            return record;
+        }
+    }
 
     for (std::size_t i = 0; i < sections.size(); ++i) {
         const auto& written = totals.sections.at(i);
@@ -140,6 +160,8 @@ RunRecord take_backup(const Config& config, const Repository& repo,
     record.detail = std::to_string(sections.size()) +
                     (sections.size() == 1 ? " section, " : " sections, ") +
                     std::to_string(totals.uncompressed_size) + " bytes of SQL; " + plan.reason;
+    if (!manifest.dropped.empty())
+        record.detail += "; dropped during the run: " + join_quoted(manifest.dropped);
     return record;
 }
 

@@ -7,6 +7,7 @@
 #include "pgtier/database.hpp"
 #include "pgtier/files.hpp"
 #include "pgtier/log.hpp"
+#include "pgtier/restorer.hpp"
 #include "pgtier/run_status.hpp"
 #include "pgtier/scheduler.hpp"
 #include "pgtier/signals.hpp"
@@ -134,6 +135,13 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
         return ExitCode::failure;
     }
     if (!wait_for_server(state)) return ExitCode::ok;
+    // A restore killed earlier may have left its work database behind.
+    try {
+        Restorer(resolve_connection(config, env), stop_requested()).drop_stale_work_databases();
+    } catch (const Error& err) {
+        spdlog::warn("could not look for work databases of interrupted restores: {}",
+                     one_line(err.what()));
+    }
     if (config.daemon.auto_restore) {
         // An auto_restore that was stopped half-way is finished (replacing what it restored);
         // otherwise only an empty cluster is restored.

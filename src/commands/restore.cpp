@@ -139,6 +139,9 @@ struct ClusterSource {
 // exists (unless replace) — postgres and template1 count only when they have user tables.
 ExitCode restore_cluster(const Repository& repo, Restorer& restorer, const ClusterSource& source,
                          bool replace) {
+    // Every section is checked (its target name, its header against its label) before the
+    // first change: a bad one found half-way would leave a partly restored cluster.
+    for (const auto& ref : source.databases) Restorer::check_restorable(ref, *ref.section.database);
     std::vector<std::string> conflicts;
     const auto existing = restorer.databases();
     for (const auto& ref : source.databases) {
@@ -234,6 +237,13 @@ ExitCode restore_list_databases(const Config& config, const std::string& archive
 ExitCode restore_database(const Config& config, const Environment& env,
                           const std::string& archive_name, const std::string& database,
                           const std::optional<std::string>& as, bool replace) {
+    // A bad target is a usage error, refused before any work (a name PostgreSQL cannot hold
+    // would fail only at the final rename, after the whole section was loaded).
+    if (auto why = invalid_database_name(as.value_or(database))) {
+        std::fprintf(stderr, "pgtier: cannot restore into \"%s\": %s\n",
+                     printable(as.value_or(database)).c_str(), why->c_str());
+        return ExitCode::usage;
+    }
     const Repository repo(config.storage.dir);
     const auto lock = lock_for_restore(repo);
     const auto archive = resolve_archive(repo, archive_name);
@@ -246,6 +256,7 @@ ExitCode restore_database(const Config& config, const Environment& env,
     check_section(ref.archive, ref.section);  // before anything changes
     const auto roles = roles_for(repo, archive);
     Restorer restorer(resolve_connection(config, env), stop_requested());
+    restorer.drop_stale_work_databases();
     const std::string target = as.value_or(database);
     const auto result = restorer.restore_database(ref, target, replace, roles);
     std::printf("restored database \"%s\"%s from %s: %s of SQL in %.1f s, %s on the server\n",
@@ -275,6 +286,7 @@ ExitCode restore_full(const Config& config, const Environment& env, const std::s
         }
     }
     Restorer restorer(resolve_connection(config, env), stop_requested());
+    restorer.drop_stale_work_databases();
     return restore_cluster(repo, restorer, source, replace);
 }
 
@@ -288,6 +300,7 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
     }
     const auto lock = lock_for_restore(repo);
     Restorer restorer(resolve_connection(config, env), stop_requested());
+    restorer.drop_stale_work_databases();
     // --if-empty looks at the cluster first: on a cluster in use it does nothing, whatever
     // state the backup directory is in (it is what the daemon runs at every start).
     if (if_empty) {

@@ -63,3 +63,12 @@ TEST_CASE("field boundaries cannot be shifted to forge an equal fingerprint") {
     b.databases = {{"a", "b1", "c", "", "t", "s"}};
     CHECK(fingerprint_of(a).databases[0].fingerprint != fingerprint_of(b).databases[0].fingerprint);
 }
+
+TEST_CASE("without_databases equals the fingerprint of the state without them") {
+    auto without_shop = sample();
+    without_shop.databases.pop_back();
+    const auto expected = fingerprint_of(without_shop);
+    const auto got = without_databases(fingerprint_of(sample()), {"shop"});
+    CHECK(got == expected);
+    CHECK(without_databases(fingerprint_of(sample()), {}) == fingerprint_of(sample()));
+}

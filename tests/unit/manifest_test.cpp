@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include "pgtier/errors.hpp"
 #include "pgtier/manifest.hpp"
@@ -46,4 +47,17 @@ TEST_CASE("UTC ISO 8601 times round trip and reject garbage") {
     CHECK(format_utc_iso(*t) == "2024-02-29T23:59:59.500000Z");
     CHECK_FALSE(parse_utc_iso("2024-02-29 23:59:59"));
     CHECK_FALSE(parse_utc_iso("yesterday"));
+}
+
+TEST_CASE("the dropped list round trips and is optional when reading") {
+    Manifest m;
+    m.name = "20261123_090000_full.sql.bz2";
+    m.started_at = m.finished_at = *parse_utc_iso("2026-11-23T09:00:00Z");
+    m.dropped = {"gone db", "q\"x"};
+    const auto back = manifest_from_json(manifest_to_json(m), "test");
+    CHECK(back.dropped == m.dropped);
+    // A manifest written before the list existed.
+    auto doc = nlohmann::json::parse(manifest_to_json(m));
+    doc.erase("dropped");
+    CHECK(manifest_from_json(doc.dump(), "old").dropped.empty());
 }

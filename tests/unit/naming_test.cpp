@@ -2,6 +2,7 @@
 
 #include "pgtier/clock.hpp"
 #include "pgtier/naming.hpp"
+#include "pgtier/text.hpp"
 
 using namespace pgtier;
 
@@ -42,4 +43,34 @@ TEST_CASE("names use the configured time zone") {
     CHECK(archive_name(BackupType::full, local_time(t)) == "20260701_013000_full.sql.bz2");
     CHECK_THROWS_WITH(set_process_timezone("Mars/Olympus_Mons"),
                       Catch::Contains("unknown time zone"));
+}
+
+TEST_CASE("database names a restore can target") {
+    CHECK_FALSE(invalid_database_name("app"));
+    CHECK_FALSE(invalid_database_name("Ünïcødé 名前"));
+    CHECK_FALSE(invalid_database_name(std::string(63, 'x')));
+    CHECK(invalid_database_name(""));
+    CHECK(invalid_database_name(std::string(64, 'x')));
+    CHECK(
+        invalid_database_name(std::string(32, 'x') + std::string(16, '\xc3') + "abcdefghijklmnop"));
+    CHECK(invalid_database_name("a\nb"));
+    CHECK(invalid_database_name("a\rb"));
+    CHECK(invalid_database_name(std::string("a\0b", 3)));
+}
+
+TEST_CASE("work database names: one pattern, parsed back") {
+    CHECK(work_database_name(4242, 3) == "pgtier_restore_4242_3");
+    CHECK(work_database_pid(work_database_name(4242, 3)) == 4242L);
+    CHECK_FALSE(work_database_pid("pgtier_restore_"));
+    CHECK_FALSE(work_database_pid("pgtier_restore_12"));
+    CHECK_FALSE(work_database_pid("pgtier_restore_12_"));
+    CHECK_FALSE(work_database_pid("pgtier_restore_x_1"));
+    CHECK_FALSE(work_database_pid("pgtier_restore_1_2_3"));
+    CHECK_FALSE(work_database_pid("pgtier_replaced_12_1"));
+    CHECK_FALSE(work_database_pid("app"));
+    CHECK(work_database_regex() == "^pgtier_restore_[0-9]+_[0-9]+$");
+}
+
+TEST_CASE("printable escapes control characters only") {
+    CHECK(printable("a\nb\rc\x01 é") == "a\\nb\\rc\\x01 é");
 }

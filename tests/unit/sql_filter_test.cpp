@@ -243,3 +243,54 @@ TEST_CASE("review findings: tablespaces, multi-line comments, REVOKE GRANT OPTIO
           "DO $pgtier1$BEGIN CREATE ROLE \"a$pgtier$b\"; EXCEPTION WHEN duplicate_object THEN "
           "NULL; END$pgtier1$;\n");
 }
+
+namespace {
+SectionHeaderScanner scan(const std::string& text, std::size_t piece = 7) {
+    SectionHeaderScanner header;
+    for (std::size_t i = 0; i < text.size(); i += piece) {
+        if (header.feed(std::string_view(text).substr(i, piece))) break;
+    }
+    return header;
+}
+}  // namespace
+
+TEST_CASE("a section's header names its database") {
+    const std::string created =
+        "--\n-- PostgreSQL database dump\n--\n\nSET client_encoding = 'UTF8';\n\n"
+        "CREATE DATABASE \"my db\" WITH TEMPLATE = template0 ENCODING = 'UTF8';\n\n\n"
+        "ALTER DATABASE \"my db\" OWNER TO r_admin;\n\n"
+        "\\connect -reuse-previous=on \"dbname='my db'\"\n\nCREATE TABLE t (x int);\n";
+    auto header = scan(created);
+    CHECK(header.created() == "my db");
+    CHECK(header.connected() == "my db");
+    CHECK_FALSE(section_header_mismatch(header, "my db", true));
+    CHECK(section_header_mismatch(header, "other", true));
+    CHECK(section_header_mismatch(header, "my db", false));  // labelled postgres-like
+
+    header = scan("\\connect postgres\n\n--\n-- PostgreSQL database dump\n--\n");
+    CHECK_FALSE(header.created());
+    CHECK_FALSE(section_header_mismatch(header, "postgres", false));
+    CHECK(section_header_mismatch(header, "template1", false));
+    CHECK(section_header_mismatch(header, "app", true));  // a postgres section labelled app
+
+    // CREATE DATABASE of the label but \connect elsewhere.
+    header = scan("CREATE DATABASE app;\n\\connect other\n");
+    CHECK(section_header_mismatch(header, "app", true));
+    header = scan("CREATE DATABASE app;\n\\connect \"App\"\n");
+    CHECK(header.connected() == "App");
+    CHECK(section_header_mismatch(header, "app", true));
+    header = scan("CREATE DATABASE app;\n\\connect app\n");
+    CHECK_FALSE(section_header_mismatch(header, "app", true));
+
+    // No \connect at all.
+    header = scan("CREATE DATABASE app;\nCREATE TABLE t (x int);\n");
+    CHECK_FALSE(header.connected());
+    CHECK(section_header_mismatch(header, "app", true));
+}
+
+TEST_CASE("connect_target reads the forms pg_dump and pgtier write") {
+    CHECK(connect_target("\\connect postgres\n") == "postgres");
+    CHECK(connect_target("\\connect \"Dot.ted\"\n") == "Dot.ted");
+    CHECK(connect_target("\\connect -reuse-previous=on \"dbname='it\\'s'\"\n") == "it's");
+    CHECK_FALSE(connect_target("SELECT 1;\n"));
+}
