@@ -8,6 +8,7 @@
 #include <functional>
 #include <variant>
 
+#include "pgtier/clock.hpp"
 #include "pgtier/cron.hpp"
 #include "pgtier/errors.hpp"
 #include "pgtier/files.hpp"
@@ -236,6 +237,7 @@ void apply_environment(Config& config, const Environment& env) {
                               std::string(type_name(spec->type)) + ", got '" + text + "'");
         }
         apply(config, *spec, *value, where);
+        config.from_environment[section + "." + key] = name;
     }
 }
 
@@ -351,6 +353,23 @@ std::string effective_timezone(const Config& config, const Environment& env) {
     std::string tz = lookup(env, "TZ");
     if (!tz.empty() && tz[0] == ':') tz.erase(0, 1);
     return tz.empty() ? "UTC" : tz;
+}
+
+void apply_timezone(const Config& config, const Environment& env) {
+    try {
+        set_process_timezone(effective_timezone(config, env));
+    } catch (const ConfigError& err) {
+        const std::string where = config.schedule.timezone.empty()
+                                      ? "environment variable TZ"
+                                      : config.origin("schedule.timezone");
+        throw ConfigError(where + ": " + err.what());
+    }
+}
+
+std::string Config::origin(const std::string& key) const {
+    const auto it = from_environment.find(key);
+    return it != from_environment.end() ? "environment variable " + it->second
+                                        : source + ": " + key;
 }
 
 }  // namespace pgtier

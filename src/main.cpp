@@ -121,14 +121,7 @@ int main(int argc, char** argv) {
         const Environment env = current_environment();
         const Config config = load_config(overrides, env);
         init_logging(config.daemon.log_level, LogTarget::standard_error);
-        try {
-            set_process_timezone(effective_timezone(config, env));
-        } catch (const ConfigError& err) {
-            const std::string where = config.schedule.timezone.empty()
-                                          ? "environment variable TZ"
-                                          : config.source + ": schedule.timezone";
-            throw ConfigError(where + ": " + err.what());
-        }
+        apply_timezone(config, env);
 
         ExitCode code = ExitCode::ok;
         if (*backup) {

@@ -170,6 +170,13 @@ pass "the configured port is what pgtier connects to (port 1 -> connection failu
 # (the schedule is only used by the daemon, but the configuration is checked as a whole)
 bad bad-timezone timezone '[schedule]
 timezone = "Mars/Olympus_Mons"'
+# Issue 11: only a TZif zone file is a zone (a directory, a table or a path was silently UTC).
+bad bad-timezone-dir schedule.timezone '[schedule]
+timezone = "Europe"' directory
+bad bad-timezone-tab schedule.timezone '[schedule]
+timezone = "zone.tab"' TZif
+bad bad-timezone-dots schedule.timezone '[schedule]
+timezone = "../../../etc/passwd"' "'..' component"
 bad bad-cron schedule.full '[schedule]
 full = "every sunday at 3"'
 bad bad-cron-range schedule.incremental '[schedule]
