@@ -134,6 +134,30 @@ bool known_section(std::string_view section) {
                        [&](const KeySpec& s) { return section == s.section; });
 }
 
+// "[postgres], [storage], …": the sections, in the order of the documentation.
+std::string section_list() {
+    std::vector<std::string_view> seen;
+    std::string text;
+    for (const auto& spec : key_specs()) {
+        if (std::find(seen.begin(), seen.end(), spec.section) != seen.end()) continue;
+        seen.push_back(spec.section);
+        text += (text.empty() ? "[" : ", [") + std::string(spec.section) + "]";
+    }
+    return text;
+}
+
+// A key written before any [section] header.
+std::string outside_section(const std::string& where, const std::string& key) {
+    std::string owners;
+    for (const auto& spec : key_specs()) {
+        if (key == spec.key)
+            owners += (owners.empty() ? "[" : " or [") + std::string(spec.section) + "]";
+    }
+    return where + ": key '" + key + "' is outside any section" +
+           (owners.empty() ? "" : "; it belongs under " + owners) + " (the sections are " +
+           section_list() + ")";
+}
+
 void apply(Config& config, const KeySpec& spec, const Value& value, const std::string& where) {
     try {
         spec.apply(config, value);
@@ -191,7 +215,12 @@ void apply_toml(Config& config, const toml::table& root, const std::string& sour
         const std::string section{section_key.str()};
         const auto* table = section_node.as_table();
         if (!known_section(section)) {
-            throw ConfigError(source + ": unknown section [" + section + "]");
+            if (table == nullptr) {
+                throw ConfigError(outside_section(
+                    source + ":" + std::to_string(section_node.source().begin.line), section));
+            }
+            throw ConfigError(source + ": unknown section [" + section + "] (the sections are " +
+                              section_list() + ")");
         }
         if (table == nullptr) {
             throw ConfigError(source + ": " + section + " must be a table ([" + section + "])");
@@ -339,7 +368,7 @@ ConnectionSettings resolve_connection(const Config& config, const Environment& e
                                                      : "postgres";
     if (!config.postgres.password_file.empty()) {
         settings.password = read_password_file(config.postgres.password_file,
-                                               config.source + ": postgres.password_file");
+                                               config.origin("postgres.password_file"));
     } else if (auto file = lookup(env, "POSTGRES_PASSWORD_FILE"); !file.empty()) {
         settings.password = read_password_file(file, "environment variable POSTGRES_PASSWORD_FILE");
     } else if (env.count("PGPASSWORD") != 0) {
