@@ -3,12 +3,14 @@
 SHELL := /bin/bash
 BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
+RELEASE_DIR ?= build-release
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps test unit-test demo bench format format-check clean-build container-test
+.PHONY: all deps test unit-test release-build demo bench format format-check clean-build container-test
 
-CONFIGURE = cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+# -Werror is for development and CI only (PGTIER_WERROR is off for a plain cmake configure).
+CONFIGURE = cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPGTIER_WERROR=ON $(CMAKE_FLAGS) >/dev/null
 
 all: deps
 	$(CONFIGURE)
@@ -17,11 +19,17 @@ all: deps
 deps:
 	@scripts/install-deps
 
-# Everything CI runs: format check, then unit and integration tests under ASan+UBSan.
-test: deps format-check
-	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DPGTIER_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+# Everything CI runs: format check, the Release build (-O3 warns where -O2 does not), then unit
+# and integration tests under ASan+UBSan.
+test: deps format-check release-build
+	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DPGTIER_SANITIZE=ON -DPGTIER_WERROR=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 	cd $(ASAN_DIR) && ctest --output-on-failure -j 2
+
+# The binary as a packager builds it (Release), with warnings as errors so CI sees them first.
+release-build: deps
+	cmake -S . -B $(RELEASE_DIR) -DCMAKE_BUILD_TYPE=Release -DPGTIER_WERROR=ON -DPGTIER_BUILD_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(RELEASE_DIR) -j $(JOBS)
 
 # The deployment, proven with real containers (podman; CI runs it after `test`): the static checks
 # of the stack file, systemd units and operator targets, then tests/container/run.sh.
@@ -50,7 +58,7 @@ format-check: deps
 	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format-check: ok"
 
 clean-build:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(RELEASE_DIR)
 
 # ---------------------------------------------------------------------------------------------
 # Operator targets: the image, the Swarm stack (swarm/), and backups inside the running container.

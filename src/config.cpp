@@ -8,6 +8,7 @@
 #include <functional>
 #include <variant>
 
+#include "pgtier/clock.hpp"
 #include "pgtier/cron.hpp"
 #include "pgtier/errors.hpp"
 #include "pgtier/files.hpp"
@@ -133,6 +134,30 @@ bool known_section(std::string_view section) {
                        [&](const KeySpec& s) { return section == s.section; });
 }
 
+// "[postgres], [storage], …": the sections, in the order of the documentation.
+std::string section_list() {
+    std::vector<std::string_view> seen;
+    std::string text;
+    for (const auto& spec : key_specs()) {
+        if (std::find(seen.begin(), seen.end(), spec.section) != seen.end()) continue;
+        seen.push_back(spec.section);
+        text += (text.empty() ? "[" : ", [") + std::string(spec.section) + "]";
+    }
+    return text;
+}
+
+// A key written before any [section] header.
+std::string outside_section(const std::string& where, const std::string& key) {
+    std::string owners;
+    for (const auto& spec : key_specs()) {
+        if (key == spec.key)
+            owners += (owners.empty() ? "[" : " or [") + std::string(spec.section) + "]";
+    }
+    return where + ": key '" + key + "' is outside any section" +
+           (owners.empty() ? "" : "; it belongs under " + owners) + " (the sections are " +
+           section_list() + ")";
+}
+
 void apply(Config& config, const KeySpec& spec, const Value& value, const std::string& where) {
     try {
         spec.apply(config, value);
@@ -190,7 +215,12 @@ void apply_toml(Config& config, const toml::table& root, const std::string& sour
         const std::string section{section_key.str()};
         const auto* table = section_node.as_table();
         if (!known_section(section)) {
-            throw ConfigError(source + ": unknown section [" + section + "]");
+            if (table == nullptr) {
+                throw ConfigError(outside_section(
+                    source + ":" + std::to_string(section_node.source().begin.line), section));
+            }
+            throw ConfigError(source + ": unknown section [" + section + "] (the sections are " +
+                              section_list() + ")");
         }
         if (table == nullptr) {
             throw ConfigError(source + ": " + section + " must be a table ([" + section + "])");
@@ -236,6 +266,7 @@ void apply_environment(Config& config, const Environment& env) {
                               std::string(type_name(spec->type)) + ", got '" + text + "'");
         }
         apply(config, *spec, *value, where);
+        config.from_environment[section + "." + key] = name;
     }
 }
 
@@ -337,7 +368,7 @@ ConnectionSettings resolve_connection(const Config& config, const Environment& e
                                                      : "postgres";
     if (!config.postgres.password_file.empty()) {
         settings.password = read_password_file(config.postgres.password_file,
-                                               config.source + ": postgres.password_file");
+                                               config.origin("postgres.password_file"));
     } else if (auto file = lookup(env, "POSTGRES_PASSWORD_FILE"); !file.empty()) {
         settings.password = read_password_file(file, "environment variable POSTGRES_PASSWORD_FILE");
     } else if (env.count("PGPASSWORD") != 0) {
@@ -351,6 +382,23 @@ std::string effective_timezone(const Config& config, const Environment& env) {
     std::string tz = lookup(env, "TZ");
     if (!tz.empty() && tz[0] == ':') tz.erase(0, 1);
     return tz.empty() ? "UTC" : tz;
+}
+
+void apply_timezone(const Config& config, const Environment& env) {
+    try {
+        set_process_timezone(effective_timezone(config, env));
+    } catch (const ConfigError& err) {
+        const std::string where = config.schedule.timezone.empty()
+                                      ? "environment variable TZ"
+                                      : config.origin("schedule.timezone");
+        throw ConfigError(where + ": " + err.what());
+    }
+}
+
+std::string Config::origin(const std::string& key) const {
+    const auto it = from_environment.find(key);
+    return it != from_environment.end() ? "environment variable " + it->second
+                                        : source + ": " + key;
 }
 
 }  // namespace pgtier

@@ -1,5 +1,6 @@
 // pgtier: tiered logical backups of one PostgreSQL cluster.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <optional>
@@ -9,6 +10,39 @@
 #include "pgtier/log.hpp"
 
 using namespace pgtier;
+
+namespace {
+
+// After a parse error: a message naming the first command word (or restore's) that is no
+// command, with the valid ones; CLI11 would only say "A subcommand is required".
+std::optional<std::string> unknown_command(const CLI::App& app, int argc, char** argv) {
+    const auto all = [](const CLI::App*) { return true; };
+    const CLI::App* level = &app;
+    for (int i = 1; i < argc; ++i) {
+        const std::string word = argv[i];
+        if (word == "--config" || word == "--dir") {  // the global options that take a value
+            ++i;
+            continue;
+        }
+        if (word.empty() || word[0] == '-') continue;
+        const auto subcommands = level->get_subcommands(all);
+        if (subcommands.empty()) return std::nullopt;  // an argument of a command
+        const auto match = std::find_if(subcommands.begin(), subcommands.end(),
+                                        [&](const CLI::App* s) { return s->get_name() == word; });
+        if (match != subcommands.end()) {
+            level = *match;
+            continue;
+        }
+        const std::string prefix = level == &app ? "" : level->get_name() + " ";
+        std::string names;
+        for (const auto* s : subcommands) names += (names.empty() ? "" : ", ") + s->get_name();
+        return "unknown " + prefix + "command '" + word + "'; the " + prefix + "commands are " +
+               names + " (see pgtier " + prefix + "--help)";
+    }
+    return std::nullopt;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     // A child that exits early (psql stopping at an error) must not kill pgtier.
@@ -113,6 +147,12 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& err) {
+        if (err.get_exit_code() != 0) {
+            if (auto message = unknown_command(app, argc, argv)) {
+                std::fprintf(stderr, "pgtier: %s\n", message->c_str());
+                return static_cast<int>(ExitCode::usage);
+            }
+        }
         const int rc = app.exit(err);
         return rc == 0 ? 0 : static_cast<int>(ExitCode::usage);
     }
@@ -121,14 +161,7 @@ int main(int argc, char** argv) {
         const Environment env = current_environment();
         const Config config = load_config(overrides, env);
         init_logging(config.daemon.log_level, LogTarget::standard_error);
-        try {
-            set_process_timezone(effective_timezone(config, env));
-        } catch (const ConfigError& err) {
-            const std::string where = config.schedule.timezone.empty()
-                                          ? "environment variable TZ"
-                                          : config.source + ": schedule.timezone";
-            throw ConfigError(where + ": " + err.what());
-        }
+        apply_timezone(config, env);
 
         ExitCode code = ExitCode::ok;
         if (*backup) {

@@ -30,9 +30,10 @@ std::string find_program(const std::string& name) {
     while (start <= dirs.size()) {
         auto end = dirs.find(':', start);
         if (end == std::string::npos) end = dirs.size();
-        std::string candidate = dirs.substr(start, end - start);
-        if (candidate.empty()) candidate = ".";
-        candidate += "/" + name;
+        // An empty entry is the current directory. Built as a path, not with "." and "/" +
+        // name: GCC 12 at -O3 reports a false -Wrestrict there (GCC bug 105329).
+        const std::filesystem::path dir = end > start ? dirs.substr(start, end - start) : ".";
+        const std::string candidate = (dir / name).string();
         if (access(candidate.c_str(), X_OK) == 0) return candidate;
         start = end + 1;
     }

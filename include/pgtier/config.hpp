@@ -55,6 +55,12 @@ struct Config {
     CompressionConfig compression;
     DaemonConfig daemon;
     std::string source = "defaults";  // the file it came from, for messages
+    // Keys set by a PGTIER_<SECTION>_<KEY> variable: "postgres.port" -> "PGTIER_POSTGRES_PORT".
+    std::map<std::string, std::string> from_environment;
+
+    // Where a key's value came from, for messages: "environment variable PGTIER_X_Y" when a
+    // variable set it, else "<file>: section.key".
+    std::string origin(const std::string& key) const;
 };
 
 struct ConfigOverrides {
@@ -85,5 +91,9 @@ ConnectionSettings resolve_connection(const Config& config, const Environment& e
 
 // The IANA time zone names are formatted in: schedule.timezone, else TZ, else "UTC".
 std::string effective_timezone(const Config& config, const Environment& env);
+
+// Makes the effective time zone the process's (set_process_timezone). Throws ConfigError naming
+// where the zone came from (the file's key, PGTIER_SCHEDULE_TIMEZONE or TZ) when it is not one.
+void apply_timezone(const Config& config, const Environment& env);
 
 }  // namespace pgtier

@@ -41,7 +41,7 @@ struct DaemonState {
         try {
             Config fresh = load_config(overrides, env);
             const auto fresh_schedules = parse_schedules(fresh.schedule, fresh.source);
-            set_process_timezone(effective_timezone(fresh, env));
+            apply_timezone(fresh, env);
             config = std::move(fresh);
             schedules = fresh_schedules;
             init_logging(config.daemon.log_level, LogTarget::standard_output);

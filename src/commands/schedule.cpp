@@ -8,7 +8,13 @@ namespace pgtier::commands {
 
 ExitCode schedule(const std::string& expression, const std::optional<std::string>& timezone,
                   const std::optional<std::string>& from, int count) {
-    if (timezone) set_process_timezone(*timezone);  // throws ConfigError naming the zone
+    if (timezone) {
+        try {
+            set_process_timezone(*timezone);
+        } catch (const ConfigError& err) {
+            throw ConfigError(std::string("--timezone: ") + err.what());
+        }
+    }
     CronSchedule cron;
     try {
         cron = parse_cron(expression);

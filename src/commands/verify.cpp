@@ -46,6 +46,11 @@ ExitCode verify(const Config& config, const std::vector<std::string>& archives) 
         all_ok = false;
         std::string why;
         for (const auto& p : result.problems) why += (why.empty() ? "" : "; ") + p;
+        if (!result.intact_sections.empty()) {
+            std::string intact;
+            for (const auto& s : result.intact_sections) intact += (intact.empty() ? "" : ", ") + s;
+            why += " [intact: " + intact + "]";
+        }
         std::printf("FAILED %s: %s\n", path.string().c_str(), why.c_str());
     }
     return all_ok ? ExitCode::ok : ExitCode::failure;

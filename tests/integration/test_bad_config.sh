@@ -54,6 +54,10 @@ bad wrong-type-auto-restore auto_restore '[daemon]
 auto_restore = "yes"'
 bad syntax-error "" '[storage
 dir = "/x"'
+# Issue 11: a key before any [section] header is not "unknown section [port]".
+bad top-level-key port 'port = 5601
+[storage]
+dir = "/x"' "outside any section"
 
 # An environment override with a bad value names the variable.
 PGTIER_COMPRESSION_LEVEL=42 run_pgtier env-bad --dir "$B" backup full
@@ -64,6 +68,14 @@ PGTIER_POSTGRES_PORT=abc run_pgtier env-bad2 --dir "$B" backup full
 [ "$RC" -eq 2 ] || fail_run env-bad2 "PGTIER_POSTGRES_PORT=abc: exit $RC (want 2)"
 grep -qF PGTIER_POSTGRES_PORT "$WORK/env-bad2.err" || fail_run env-bad2 "the message does not name PGTIER_POSTGRES_PORT"
 pass "PGTIER_POSTGRES_PORT=abc -> exit 2 naming the variable"
+# Issue 11: a password file from a variable is blamed on the variable, not on the config file.
+printf '[storage]\ndir = "%s"\n' "$B" >"$C/plain.toml"
+PGTIER_POSTGRES_PASSWORD_FILE=/nonexistent/env-secret run_pgtier env-pw --config "$C/plain.toml" backup full
+[ "$RC" -eq 2 ] || fail_run env-pw "PGTIER_POSTGRES_PASSWORD_FILE=/nonexistent/env-secret: exit $RC (want 2)"
+grep -qF "environment variable PGTIER_POSTGRES_PASSWORD_FILE" "$WORK/env-pw.err" || fail_run env-pw "the message does not name PGTIER_POSTGRES_PASSWORD_FILE"
+grep -qF plain.toml "$WORK/env-pw.err" && fail_run env-pw "the message blames the config file for a variable's value"
+[ "$(count_archives "$B" full)" = 0 ] || fail_run env-pw "an archive was written"
+pass "PGTIER_POSTGRES_PASSWORD_FILE unreadable -> exit 2: $(tail -n1 "$WORK/env-pw.err")"
 
 # ---- usage errors ------------------------------------------------------------------------------------
 for args in "backup" "backup weekly" "backup full --bogus" "nosuchcommand" "--bogus-option backup full"; do
@@ -73,6 +85,24 @@ for args in "backup" "backup weekly" "backup full --bogus" "nosuchcommand" "--bo
     [ -s "$WORK/usage.err" ] || fail_run usage "'pgtier $args': no message on stderr"
 done
 pass "usage errors exit 2 with a message"
+# Issue 11: an unknown command is named, with the valid ones (not "A subcommand is required").
+for args in "frobnicate" "--dir $B frobnicate" "--config $C/plain.toml frobnicate --json"; do
+    # shellcheck disable=SC2086
+    run_pgtier unknown-cmd $args
+    [ "$RC" -eq 2 ] || fail_run unknown-cmd "'pgtier $args': exit $RC (want 2)"
+    grep -qF "unknown command 'frobnicate'" "$WORK/unknown-cmd.err" || fail_run unknown-cmd "'pgtier $args' does not name the unknown command"
+    for cmd in backup list verify restore prune status health daemon schedule; do
+        grep -qw "$cmd" "$WORK/unknown-cmd.err" || fail_run unknown-cmd "'pgtier $args' does not list the command $cmd"
+    done
+done
+pass "unknown command: $(cat "$WORK/unknown-cmd.err")"
+run_pgtier unknown-restore --dir "$B" restore frobnicate
+[ "$RC" -eq 2 ] || fail_run unknown-restore "'pgtier restore frobnicate': exit $RC (want 2)"
+grep -qF "unknown restore command 'frobnicate'" "$WORK/unknown-restore.err" || fail_run unknown-restore "does not name the unknown restore command"
+for cmd in list-databases database full latest plan; do
+    grep -qw -- "$cmd" "$WORK/unknown-restore.err" || fail_run unknown-restore "does not list restore $cmd"
+done
+pass "unknown restore command: $(cat "$WORK/unknown-restore.err")"
 run_pgtier help --help
 expect_rc help 0 "--help"
 grep -q backup "$WORK/help.out" || fail_run help "--help does not mention backup"
@@ -170,6 +200,13 @@ pass "the configured port is what pgtier connects to (port 1 -> connection failu
 # (the schedule is only used by the daemon, but the configuration is checked as a whole)
 bad bad-timezone timezone '[schedule]
 timezone = "Mars/Olympus_Mons"'
+# Issue 11: only a TZif zone file is a zone (a directory, a table or a path was silently UTC).
+bad bad-timezone-dir schedule.timezone '[schedule]
+timezone = "Europe"' directory
+bad bad-timezone-tab schedule.timezone '[schedule]
+timezone = "zone.tab"' TZif
+bad bad-timezone-dots schedule.timezone '[schedule]
+timezone = "../../../etc/passwd"' "'..' component"
 bad bad-cron schedule.full '[schedule]
 full = "every sunday at 3"'
 bad bad-cron-range schedule.incremental '[schedule]

@@ -94,6 +94,13 @@ expect_bad b-from 'yesterday' '0 3 * * *' --from yesterday
 expect_bad b-from2 '2026-13-01' '0 3 * * *' --from 2026-13-01T00:00:00Z
 expect_bad b-feb30 '2026-02-30' '0 3 * * *' --from 2026-02-30T00:00:00Z
 PGTIER_SCHEDULE_TIMEZONE=Nowhere/Land expect_bad b-cfgzone 'Nowhere/Land' '0 3 * * *'
+# Issue 11: a file of that name is not enough (they were accepted and silently meant UTC).
+expect_bad b-zonedir "'Europe'.*directory" '0 3 * * *' --timezone Europe
+expect_bad b-zonetab "'zone.tab'.*not a TZif" '0 3 * * *' --timezone zone.tab
+expect_bad b-zonedots "'\.\./\.\./\.\./etc/passwd'.*'\.\.' component" '0 3 * * *' --timezone ../../../etc/passwd
+expect_bad b-zoneabs "'/etc/localtime'.*path" '0 3 * * *' --timezone /etc/localtime
+PGTIER_SCHEDULE_TIMEZONE=Europe expect_bad b-cfgzonedir 'PGTIER_SCHEDULE_TIMEZONE.*directory' '0 3 * * *'
+TZ=zone.tab expect_bad b-tzzonetab 'variable TZ.*not a TZif' '0 3 * * *'
 pass "bad expression / zone / time: exit 2 naming the field or value"
 
 # the daemon refuses a bad schedule at start (exit 2, naming the key), before touching anything

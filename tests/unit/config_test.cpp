@@ -135,6 +135,55 @@ TEST_CASE("connection settings follow config, then libpq's environment") {
                       Catch::Contains("POSTGRES_PASSWORD_FILE"));
 }
 
+TEST_CASE("a bad value from a variable names the variable, not the file") {
+    auto connection_error = [](const Config& c) -> std::string {
+        try {
+            resolve_connection(c, {});
+        } catch (const ConfigError& err) {
+            return err.what();
+        }
+        return "";
+    };
+    const Environment env{{"PGTIER_POSTGRES_PASSWORD_FILE", "/nonexistent/env-pw"}};
+    const Config from_env = parse_config("[storage]\ndir = \"/x\"\n", "cfg.toml", env);
+    CHECK(from_env.origin("postgres.password_file") ==
+          "environment variable PGTIER_POSTGRES_PASSWORD_FILE");
+    CHECK_THAT(connection_error(from_env),
+               Catch::StartsWith("environment variable PGTIER_POSTGRES_PASSWORD_FILE: ") &&
+                   Catch::Contains("/nonexistent/env-pw") && !Catch::Contains("cfg.toml"));
+
+    // The variable overrides a value in the file: still the variable is named.
+    const Config both = parse_config("[postgres]\npassword_file = \"/file/pw\"\n", "cfg.toml", env);
+    CHECK_THAT(connection_error(both),
+               Catch::Contains("PGTIER_POSTGRES_PASSWORD_FILE") && !Catch::Contains("cfg.toml"));
+
+    const Config from_file =
+        parse_config("[postgres]\npassword_file = \"/nonexistent/file-pw\"\n", "cfg.toml", {});
+    CHECK(from_file.origin("postgres.password_file") == "cfg.toml: postgres.password_file");
+    CHECK_THAT(connection_error(from_file),
+               Catch::StartsWith("cfg.toml: postgres.password_file: ") &&
+                   Catch::Contains("/nonexistent/file-pw"));
+}
+
+TEST_CASE("a key before any [section] is reported as such, not as a section") {
+    auto port = error_of("port = 5601\n[postgres]\nhost = \"db\"\n");
+    CHECK_THAT(port, Catch::StartsWith("/etc/pgtier/test.toml:1: ") &&
+                         Catch::Contains("key 'port' is outside any section") &&
+                         Catch::Contains("belongs under [postgres]") &&
+                         Catch::Contains("[storage]") && !Catch::Contains("unknown section"));
+    // A key that no section has: still outside a section, with the sections listed.
+    auto stray = error_of("\n\nfoo = true\n");
+    CHECK_THAT(stray, Catch::StartsWith("/etc/pgtier/test.toml:3: ") &&
+                          Catch::Contains("key 'foo' is outside any section") &&
+                          Catch::Contains("[postgres], [storage], [schedule]") &&
+                          !Catch::Contains("belongs under"));
+    // A key several sections have names them all.
+    CHECK_THAT(error_of("full_days = 3\n"), Catch::Contains("belongs under [retention]"));
+    // An unknown [section] lists the known ones.
+    CHECK_THAT(error_of("[stroage]\ndir = \"/x\"\n"),
+               Catch::Contains("unknown section [stroage]") && Catch::Contains("[storage]"));
+}
+
 TEST_CASE("time zone: schedule.timezone, else TZ, else UTC") {
     Config c;
     CHECK(effective_timezone(c, {}) == "UTC");
