@@ -156,6 +156,11 @@ VerifyResult verify_archive(const std::filesystem::path& archive) {
     };
     const std::string name = archive.filename().string();
     const auto dir = archive.parent_path();
+    std::error_code ec;
+    if (std::filesystem::is_symlink(std::filesystem::symlink_status(archive, ec))) {
+        problem("refusing a symbolic link where an archive should be");
+        return result;
+    }
 
     std::optional<std::string> sidecar_hash;
     try {
@@ -169,6 +174,11 @@ VerifyResult verify_archive(const std::filesystem::path& archive) {
         manifest = read_manifest(dir / manifest_name(name));
     } catch (const Error& err) {
         problem(err.what());
+    }
+    if (manifest && manifest->name != name) {
+        problem("its manifest describes \"" + manifest->name +
+                "\", not this file: never acted on (checked as a plain bzip2 file)");
+        manifest.reset();
     }
 
     // Sections in file order; without a manifest the whole file is decoded as one stream.

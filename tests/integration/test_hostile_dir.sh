@@ -111,6 +111,11 @@ grep -q "$EVIL" "$WORK/evil-list.out" && grep -q 'secret.txt' "$WORK/evil-list.o
 run_pgtier evil-verify --dir "$B" verify
 expect_rc evil-verify 1 "verify with a foreign manifest"
 grep -q "FAILED .*$EVIL.*secret.txt" "$WORK/evil-verify.out" || fail_run evil-verify "verify does not name the foreign manifest"
+run_pgtier evil-verify1 --dir "$B" verify "$B/full/$EVIL"
+expect_rc evil-verify1 1 "verify of the archive with a foreign manifest, by path"
+grep -q "FAILED .*$EVIL.*describes \"../../decoy/secret.txt\", not this file" "$WORK/evil-verify1.out" || fail_run evil-verify1 "verify by path does not say the manifest describes another file"
+run_pgtier evil-restore --dir "$B" restore list-databases "$EVIL"
+refused evil-restore 'describes "../../decoy/secret.txt", not' "restore list-databases of an archive whose manifest names another file"
 run_pgtier evil-prune --dir "$B" prune
 expect_rc evil-prune 0 "prune with a foreign manifest"
 untouched "prune with a manifest named ../../decoy/secret.txt"
