@@ -58,8 +58,6 @@ std::string type_text(EntryType type) {
             return "it is a symbolic link";
         case EntryType::directory:
             return "it is a directory";
-        case EntryType::other:
-            return "it is not a regular file";
         default:
             return "it is not a regular file";
     }
@@ -223,75 +221,70 @@ std::vector<std::string> Directory::entries() const {
     return names;
 }
 
-std::optional<std::string> Directory::read(std::string_view name) const {
-    check_name(path_, name);
-    UniqueFd fd(::openat(fd_.get(), std::string(name).c_str(),
-                         O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
-    if (!fd) {
-        if (errno == ENOENT) return std::nullopt;
-        const int err = errno;
-        const EntryType type = type_of(name);
-        if (type == EntryType::symlink) throw Error(refusal(path_of(name), type_text(type)));
-        throw Error("cannot read " + path_of(name).string() + ": " + errno_text(err));
-    }
+namespace {
+
+// The regular file behind `fd`, else a refusal naming `path`.
+struct stat require_regular(const UniqueFd& fd, const fs::path& path) {
     struct stat st = {};
-    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
-        throw Error(refusal(path_of(name), type_text(type_from_mode(st.st_mode))));
+    if (::fstat(fd.get(), &st) != 0)
+        throw Error("cannot stat " + path.string() + ": " + errno_text(errno));
+    if (!S_ISREG(st.st_mode)) throw Error(refusal(path, type_text(type_from_mode(st.st_mode))));
+    return st;
+}
+
+// O_NONBLOCK only kept a planted FIFO from hanging the open: back to blocking I/O.
+void clear_nonblock(const UniqueFd& fd) {
+    ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
+}
+
+}  // namespace
+
+UniqueFd Directory::open_entry(std::string_view name, int flags, const char* verb) const {
+    check_name(path_, name);
+    UniqueFd fd(::openat(fd_.get(), std::string(name).c_str(), flags | O_NOFOLLOW | O_CLOEXEC,
+                         pgtier_file_mode));
+    if (!fd) {
+        const int err = errno;
+        if (err == ENOENT && (flags & O_CREAT) == 0) return fd;
+        // A link (ELOOP, or EEXIST with O_EXCL) or anything else that is not a file is refused.
+        const EntryType type = type_of(name);
+        if (type != EntryType::file && type != EntryType::missing)
+            throw Error(refusal(path_of(name), type_text(type)));
+        throw Error(std::string("cannot ") + verb + " " + path_of(name).string() + ": " +
+                    errno_text(err));
+    }
+    return fd;
+}
+
+std::optional<std::string> Directory::read(std::string_view name) const {
+    const UniqueFd fd = open_entry(name, O_RDONLY | O_NONBLOCK, "read");
+    if (!fd) return std::nullopt;
+    require_regular(fd, path_of(name));
     auto text = read_all_fd(fd.get());
     if (!text) throw Error("cannot read " + path_of(name).string() + ": " + errno_text(errno));
     return text;
 }
 
 UniqueFd Directory::open_for_reading(std::string_view name) const {
-    check_name(path_, name);
-    UniqueFd fd(::openat(fd_.get(), std::string(name).c_str(),
-                         O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
-    if (!fd) {
-        const int err = errno;
-        const EntryType type = type_of(name);
-        if (type == EntryType::symlink) throw Error(refusal(path_of(name), type_text(type)));
-        throw Error(path_of(name).string() + ": cannot open: " + errno_text(err));
-    }
-    struct stat st = {};
-    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
-        throw Error(refusal(path_of(name), type_text(type_from_mode(st.st_mode))));
-    // Back to blocking reads (O_NONBLOCK only kept a planted FIFO from hanging the open).
-    ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
+    UniqueFd fd = open_entry(name, O_RDONLY | O_NONBLOCK, "open");
+    if (!fd) throw Error("cannot open " + path_of(name).string() + ": " + errno_text(ENOENT));
+    require_regular(fd, path_of(name));
+    clear_nonblock(fd);
     return fd;
 }
 
 UniqueFd Directory::create_new(std::string_view name) const {
-    check_name(path_, name);
-    UniqueFd fd(::openat(fd_.get(), std::string(name).c_str(),
-                         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, pgtier_file_mode));
-    if (!fd) {
-        const int err = errno;
-        const EntryType type = type_of(name);
-        if (err == EEXIST && type != EntryType::file && type != EntryType::missing)
-            throw Error(refusal(path_of(name), type_text(type)));
-        throw Error("cannot create " + path_of(name).string() + ": " + errno_text(err));
-    }
+    UniqueFd fd = open_entry(name, O_WRONLY | O_CREAT | O_EXCL, "create");
     ::fchmod(fd.get(), pgtier_file_mode);  // the umask does not decide the mode
     return fd;
 }
 
 UniqueFd Directory::open_own_file(std::string_view name) const {
-    check_name(path_, name);
-    UniqueFd fd(::openat(fd_.get(), std::string(name).c_str(),
-                         O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, pgtier_file_mode));
-    if (!fd) {
-        const int err = errno;
-        const EntryType type = type_of(name);
-        if (type != EntryType::file && type != EntryType::missing)
-            throw Error(refusal(path_of(name), type_text(type)));
-        throw Error("cannot open " + path_of(name).string() + ": " + errno_text(err));
-    }
-    struct stat st = {};
-    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
-        throw Error(refusal(path_of(name), type_text(type_from_mode(st.st_mode))));
+    UniqueFd fd = open_entry(name, O_RDWR | O_CREAT | O_NONBLOCK, "open");
     // A hard link to a file elsewhere would be written through.
-    if (st.st_nlink > 1) throw Error(refusal(path_of(name), "it has other hard links"));
-    ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
+    if (require_regular(fd, path_of(name)).st_nlink > 1)
+        throw Error(refusal(path_of(name), "it has other hard links"));
+    clear_nonblock(fd);
     ::fchmod(fd.get(), pgtier_file_mode);
     return fd;
 }

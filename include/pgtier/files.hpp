@@ -93,6 +93,9 @@ class Directory {
     void sync() const;
 
   private:
+    // openat(NAME, flags | O_NOFOLLOW): an empty fd when missing (without O_CREAT); a link or
+    // anything but a regular file there is refused by name; other errors say "cannot VERB".
+    UniqueFd open_entry(std::string_view name, int flags, const char* verb) const;
     Directory(std::filesystem::path path, UniqueFd fd)
         : path_(std::move(path)), fd_(std::move(fd)) {}
     std::filesystem::path path_;
