@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "pgtier/fingerprint.hpp"
+#include "pgtier/core/fingerprint.hpp"
 
 using namespace pgtier;
 
