@@ -6,7 +6,7 @@
 
 #include "pgtier/core/errors.hpp"
 #include "pgtier/core/naming.hpp"
-#include "pgtier/pg/dump.hpp"
+#include "pgtier/core/sql_filter.hpp"
 #include "pgtier/sys/files.hpp"
 
 namespace pgtier {

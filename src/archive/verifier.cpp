@@ -7,12 +7,13 @@
 #include <memory>
 #include <optional>
 
+#include "pgtier/archive/manifest_file.hpp"
 #include "pgtier/archive/section_reader.hpp"
 #include "pgtier/archive/sha256.hpp"
 #include "pgtier/core/errors.hpp"
 #include "pgtier/core/manifest.hpp"
 #include "pgtier/core/naming.hpp"
-#include "pgtier/pg/dump.hpp"
+#include "pgtier/core/sql_filter.hpp"
 #include "pgtier/sys/files.hpp"
 
 namespace pgtier {

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "pgtier/archive/fingerprint_sha256.hpp"
 #include "pgtier/commands/commands.hpp"
 #include "pgtier/core/naming.hpp"
 #include "pgtier/core/text.hpp"

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "pgtier/archive/manifest_file.hpp"
 #include "pgtier/archive/section_reader.hpp"
 #include "pgtier/commands/commands.hpp"
 #include "pgtier/core/naming.hpp"

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "pgtier/archive/sha256.hpp"
-
 namespace pgtier {
 
 namespace {
@@ -14,7 +12,7 @@ std::string field(const std::string& value) {
     return std::to_string(value.size()) + ":" + value;
 }
 
-std::string cluster_digest(const Fingerprint& fp) {
+std::string cluster_digest(const Fingerprint& fp, HexDigest sha256_hex) {
     auto sorted = fp.databases;
     std::sort(sorted.begin(), sorted.end(),
               [](const auto& a, const auto& b) { return a.name < b.name; });
@@ -33,7 +31,7 @@ std::optional<std::string> Fingerprint::database(const std::string& name) const 
     return std::nullopt;
 }
 
-Fingerprint fingerprint_of(const ClusterState& state) {
+Fingerprint fingerprint_of(const ClusterState& state, HexDigest sha256_hex) {
     // Canonical text: one tab-separated line per item.
     Fingerprint fp;
     fp.globals = sha256_hex("globals\t" + field(state.globals_digest));
@@ -45,16 +43,17 @@ Fingerprint fingerprint_of(const ClusterState& state) {
         fp.databases.push_back({db.name, sha256_hex(canonical)});
     }
 
-    fp.digest = cluster_digest(fp);
+    fp.digest = cluster_digest(fp, sha256_hex);
     return fp;
 }
 
-Fingerprint without_databases(const Fingerprint& fp, const std::vector<std::string>& names) {
+Fingerprint without_databases(const Fingerprint& fp, const std::vector<std::string>& names,
+                              HexDigest sha256_hex) {
     Fingerprint out = fp;
     std::erase_if(out.databases, [&](const DatabaseFingerprint& db) {
         return std::find(names.begin(), names.end(), db.name) != names.end();
     });
-    out.digest = cluster_digest(out);
+    out.digest = cluster_digest(out, sha256_hex);
     return out;
 }
 

@@ -3,7 +3,6 @@
 #include <nlohmann/json.hpp>
 
 #include "pgtier/core/errors.hpp"
-#include "pgtier/sys/files.hpp"
 
 namespace pgtier {
 
@@ -123,12 +122,6 @@ Manifest manifest_from_json(const std::string& text, const std::string& source) 
     } catch (const std::exception& err) {
         throw Error(source + ": not a valid pgtier manifest: " + err.what());
     }
-}
-
-Manifest read_manifest(const std::filesystem::path& path) {
-    const auto text = read_file_no_follow(path);
-    if (!text) throw Error(path.string() + ": cannot read manifest: " + errno_text(errno));
-    return manifest_from_json(*text, path.string());
 }
 
 }  // namespace pgtier

@@ -2,8 +2,6 @@
 
 #include <cctype>
 
-#include "pgtier/pg/dump.hpp"
-
 namespace pgtier {
 
 namespace {
@@ -450,6 +448,20 @@ std::optional<std::string> section_header_mismatch(const SectionHeaderScanner& h
                " (\\connect); " + label;
     }
     return std::nullopt;
+}
+
+std::string dbname_conninfo(const std::string& database) {
+    std::string out = "dbname='";
+    for (char ch : database) {
+        if (ch == '\'' || ch == '\\') out.push_back('\\');
+        out.push_back(ch);
+    }
+    return out + "'";
+}
+
+bool has_dump_trailer(const std::string& tail) {
+    return tail.find("-- PostgreSQL database dump complete") != std::string::npos ||
+           tail.find("-- PostgreSQL database cluster dump complete") != std::string::npos;
 }
 
 }  // namespace pgtier

@@ -46,11 +46,6 @@ std::string make_own_role_idempotent(const std::string& globals, const std::stri
     return out;
 }
 
-bool has_dump_trailer(const std::string& tail) {
-    return tail.find("-- PostgreSQL database dump complete") != std::string::npos ||
-           tail.find("-- PostgreSQL database cluster dump complete") != std::string::npos;
-}
-
 Dumper::Dumper(const ConnectionSettings& settings, const std::atomic<bool>& stop)
     : client_(settings), stop_(stop) {}
 

@@ -65,15 +65,6 @@ int password_fd(const std::string& content) {
 
 }  // namespace
 
-std::string dbname_conninfo(const std::string& database) {
-    std::string out = "dbname='";
-    for (char ch : database) {
-        if (ch == '\'' || ch == '\\') out.push_back('\\');
-        out.push_back(ch);
-    }
-    return out + "'";
-}
-
 ClientEnvironment::ClientEnvironment(const ConnectionSettings& settings) : settings_(settings) {
     std::vector<std::string> extra;
     if (settings_.password) {

@@ -59,9 +59,4 @@ void set_reports_to_log(bool to_log) {
     reports_to_log = to_log;
 }
 
-std::string errno_text(int err) {
-    char buffer[256];
-    return strerror_r(err, buffer, sizeof buffer);
-}
-
 }  // namespace pgtier

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "pgtier/sys/clock.hpp"
+#include "pgtier/core/time.hpp"
 
 namespace pgtier {
 

@@ -2,6 +2,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pgtier {
@@ -38,10 +39,15 @@ struct Fingerprint {
     bool operator==(const Fingerprint&) const = default;
 };
 
-Fingerprint fingerprint_of(const ClusterState& state);
+// A text's hash as lowercase hex: SHA-256 for every stored fingerprint. Passed in because core
+// links no crypto library; archive/fingerprint_sha256.hpp passes sha256_hex.
+using HexDigest = std::string (*)(std::string_view text);
+
+Fingerprint fingerprint_of(const ClusterState& state, HexDigest digest);
 
 // The fingerprint of the same state without these databases (dropped while a backup ran):
 // exactly what fingerprint_of gives for the state without them.
-Fingerprint without_databases(const Fingerprint& fp, const std::vector<std::string>& names);
+Fingerprint without_databases(const Fingerprint& fp, const std::vector<std::string>& names,
+                              HexDigest digest);
 
 }  // namespace pgtier

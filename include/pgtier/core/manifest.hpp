@@ -1,13 +1,12 @@
 #pragma once
 #include <cstdint>
-#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "pgtier/core/backup_type.hpp"
 #include "pgtier/core/fingerprint.hpp"
-#include "pgtier/sys/clock.hpp"
+#include "pgtier/core/time.hpp"
 
 namespace pgtier {
 
@@ -49,6 +48,5 @@ struct Manifest {
 std::string manifest_to_json(const Manifest& manifest);
 // Throws Error naming `source` when the text is not a valid manifest.
 Manifest manifest_from_json(const std::string& text, const std::string& source);
-Manifest read_manifest(const std::filesystem::path& path);
 
 }  // namespace pgtier

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "pgtier/core/manifest.hpp"
-#include "pgtier/sys/config.hpp"
+#include "pgtier/core/settings.hpp"
 
 namespace pgtier {
 

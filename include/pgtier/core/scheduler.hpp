@@ -4,7 +4,7 @@
 
 #include "pgtier/core/backup_type.hpp"
 #include "pgtier/core/cron.hpp"
-#include "pgtier/sys/config.hpp"
+#include "pgtier/core/settings.hpp"
 
 // Pure scheduling decisions of the daemon (DESIGN §7), tested with fixed times.
 namespace pgtier {

@@ -102,4 +102,10 @@ class RestoreFilter {
     std::vector<std::string> undefined_;
 };
 
+// A libpq conninfo for a database name ("dbname='it\'s'"), quoting-correct for any name.
+std::string dbname_conninfo(const std::string& database);
+
+// True when the tail of a section's output holds pg_dump's or pg_dumpall's trailer.
+bool has_dump_trailer(const std::string& tail);
+
 }  // namespace pgtier

@@ -5,6 +5,7 @@
 
 #include "pgtier/archive/compressor.hpp"
 #include "pgtier/core/backup_type.hpp"
+#include "pgtier/core/sql_filter.hpp"  // has_dump_trailer
 #include "pgtier/pg/pg_client.hpp"
 #include "pgtier/sys/config.hpp"
 
@@ -50,8 +51,5 @@ class Dumper {
 // becomes a DO block that ignores duplicate_object, so the archive replays with
 // ON_ERROR_STOP=1; every other line is kept as is.
 std::string make_own_role_idempotent(const std::string& globals, const std::string& role);
-
-// True when the tail of a section's output holds pg_dump's or pg_dumpall's trailer.
-bool has_dump_trailer(const std::string& tail);
 
 }  // namespace pgtier

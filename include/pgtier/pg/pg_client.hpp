@@ -2,6 +2,7 @@
 #include <string>
 #include <vector>
 
+#include "pgtier/core/sql_filter.hpp"  // dbname_conninfo
 #include "pgtier/sys/config.hpp"
 
 namespace pgtier {
@@ -30,8 +31,5 @@ class ClientEnvironment {
     int passfd_ = -1;
     std::vector<std::string> env_;
 };
-
-// A libpq conninfo for a database name ("dbname='it\'s'"), quoting-correct for any name.
-std::string dbname_conninfo(const std::string& database);
 
 }  // namespace pgtier

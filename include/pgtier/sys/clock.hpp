@@ -5,20 +5,14 @@
 #include <optional>
 #include <string>
 
+#include "pgtier/core/time.hpp"
+
 namespace pgtier {
 
-using Clock = std::chrono::system_clock;
-using TimePoint = std::chrono::time_point<Clock, std::chrono::microseconds>;
-
+// The clock and the process time zone (environment, zone files); the time type and the UTC
+// formats are core/time.hpp.
 TimePoint now_utc();
 
-// "2026-11-23T09:00:00.123456Z"
-std::string format_utc_iso(TimePoint t);
-// Accepts what format_utc_iso writes (fraction optional).
-std::optional<TimePoint> parse_utc_iso(const std::string& text);
-// ISO 8601 with "Z" or an offset: 2026-12-01T03:00:00Z, 2026-12-01T04:00:00+01:00 (fraction
-// optional; +0100 accepted too).
-std::optional<TimePoint> parse_iso8601(const std::string& text);
 // "2026-03-29T03:00:00+02:00": the process time zone's wall clock with its offset (seconds).
 std::string format_local_iso(TimePoint t);
 
