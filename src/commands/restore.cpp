@@ -15,8 +15,8 @@
 #include "pgtier/core/sql_filter.hpp"
 #include "pgtier/core/text.hpp"
 #include "pgtier/pg/restorer.hpp"
+#include "pgtier/storage/directory.hpp"
 #include "pgtier/storage/repository.hpp"
-#include "pgtier/sys/files.hpp"
 #include "pgtier/sys/log.hpp"
 #include "pgtier/sys/signals.hpp"
 

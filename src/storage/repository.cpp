@@ -10,7 +10,7 @@
 
 #include "pgtier/core/errors.hpp"
 #include "pgtier/core/naming.hpp"
-#include "pgtier/sys/files.hpp"
+#include "pgtier/storage/directory.hpp"
 #include "pgtier/sys/log.hpp"
 
 namespace pgtier {

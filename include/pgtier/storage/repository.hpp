@@ -7,8 +7,8 @@
 
 #include "pgtier/core/backup_type.hpp"
 #include "pgtier/core/manifest.hpp"
+#include "pgtier/storage/directory.hpp"
 #include "pgtier/sys/clock.hpp"
-#include "pgtier/sys/files.hpp"
 
 namespace pgtier {
 
