@@ -5,9 +5,9 @@
 #include <cstdio>
 #include <optional>
 
-#include "pgtier/clock.hpp"
-#include "pgtier/commands.hpp"
-#include "pgtier/log.hpp"
+#include "pgtier/commands/commands.hpp"
+#include "pgtier/sys/clock.hpp"
+#include "pgtier/sys/log.hpp"
 
 using namespace pgtier;
 

@@ -2,15 +2,16 @@
 #include <cstdio>
 #include <thread>
 
-#include "pgtier/commands.hpp"
-#include "pgtier/dump.hpp"
-#include "pgtier/log.hpp"
-#include "pgtier/naming.hpp"
-#include "pgtier/queries.hpp"
-#include "pgtier/repository.hpp"
-#include "pgtier/run_status.hpp"
-#include "pgtier/signals.hpp"
-#include "pgtier/text.hpp"
+#include "pgtier/archive/fingerprint_sha256.hpp"
+#include "pgtier/commands/commands.hpp"
+#include "pgtier/core/naming.hpp"
+#include "pgtier/core/text.hpp"
+#include "pgtier/pg/dump.hpp"
+#include "pgtier/pg/queries.hpp"
+#include "pgtier/storage/repository.hpp"
+#include "pgtier/storage/run_status.hpp"
+#include "pgtier/sys/log.hpp"
+#include "pgtier/sys/signals.hpp"
 
 namespace pgtier::commands {
 

@@ -3,14 +3,14 @@
 #include <chrono>
 #include <thread>
 
-#include "pgtier/commands.hpp"
-#include "pgtier/database.hpp"
-#include "pgtier/files.hpp"
-#include "pgtier/log.hpp"
-#include "pgtier/restorer.hpp"
-#include "pgtier/run_status.hpp"
-#include "pgtier/scheduler.hpp"
-#include "pgtier/signals.hpp"
+#include "pgtier/commands/commands.hpp"
+#include "pgtier/core/scheduler.hpp"
+#include "pgtier/pg/database.hpp"
+#include "pgtier/pg/restorer.hpp"
+#include "pgtier/storage/run_status.hpp"
+#include "pgtier/sys/files.hpp"
+#include "pgtier/sys/log.hpp"
+#include "pgtier/sys/signals.hpp"
 
 namespace pgtier::commands {
 

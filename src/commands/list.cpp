@@ -2,10 +2,10 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "pgtier/commands.hpp"
-#include "pgtier/repository.hpp"
-#include "pgtier/run_status.hpp"
-#include "pgtier/text.hpp"
+#include "pgtier/commands/commands.hpp"
+#include "pgtier/core/text.hpp"
+#include "pgtier/storage/repository.hpp"
+#include "pgtier/storage/run_status.hpp"
 
 namespace pgtier::commands {
 

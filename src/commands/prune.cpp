@@ -1,11 +1,11 @@
 // pgtier prune [--dry-run] [--at TIME]: tiered retention (DESIGN §6).
 #include <cstdio>
 
-#include "pgtier/commands.hpp"
-#include "pgtier/log.hpp"
-#include "pgtier/repository.hpp"
-#include "pgtier/retention.hpp"
-#include "pgtier/text.hpp"
+#include "pgtier/commands/commands.hpp"
+#include "pgtier/core/retention.hpp"
+#include "pgtier/core/text.hpp"
+#include "pgtier/storage/repository.hpp"
+#include "pgtier/sys/log.hpp"
 
 namespace pgtier::commands {
 

@@ -7,17 +7,18 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "pgtier/commands.hpp"
-#include "pgtier/files.hpp"
-#include "pgtier/log.hpp"
-#include "pgtier/naming.hpp"
-#include "pgtier/repository.hpp"
-#include "pgtier/restore_plan.hpp"
-#include "pgtier/restorer.hpp"
-#include "pgtier/section_reader.hpp"
-#include "pgtier/signals.hpp"
-#include "pgtier/sql_filter.hpp"
-#include "pgtier/text.hpp"
+#include "pgtier/archive/manifest_file.hpp"
+#include "pgtier/archive/section_reader.hpp"
+#include "pgtier/commands/commands.hpp"
+#include "pgtier/core/naming.hpp"
+#include "pgtier/core/restore_plan.hpp"
+#include "pgtier/core/sql_filter.hpp"
+#include "pgtier/core/text.hpp"
+#include "pgtier/pg/restorer.hpp"
+#include "pgtier/storage/directory.hpp"
+#include "pgtier/storage/repository.hpp"
+#include "pgtier/sys/log.hpp"
+#include "pgtier/sys/signals.hpp"
 
 namespace pgtier::commands {
 

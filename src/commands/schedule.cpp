@@ -1,8 +1,8 @@
 // pgtier schedule EXPR: when a cron expression fires, before it is deployed.
 #include <cstdio>
 
-#include "pgtier/commands.hpp"
-#include "pgtier/cron.hpp"
+#include "pgtier/commands/commands.hpp"
+#include "pgtier/core/cron.hpp"
 
 namespace pgtier::commands {
 

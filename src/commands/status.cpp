@@ -3,11 +3,11 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "pgtier/commands.hpp"
-#include "pgtier/cron.hpp"
-#include "pgtier/run_status.hpp"
-#include "pgtier/scheduler.hpp"
-#include "pgtier/text.hpp"
+#include "pgtier/commands/commands.hpp"
+#include "pgtier/core/cron.hpp"
+#include "pgtier/core/scheduler.hpp"
+#include "pgtier/core/text.hpp"
+#include "pgtier/storage/run_status.hpp"
 
 namespace pgtier::commands {
 

@@ -1,9 +1,9 @@
 #include <cstdio>
 
-#include "pgtier/commands.hpp"
-#include "pgtier/log.hpp"
-#include "pgtier/repository.hpp"
-#include "pgtier/verifier.hpp"
+#include "pgtier/archive/verifier.hpp"
+#include "pgtier/commands/commands.hpp"
+#include "pgtier/storage/repository.hpp"
+#include "pgtier/sys/log.hpp"
 
 namespace pgtier::commands {
 

@@ -9,9 +9,9 @@
 #include <random>
 #include <sstream>
 
-#include "pgtier/compressor.hpp"
-#include "pgtier/errors.hpp"
-#include "pgtier/sha256.hpp"
+#include "pgtier/archive/compressor.hpp"
+#include "pgtier/archive/sha256.hpp"
+#include "pgtier/core/errors.hpp"
 
 using namespace pgtier;
 

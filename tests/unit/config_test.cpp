@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "pgtier/config.hpp"
-#include "pgtier/errors.hpp"
+#include "pgtier/core/errors.hpp"
+#include "pgtier/sys/config.hpp"
 
 using namespace pgtier;
 

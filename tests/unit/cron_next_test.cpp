@@ -2,8 +2,8 @@
 #include <cstdlib>
 #include <ctime>
 
-#include "pgtier/clock.hpp"
-#include "pgtier/cron.hpp"
+#include "pgtier/core/cron.hpp"
+#include "pgtier/sys/clock.hpp"
 
 using namespace pgtier;
 

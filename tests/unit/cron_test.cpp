@@ -1,8 +1,8 @@
 #include <catch2/catch.hpp>
 
-#include "pgtier/config.hpp"
-#include "pgtier/cron.hpp"
-#include "pgtier/errors.hpp"
+#include "pgtier/core/cron.hpp"
+#include "pgtier/core/errors.hpp"
+#include "pgtier/sys/config.hpp"
 
 using namespace pgtier;
 

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "pgtier/dump.hpp"
+#include "pgtier/pg/dump.hpp"
 
 using namespace pgtier;
 

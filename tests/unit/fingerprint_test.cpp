@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "pgtier/fingerprint.hpp"
+#include "pgtier/archive/fingerprint_sha256.hpp"
 
 using namespace pgtier;
 

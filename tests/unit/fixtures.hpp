@@ -4,7 +4,7 @@
 #include <utility>
 #include <vector>
 
-#include "pgtier/manifest.hpp"
+#include "pgtier/core/manifest.hpp"
 
 namespace pgtier::test {
 

@@ -1,8 +1,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "pgtier/errors.hpp"
-#include "pgtier/manifest.hpp"
+#include "pgtier/core/errors.hpp"
+#include "pgtier/core/manifest.hpp"
 
 using namespace pgtier;
 

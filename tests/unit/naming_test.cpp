@@ -1,8 +1,8 @@
 #include <catch2/catch.hpp>
 
-#include "pgtier/clock.hpp"
-#include "pgtier/naming.hpp"
-#include "pgtier/text.hpp"
+#include "pgtier/core/naming.hpp"
+#include "pgtier/core/text.hpp"
+#include "pgtier/sys/clock.hpp"
 
 using namespace pgtier;
 

@@ -5,9 +5,9 @@
 #include <fstream>
 #include <iterator>
 
-#include "pgtier/naming.hpp"
-#include "pgtier/repository.hpp"
-#include "pgtier/sha256.hpp"
+#include "pgtier/archive/sha256.hpp"
+#include "pgtier/core/naming.hpp"
+#include "pgtier/storage/repository.hpp"
 
 using namespace pgtier;
 

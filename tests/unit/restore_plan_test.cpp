@@ -1,8 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include "fixtures.hpp"
-#include "pgtier/errors.hpp"
-#include "pgtier/restore_plan.hpp"
+#include "pgtier/core/errors.hpp"
+#include "pgtier/core/restore_plan.hpp"
 
 using namespace pgtier;
 using test::archive;

@@ -4,7 +4,7 @@
 #include <set>
 
 #include "fixtures.hpp"
-#include "pgtier/retention.hpp"
+#include "pgtier/core/retention.hpp"
 
 using namespace pgtier;
 using test::state;

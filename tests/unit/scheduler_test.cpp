@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "pgtier/scheduler.hpp"
+#include "pgtier/core/scheduler.hpp"
 
 using namespace pgtier;
 

@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "fixtures.hpp"
-#include "pgtier/selection.hpp"
+#include "pgtier/core/selection.hpp"
 
 using namespace pgtier;
 

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "pgtier/sql_filter.hpp"
+#include "pgtier/core/sql_filter.hpp"
 
 using namespace pgtier;
 

@@ -6,9 +6,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "pgtier/clock.hpp"
-#include "pgtier/config.hpp"
-#include "pgtier/errors.hpp"
+#include "pgtier/core/errors.hpp"
+#include "pgtier/sys/clock.hpp"
+#include "pgtier/sys/config.hpp"
 
 using namespace pgtier;
 namespace fs = std::filesystem;

@@ -1,0 +1,60 @@
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pgtier/core/backup_type.hpp"
+#include "pgtier/core/errors.hpp"
+#include "pgtier/core/retention.hpp"
+#include "pgtier/core/selection.hpp"
+#include "pgtier/storage/repository.hpp"
+#include "pgtier/sys/config.hpp"
+
+// One function per subcommand; each returns the process exit code.
+namespace pgtier::commands {
+
+ExitCode backup(const Config& config, const Environment& env, BackupType type, Force force);
+
+enum class OutputFormat { text, json };
+ExitCode list(const Config& config, OutputFormat format);
+
+ExitCode verify(const Config& config, const std::vector<std::string>& archives);
+
+// The next `count` fire times of a cron expression after `from` (ISO 8601; default now), in
+// `timezone` (default: the configured one).
+ExitCode schedule(const std::string& expression, const std::optional<std::string>& timezone,
+                  const std::optional<std::string>& from, int count);
+
+// prune.cpp: retention over the published archives at `now`; deletes unless dry_run.
+std::vector<RetentionDecision> apply_retention(const Repository& repo,
+                                               const RetentionConfig& policy, TimePoint now,
+                                               bool dry_run);
+ExitCode prune(const Config& config, bool dry_run, const std::optional<std::string>& at);
+
+// status.cpp: last result and next run per tier; health exits 1 (saying why) when the last run
+// of a tier failed or its newest success is older than its interval plus a grace.
+ExitCode status(const Config& config, OutputFormat format);
+ExitCode health(const Config& config);
+
+// daemon.cpp: the scheduler; runs until SIGTERM/SIGINT (exit 0).
+ExitCode daemon(const Config& config, const ConfigOverrides& overrides, const Environment& env);
+
+// restore.cpp. A whole-cluster restore keeps this file in .pgtier/ while the cluster holds
+// part of it.
+inline constexpr const char* restoring_marker = "restoring";
+// While that file exists a backup would record a half-restored cluster as the newest state:
+// the refusal backup and the daemon give ("… not <doing>. Finish it with …"), nullopt when
+// there is no interrupted restore.
+std::optional<std::string> interrupted_restore_refusal(const Repository& repo,
+                                                       const std::string& doing);
+ExitCode restore_list_databases(const Config& config, const std::string& archive,
+                                OutputFormat format);
+ExitCode restore_database(const Config& config, const Environment& env, const std::string& archive,
+                          const std::string& database, const std::optional<std::string>& as,
+                          bool replace);
+ExitCode restore_full(const Config& config, const Environment& env, const std::string& archive,
+                      bool replace);
+ExitCode restore_latest(const Config& config, const Environment& env, bool if_empty, bool replace,
+                        bool dry_run);
+
+}  // namespace pgtier::commands

@@ -1,0 +1,38 @@
+#pragma once
+#include <ctime>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "pgtier/core/backup_type.hpp"
+
+namespace pgtier {
+
+// "20261123_090000_full.sql.bz2"; collision > 0 gives "20261123_090000-2_full.sql.bz2" so
+// two archives in one second get distinct names that still end in "_<tier>.sql.bz2".
+std::string archive_name(BackupType type, const std::tm& local, int collision = 0);
+
+std::string sidecar_name(const std::string& archive);   // NAME.sha256
+std::string manifest_name(const std::string& archive);  // NAME.json
+std::string partial_name(const std::string& archive);   // .NAME.partial
+std::string latest_link_name(BackupType type);          // latest_<tier>.sql.bz2
+
+// True only for names archive_name() makes for `type`: YYYYMMDD_HHMMSS[-N]_<tier>.sql.bz2.
+bool looks_like_archive(const std::string& file_name, BackupType type);
+
+// Why `name` cannot be a database pgtier restores into (nullopt when it can): empty, over
+// PostgreSQL's 63 bytes, or holding a NUL, CR or LF (pg_dump refuses such names, so the
+// database could never be backed up again).
+std::optional<std::string> invalid_database_name(const std::string& name);
+
+// The private database a restore loads into before renaming it: "pgtier_restore_<pid>_<n>".
+// The one definition of that pattern; backups leave such databases out.
+std::string work_database_name(long pid, int n);
+// The pid in a work database name; nullopt for any other name.
+std::optional<long> work_database_pid(std::string_view name);
+// A PostgreSQL regular expression matching exactly the work database names.
+std::string work_database_regex();
+// psql's application_name while restoring for process `pid`.
+std::string restore_application_name(long pid);
+
+}  // namespace pgtier

@@ -1,0 +1,111 @@
+#pragma once
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// Pure text transformations of pg_dump / pg_dumpall output for restores.
+namespace pgtier {
+
+// "name" with embedded double quotes doubled: valid for any name.
+std::string quote_identifier(const std::string& name);
+
+// The identifier that starts at text[pos] ("quoted" or bare, bare ones folded to lower case),
+// and where it ends; nullopt when no identifier starts there.
+struct ParsedIdentifier {
+    std::string name;
+    std::size_t end = 0;
+};
+std::optional<ParsedIdentifier> parse_identifier(std::string_view text, std::size_t pos);
+
+// "CREATE ROLE x;" as a DO block that ignores duplicate_object, for replay onto a cluster
+// where the role may exist.
+std::string idempotent_create_role(std::string_view create_role_statement);
+
+// Every "CREATE ROLE x;" line of a pg_dumpall --globals-only script made idempotent.
+std::string make_roles_idempotent(const std::string& globals);
+
+// Per role name, the statements of a globals script that recreate it alone: its CREATE ROLE
+// (idempotent), its ALTER ROLE attributes and settings, its comment. No memberships.
+std::map<std::string, std::string> role_definitions(const std::string& globals);
+
+// The target of a psql "\connect" line as pg_dump and pgtier write it (bare, "quoted", or
+// -reuse-previous=on "dbname='…'"); nullopt for any other form.
+std::optional<std::string> connect_target(std::string_view line);
+
+// Reads the start of a database section up to its first \connect line, noting the first
+// CREATE DATABASE before it. pg_dump --create writes "CREATE DATABASE x …" and then
+// "\connect x"; the sections of postgres and template1 start with pgtier's "\connect x".
+class SectionHeaderScanner {
+  public:
+    // Takes text in any split; true once the first \connect line has been read.
+    bool feed(std::string_view chunk);
+    const std::optional<std::string>& created() const { return created_; }
+    const std::optional<std::string>& connected() const { return connected_; }
+
+  private:
+    void line(std::string_view text);
+    std::string pending_;
+    bool done_ = false;
+    std::optional<std::string> created_;
+    std::optional<std::string> connected_;
+};
+
+// Why a section labelled `database` must not be replayed: its header creates or connects to
+// another database, or has none. nullopt when it names `database`. `creates_database`: the
+// section must start with CREATE DATABASE (all but postgres and template1).
+std::optional<std::string> section_header_mismatch(const SectionHeaderScanner& header,
+                                                   const std::string& database,
+                                                   bool creates_database);
+
+// A streaming line filter between a database section and psql:
+//  - renames the database in its database-level statements (CREATE/ALTER/COMMENT ON/GRANT …
+//    ON/SECURITY LABEL … ON DATABASE, ALTER ROLE … IN DATABASE, \connect) when rename_to is set;
+//  - before the first statement that needs a role that is neither in existing_roles nor made
+//    already, inserts its definition (from role_definitions, else a bare CREATE ROLE).
+// It reads pg_dump's entry headers ("-- Name: …; Type: …; Schema: …; Owner: …") to know which
+// statements are database-level or ACLs, and passes COPY data through untouched.
+class RestoreFilter {
+  public:
+    struct Options {
+        std::string database;  // the section's database
+        std::optional<std::string> rename_to;
+        std::set<std::string> existing_roles;
+        std::map<std::string, std::string> role_definitions;
+    };
+    explicit RestoreFilter(Options options);
+
+    // Appends the filtered text of `chunk` (any split) to `out`.
+    void feed(std::string_view chunk, std::string& out);
+    // Flushes a last line without a newline.
+    void finish(std::string& out);
+
+    // Roles this filter inserted a definition for, in order.
+    const std::vector<std::string>& created_roles() const { return created_; }
+    // Roles inserted without a definition (none was known): bare NOLOGIN roles.
+    const std::vector<std::string>& undefined_roles() const { return undefined_; }
+
+  private:
+    void filter_line(std::string_view line, std::string& out);
+    void need_role(const std::string& role, std::string& out);
+    std::string rename_database_references(std::string_view line) const;
+    std::optional<std::string> rename_connect(std::string_view line) const;
+
+    Options options_;
+    std::string pending_;  // an incomplete last line
+    bool in_copy_data_ = false;
+    std::string entry_type_;
+    std::string entry_name_;
+    std::vector<std::string> created_;
+    std::vector<std::string> undefined_;
+};
+
+// A libpq conninfo for a database name ("dbname='it\'s'"), quoting-correct for any name.
+std::string dbname_conninfo(const std::string& database);
+
+// True when the tail of a section's output holds pg_dump's or pg_dumpall's trailer.
+bool has_dump_trailer(const std::string& tail);
+
+}  // namespace pgtier

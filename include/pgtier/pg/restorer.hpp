@@ -1,0 +1,88 @@
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "pgtier/archive/section_reader.hpp"
+#include "pgtier/core/manifest.hpp"
+#include "pgtier/pg/database.hpp"
+#include "pgtier/pg/pg_client.hpp"
+#include "pgtier/sys/config.hpp"
+
+namespace pgtier {
+
+// One section of one archive.
+struct SectionRef {
+    std::filesystem::path archive;
+    SectionEntry section;
+};
+
+struct RestoredDatabase {
+    std::string name;
+    std::uint64_t bytes = 0;  // SQL text replayed
+    std::uint64_t size_on_server = 0;
+    double seconds = 0;
+    std::vector<std::string> created_roles;
+};
+
+// Replays archive sections into the server through psql (ON_ERROR_STOP=1). A database is
+// always loaded under a private work name and renamed to its target only when complete, so a
+// failure leaves the target as it was and drops the partial copy.
+class Restorer {
+  public:
+    Restorer(const ConnectionSettings& settings, const std::atomic<bool>& stop);
+
+    std::vector<std::string> databases();
+    // No database besides postgres/template0/template1, and no user table in postgres.
+    bool cluster_is_empty(std::string& why);
+    bool has_user_tables(const std::string& database);
+
+    // The text of a (small) globals section.
+    static std::string read_text(const SectionRef& ref);
+
+    // Replays a globals section, every CREATE ROLE made idempotent so existing roles are
+    // updated instead of failing.
+    void restore_globals(const SectionRef& ref);
+
+    // What restore_database checks before it changes anything: `target` is a name a database
+    // can have, and the section's own header (CREATE DATABASE / \connect) names the database
+    // its manifest label says (a relabelled section is refused). Throws Error.
+    static void check_restorable(const SectionRef& ref, const std::string& target);
+
+    // Drops the work databases of restores whose process is gone (killed), logging each; the
+    // work database of a live process (a concurrent restore) is kept.
+    void drop_stale_work_databases();
+
+    // Restores a database section as `target`. Refuses an existing target unless `replace`;
+    // an empty postgres or template1 is loaded in place (the sections of postgres and
+    // template1 only), every other target through a work database.
+    // Roles the section needs that the server lacks are created first, from `role_definitions`
+    // (name -> statements) when known.
+    RestoredDatabase restore_database(const SectionRef& ref, const std::string& target,
+                                      bool replace,
+                                      const std::map<std::string, std::string>& role_definitions);
+
+  private:
+    // Streams the text `produce` passes to its sink through `filter` (may be null) into psql
+    // connected to `connect_to`. Returns the bytes read; throws Error with psql's message.
+    std::uint64_t replay(const std::string& what, std::uint64_t total,
+                         const std::string& connect_to,
+                         const std::function<void(const TextSink&)>& produce,
+                         class RestoreFilter* filter);
+    std::string maintenance_database(const std::string& avoid) const;
+    std::string psql_application_name() const;
+    // Renames the complete work database to the target; an existing target is moved aside
+    // first and dropped last (its database-level settings carried over when asked).
+    void put_in_place(Connection& conn, const std::string& source, const std::string& work,
+                      const std::string& target, bool target_exists, bool carry_attributes);
+
+    ClientEnvironment client_;
+    const std::atomic<bool>& stop_;
+    int work_counter_ = 0;
+};
+
+}  // namespace pgtier

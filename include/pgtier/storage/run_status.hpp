@@ -1,0 +1,50 @@
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "pgtier/core/backup_type.hpp"
+#include "pgtier/sys/clock.hpp"
+
+namespace pgtier {
+
+class Repository;
+
+enum class RunResult { published, skipped, failed };
+std::string_view to_string(RunResult result);
+
+// The outcome of the last run of one tier, kept in .pgtier/status.json for `list` (and for
+// status/health). Change detection never reads it: that comes from the manifests.
+struct RunRecord {
+    BackupType requested = BackupType::full;
+    RunResult result = RunResult::published;
+    TimePoint started_at{};
+    double duration_seconds = 0;
+    std::string archive;  // "<tier>/<name>" when published
+    std::uint64_t size = 0;
+    std::string detail;  // why it was taken, skipped, or how it failed
+};
+
+struct TierStatus {
+    std::optional<RunRecord> last_run;
+    std::optional<RunRecord> last_success;  // published or skipped
+    std::uint64_t runs = 0, published = 0, skipped = 0, failed = 0;
+    std::optional<TimePoint> running_since;  // a run of this tier was started and not recorded
+};
+
+// Notes in status.json that a run of `tier` started (cleared by record_run or clear_running),
+// so that health does not call a tier overdue while its long run is still going.
+void record_run_start(const Repository& repo, BackupType tier, TimePoint started);
+void clear_running(const Repository& repo);
+
+// Replaces the tier's last run (and last success), counts it, and rewrites
+// .pgtier/metrics.prom; a failure to write is logged, never fatal.
+void record_run(const Repository& repo, const RunRecord& record);
+std::map<BackupType, TierStatus> read_tier_status(const Repository& repo);
+std::map<BackupType, RunRecord> read_run_status(const Repository& repo);  // last runs
+
+// Prometheus text format of the tiers' status.
+std::string metrics_text(const std::map<BackupType, TierStatus>& tiers);
+
+}  // namespace pgtier

@@ -1,0 +1,313 @@
+#include "pgtier/archive/verifier.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <optional>
+
+#include "pgtier/archive/manifest_file.hpp"
+#include "pgtier/archive/section_reader.hpp"
+#include "pgtier/archive/sha256.hpp"
+#include "pgtier/core/errors.hpp"
+#include "pgtier/core/manifest.hpp"
+#include "pgtier/core/naming.hpp"
+#include "pgtier/core/sql_filter.hpp"
+#include "pgtier/sys/files.hpp"
+
+namespace pgtier {
+
+namespace {
+
+constexpr std::size_t chunk_size = 1 << 20;
+
+using ProblemSink = std::function<void(std::string)>;
+
+std::string num(std::uint64_t n) {
+    return std::to_string(n);
+}
+
+std::string short_hash(const std::string& hex) {
+    return hex.substr(0, 12) + "…";
+}
+
+// One manifest section under check. Each gets its own verdict from its own bytes: a corrupt
+// section must not taint the ones after it.
+struct SectionCheck {
+    SectionEntry entry;
+    std::string label;      // "section database \"x\""
+    std::uint64_t end = 0;  // offset + length
+    bool readable = true;   // false when the manifest gives it no possible byte range
+    bool in_stream = true;  // read by the sequential pass; false: overlaps, read on its own
+    bool failed = false;
+};
+
+// Decodes and hashes one section's bytes and judges them against the manifest.
+class SectionRun {
+  public:
+    SectionRun(SectionCheck& check, const ProblemSink& problem)
+        : check_(check), problem_(problem), decoder_(check.label) {}
+
+    void feed(const char* data, std::size_t size) {
+        hash_.update(data, size);  // every byte, also those after a decode error
+        if (corrupt_) return;
+        if (auto err = decoder_.feed(data, size)) {
+            check_.failed = true;
+            problem_(*err);
+            corrupt_ = true;
+        }
+    }
+
+    // All of the section's bytes were fed.
+    void finish() {
+        const std::string hash = hash_.hex_digest();
+        if (hash != check_.entry.sha256) {
+            fail("SHA-256 is " + short_hash(hash) + ", manifest says " +
+                 short_hash(check_.entry.sha256));
+        }
+        if (corrupt_) return;
+        if (!decoder_.ended_cleanly()) {
+            fail("its " + num(check_.entry.length) + " bytes end inside a bzip2 stream");
+            return;
+        }
+        if (decoder_.decoded() != check_.entry.uncompressed_length) {
+            fail("decodes to " + num(decoder_.decoded()) + " bytes, manifest says " +
+                 num(check_.entry.uncompressed_length));
+        }
+        if (!has_dump_trailer(decoder_.tail())) fail("no \"dump complete\" trailer");
+    }
+
+  private:
+    void fail(std::string text) {
+        check_.failed = true;
+        problem_(check_.label + ": " + std::move(text));
+    }
+    SectionCheck& check_;
+    const ProblemSink& problem_;
+    SectionDecoder decoder_;
+    Sha256 hash_;
+    bool corrupt_ = false;
+};
+
+void report_file_end(SectionCheck& check, std::uint64_t file_size, const ProblemSink& problem) {
+    check.failed = true;
+    problem(check.label + ": the file ends at offset " + num(file_size) +
+            (file_size > check.entry.offset ? ", inside it" : ", before it") +
+            " (manifest: offset " + num(check.entry.offset) + ", " + num(check.entry.length) +
+            " bytes)");
+}
+
+// Checks the manifest's layout (sections contiguous from offset 0 to its size) and returns the
+// sections in file order. A section that overlaps an earlier one is read on its own later.
+std::vector<SectionCheck> plan_sections(const Manifest& manifest, const ProblemSink& problem) {
+    std::vector<SectionEntry> sorted = manifest.sections;
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [](const auto& a, const auto& b) { return a.offset < b.offset; });
+    std::vector<SectionCheck> checks;
+    std::uint64_t covered = 0;  // the end of the sections so far (all of them)
+    std::string covered_by;     // the section that ends there, with its range
+    const auto range = [](const SectionCheck& c) {
+        return c.label + " (offset " + num(c.entry.offset) + ", " + num(c.entry.length) + " bytes)";
+    };
+    for (const auto& entry : sorted) {
+        SectionCheck check{entry, "section " + section_label(entry)};
+        if (entry.length == 0) {
+            problem(check.label + ": the manifest gives it 0 bytes");
+            check.readable = check.in_stream = false;
+            check.failed = true;
+        } else if (entry.length > std::numeric_limits<std::uint64_t>::max() - entry.offset) {
+            problem(range(check) + ": offset plus length overflows 64 bits");
+            check.readable = check.in_stream = false;
+            check.failed = true;
+        } else {
+            check.end = entry.offset + entry.length;
+            if (entry.offset < covered) {
+                // Which of the two is wrong is not known: each is judged by its own bytes.
+                problem(covered_by + " and " + range(check) + " overlap");
+                check.in_stream = false;
+            } else if (entry.offset > covered) {
+                problem(num(entry.offset - covered) + " bytes at offset " + num(covered) +
+                        " belong to no section of the manifest");
+            }
+            if (check.end > covered) {
+                covered = check.end;
+                covered_by = range(check);
+            }
+        }
+        checks.push_back(std::move(check));
+    }
+    if (covered < manifest.compressed_size) {
+        problem(num(manifest.compressed_size - covered) + " bytes at offset " + num(covered) +
+                " belong to no section of the manifest");
+    } else if (covered > manifest.compressed_size) {
+        problem("the manifest's sections end at offset " + num(covered) + ", its size says " +
+                num(manifest.compressed_size) + " bytes");
+    }
+    return checks;
+}
+
+}  // namespace
+
+VerifyResult verify_archive(const std::filesystem::path& archive) {
+    VerifyResult result;
+    const ProblemSink problem = [&](std::string text) {
+        result.ok = false;
+        result.problems.push_back(std::move(text));
+    };
+    const std::string name = archive.filename().string();
+    const auto dir = archive.parent_path();
+    std::error_code ec;
+    if (std::filesystem::is_symlink(std::filesystem::symlink_status(archive, ec))) {
+        problem("refusing a symbolic link where an archive should be");
+        return result;
+    }
+
+    std::optional<std::string> sidecar_hash;
+    try {
+        sidecar_hash = sidecar_sha256(archive);
+    } catch (const Error& err) {
+        problem(err.what());
+    }
+
+    std::optional<Manifest> manifest;
+    try {
+        manifest = read_manifest(dir / manifest_name(name));
+    } catch (const Error& err) {
+        problem(err.what());
+    }
+    if (manifest && manifest->name != name) {
+        problem("its manifest describes \"" + manifest->name +
+                "\", not this file: never acted on (checked as a plain bzip2 file)");
+        manifest.reset();
+    }
+
+    // Sections in file order; without a manifest the whole file is decoded as one stream.
+    std::vector<SectionCheck> checks;
+    if (manifest) checks = plan_sections(*manifest, problem);
+
+    std::ifstream in(archive, std::ios::binary);
+    if (!in) {
+        problem("cannot open: " + errno_text(errno));
+        return result;
+    }
+
+    // One sequential pass: the file's SHA-256 and every section that does not overlap another.
+    Sha256 file_hash;
+    std::uint64_t position = 0;
+    std::size_t next = 0;  // index into `checks` of the section being read or next to read
+    std::unique_ptr<SectionRun> run;
+    std::unique_ptr<SectionDecoder> whole;  // without a manifest
+    bool whole_corrupt = false;
+    auto skip_unsequenced = [&] {
+        while (next < checks.size() && !checks[next].in_stream) ++next;
+    };
+    std::vector<char> buffer(chunk_size);
+    while (in) {
+        in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+        std::size_t got = static_cast<std::size_t>(in.gcount());
+        if (got == 0) break;
+        file_hash.update(buffer.data(), got);
+        if (!manifest) {
+            // Keep hashing after a decode error: the sidecar is compared with the whole file.
+            if (!whole) whole = std::make_unique<SectionDecoder>("archive");
+            if (!whole_corrupt) {
+                if (auto err = whole->feed(buffer.data(), got)) {
+                    problem(*err);
+                    whole_corrupt = true;
+                }
+            }
+            position += got;
+            continue;
+        }
+        const char* data = buffer.data();
+        while (got > 0) {
+            skip_unsequenced();
+            if (next >= checks.size()) {  // trailing bytes: reported by the layout or size check
+                position += got;
+                break;
+            }
+            auto& check = checks[next];
+            std::size_t take = 0;
+            if (position < check.entry.offset) {  // a gap: reported by the layout check
+                take = static_cast<std::size_t>(
+                    std::min<std::uint64_t>(got, check.entry.offset - position));
+            } else {
+                if (!run) run = std::make_unique<SectionRun>(check, problem);
+                take = static_cast<std::size_t>(std::min<std::uint64_t>(got, check.end - position));
+                run->feed(data, take);
+            }
+            data += take;
+            got -= take;
+            position += take;
+            if (run && position == check.end) {
+                run->finish();
+                run.reset();
+                ++next;
+            }
+        }
+    }
+    if (in.bad()) problem("read error at offset " + num(position) + ": " + errno_text(errno));
+    const std::uint64_t file_size = position;
+
+    if (!manifest) {
+        if (file_size == 0) {
+            problem("archive: the file is empty");
+        } else if (!whole_corrupt && !whole->ended_cleanly()) {
+            problem("archive: the file ends inside a bzip2 stream");
+        }
+    } else {
+        run.reset();
+        for (skip_unsequenced(); next < checks.size(); ++next, skip_unsequenced()) {
+            report_file_end(checks[next], file_size, problem);
+        }
+        // Sections that overlap an earlier one, each read on its own.
+        for (auto& check : checks) {
+            if (!check.readable || check.in_stream) continue;
+            if (check.end > file_size) {
+                report_file_end(check, file_size, problem);
+                continue;
+            }
+            std::ifstream section(archive, std::ios::binary);
+            section.seekg(static_cast<std::streamoff>(check.entry.offset));
+            SectionRun overlapped(check, problem);
+            std::uint64_t left = check.entry.length;
+            while (left > 0 && section) {
+                section.read(buffer.data(), static_cast<std::streamsize>(
+                                                std::min<std::uint64_t>(buffer.size(), left)));
+                const auto n = static_cast<std::size_t>(section.gcount());
+                if (n == 0) break;
+                overlapped.feed(buffer.data(), n);
+                left -= n;
+            }
+            if (left > 0) {
+                check.failed = true;
+                problem(check.label + ": read error at offset " + num(check.end - left));
+                continue;
+            }
+            overlapped.finish();
+        }
+        for (const auto& check : checks) {
+            if (!check.failed) result.intact_sections.push_back(section_label(check.entry));
+        }
+        if (file_size < manifest->compressed_size) {
+            problem("archive is truncated: " + num(file_size) + " bytes, manifest says " +
+                    num(manifest->compressed_size));
+        } else if (file_size > manifest->compressed_size) {
+            problem("archive is " + num(file_size) + " bytes, manifest says " +
+                    num(manifest->compressed_size));
+        }
+    }
+    const std::string actual = file_hash.hex_digest();
+    if (sidecar_hash && *sidecar_hash != actual) {
+        problem("SHA-256 does not match the sidecar (file " + short_hash(actual) + ", sidecar " +
+                short_hash(*sidecar_hash) + ")");
+    }
+    if (manifest && manifest->sha256 != actual && (!sidecar_hash || *sidecar_hash == actual)) {
+        problem("SHA-256 does not match the manifest (file " + short_hash(actual) + ", manifest " +
+                short_hash(manifest->sha256) + ")");
+    }
+    return result;
+}
+
+}  // namespace pgtier

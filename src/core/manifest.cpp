@@ -1,0 +1,127 @@
+#include "pgtier/core/manifest.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "pgtier/core/errors.hpp"
+
+namespace pgtier {
+
+using nlohmann::json;
+
+const SectionEntry* Manifest::find_database(const std::string& db) const {
+    for (const auto& s : sections) {
+        if (s.kind == SectionKind::database && s.database == db) return &s;
+    }
+    return nullptr;
+}
+
+bool Manifest::has_globals() const {
+    for (const auto& s : sections) {
+        if (s.kind == SectionKind::globals) return true;
+    }
+    return false;
+}
+
+std::string manifest_to_json(const Manifest& m) {
+    json databases = json::array();
+    for (const auto& db : m.fingerprint.databases) {
+        databases.push_back({{"name", db.name}, {"fingerprint", db.fingerprint}});
+    }
+    json sections = json::array();
+    for (const auto& s : m.sections) {
+        sections.push_back({
+            {"kind", to_string(s.kind)},
+            {"database", s.database ? json(*s.database) : json(nullptr)},
+            {"offset", s.offset},
+            {"length", s.length},
+            {"uncompressed_length", s.uncompressed_length},
+            {"sha256", s.sha256},
+            {"fingerprint", s.fingerprint},
+        });
+    }
+    json doc = {
+        {"format", m.format},
+        {"type", to_string(m.type)},
+        {"name", m.name},
+        {"tool_version", m.tool_version},
+        {"server_version", m.server_version},
+        {"pg_dump_version", m.pg_dump_version},
+        {"started_at", format_utc_iso(m.started_at)},
+        {"finished_at", format_utc_iso(m.finished_at)},
+        {"compressed_size", m.compressed_size},
+        {"uncompressed_size", m.uncompressed_size},
+        {"sha256", m.sha256},
+        {"reason", m.reason},
+        {"fingerprint",
+         {{"digest", m.fingerprint.digest},
+          {"globals", m.fingerprint.globals},
+          {"databases", databases}}},
+        {"sections", sections},
+        {"dropped", m.dropped},
+    };
+    return doc.dump(2) + "\n";
+}
+
+namespace {
+TimePoint time_field(const json& doc, const char* key) {
+    const auto text = doc.at(key).get<std::string>();
+    auto t = parse_utc_iso(text);
+    if (!t) throw std::invalid_argument(std::string(key) + " is not an ISO 8601 UTC time: " + text);
+    return *t;
+}
+}  // namespace
+
+Manifest manifest_from_json(const std::string& text, const std::string& source) {
+    try {
+        const json doc = json::parse(text);
+        Manifest m;
+        m.format = doc.at("format").get<int>();
+        if (m.format != manifest_format_version) {
+            throw std::invalid_argument("unsupported manifest format " + std::to_string(m.format));
+        }
+        const auto type = parse_backup_type(doc.at("type").get<std::string>());
+        if (!type) throw std::invalid_argument("unknown type " + doc.at("type").dump());
+        m.type = *type;
+        m.name = doc.at("name").get<std::string>();
+        m.tool_version = doc.value("tool_version", "");
+        m.server_version = doc.value("server_version", "");
+        m.pg_dump_version = doc.value("pg_dump_version", "");
+        m.started_at = time_field(doc, "started_at");
+        m.finished_at = time_field(doc, "finished_at");
+        m.compressed_size = doc.at("compressed_size").get<std::uint64_t>();
+        m.uncompressed_size = doc.at("uncompressed_size").get<std::uint64_t>();
+        m.sha256 = doc.at("sha256").get<std::string>();
+        m.reason = doc.value("reason", "");
+        const auto& fp = doc.at("fingerprint");
+        m.fingerprint.digest = fp.at("digest").get<std::string>();
+        m.fingerprint.globals = fp.at("globals").get<std::string>();
+        for (const auto& db : fp.at("databases")) {
+            m.fingerprint.databases.push_back(
+                {db.at("name").get<std::string>(), db.at("fingerprint").get<std::string>()});
+        }
+        for (const auto& s : doc.at("sections")) {
+            SectionEntry e;
+            const auto kind = s.at("kind").get<std::string>();
+            if (kind == "globals") {
+                e.kind = SectionKind::globals;
+            } else if (kind == "database") {
+                e.kind = SectionKind::database;
+                e.database = s.at("database").get<std::string>();
+            } else {
+                throw std::invalid_argument("unknown section kind " + kind);
+            }
+            e.offset = s.at("offset").get<std::uint64_t>();
+            e.length = s.at("length").get<std::uint64_t>();
+            e.uncompressed_length = s.at("uncompressed_length").get<std::uint64_t>();
+            e.sha256 = s.at("sha256").get<std::string>();
+            e.fingerprint = s.at("fingerprint").get<std::string>();
+            m.sections.push_back(std::move(e));
+        }
+        if (doc.contains("dropped")) m.dropped = doc.at("dropped").get<std::vector<std::string>>();
+        return m;
+    } catch (const std::exception& err) {
+        throw Error(source + ": not a valid pgtier manifest: " + err.what());
+    }
+}
+
+}  // namespace pgtier

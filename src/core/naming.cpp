@@ -1,0 +1,129 @@
+#include "pgtier/core/naming.hpp"
+
+#include <cctype>
+#include <charconv>
+#include <cstdio>
+
+namespace pgtier {
+
+std::string_view to_string(BackupType type) {
+    switch (type) {
+        case BackupType::full:
+            return "full";
+        case BackupType::differential:
+            return "differential";
+        case BackupType::incremental:
+            return "incremental";
+    }
+    return "?";
+}
+
+std::optional<BackupType> parse_backup_type(std::string_view text) {
+    if (text == "full") return BackupType::full;
+    if (text == "differential" || text == "diff") return BackupType::differential;
+    if (text == "incremental" || text == "incr") return BackupType::incremental;
+    return std::nullopt;
+}
+
+std::string_view to_string(SectionKind kind) {
+    return kind == SectionKind::globals ? "globals" : "database";
+}
+
+std::string archive_name(BackupType type, const std::tm& local, int collision) {
+    char stamp[32];
+    std::snprintf(stamp, sizeof stamp, "%04d%02d%02d_%02d%02d%02d", local.tm_year + 1900,
+                  local.tm_mon + 1, local.tm_mday, local.tm_hour, local.tm_min, local.tm_sec);
+    std::string name = stamp;
+    // Appended piecewise: GCC 12 at -O3 reports a false -Wrestrict for "x" + std::string
+    // (GCC bug 105329), as below.
+    if (collision > 0) name.append("-").append(std::to_string(collision + 1));
+    return name + "_" + std::string(to_string(type)) + ".sql.bz2";
+}
+
+std::string sidecar_name(const std::string& archive) {
+    return archive + ".sha256";
+}
+std::string manifest_name(const std::string& archive) {
+    return archive + ".json";
+}
+std::string partial_name(const std::string& archive) {
+    return "." + archive + ".partial";
+}
+
+std::string latest_link_name(BackupType type) {
+    return "latest_" + std::string(to_string(type)) + ".sql.bz2";
+}
+
+bool looks_like_archive(const std::string& file_name, BackupType type) {
+    // Exactly what archive_name() makes: YYYYMMDD_HHMMSS[-N]_<tier>.sql.bz2. Names read from
+    // the backup directory (or a manifest, or .pgtier/publishing) are untrusted: only this
+    // pattern is ever acted on, so no name can reach outside its tier folder.
+    const std::string suffix = std::string("_").append(to_string(type)).append(".sql.bz2");
+    auto digits = [&](std::size_t from, std::size_t count) {
+        if (from + count > file_name.size()) return false;
+        for (std::size_t i = from; i < from + count; ++i)
+            if (file_name[i] < '0' || file_name[i] > '9') return false;
+        return true;
+    };
+    if (!digits(0, 8) || file_name.size() < 15 || file_name[8] != '_' || !digits(9, 6))
+        return false;
+    std::size_t at = 15;
+    if (at < file_name.size() && file_name[at] == '-') {
+        const std::size_t start = ++at;
+        while (at < file_name.size() && at - start < 6 && digits(at, 1)) ++at;
+        if (at == start) return false;
+    }
+    return file_name.compare(at, std::string::npos, suffix) == 0;
+}
+
+std::optional<std::string> invalid_database_name(const std::string& name) {
+    if (name.empty()) return "the database name is empty";
+    if (name.size() > 63) {
+        return "the database name is " + std::to_string(name.size()) +
+               " bytes long; PostgreSQL's limit is 63";
+    }
+    if (name.find_first_of(std::string("\0\r\n", 3)) != std::string::npos) {
+        return "the database name holds a NUL, carriage return or line feed (pg_dump could "
+               "never dump it)";
+    }
+    return std::nullopt;
+}
+
+namespace {
+constexpr std::string_view work_prefix = "pgtier_restore_";
+
+bool all_digits(std::string_view text) {
+    if (text.empty()) return false;
+    for (char ch : text) {
+        if (std::isdigit(static_cast<unsigned char>(ch)) == 0) return false;
+    }
+    return true;
+}
+}  // namespace
+
+std::string work_database_name(long pid, int n) {
+    return std::string(work_prefix) + std::to_string(pid) + "_" + std::to_string(n);
+}
+
+std::optional<long> work_database_pid(std::string_view name) {
+    if (name.substr(0, work_prefix.size()) != work_prefix) return std::nullopt;
+    name.remove_prefix(work_prefix.size());
+    const auto underscore = name.find('_');
+    if (underscore == std::string_view::npos) return std::nullopt;
+    const auto digits = name.substr(0, underscore);
+    if (!all_digits(digits) || !all_digits(name.substr(underscore + 1))) return std::nullopt;
+    long pid = 0;
+    const auto [end, err] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
+    if (err != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+    return pid;
+}
+
+std::string work_database_regex() {
+    return "^" + std::string(work_prefix) + "[0-9]+_[0-9]+$";
+}
+
+std::string restore_application_name(long pid) {
+    return "pgtier-restore-" + std::to_string(pid);
+}
+
+}  // namespace pgtier

@@ -1,0 +1,88 @@
+#include "pgtier/core/restore_plan.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include "pgtier/core/errors.hpp"
+
+namespace pgtier {
+
+namespace {
+
+bool older(const Manifest& a, const Manifest& b) {
+    return a.started_at != b.started_at ? a.started_at < b.started_at : a.name < b.name;
+}
+
+SectionSource source_of(const Manifest& manifest, const SectionEntry& section) {
+    return {manifest.type, manifest.name, section};
+}
+
+}  // namespace
+
+RestorePlan plan_latest_restore(const std::vector<Manifest>& published) {
+    std::vector<const Manifest*> archives;
+    for (const auto& m : published) archives.push_back(&m);
+    std::sort(archives.begin(), archives.end(),
+              [](const Manifest* a, const Manifest* b) { return older(*a, *b); });
+
+    const Manifest* base = nullptr;
+    for (const Manifest* m : archives) {
+        if (m->type != BackupType::incremental) base = m;
+    }
+    if (base == nullptr) {
+        throw Error("no full or differential archive to restore from (restore latest needs one)");
+    }
+    RestorePlan plan;
+    plan.base = base->name;
+    plan.base_tier = base->type;
+    const Manifest& newest = *archives.back();
+    plan.state_at = newest.started_at;
+
+    // Newest section per database, and newest globals, from the base onwards.
+    std::map<std::string, SectionSource> latest_section;
+    bool have_globals = false;
+    for (auto it = std::find(archives.begin(), archives.end(), base); it != archives.end(); ++it) {
+        const Manifest& m = **it;
+        if (m.type != BackupType::incremental && &m != base) continue;
+        for (const auto& section : m.sections) {
+            if (section.kind == SectionKind::globals) {
+                plan.globals = source_of(m, section);
+                have_globals = true;
+            } else {
+                latest_section.insert_or_assign(*section.database, source_of(m, section));
+            }
+        }
+    }
+    if (!have_globals) throw Error(base->name + " has no globals section");
+
+    for (const auto& db : newest.fingerprint.databases) {
+        auto found = latest_section.find(db.name);
+        if (found == latest_section.end()) {
+            throw Error("no archive from " + base->name + " onwards holds database \"" + db.name +
+                        "\", which the newest archive " + newest.name + " saw");
+        }
+        plan.databases.push_back({db.name, found->second});
+        latest_section.erase(found);
+    }
+    for (const auto& [name, source] : latest_section) plan.dropped.push_back(name);
+    return plan;
+}
+
+std::vector<std::string> describe_plan(const RestorePlan& plan) {
+    std::vector<std::string> lines;
+    auto from = [](const SectionSource& s) {
+        return std::string(to_string(s.tier)) + "/" + s.archive;
+    };
+    lines.push_back("base: " + std::string(to_string(plan.base_tier)) + "/" + plan.base +
+                    "; state as of " + format_utc_iso(plan.state_at));
+    lines.push_back("  globals from " + from(plan.globals));
+    for (const auto& db : plan.databases) {
+        lines.push_back("  database \"" + db.database + "\" from " + from(db.source));
+    }
+    for (const auto& name : plan.dropped) {
+        lines.push_back("  database \"" + name + "\" dropped after the base: not restored");
+    }
+    return lines;
+}
+
+}  // namespace pgtier

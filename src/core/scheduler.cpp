@@ -1,0 +1,75 @@
+#include "pgtier/core/scheduler.hpp"
+
+#include "pgtier/core/errors.hpp"
+
+namespace pgtier {
+
+const CronSchedule& TierSchedules::of(BackupType tier) const {
+    switch (tier) {
+        case BackupType::full:
+            return full;
+        case BackupType::differential:
+            return differential;
+        case BackupType::incremental:
+            return incremental;
+    }
+    return full;
+}
+
+TierSchedules parse_schedules(const ScheduleConfig& schedule, const std::string& source) {
+    auto parse = [&](const std::string& key, const std::string& text) {
+        try {
+            return parse_cron(text);
+        } catch (const CronError& err) {
+            throw ConfigError(source + ": schedule." + key + " = '" + text + "': " + err.what());
+        }
+    };
+    return {parse("full", schedule.full), parse("differential", schedule.differential),
+            parse("incremental", schedule.incremental)};
+}
+
+std::optional<TimePoint> next_fire_of(const TierSchedules& schedules, BackupType tier,
+                                      TimePoint after) {
+    return next_fire(schedules.of(tier), after);
+}
+
+std::optional<DueRun> next_run(const TierSchedules& schedules, TimePoint after) {
+    std::optional<DueRun> run;
+    // Biggest first, so that at equal times the biggest tier is the one kept.
+    for (auto tier : {BackupType::full, BackupType::differential, BackupType::incremental}) {
+        const auto at = next_fire(schedules.of(tier), after);
+        if (!at) continue;
+        if (!run || *at < run->at) {
+            run = DueRun{tier, *at, {}};
+        } else if (*at == run->at) {
+            run->covered.push_back(tier);
+        }
+    }
+    return run;
+}
+
+std::optional<BackupType> startup_run(const TierSchedules& schedules, TimePoint now, bool have_full,
+                                      std::optional<TimePoint> last_full,
+                                      std::optional<TimePoint> last_differential) {
+    if (!have_full || !last_full) return BackupType::full;
+    auto missed = [&](const CronSchedule& schedule, TimePoint since) {
+        const auto due = next_fire(schedule, since);
+        return due && *due <= now;
+    };
+    if (missed(schedules.full, *last_full)) return BackupType::full;
+    // A full is as good as a differential: count from the newer of the two.
+    const TimePoint diff_since =
+        last_differential && *last_differential > *last_full ? *last_differential : *last_full;
+    if (missed(schedules.differential, diff_since)) return BackupType::differential;
+    return std::nullopt;
+}
+
+std::chrono::seconds tier_interval(const CronSchedule& schedule, TimePoint now) {
+    const auto first = next_fire(schedule, now);
+    if (!first) return std::chrono::seconds(0);
+    const auto second = next_fire(schedule, *first);
+    if (!second) return std::chrono::seconds(0);
+    return std::chrono::duration_cast<std::chrono::seconds>(*second - *first);
+}
+
+}  // namespace pgtier

@@ -1,0 +1,459 @@
+#include "pgtier/storage/repository.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "pgtier/core/errors.hpp"
+#include "pgtier/core/naming.hpp"
+#include "pgtier/storage/directory.hpp"
+#include "pgtier/sys/log.hpp"
+
+namespace pgtier {
+
+namespace {
+
+constexpr BackupType all_tiers[] = {BackupType::full, BackupType::differential,
+                                    BackupType::incremental};
+
+constexpr std::string_view intent_file_name = "publishing";
+constexpr std::string_view lock_file_name = "lock";
+
+std::string trimmed(std::string text) {
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    return text;
+}
+
+// Whether `name` is a temporary or partial file of pgtier's in a tier folder: the sweep
+// removes only these.
+bool is_leftover_name(const std::string& name, BackupType type) {
+    auto strip = [&](std::string_view suffix) -> std::optional<std::string> {
+        if (name.size() <= suffix.size() + 1 || name[0] != '.' ||
+            name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+            return std::nullopt;
+        return name.substr(1, name.size() - suffix.size() - 1);
+    };
+    if (auto archive = strip(".partial")) return looks_like_archive(*archive, type);
+    if (auto file = strip(".tmp")) {
+        const std::string latest = latest_link_name(type);
+        if (*file == latest || *file == "latest_" + std::string(to_string(type)) + ".json")
+            return true;
+        for (std::string_view ext : {".sha256", ".json"}) {
+            if (file->size() > ext.size() &&
+                file->compare(file->size() - ext.size(), ext.size(), ext) == 0)
+                return looks_like_archive(file->substr(0, file->size() - ext.size()), type);
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+std::string_view to_string(ArchiveState state) {
+    switch (state) {
+        case ArchiveState::complete:
+            return "complete";
+        case ArchiveState::missing_sidecar:
+            return "incomplete: no .sha256 sidecar";
+        case ArchiveState::missing_manifest:
+            return "incomplete: no .json manifest";
+        case ArchiveState::unreadable_manifest:
+            return "incomplete: unreadable manifest";
+        case ArchiveState::foreign_manifest:
+            return "broken: the manifest describes another archive";
+    }
+    return "?";
+}
+
+PartialFile::PartialFile(Directory dir, std::string name)
+    : dir_(std::move(dir)), name_(std::move(name)) {
+    fd_ = dir_.create_new(name_);
+}
+
+PartialFile::~PartialFile() {
+    fd_.reset();
+    if (!released_) dir_.remove_quietly(name_);
+}
+
+void PartialFile::sync_and_close() {
+    if (::fsync(fd_.get()) != 0)
+        throw Error("cannot fsync " + path().string() + ": " + errno_text(errno));
+    if (::close(fd_.release()) != 0)
+        throw Error("cannot write " + path().string() + ": " + errno_text(errno));
+}
+
+fs::path Repository::tier_dir(BackupType type) const {
+    return dir_ / std::string(to_string(type));
+}
+
+void Repository::require_exists() const {
+    struct stat st = {};
+    if (::stat(dir_.c_str(), &st) != 0) {
+        throw Error("backup directory " + dir_.string() + " does not exist (" + errno_text(errno) +
+                    "): check --dir / storage.dir and that it is mounted");
+    }
+    if (!S_ISDIR(st.st_mode))
+        throw Error("backup directory " + dir_.string() + " is not a directory");
+}
+
+Directory Repository::root() const {
+    auto dir = Directory::open_existing(dir_);
+    if (!dir) require_exists();  // throws with the reason
+    if (!dir) throw Error("cannot open backup directory " + dir_.string());
+    return std::move(*dir);
+}
+
+Directory Repository::tier(BackupType type) const {
+    return root().subdir_or_create(to_string(type));
+}
+
+std::optional<Directory> Repository::existing_tier(BackupType type) const {
+    return root().subdir(to_string(type));
+}
+
+std::optional<Directory> Repository::existing_state() const {
+    auto dir = Directory::open_existing(dir_);
+    if (!dir) return std::nullopt;
+    return dir->subdir(".pgtier");
+}
+
+void Repository::ensure_layout() const {
+    const Directory top = Directory::open_or_create(dir_);
+    if (::faccessat(top.fd(), ".", W_OK | X_OK, 0) != 0) {
+        throw Error("backup directory " + dir_.string() + " is not writable: " + errno_text(errno));
+    }
+    top.subdir_or_create(".pgtier");
+    for (auto type : all_tiers) top.subdir_or_create(to_string(type));
+}
+
+std::unique_ptr<RepositoryLock> Repository::lock(const std::atomic<bool>* stop) const {
+    const Directory state = root().subdir_or_create(".pgtier");
+    const fs::path path = state.path_of(lock_file_name);
+    auto fd = state.open_own_file(lock_file_name);
+    const int raw = fd.get();
+    auto guard = std::make_unique<RepositoryLock>(std::move(fd));
+    if (::flock(raw, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK) {
+            throw Error("cannot lock " + path.string() + ": " + errno_text(errno));
+        }
+        std::string holder;
+        try {
+            holder = trimmed(state.read(lock_file_name).value_or(""));
+        } catch (const Error&) {
+        }
+        spdlog::info("waiting for lock {} held by another pgtier ({})", path.string(),
+                     holder.empty() ? "pid unknown" : "pid " + holder);
+        while (::flock(raw, LOCK_EX) != 0) {
+            if (errno != EINTR)
+                throw Error("cannot lock " + path.string() + ": " + errno_text(errno));
+            if (stop != nullptr && stop->load())
+                throw Error("interrupted while waiting for the lock " + path.string());
+        }
+        spdlog::info("lock acquired");
+    }
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(raw, 0) == 0) {
+        [[maybe_unused]] auto n = ::pwrite(raw, pid.data(), pid.size(), 0);
+    }
+    return guard;
+}
+
+bool Repository::lock_held() const {
+    try {
+        const auto state = existing_state();
+        if (!state || state->type_of(lock_file_name) != EntryType::file) return false;
+        const UniqueFd fd = state->open_for_reading(lock_file_name);
+        // A granted shared lock is released when fd closes.
+        return ::flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    } catch (const Error&) {
+        return false;
+    }
+}
+
+std::optional<std::string> Repository::read_state_file(std::string_view name) const {
+    const auto state = existing_state();
+    if (!state) return std::nullopt;
+    return state->read(name);
+}
+
+void Repository::write_state_file(std::string_view name, const std::string& content) const {
+    root().subdir_or_create(".pgtier").write_atomically(name, content);
+}
+
+void Repository::remove_state_file(std::string_view name) const {
+    if (const auto state = existing_state()) state->remove(name);
+}
+
+std::vector<fs::path> Repository::sweep() const {
+    std::vector<fs::path> removed;
+    const Directory top = root();
+    // An interrupted publication: the archive may be under its final name without a manifest.
+    // The intent file is untrusted like everything here: only "<tier>/<archive name>" of
+    // pgtier's pattern is acted on, inside that tier folder.
+    if (auto state = top.subdir(".pgtier");
+        state && state->type_of(intent_file_name) != EntryType::missing) {
+        std::string target;
+        try {
+            target = trimmed(state->read(intent_file_name).value_or(""));
+        } catch (const Error& err) {
+            spdlog::warn("ignoring {}", err.what());
+        }
+        const auto slash = target.find('/');
+        const auto type =
+            parse_backup_type(target.substr(0, slash == std::string::npos ? 0 : slash));
+        const std::string name = slash == std::string::npos ? "" : target.substr(slash + 1);
+        if (!target.empty() && (!type || to_string(*type) != target.substr(0, slash) ||
+                                !looks_like_archive(name, *type))) {
+            spdlog::warn("ignoring {}: \"{}\" is not an archive name of pgtier's",
+                         state->path_of(intent_file_name).string(), target);
+        } else if (!target.empty()) {
+            if (auto dir = top.subdir(to_string(*type));
+                dir && dir->type_of(manifest_name(name)) == EntryType::missing) {
+                for (const auto& file : {name, sidecar_name(name)}) {
+                    if (dir->remove(file)) removed.push_back(dir->path_of(file));
+                }
+            }
+        }
+        state->remove(intent_file_name);
+    }
+    for (auto type : all_tiers) {
+        const auto dir = top.subdir(to_string(type));
+        if (!dir) continue;
+        for (const auto& name : dir->entries()) {
+            if (is_leftover_name(name, type) && dir->remove(name))
+                removed.push_back(dir->path_of(name));
+        }
+    }
+    return removed;
+}
+
+std::vector<ArchiveEntry> Repository::scan() const {
+    std::vector<ArchiveEntry> entries;
+    for (auto type : all_tiers) {
+        const auto dir = existing_tier(type);
+        if (!dir) continue;
+        for (const auto& name : dir->entries()) {
+            if (!looks_like_archive(name, type) || dir->type_of(name) != EntryType::file) continue;
+            ArchiveEntry entry;
+            entry.tier = type;
+            entry.name = name;
+            entry.path = dir->path_of(name);
+            entry.file_size = dir->size_of(name);
+            try {
+                const auto text = dir->read(manifest_name(name));
+                if (!text) {
+                    entry.state = ArchiveState::missing_manifest;
+                    entries.push_back(std::move(entry));
+                    continue;
+                }
+                entry.manifest =
+                    manifest_from_json(*text, dir->path_of(manifest_name(name)).string());
+            } catch (const Error& err) {
+                entry.state = ArchiveState::unreadable_manifest;
+                entry.problem = err.what();
+                entries.push_back(std::move(entry));
+                continue;
+            }
+            // Everything downstream (retention, restore plans) uses the manifest's name: it must
+            // be this very file, or the manifest is never acted on.
+            if (entry.manifest->name != name || entry.manifest->type != type) {
+                entry.state = ArchiveState::foreign_manifest;
+                entry.problem = "its manifest describes " +
+                                std::string(to_string(entry.manifest->type)) + " archive \"" +
+                                entry.manifest->name + "\", not this file: never acted on";
+            } else {
+                entry.state = dir->type_of(sidecar_name(name)) == EntryType::file
+                                  ? ArchiveState::complete
+                                  : ArchiveState::missing_sidecar;
+            }
+            entries.push_back(std::move(entry));
+        }
+    }
+    return entries;
+}
+
+std::vector<Manifest> Repository::published_manifests() const {
+    std::vector<Manifest> manifests;
+    for (auto& entry : scan()) {
+        if (entry.state == ArchiveState::complete) manifests.push_back(std::move(*entry.manifest));
+    }
+    std::stable_sort(manifests.begin(), manifests.end(), [](const Manifest& a, const Manifest& b) {
+        return a.started_at < b.started_at;
+    });
+    return manifests;
+}
+
+std::string Repository::new_archive_name(BackupType type, const std::tm& local) const {
+    const Directory dir = tier(type);
+    for (int collision = 0;; ++collision) {
+        const std::string name = archive_name(type, local, collision);
+        if (dir.type_of(name) == EntryType::missing &&
+            dir.type_of(partial_name(name)) == EntryType::missing &&
+            dir.type_of(manifest_name(name)) == EntryType::missing) {
+            return name;
+        }
+    }
+}
+
+PartialFile Repository::create_partial(BackupType type, const std::string& name) const {
+    if (!looks_like_archive(name, type)) throw Error("not an archive name: " + name);
+    return PartialFile(tier(type), partial_name(name));
+}
+
+namespace {
+
+// A link named as an archive (latest_full.sql.bz2, or any link an operator passes) is followed
+// one level, and only to an archive file in the same folder.
+fs::path resolve_link(const fs::path& link) {
+    std::error_code ec;
+    const fs::path target = fs::read_symlink(link, ec);
+    const std::string name = target.string();
+    bool archive = false;
+    for (auto type : all_tiers) archive = archive || looks_like_archive(name, type);
+    if (ec || !is_plain_entry_name(name) || !archive) {
+        throw Error("refusing " + link.string() + ": a link to \"" + name +
+                    "\", which is not an archive in the same folder");
+    }
+    const fs::path resolved = link.parent_path() / target;
+    if (!fs::is_regular_file(fs::symlink_status(resolved, ec))) {
+        throw Error(link.string() + " points to " + name + ", which is not there");
+    }
+    return resolved;
+}
+
+}  // namespace
+
+std::optional<fs::path> Repository::resolve(const std::string& archive) const {
+    for (auto type : all_tiers) {
+        if (archive != "latest-" + std::string(to_string(type))) continue;
+        std::optional<ArchiveEntry> newest;
+        std::vector<std::string> broken;
+        for (auto& entry : scan()) {
+            if (entry.tier != type) continue;
+            if (entry.state != ArchiveState::complete) {
+                if (entry.manifest || !entry.problem.empty())
+                    broken.push_back(entry.name + " (" +
+                                     (entry.problem.empty() ? std::string(to_string(entry.state))
+                                                            : entry.problem) +
+                                     ")");
+                continue;
+            }
+            if (!newest || entry.manifest->started_at > newest->manifest->started_at)
+                newest = std::move(entry);
+        }
+        if (!newest && !broken.empty()) {
+            std::string list;
+            for (const auto& b : broken) list += (list.empty() ? "" : "; ") + b;
+            throw Error("no complete " + std::string(to_string(type)) + " archive for " + archive +
+                        ": " + list);
+        }
+        if (!newest) return std::nullopt;
+        return newest->path;
+    }
+    std::error_code ec;
+    const auto status = fs::symlink_status(archive, ec);
+    if (fs::is_symlink(status)) return resolve_link(archive);
+    if (fs::exists(status)) return fs::path(archive);
+    if (!is_plain_entry_name(archive)) return std::nullopt;
+    for (auto type : all_tiers) {
+        const auto dir = existing_tier(type);
+        if (!dir) continue;
+        switch (dir->type_of(archive)) {
+            case EntryType::missing:
+                continue;
+            case EntryType::symlink:
+                return resolve_link(dir->path_of(archive));
+            default:
+                return dir->path_of(archive);
+        }
+    }
+    return std::nullopt;
+}
+
+void Repository::publish(PartialFile& partial, const Manifest& manifest) const {
+    if (!looks_like_archive(manifest.name, manifest.type))
+        throw Error("not an archive name: " + manifest.name);
+    const Directory& dir = partial.dir_;
+    const Directory state = root().subdir_or_create(".pgtier");
+    const std::string& name = manifest.name;
+
+    state.write_atomically(intent_file_name,
+                           std::string(to_string(manifest.type)) + "/" + name + "\n");
+    try {
+        dir.rename(partial.name_, name);
+        partial.released_ = true;
+        dir.write_atomically(sidecar_name(name), manifest.sha256 + "  " + name + "\n");
+        dir.write_atomically(manifest_name(name), manifest_to_json(manifest));
+        dir.sync();
+    } catch (...) {
+        // Nothing may stay under the final name: an archive counts only with all three files.
+        if (partial.released_) {
+            dir.remove_quietly(manifest_name(name));
+            dir.remove_quietly(sidecar_name(name));
+            dir.remove_quietly(name);
+        }
+        state.remove_quietly(intent_file_name);
+        throw;
+    }
+    state.remove_quietly(intent_file_name);
+    point_latest(dir, manifest.type, name);
+}
+
+void Repository::remove_archive(BackupType type, const std::string& name) const {
+    if (!looks_like_archive(name, type)) {
+        throw Error("refusing to delete \"" + name + "\" in " + tier_dir(type).string() +
+                    ": not an archive name of pgtier's");
+    }
+    const auto dir = existing_tier(type);
+    if (!dir) return;
+    // Manifest first: an archive without one no longer counts, whatever happens next.
+    for (const auto& file : {manifest_name(name), sidecar_name(name), name}) dir->remove(file);
+    dir->sync();
+    // Repoint latest_* when it named this archive (the newest is never deleted by retention,
+    // but an operator's manual removal goes through here too).
+    const std::string link = latest_link_name(type);
+    if (dir->read_link(link) == name) {
+        std::optional<Manifest> newest;
+        for (const auto& m : published_manifests()) {
+            if (m.type == type) newest = m;
+        }
+        if (newest) {
+            point_latest(*dir, type, newest->name);
+        } else {
+            dir->remove(link);
+        }
+    }
+}
+
+void Repository::point_latest(const Directory& dir, BackupType type,
+                              const std::string& name) const {
+    const std::string link = latest_link_name(type);
+    const std::string tmp = "." + link + ".tmp";
+    dir.remove_quietly(tmp);
+    // Relative target: the link resolves on the host through a bind mount too.
+    if (dir.make_symlink(name, tmp)) {
+        try {
+            dir.rename(tmp, link);
+        } catch (...) {
+            dir.remove_quietly(tmp);
+            throw;
+        }
+        dir.sync();
+        return;
+    }
+    static bool warned = false;
+    if (!warned) {
+        spdlog::warn(
+            "{}: the file system refuses symbolic links ({}); writing latest_{}.json instead",
+            dir.path().string(), errno_text(errno), to_string(type));
+        warned = true;
+    }
+    dir.write_atomically("latest_" + std::string(to_string(type)) + ".json",
+                         "{\"archive\": \"" + name + "\"}\n");
+}
+
+}  // namespace pgtier

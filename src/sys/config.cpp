@@ -1,0 +1,404 @@
+#include "pgtier/sys/config.hpp"
+
+#include <unistd.h>
+
+#include <toml++/toml.h>
+#include <algorithm>
+#include <cctype>
+#include <functional>
+#include <variant>
+
+#include "pgtier/core/cron.hpp"
+#include "pgtier/core/errors.hpp"
+#include "pgtier/sys/clock.hpp"
+#include "pgtier/sys/files.hpp"
+#include "pgtier/sys/log.hpp"
+
+extern char** environ;
+
+namespace pgtier {
+
+namespace {
+
+using Value = std::variant<std::string, std::int64_t, bool>;
+enum class KeyType { string, integer, boolean };
+
+// Thrown by a setter; the loader adds the file and the key.
+struct BadValue {
+    std::string why;
+};
+
+int in_range(const Value& v, std::int64_t low, std::int64_t high) {
+    const auto n = std::get<std::int64_t>(v);
+    if (n < low || n > high) {
+        throw BadValue{"must be between " + std::to_string(low) + " and " + std::to_string(high) +
+                       ", got " + std::to_string(n)};
+    }
+    return static_cast<int>(n);
+}
+
+const std::string& non_empty(const Value& v) {
+    const auto& s = std::get<std::string>(v);
+    if (s.empty()) throw BadValue{"must not be empty"};
+    return s;
+}
+
+const std::string& cron_expression(const Value& v) {
+    const auto& text = non_empty(v);
+    try {
+        parse_cron(text);
+    } catch (const CronError& err) {
+        throw BadValue{"is not a valid cron expression '" + text + "': " + err.what()};
+    }
+    return text;
+}
+
+struct KeySpec {
+    const char* section;
+    const char* key;
+    KeyType type;
+    std::function<void(Config&, const Value&)> apply;
+};
+
+const std::vector<KeySpec>& key_specs() {
+    static const std::vector<KeySpec> specs = {
+        {"postgres", "host", KeyType::string,
+         [](Config& c, const Value& v) { c.postgres.host = std::get<std::string>(v); }},
+        {"postgres", "port", KeyType::integer,
+         [](Config& c, const Value& v) { c.postgres.port = in_range(v, 1, 65535); }},
+        {"postgres", "user", KeyType::string,
+         [](Config& c, const Value& v) { c.postgres.user = std::get<std::string>(v); }},
+        {"postgres", "password_file", KeyType::string,
+         [](Config& c, const Value& v) { c.postgres.password_file = std::get<std::string>(v); }},
+        {"storage", "dir", KeyType::string,
+         [](Config& c, const Value& v) { c.storage.dir = non_empty(v); }},
+        {"schedule", "timezone", KeyType::string,
+         [](Config& c, const Value& v) { c.schedule.timezone = std::get<std::string>(v); }},
+        {"schedule", "full", KeyType::string,
+         [](Config& c, const Value& v) { c.schedule.full = cron_expression(v); }},
+        {"schedule", "differential", KeyType::string,
+         [](Config& c, const Value& v) { c.schedule.differential = cron_expression(v); }},
+        {"schedule", "incremental", KeyType::string,
+         [](Config& c, const Value& v) { c.schedule.incremental = cron_expression(v); }},
+        {"retention", "incremental_days", KeyType::integer,
+         [](Config& c, const Value& v) { c.retention.incremental_days = in_range(v, 1, 36500); }},
+        {"retention", "differential_days", KeyType::integer,
+         [](Config& c, const Value& v) { c.retention.differential_days = in_range(v, 1, 36500); }},
+        {"retention", "full_days", KeyType::integer,
+         [](Config& c, const Value& v) { c.retention.full_days = in_range(v, 1, 36500); }},
+        {"retention", "min_full", KeyType::integer,
+         [](Config& c, const Value& v) { c.retention.min_full = in_range(v, 1, 1000); }},
+        {"retention", "keep_monthly_full", KeyType::integer,
+         [](Config& c, const Value& v) { c.retention.keep_monthly_full = in_range(v, 0, 1200); }},
+        {"compression", "level", KeyType::integer,
+         [](Config& c, const Value& v) { c.compression.level = in_range(v, 1, 9); }},
+        {"compression", "threads", KeyType::integer,
+         [](Config& c, const Value& v) { c.compression.threads = in_range(v, 0, 256); }},
+        {"daemon", "auto_restore", KeyType::boolean,
+         [](Config& c, const Value& v) { c.daemon.auto_restore = std::get<bool>(v); }},
+        {"daemon", "log_level", KeyType::string,
+         [](Config& c, const Value& v) {
+             const auto& level = std::get<std::string>(v);
+             if (!is_valid_log_level(level)) {
+                 throw BadValue{
+                     "must be one of trace, debug, info, warn, error, critical, off; got '" +
+                     level + "'"};
+             }
+             c.daemon.log_level = level;
+         }},
+    };
+    return specs;
+}
+
+std::string_view type_name(KeyType type) {
+    switch (type) {
+        case KeyType::string:
+            return "a string";
+        case KeyType::integer:
+            return "an integer";
+        case KeyType::boolean:
+            return "a boolean (true or false)";
+    }
+    return "?";
+}
+
+const KeySpec* find_spec(std::string_view section, std::string_view key) {
+    for (const auto& spec : key_specs()) {
+        if (section == spec.section && key == spec.key) return &spec;
+    }
+    return nullptr;
+}
+
+bool known_section(std::string_view section) {
+    return std::any_of(key_specs().begin(), key_specs().end(),
+                       [&](const KeySpec& s) { return section == s.section; });
+}
+
+// "[postgres], [storage], …": the sections, in the order of the documentation.
+std::string section_list() {
+    std::vector<std::string_view> seen;
+    std::string text;
+    for (const auto& spec : key_specs()) {
+        if (std::find(seen.begin(), seen.end(), spec.section) != seen.end()) continue;
+        seen.push_back(spec.section);
+        text += (text.empty() ? "[" : ", [") + std::string(spec.section) + "]";
+    }
+    return text;
+}
+
+// A key written before any [section] header.
+std::string outside_section(const std::string& where, const std::string& key) {
+    std::string owners;
+    for (const auto& spec : key_specs()) {
+        if (key == spec.key)
+            owners += (owners.empty() ? "[" : " or [") + std::string(spec.section) + "]";
+    }
+    return where + ": key '" + key + "' is outside any section" +
+           (owners.empty() ? "" : "; it belongs under " + owners) + " (the sections are " +
+           section_list() + ")";
+}
+
+void apply(Config& config, const KeySpec& spec, const Value& value, const std::string& where) {
+    try {
+        spec.apply(config, value);
+    } catch (const BadValue& bad) {
+        throw ConfigError(where + ": " + spec.section + "." + spec.key + " " + bad.why);
+    }
+}
+
+std::optional<Value> from_toml(const toml::node& node, KeyType type) {
+    switch (type) {
+        case KeyType::string:
+            if (auto s = node.value_exact<std::string>()) return Value{*s};
+            break;
+        case KeyType::integer:
+            if (auto n = node.value_exact<std::int64_t>()) return Value{*n};
+            break;
+        case KeyType::boolean:
+            if (auto b = node.value_exact<bool>()) return Value{*b};
+            break;
+    }
+    return std::nullopt;
+}
+
+std::optional<Value> from_text(const std::string& text, KeyType type) {
+    switch (type) {
+        case KeyType::string:
+            return Value{text};
+        case KeyType::integer: {
+            std::int64_t n = 0;
+            std::size_t used = 0;
+            try {
+                n = std::stoll(text, &used);
+            } catch (const std::exception&) {
+                return std::nullopt;
+            }
+            if (used != text.size()) return std::nullopt;
+            return Value{n};
+        }
+        case KeyType::boolean: {
+            std::string lower = text;
+            std::transform(lower.begin(), lower.end(), lower.begin(),
+                           [](unsigned char ch) { return std::tolower(ch); });
+            if (lower == "true" || lower == "1" || lower == "yes" || lower == "on")
+                return Value{true};
+            if (lower == "false" || lower == "0" || lower == "no" || lower == "off")
+                return Value{false};
+            return std::nullopt;
+        }
+    }
+    return std::nullopt;
+}
+
+void apply_toml(Config& config, const toml::table& root, const std::string& source) {
+    for (const auto& [section_key, section_node] : root) {
+        const std::string section{section_key.str()};
+        const auto* table = section_node.as_table();
+        if (!known_section(section)) {
+            if (table == nullptr) {
+                throw ConfigError(outside_section(
+                    source + ":" + std::to_string(section_node.source().begin.line), section));
+            }
+            throw ConfigError(source + ": unknown section [" + section + "] (the sections are " +
+                              section_list() + ")");
+        }
+        if (table == nullptr) {
+            throw ConfigError(source + ": " + section + " must be a table ([" + section + "])");
+        }
+        for (const auto& [key_node, value_node] : *table) {
+            const std::string key{key_node.str()};
+            const auto* spec = find_spec(section, key);
+            const auto line = value_node.source().begin.line;
+            const std::string where = source + ":" + std::to_string(line);
+            if (spec == nullptr) {
+                throw ConfigError(where + ": unknown key " + section + "." + key);
+            }
+            auto value = from_toml(value_node, spec->type);
+            if (!value) {
+                throw ConfigError(where + ": " + section + "." + key + " must be " +
+                                  std::string(type_name(spec->type)));
+            }
+            apply(config, *spec, *value, where);
+        }
+    }
+}
+
+// PGTIER_<SECTION>_<KEY> variables; PGTIER_CONFIG and PGTIER_LOG_LEVEL are handled elsewhere.
+void apply_environment(Config& config, const Environment& env) {
+    for (const auto& [name, text] : env) {
+        if (name.rfind("PGTIER_", 0) != 0) continue;
+        std::string rest = name.substr(7);
+        std::transform(rest.begin(), rest.end(), rest.begin(),
+                       [](unsigned char ch) { return std::tolower(ch); });
+        const auto underscore = rest.find('_');
+        if (underscore == std::string::npos) continue;
+        const std::string section = rest.substr(0, underscore);
+        const std::string key = rest.substr(underscore + 1);
+        if (!known_section(section)) continue;  // PGTIER_CONFIG, PGTIER_LOG_LEVEL, …
+        const auto* spec = find_spec(section, key);
+        const std::string where = "environment variable " + name;
+        if (spec == nullptr) {
+            throw ConfigError(where + ": unknown key " + section + "." + key);
+        }
+        auto value = from_text(text, spec->type);
+        if (!value) {
+            throw ConfigError(where + ": " + section + "." + key + " must be " +
+                              std::string(type_name(spec->type)) + ", got '" + text + "'");
+        }
+        apply(config, *spec, *value, where);
+        config.from_environment[section + "." + key] = name;
+    }
+}
+
+std::string lookup(const Environment& env, const std::string& name) {
+    auto it = env.find(name);
+    return it == env.end() ? std::string{} : it->second;
+}
+
+}  // namespace
+
+Environment current_environment() {
+    Environment env;
+    for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+        std::string text = *entry;
+        const auto eq = text.find('=');
+        if (eq != std::string::npos) env[text.substr(0, eq)] = text.substr(eq + 1);
+    }
+    return env;
+}
+
+Config parse_config(const std::string& toml_text, const std::string& source,
+                    const Environment& env) {
+    Config config;
+    config.source = source;
+    try {
+        const toml::table root = toml::parse(toml_text, source);
+        apply_toml(config, root, source);
+    } catch (const toml::parse_error& err) {
+        throw ConfigError(source + ":" + std::to_string(err.source().begin.line) +
+                          ": not valid TOML: " + std::string(err.description()));
+    }
+    apply_environment(config, env);
+    return config;
+}
+
+Config load_config(const ConfigOverrides& overrides, const Environment& env) {
+    std::string path = "/etc/pgtier/pgtier.toml";
+    bool must_exist = false;
+    if (overrides.config_file) {
+        path = *overrides.config_file;
+        must_exist = true;
+    } else if (auto from_env = lookup(env, "PGTIER_CONFIG"); !from_env.empty()) {
+        path = from_env;
+        must_exist = true;
+    }
+    Config config;
+    if (access(path.c_str(), F_OK) == 0) {
+        if (access(path.c_str(), R_OK) != 0) {
+            throw ConfigError(path + ": cannot read the configuration file: " + errno_text(errno));
+        }
+        config = parse_config(read_file(path).value_or(""), path, env);
+    } else if (must_exist) {
+        throw ConfigError(path + ": configuration file not found");
+    } else {
+        config = parse_config("", "defaults", env);
+    }
+    if (overrides.storage_dir) {
+        if (overrides.storage_dir->empty()) throw ConfigError("--dir must not be empty");
+        config.storage.dir = *overrides.storage_dir;
+    }
+    const std::string env_level = lookup(env, "PGTIER_LOG_LEVEL");
+    if (!env_level.empty()) {
+        if (!is_valid_log_level(env_level)) {
+            throw ConfigError("environment variable PGTIER_LOG_LEVEL: unknown level '" + env_level +
+                              "'");
+        }
+        config.daemon.log_level = env_level;
+    }
+    return config;
+}
+
+namespace {
+std::string read_password_file(const std::string& path, const std::string& what) {
+    auto password = read_file(path);
+    if (!password) {
+        throw ConfigError(what + ": cannot read password file " + path + ": " + errno_text(errno));
+    }
+    while (!password->empty() && (password->back() == '\n' || password->back() == '\r')) {
+        password->pop_back();
+    }
+    return *password;
+}
+}  // namespace
+
+ConnectionSettings resolve_connection(const Config& config, const Environment& env) {
+    ConnectionSettings settings;
+    settings.host = !config.postgres.host.empty() ? config.postgres.host : lookup(env, "PGHOST");
+    if (config.postgres.port) {
+        settings.port = *config.postgres.port;
+    } else if (auto text = lookup(env, "PGPORT"); !text.empty()) {
+        try {
+            settings.port = std::stoi(text);
+        } catch (const std::exception&) {
+            throw ConfigError("environment variable PGPORT: not a port number: '" + text + "'");
+        }
+    }
+    settings.user = !config.postgres.user.empty()    ? config.postgres.user
+                    : !lookup(env, "PGUSER").empty() ? lookup(env, "PGUSER")
+                                                     : "postgres";
+    if (!config.postgres.password_file.empty()) {
+        settings.password = read_password_file(config.postgres.password_file,
+                                               config.origin("postgres.password_file"));
+    } else if (auto file = lookup(env, "POSTGRES_PASSWORD_FILE"); !file.empty()) {
+        settings.password = read_password_file(file, "environment variable POSTGRES_PASSWORD_FILE");
+    } else if (env.count("PGPASSWORD") != 0) {
+        settings.password = lookup(env, "PGPASSWORD");
+    }
+    return settings;
+}
+
+std::string effective_timezone(const Config& config, const Environment& env) {
+    if (!config.schedule.timezone.empty()) return config.schedule.timezone;
+    std::string tz = lookup(env, "TZ");
+    if (!tz.empty() && tz[0] == ':') tz.erase(0, 1);
+    return tz.empty() ? "UTC" : tz;
+}
+
+void apply_timezone(const Config& config, const Environment& env) {
+    try {
+        set_process_timezone(effective_timezone(config, env));
+    } catch (const ConfigError& err) {
+        const std::string where = config.schedule.timezone.empty()
+                                      ? "environment variable TZ"
+                                      : config.origin("schedule.timezone");
+        throw ConfigError(where + ": " + err.what());
+    }
+}
+
+std::string Config::origin(const std::string& key) const {
+    const auto it = from_environment.find(key);
+    return it != from_environment.end() ? "environment variable " + it->second
+                                        : source + ": " + key;
+}
+
+}  // namespace pgtier

@@ -1,0 +1,62 @@
+#include "pgtier/sys/log.hpp"
+
+#include <spdlog/sinks/stdout_sinks.h>
+
+#include <array>
+#include <cstdio>
+#include <cstring>
+
+#include "pgtier/core/errors.hpp"
+
+namespace pgtier {
+
+namespace {
+bool reports_to_log = false;
+constexpr std::array<const char*, 7> level_names = {"trace", "debug",    "info", "warn",
+                                                    "error", "critical", "off"};
+}  // namespace
+
+bool is_valid_log_level(const std::string& level) {
+    for (const char* name : level_names) {
+        if (level == name) return true;
+    }
+    return false;
+}
+
+void init_logging(const std::string& level, LogTarget target) {
+    spdlog::drop("pgtier");  // called again by the daemon (stdout) and on SIGHUP
+    auto logger = target == LogTarget::standard_output ? spdlog::stdout_logger_mt("pgtier")
+                                                       : spdlog::stderr_logger_mt("pgtier");
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
+    logger->set_level(spdlog::level::from_str(is_valid_log_level(level) ? level : "info"));
+    logger->flush_on(spdlog::level::trace);
+    spdlog::set_default_logger(logger);
+}
+
+std::string one_line(std::string text) {
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    std::string out;
+    for (char ch : text) {
+        if (ch == '\n') {
+            out += " | ";
+        } else {
+            out.push_back(ch);
+        }
+    }
+    return out;
+}
+
+void report(const std::string& line) {
+    if (reports_to_log) {
+        spdlog::info("{}", line);
+    } else {
+        std::printf("%s\n", line.c_str());
+        std::fflush(stdout);
+    }
+}
+
+void set_reports_to_log(bool to_log) {
+    reports_to_log = to_log;
+}
+
+}  // namespace pgtier
