@@ -345,11 +345,11 @@ expect_n "backup-incr" "$FIND" 'docker exec "$cid" pgtier backup incr'
 expect_n "backup-list" "$FIND" 'docker exec "$cid" pgtier list'
 expect_n "backup-verify" "$FIND" 'docker exec "$cid" pgtier verify'
 expect_n "backup-restore ARGS=restore-latest" "$FIND" 'docker exec "$cid" backup-restore.sh restore-latest'
-expect_n "clean" "rm -rf build build-asan" 'docker image rm "$image"' "pgtier:$VERSION"
+expect_n "clean" "rm -rf build build-asan build-release" 'docker image rm "$image"' "pgtier:$VERSION"
 # clean touches build output and the image only.
 clean_rm=$(mk -n clean | grep -o 'rm -rf.*' || true)
-if [ "$clean_rm" = "rm -rf build build-asan" ] && ! mk -n clean | grep -qE 'backups|volume|stack|/srv|/var'; then
-    ok "make clean removes only build build-asan and the image"
+if [ "$clean_rm" = "rm -rf build build-asan build-release" ] && ! mk -n clean | grep -qE 'backups|volume|stack|/srv|/var'; then
+    ok "make clean removes only build build-asan build-release and the image"
 else
     fail "make clean does more than build output and the image: $(mk -n clean)"
 fi
