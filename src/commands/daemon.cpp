@@ -123,9 +123,7 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
             spdlog::info("stop requested while waiting for the lock: daemon exiting");
             return ExitCode::ok;
         }
-        for (const auto& path : repo.sweep()) {
-            spdlog::warn("removed {} left by an interrupted run", path.string());
-        }
+        repo.sweep_and_log();
     }
     // Backing up a half-restored cluster would make it the newest state.
     const auto interrupted =
