@@ -175,9 +175,7 @@ ExitCode backup(const Config& config, const Environment& env, BackupType request
     const auto lock = repo.lock(&stop_requested());
     // As the daemon does, and --force does not override it.
     if (auto refusal = interrupted_restore_refusal(repo, "taking a backup")) throw Error(*refusal);
-    for (const auto& path : repo.sweep()) {
-        spdlog::warn("removed {} left by an interrupted run", path.string());
-    }
+    repo.sweep_and_log();
 
     const TimePoint started = now_utc();
     record_run_start(repo, requested, started);

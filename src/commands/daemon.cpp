@@ -85,20 +85,6 @@ void run_tier(const DaemonState& state, BackupType tier, const char* why) {
     }
 }
 
-// The newest attempt of a tier: its newest archive or its last recorded run.
-std::optional<TimePoint> last_attempt(const Repository& repo, BackupType tier) {
-    std::optional<TimePoint> newest;
-    for (const auto& m : repo.published_manifests()) {
-        if (m.type == tier && (!newest || m.started_at > *newest)) newest = m.started_at;
-    }
-    const auto status = read_tier_status(repo);
-    if (auto found = status.find(tier); found != status.end() && found->second.last_run) {
-        const TimePoint at = found->second.last_run->started_at;
-        if (!newest || at > *newest) newest = at;
-    }
-    return newest;
-}
-
 }  // namespace
 
 ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const Environment& env) {
@@ -123,9 +109,7 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
             spdlog::info("stop requested while waiting for the lock: daemon exiting");
             return ExitCode::ok;
         }
-        for (const auto& path : repo.sweep()) {
-            spdlog::warn("removed {} left by an interrupted run", path.string());
-        }
+        repo.sweep_and_log();
     }
     // Backing up a half-restored cluster would make it the newest state.
     const auto interrupted =
@@ -171,9 +155,16 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
         const bool have_full =
             std::any_of(manifests.begin(), manifests.end(),
                         [](const Manifest& m) { return m.type == BackupType::full; });
+        const auto status = read_tier_status(repo);
+        auto attempt = [&](BackupType tier) {
+            std::optional<TimePoint> last_run;
+            if (auto found = status.find(tier); found != status.end() && found->second.last_run)
+                last_run = found->second.last_run->started_at;
+            return last_attempt(manifests, tier, last_run);
+        };
         const auto catch_up =
-            startup_run(state.schedules, now_utc(), have_full, last_attempt(repo, BackupType::full),
-                        last_attempt(repo, BackupType::differential));
+            startup_run(state.schedules, now_utc(), have_full, attempt(BackupType::full),
+                        attempt(BackupType::differential));
         if (catch_up) {
             run_tier(state, *catch_up,
                      have_full ? "catching up a run missed while the daemon was down"

@@ -104,21 +104,16 @@ std::string database_list(const Manifest& manifest) {
 // newest archive with globals in the repository that is not newer than it.
 std::map<std::string, std::string> roles_for(const Repository& repo,
                                              const ResolvedArchive& archive) {
+    // The repository is only read when the archive has no globals of its own.
+    const auto choice = choose_globals_source(archive.manifest, archive.manifest.has_globals()
+                                                                    ? std::vector<Manifest>{}
+                                                                    : repo.published_manifests());
     std::optional<SectionRef> globals;
-    for (const auto& s : archive.manifest.sections) {
-        if (s.kind == SectionKind::globals) globals = SectionRef{archive.path, s};
-    }
-    if (!globals) {
-        TimePoint best{};
-        for (const auto& m : repo.published_manifests()) {
-            if (m.started_at > archive.manifest.started_at || (globals && m.started_at < best))
-                continue;
-            for (const auto& s : m.sections) {
-                if (s.kind != SectionKind::globals) continue;
-                globals = SectionRef{repo.tier_dir(m.type) / m.name, s};
-                best = m.started_at;
-            }
-        }
+    if (choice) {
+        globals =
+            SectionRef{choice->own ? archive.path
+                                   : repo.tier_dir(choice->source.tier) / choice->source.archive,
+                       choice->source.section};
     }
     if (!globals) {
         spdlog::warn(

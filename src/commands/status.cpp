@@ -5,6 +5,7 @@
 
 #include "pgtier/commands/commands.hpp"
 #include "pgtier/core/cron.hpp"
+#include "pgtier/core/health.hpp"
 #include "pgtier/core/scheduler.hpp"
 #include "pgtier/core/text.hpp"
 #include "pgtier/storage/run_status.hpp"
@@ -15,24 +16,6 @@ namespace {
 
 constexpr BackupType tiers[] = {BackupType::full, BackupType::differential,
                                 BackupType::incremental};
-
-std::string utc_seconds(TimePoint t) {
-    return format_utc_iso(t).substr(0, 19) + "Z";
-}
-
-std::string duration_text(double seconds) {
-    char text[32];
-    if (seconds < 120) {
-        std::snprintf(text, sizeof text, "%.1f s", seconds);
-    } else if (seconds < 7200) {
-        std::snprintf(text, sizeof text, "%.0f min", seconds / 60);
-    } else if (seconds < 172800) {
-        std::snprintf(text, sizeof text, "%.1f h", seconds / 3600);
-    } else {
-        std::snprintf(text, sizeof text, "%.1f days", seconds / 86400);
-    }
-    return text;
-}
 
 nlohmann::json record_json(const std::optional<RunRecord>& r) {
     if (!r) return nullptr;
@@ -85,7 +68,8 @@ ExitCode status(const Config& config, OutputFormat format) {
         }
         const RunRecord& r = *found->second.last_run;
         std::printf("%-13s %-21s %-10s %-9s %-10s %-26s %s\n", std::string(to_string(tier)).c_str(),
-                    utc_seconds(r.started_at).c_str(), std::string(to_string(r.result)).c_str(),
+                    format_utc_seconds(r.started_at).c_str(),
+                    std::string(to_string(r.result)).c_str(),
                     duration_text(r.duration_seconds).c_str(),
                     r.result == RunResult::published ? human_size(r.size).c_str() : "-",
                     next_text.c_str(), schedules.of(tier).text.c_str());
@@ -101,54 +85,16 @@ ExitCode health(const Config& config) {
     const auto schedules = parse_schedules(config.schedule, config.source);
     const TimePoint now = now_utc();
 
-    // The newest success of a tier or of a bigger one that covers it (a full is also a
-    // differential and an incremental); published archives count too.
-    std::map<BackupType, TimePoint> newest_success;
-    auto note = [&](BackupType tier, TimePoint at) {
-        for (auto covered : tiers) {
-            if (static_cast<int>(covered) < static_cast<int>(tier)) continue;
-            auto& slot = newest_success[covered];
-            slot = std::max(slot, at);
-        }
-    };
+    std::map<BackupType, TierHealth> tiers_health;
     for (const auto& [tier, s] : status) {
-        if (s.last_success) note(tier, s.last_success->started_at);
-        // A run still going (a long full) is on time; it is judged when it ends.
-        if (s.running_since) note(tier, *s.running_since);
+        TierHealth& h = tiers_health[tier];
+        if (s.last_run && s.last_run->result == RunResult::failed)
+            h.failed = TierHealth::FailedRun{s.last_run->started_at, s.last_run->detail};
+        if (s.last_success) h.last_success = s.last_success->started_at;
+        h.running_since = s.running_since;
     }
-    for (const auto& m : repo.published_manifests()) note(m.type, m.started_at);
-
-    std::vector<std::string> problems;
-    for (auto tier : tiers) {
-        const std::string name(to_string(tier));
-        const auto found = status.find(tier);
-        if (found != status.end() && found->second.last_run &&
-            found->second.last_run->result == RunResult::failed) {
-            const auto& r = *found->second.last_run;
-            problems.push_back("the last " + name + " run (" + utc_seconds(r.started_at) +
-                               ") failed: " + r.detail);
-            continue;
-        }
-        const auto success = newest_success.find(tier);
-        if (success == newest_success.end()) {
-            problems.push_back("no successful " + name + " run yet");
-            continue;
-        }
-        // Overdue: a fire time came after the newest success and passed by more than a grace
-        // (a tenth of the gap to the fire after it, at least an hour) without a success since.
-        const auto due = next_fire(schedules.of(tier), success->second);
-        if (!due) continue;
-        const auto grace = std::max<std::chrono::seconds>(
-            tier_interval(schedules.of(tier), *due - std::chrono::seconds(1)) / 10,
-            std::chrono::hours(1));
-        if (now > *due + grace) {
-            const double age = std::chrono::duration<double>(now - success->second).count();
-            problems.push_back("the " + name + " run due at " + format_local_iso(*due) +
-                               " has not succeeded (the newest success started " +
-                               duration_text(age) + " ago; grace " +
-                               duration_text(static_cast<double>(grace.count())) + ")");
-        }
-    }
+    const auto problems =
+        judge_health(tiers_health, repo.published_manifests(), schedules, now, format_local_iso);
     if (problems.empty()) {
         std::printf("healthy: the last run of each tier succeeded and none is overdue\n");
         return ExitCode::ok;

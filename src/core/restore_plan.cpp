@@ -85,4 +85,23 @@ std::vector<std::string> describe_plan(const RestorePlan& plan) {
     return lines;
 }
 
+std::optional<GlobalsChoice> choose_globals_source(const Manifest& archive,
+                                                   const std::vector<Manifest>& published) {
+    std::optional<GlobalsChoice> globals;
+    for (const auto& s : archive.sections) {
+        if (s.kind == SectionKind::globals) globals = GlobalsChoice{true, source_of(archive, s)};
+    }
+    if (globals) return globals;
+    TimePoint best{};
+    for (const auto& m : published) {
+        if (m.started_at > archive.started_at || (globals && m.started_at < best)) continue;
+        for (const auto& s : m.sections) {
+            if (s.kind != SectionKind::globals) continue;
+            globals = GlobalsChoice{false, source_of(m, s)};
+            best = m.started_at;
+        }
+    }
+    return globals;
+}
+
 }  // namespace pgtier

@@ -64,6 +64,16 @@ std::optional<BackupType> startup_run(const TierSchedules& schedules, TimePoint 
     return std::nullopt;
 }
 
+std::optional<TimePoint> last_attempt(const std::vector<Manifest>& published, BackupType tier,
+                                      std::optional<TimePoint> last_run) {
+    std::optional<TimePoint> newest;
+    for (const auto& m : published) {
+        if (m.type == tier && (!newest || m.started_at > *newest)) newest = m.started_at;
+    }
+    if (last_run && (!newest || *last_run > *newest)) newest = last_run;
+    return newest;
+}
+
 std::chrono::seconds tier_interval(const CronSchedule& schedule, TimePoint now) {
     const auto first = next_fire(schedule, now);
     if (!first) return std::chrono::seconds(0);

@@ -17,6 +17,20 @@ std::string human_size(std::uint64_t bytes) {
     return text;
 }
 
+std::string duration_text(double seconds) {
+    char text[32];
+    if (seconds < 120) {
+        std::snprintf(text, sizeof text, "%.1f s", seconds);
+    } else if (seconds < 7200) {
+        std::snprintf(text, sizeof text, "%.0f min", seconds / 60);
+    } else if (seconds < 172800) {
+        std::snprintf(text, sizeof text, "%.1f h", seconds / 3600);
+    } else {
+        std::snprintf(text, sizeof text, "%.1f days", seconds / 86400);
+    }
+    return text;
+}
+
 std::string join_quoted(const std::vector<std::string>& names) {
     std::string out;
     for (const auto& name : names) out += (out.empty() ? "\"" : ", \"") + name + "\"";

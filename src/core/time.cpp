@@ -19,6 +19,10 @@ std::string format_utc_iso(TimePoint t) {
     return buffer;
 }
 
+std::string format_utc_seconds(TimePoint t) {
+    return format_utc_iso(t).substr(0, 19) + "Z";
+}
+
 std::optional<TimePoint> parse_iso8601(const std::string& text) {
     int year, month, day, hour, minute, second, consumed = 0;
     if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute,

@@ -231,6 +231,12 @@ std::vector<fs::path> Repository::sweep() const {
     return removed;
 }
 
+void Repository::sweep_and_log() const {
+    for (const auto& path : sweep()) {
+        spdlog::warn("removed {} left by an interrupted run", path.string());
+    }
+}
+
 std::vector<ArchiveEntry> Repository::scan() const {
     std::vector<ArchiveEntry> entries;
     for (auto type : all_tiers) {

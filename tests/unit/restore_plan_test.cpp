@@ -95,3 +95,44 @@ TEST_CASE("restore plan: refusals") {
              archive(BackupType::incremental, "2026-01-01T01:00:00Z", s1, false, {"A"})}),
         Catch::Contains("\"X\""));
 }
+
+TEST_CASE("restore plan: the globals for a single-database restore") {
+    const auto s = state({{"A", "a0"}});
+    const auto full = archive(BackupType::full, "2026-11-22T03:00:00Z", s, true, {"A"});
+    const auto diff = archive(BackupType::differential, "2026-11-25T03:00:00Z", s, true, {"A"});
+    const auto incr = archive(BackupType::incremental, "2026-11-26T10:00:00Z", s, false, {"A"});
+    const auto later = archive(BackupType::full, "2026-11-29T03:00:00Z", s, true, {"A"});
+    const std::vector<Manifest> published = {full, diff, incr, later};
+
+    SECTION("the archive's own globals first") {
+        const auto choice = choose_globals_source(diff, published);
+        REQUIRE(choice);
+        CHECK(choice->own);
+        CHECK(choice->source.tier == BackupType::differential);
+        CHECK(choice->source.archive == diff.name);
+        CHECK(choice->source.section.kind == SectionKind::globals);
+    }
+    SECTION("else the newest archive with globals not newer than it") {
+        // The differential, not the older full nor the full started after the incremental.
+        const auto choice = choose_globals_source(incr, published);
+        REQUIRE(choice);
+        CHECK_FALSE(choice->own);
+        CHECK(choice->source.tier == BackupType::differential);
+        CHECK(choice->source.archive == diff.name);
+        CHECK(choice->source.section.kind == SectionKind::globals);
+        // The order of `published` does not matter.
+        const auto reversed = choose_globals_source(incr, {later, incr, diff, full});
+        REQUIRE(reversed);
+        CHECK(reversed->source.archive == diff.name);
+    }
+    SECTION("one started at the same time counts") {
+        const auto same = archive(BackupType::full, "2026-11-26T10:00:00Z", s, true, {"A"});
+        const auto choice = choose_globals_source(incr, {full, diff, same, incr});
+        REQUIRE(choice);
+        CHECK(choice->source.archive == same.name);
+    }
+    SECTION("none when only newer archives have globals") {
+        CHECK_FALSE(choose_globals_source(incr, {incr, later}));
+        CHECK_FALSE(choose_globals_source(incr, {}));
+    }
+}

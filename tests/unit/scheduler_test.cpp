@@ -62,3 +62,33 @@ TEST_CASE("scheduler: a bad schedule names its key") {
     CHECK_THROWS_WITH(parse_schedules(bad, "/etc/pgtier/pgtier.toml"),
                       Catch::Contains("schedule.differential") && Catch::Contains("funday"));
 }
+
+TEST_CASE("scheduler: the last attempt of a tier is its newest archive or its last run") {
+    auto published = [](BackupType type, const char* at) {
+        Manifest m;
+        m.type = type;
+        m.started_at = t(at);
+        return m;
+    };
+    const std::vector<Manifest> archives = {
+        published(BackupType::full, "2026-11-15T03:00:00Z"),
+        published(BackupType::full, "2026-11-22T03:00:00Z"),
+        published(BackupType::differential, "2026-11-18T03:00:00Z"),
+        published(BackupType::incremental, "2026-11-23T09:00:00Z"),
+    };
+    // Nothing at all.
+    CHECK(last_attempt({}, BackupType::full, std::nullopt) == std::nullopt);
+    CHECK(last_attempt(archives, BackupType::differential, std::nullopt) ==
+          t("2026-11-18T03:00:00Z"));
+    // The newest archive of the tier only (the incremental and the older full do not count).
+    CHECK(last_attempt(archives, BackupType::full, std::nullopt) == t("2026-11-22T03:00:00Z"));
+    // A run recorded after the newest archive (it failed or was skipped) is newer.
+    CHECK(last_attempt(archives, BackupType::full, t("2026-11-23T03:00:00Z")) ==
+          t("2026-11-23T03:00:00Z"));
+    // One older than the newest archive is not.
+    CHECK(last_attempt(archives, BackupType::full, t("2026-11-15T03:00:00Z")) ==
+          t("2026-11-22T03:00:00Z"));
+    // A run recorded without any archive of the tier.
+    CHECK(last_attempt({}, BackupType::differential, t("2026-11-18T03:00:00Z")) ==
+          t("2026-11-18T03:00:00Z"));
+}

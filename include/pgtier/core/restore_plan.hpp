@@ -1,4 +1,5 @@
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,5 +38,18 @@ RestorePlan plan_latest_restore(const std::vector<Manifest>& published);
 
 // The plan as the lines `restore plan` prints.
 std::vector<std::string> describe_plan(const RestorePlan& plan);
+
+// Where a single-database restore takes its role definitions from.
+struct GlobalsChoice {
+    bool own = false;  // the restored archive's own globals section (else `source` is another)
+    SectionSource source;
+};
+
+// Pure: the globals section of `archive` itself (the last, if several); else the one of the
+// newest archive in `published` that holds globals and did not start after `archive` (between
+// equal start times, the later in `published`'s order; within one archive, the last section).
+// nullopt when there is none. `published` is only looked at when `archive` has no globals.
+std::optional<GlobalsChoice> choose_globals_source(const Manifest& archive,
+                                                   const std::vector<Manifest>& published);
 
 }  // namespace pgtier

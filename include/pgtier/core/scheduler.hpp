@@ -4,6 +4,7 @@
 
 #include "pgtier/core/backup_type.hpp"
 #include "pgtier/core/cron.hpp"
+#include "pgtier/core/manifest.hpp"
 #include "pgtier/core/settings.hpp"
 
 // Pure scheduling decisions of the daemon (DESIGN §7), tested with fixed times.
@@ -39,6 +40,11 @@ std::optional<TimePoint> next_fire_of(const TierSchedules& schedules, BackupType
 std::optional<BackupType> startup_run(const TierSchedules& schedules, TimePoint now, bool have_full,
                                       std::optional<TimePoint> last_full,
                                       std::optional<TimePoint> last_differential);
+
+// The newest attempt of `tier` (for startup_run): the newest start among its published
+// archives and `last_run`, the start of its last recorded run (if any). nullopt when neither.
+std::optional<TimePoint> last_attempt(const std::vector<Manifest>& published, BackupType tier,
+                                      std::optional<TimePoint> last_run);
 
 // The time between the next two fires after `now` (for health's grace).
 std::chrono::seconds tier_interval(const CronSchedule& schedule, TimePoint now);

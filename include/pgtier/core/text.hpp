@@ -8,6 +8,9 @@ namespace pgtier {
 // "512 B", "3.4 MiB": sizes as people read them.
 std::string human_size(std::uint64_t bytes);
 
+// "42.0 s", "12 min", "3.5 h", "2.0 days": a duration in seconds as people read it.
+std::string duration_text(double seconds);
+
 // "a", "b" -> "\"a\", \"b\"" (names that may hold spaces and commas stay readable).
 std::string join_quoted(const std::vector<std::string>& names);
 

@@ -100,6 +100,9 @@ class Repository {
     // (with its sidecar) whose publication was interrupted before its manifest was written.
     // Returns what it removed.
     std::vector<fs::path> sweep() const;
+    // sweep(), with a warning logged for each thing removed (what backup and the daemon do
+    // under the lock before a run).
+    void sweep_and_log() const;
 
     // Every archive-looking file in the tier folders; no database connection needed.
     std::vector<ArchiveEntry> scan() const;

@@ -1,0 +1,40 @@
+#pragma once
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pgtier/core/backup_type.hpp"
+#include "pgtier/core/manifest.hpp"
+#include "pgtier/core/scheduler.hpp"
+#include "pgtier/core/time.hpp"
+
+// The judgement of `pgtier health` (DESIGN §7), pure and tested with fixed times.
+namespace pgtier {
+
+// What health reads of one tier's run record (storage/run_status's TierStatus, which core
+// cannot include).
+struct TierHealth {
+    struct FailedRun {
+        TimePoint started_at{};
+        std::string detail;
+    };
+    std::optional<FailedRun> failed;         // the last run, when it failed
+    std::optional<TimePoint> last_success;   // start of the last published or skipped run
+    std::optional<TimePoint> running_since;  // a run was started and not recorded yet
+};
+
+// The problems of the backups at `now`, in tier order (full, differential, incremental),
+// empty when healthy: a tier whose last run failed, one that never succeeded, and one whose
+// fire time after its newest success passed by more than a grace (a tenth of the gap to the
+// fire after it, at least an hour). A success of a bigger tier counts for the smaller ones (a
+// full is also a differential and an incremental), published archives count as successes, and a
+// run still going counts as on time (it is judged when it ends). `format_local` writes the due
+// time (sys/clock's format_local_iso in the command).
+std::vector<std::string> judge_health(const std::map<BackupType, TierHealth>& tiers,
+                                      const std::vector<Manifest>& published,
+                                      const TierSchedules& schedules, TimePoint now,
+                                      const std::function<std::string(TimePoint)>& format_local);
+
+}  // namespace pgtier
