@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 2, test 4 (DESIGN §3 publishing): kill -9 of pgtier during a dump, and of its pg_dump
+# Issue 2, test 4 (docs/design.md, Publishing): kill -9 of pgtier during a dump, and of its pg_dump
 # child, leave no archive under a final name and the latest_* links untouched; the next run sweeps
 # the leftovers (and an archive whose publication was cut short) and succeeds.
 . "$(dirname "$0")/lib.sh"

@@ -88,7 +88,7 @@ psql_q -d postgres -c "CREATE ROLE bk LOGIN SUPERUSER PASSWORD '$PW'"
     expect_rc env-file-ok 0 "backup with POSTGRES_PASSWORD_FILE"
     pass "password_file and POSTGRES_PASSWORD_FILE work (trailing newline ignored), password not in output or files"
 )
-# The password never appears in a child's argv or environment (DESIGN §3).
+# The password never appears in a child's argv or environment (docs/design.md, Archive format, Children).
 psql_q -d postgres -c "CREATE DATABASE pwcheck"
 psql_db pwcheck -c "CREATE TABLE t AS SELECT g, md5(g::text) || md5((-g)::text) AS a FROM generate_series(1, 100000) g"
 settle
