@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by the round-trip and restore integration tests (issue 3). Source after lib.sh and
 # lib_backup.sh:
 #   . "$(dirname "$0")/lib.sh"; . "$(dirname "$0")/lib_backup.sh"; . "$(dirname "$0")/lib_restore.sh"
@@ -179,12 +180,14 @@ take_backup() {
     run_pgtier "$tag" --dir "$B" backup "$type" "$@"
     expect_rc "$tag" 0 "backup $type ($tag)"
     ! grep -qi skipped "$WORK/$tag.out" || fail_run "$tag" "backup $type ($tag) was skipped"
+    # shellcheck disable=SC2034  # ARCHIVE is read by the tests that call take_backup
     ARCHIVE=$(new_archive "$B" "$tier" "$before")
 }
 
 flip_byte() {
     local file=$1 off=$2 byte
     byte=$(od -An -tu1 -j "$off" -N1 "$file" | tr -d ' ')
+    # shellcheck disable=SC2059  # the format is the octal escape of the byte to write
     printf "$(printf '\\%03o' $((255 - byte)))" | dd of="$file" bs=1 seek="$off" count=1 conv=notrunc status=none
 }
 

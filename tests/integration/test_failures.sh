@@ -66,6 +66,7 @@ pass "server down: all three kinds fail, $(basename "$F1") intact"
 # ---- wrong password (TCP, scram-sha-256) -----------------------------------------------------------
 PW='Right-Pw-81x'
 psql_q -d postgres -c "CREATE ROLE bk LOGIN SUPERUSER PASSWORD '$PW'"
+# shellcheck disable=SC2030,SC2031  # PGHOST/PGUSER/PGPORT are set for this subshell only, on purpose
 (
     export PGHOST=127.0.0.1 PGUSER=bk
     PGPORT=$(pg_port fl)
@@ -112,6 +113,7 @@ spy_children() {
     grep -q '^pg_dump' "$WORK/$tag.spy" || fail "$tag: no pg_dump child was inspected"
     pass "$tag: password in none of $(grep -c '^pg_dump' "$WORK/$tag.spy") child samples (argv, environment)"
 }
+# shellcheck disable=SC2030,SC2031  # PGHOST/PGUSER/PGPORT are set for this subshell only, on purpose
 (
     export PGHOST=127.0.0.1 PGUSER=bk
     PGPORT=$(pg_port fl)
@@ -122,6 +124,7 @@ spy_children() {
 psql_q -d postgres -c "DROP DATABASE pwcheck"
 settle
 mapfile -t GOOD < <(archives "$B" full)
+# shellcheck disable=SC2030,SC2031  # PGHOST/PGUSER/PGPORT are set for this subshell only, on purpose
 (
     export PGHOST=127.0.0.1 PGUSER=bk
     PGPORT=$(pg_port fl)

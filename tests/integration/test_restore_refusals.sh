@@ -39,6 +39,7 @@ unchanged() { rm -f "$WORK/snap-current-$1.txt"; }
 refused() {
     local tag=$1 what=$2 pattern=$3 cluster
     shift 3
+    # shellcheck disable=SC2031  # PGHOST is pg_use's; cluster_state changes it in a subshell only
     cluster=$(basename "$(dirname "$PGHOST")")
     [ -f "$WORK/snap-current-$cluster.txt" ] || snapshot "$cluster" "current-$cluster"
     run_pgtier "$tag" --dir "$B" "$@"

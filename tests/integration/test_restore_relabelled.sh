@@ -46,6 +46,7 @@ refused() { # TAG WHAT ARGS...
     same_snapshot dst before "$what"
     pass "$what: refused, cluster unchanged ($(grep -iE 'header|names database' "$WORK/$tag.err" | head -n1 | cut -c1-120))"
 }
+# shellcheck disable=SC2031  # cluster_state changes PGHOST/PGPORT in a subshell only, on purpose
 export PGHOST="$WORK/dst/socket" PGPORT
 PGPORT=$(pg_port dst)
 refused as "alpha's section labelled gamma, restore --as" restore database "$GAMMA" gamma --as newdb
