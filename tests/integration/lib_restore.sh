@@ -3,6 +3,8 @@
 # lib_backup.sh:
 #   . "$(dirname "$0")/lib.sh"; . "$(dirname "$0")/lib_backup.sh"; . "$(dirname "$0")/lib_restore.sh"
 #
+#   start_source_cluster       the opening of a restore test: B=$WORK/backups, cluster src started
+#                              (pg_start) with autovacuum off (pg_quiet)
 #   SAMPLE_DBS                 the user databases make_sample_cluster creates (awkward names)
 #   make_sample_cluster        in the current cluster: roles with memberships, settings, a comment;
 #                              SAMPLE_DBS owned by r_admin with settings, comments, schema s (table,
@@ -28,6 +30,13 @@
 #   copy_archive ARCHIVE DIR   copy an archive with its sidecar and manifest into DIR; prints the path
 #   inject_sql ARCHIVE DB DIR SQL  a consistent copy of ARCHIVE (valid checksums) whose DB section has
 #                              the line SQL after its first COPY block; prints the path
+
+# The opening every restore test shares: backups in $B, cluster src started, autovacuum off.
+start_source_cluster() {
+    B="$WORK/backups"
+    pg_start src
+    pg_quiet
+}
 
 SAMPLE_DBS=("my db" 'q"uote' "it's" "dot.ted" "café_ü" "Ünïcødé 名前" "app")
 

@@ -8,9 +8,7 @@
 . "$(dirname "$0")/lib_backup.sh"
 . "$(dirname "$0")/lib_restore.sh"
 
-B="$WORK/backups"
-pg_start src
-pg_quiet
+start_source_cluster
 psql_q -d postgres -c "CREATE ROLE r_owner LOGIN"
 for db in alpha beta; do
     psql_q -d postgres -c "CREATE DATABASE $db OWNER r_owner"
