@@ -7,7 +7,8 @@ RELEASE_DIR ?= build-release
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps test unit-test release-build demo bench format format-check clean-build container-test
+.PHONY: all deps test unit-test release-build demo bench format format-check shellcheck clean-build \
+	container-test
 
 # -Werror is for development and CI only (PGTIER_WERROR is off for a plain cmake configure).
 CONFIGURE = cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPGTIER_WERROR=ON $(CMAKE_FLAGS) >/dev/null
@@ -19,9 +20,9 @@ all: deps
 deps:
 	@scripts/install-deps
 
-# Everything CI runs: format check, the Release build (-O3 warns where -O2 does not), then unit
+# Everything CI runs: format and shellcheck checks, the Release build (-O3 warns where -O2 does not), then unit
 # and integration tests under ASan+UBSan.
-test: deps format-check release-build
+test: deps format-check shellcheck release-build
 	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DPGTIER_SANITIZE=ON -DPGTIER_WERROR=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 	cd $(ASAN_DIR) && ctest --output-on-failure -j 2
@@ -56,6 +57,12 @@ format:
 
 format-check: deps
 	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format-check: ok"
+
+# Every tracked shell script, sourced helpers followed (-x); settings and exceptions: .shellcheckrc.
+SHELL_FILES = $(shell git ls-files '*.sh' 2>/dev/null) scripts/install-deps scripts/demo.sh .ci/run
+
+shellcheck: deps
+	@shellcheck -x $(sort $(SHELL_FILES)) && echo "shellcheck: ok"
 
 clean-build:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(RELEASE_DIR)

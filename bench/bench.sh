@@ -287,6 +287,7 @@ run_pgtier_full() {
 run_pipeline() {
     local kind=$1 out=$2
     rm -f "$out" "$out.sha256"
+    # shellcheck disable=SC2016  # the bash -c scripts expand their own $1 and $2
     case $kind in
     bzip2) measure pipe-bzip2 bash -c 'set -euo pipefail; cd "$1"
             pg_dumpall | bzip2 -9 >"$2" && sha256sum "$2" >"$2.sha256"' _ "$(dirname "$out")" "$(basename "$out")" ;;
@@ -302,6 +303,7 @@ run_pipeline() {
 # The shell way to restore one database from a pg_dumpall-style archive: decompress all of it and
 # keep the lines of that database's dump (from its header to its "dump complete" trailer),
 # renamed to $3. Stands for what the existing scripts do with `restore-database`.
+# shellcheck disable=SC2016  # an awk program: $0 is awk's record
 SHELL_EXTRACT_AWK='
     /^-- PostgreSQL database dump$/ { head = "--\n" $0 "\n"; collecting = 1; next }
     on { print; if ($0 ~ /^-- PostgreSQL database dump complete$/) { on = 0; collecting = 0 }; next }
@@ -317,6 +319,7 @@ restore_small() {
     want=$(psql_q -d small -c "SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM events)")
     for ((i = 1; i <= BENCH_REPEAT; i++)); do
         psql_q -d postgres -c "DROP DATABASE IF EXISTS small_copy" -c "DROP DATABASE IF EXISTS small_shell" >/dev/null
+        # shellcheck disable=SC2016  # the bash -c script expands its own $1 and $2
         measure restore-shell bash -c 'set -euo pipefail
             bzcat "$1" | awk -v db=small "$2" | sed -e "s/^CREATE DATABASE small /CREATE DATABASE small_shell /" \
                 -e "s/^ALTER DATABASE small /ALTER DATABASE small_shell /" -e "s/^\\\\connect small\$/\\\\connect small_shell/" \

@@ -59,7 +59,7 @@ pgtier() {
     [ "$RC" -eq 0 ] || die "pgtier $* exited with status $RC"
 }
 
-# Published archives of a tier (name pattern of DESIGN.md §4), sorted.
+# Published archives of a tier (name pattern of docs/design.md, On-disk layout), sorted.
 archives() {
     [ -d "$BACKUPS/$1" ] || return 0
     find "$BACKUPS/$1" -maxdepth 1 -type f -regextype posix-extended \

@@ -35,7 +35,7 @@ struct ServerState {
     Fingerprint fingerprint;
 };
 
-// The state fingerprint, taken before the dump starts (DESIGN §2).
+// The state fingerprint, taken before the dump starts (docs/design.md, Change detection).
 ServerState read_server_state(const ConnectionSettings& settings) {
     ServerState server;
     ClusterState state;
@@ -211,8 +211,8 @@ ExitCode backup(const Config& config, const Environment& env, BackupType request
         std::snprintf(seconds, sizeof seconds, "%.1f", record.duration_seconds);
         report(type + ": wrote " + record.archive + " (" + std::to_string(record.size) +
                " bytes, " + seconds + " s)");
-        // Retention runs after every successful backup (DESIGN §6). A failure here does not
-        // undo the backup: it is reported and the exit status says so.
+        // Retention runs after every successful backup (docs/design.md, Retention). A failure here
+        // does not undo the backup: it is reported and the exit status says so.
         try {
             apply_retention(repo, config.retention, now_utc(), false);
         } catch (const Error& err) {

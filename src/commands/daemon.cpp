@@ -1,4 +1,4 @@
-// pgtier daemon: the long-running scheduler (DESIGN §7).
+// pgtier daemon: the long-running scheduler (docs/design.md, Daemon).
 #include <algorithm>
 #include <chrono>
 #include <thread>

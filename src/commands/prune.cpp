@@ -1,4 +1,4 @@
-// pgtier prune [--dry-run] [--at TIME]: tiered retention (DESIGN §6).
+// pgtier prune [--dry-run] [--at TIME]: tiered retention (docs/design.md, Retention).
 #include <cstdio>
 
 #include "pgtier/commands/commands.hpp"

@@ -9,6 +9,7 @@
 # PostgreSQL 15 with an entry point like the official image's), since no registry is reachable.
 set -euo pipefail
 set -E
+# shellcheck disable=SC2154  # _rc is assigned inside the trap string itself
 trap '_rc=$?; [[ $- == *e* ]] && echo "FAIL: unexpected exit status $_rc at ${BASH_SOURCE[0]}:${LINENO}: ${BASH_COMMAND}" >&2' ERR
 
 SRC=$(cd "$(dirname "$0")/../.." && pwd)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016  # the expected texts hold literal $cid, $image and $MAINPID
 # Checks the deployment files without a Docker engine or an installed service:
 #   1. systemd/: `systemd-analyze verify` on every unit (a copy whose ExecStart names the built
 #      binary, since verify wants an existing executable), the hardening lines, the timers'
@@ -267,6 +268,7 @@ else
 fi
 
 # postgresql.conf, parsed by any local server binary: `postgres -C` reads the file and exits.
+# shellcheck disable=SC2012  # newest installed PostgreSQL; no match must give nothing, not the glob
 PG_SERVER=$(ls -d /usr/lib/postgresql/*/bin/postgres 2>/dev/null | sort -V | tail -n1 || true)
 [ -n "$PG_SERVER" ] || PG_SERVER=$(command -v postgres || true)
 if [ -n "$PG_SERVER" ]; then
@@ -274,6 +276,7 @@ if [ -n "$PG_SERVER" ]; then
     cp swarm/postgresql.conf "$T/pgconf/"
     as_pg=()
     if [ "$(id -u)" -eq 0 ]; then
+        # shellcheck disable=SC2012  # the first runuser that exists; no match must give nothing
         runuser=$(command -v runuser || ls /usr/sbin/runuser /sbin/runuser 2>/dev/null | head -n1 || true)
         if id postgres >/dev/null 2>&1 && [ -n "$runuser" ]; then
             as_pg=("$runuser" -u postgres --)
@@ -383,7 +386,7 @@ else
     fail "make backup-restore ARGS=…: $(cat "$T/run.out" "$STUB_LOG")"
 fi
 : >"$STUB_LOG"
-if STUB_CID= mk -s backup-list DOCKER="$T/docker" >"$T/run.out" 2>&1; then
+if STUB_CID='' mk -s backup-list DOCKER="$T/docker" >"$T/run.out" 2>&1; then
     fail "make backup-list succeeded with no running container"
 elif grep -q 'no running pgtier_pgtier container on this node' "$T/run.out" && ! grep -q '^exec' "$STUB_LOG"; then
     ok "make backup-list with no running container fails: $(head -n1 "$T/run.out")"
@@ -408,7 +411,7 @@ else
     fail "make clean: $(cat "$T/run.out" "$STUB_LOG")"
 fi
 : >"$STUB_LOG"
-if STUB_IMAGE= mk -s clean BUILD_DIR="$T/b" ASAN_DIR="$T/a" DOCKER="$T/docker" >"$T/run.out" 2>&1 &&
+if STUB_IMAGE='' mk -s clean BUILD_DIR="$T/b" ASAN_DIR="$T/a" DOCKER="$T/docker" >"$T/run.out" 2>&1 &&
     ! grep -q 'image rm' "$STUB_LOG"; then
     ok "make clean with no image succeeds and removes none"
 else

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for pgtier's integration tests, demo and benchmark.
 # Source it from bash. It starts throwaway PostgreSQL clusters (initdb + pg_ctl) on a private
 # socket directory and port; as root the server runs as the `postgres` user.
@@ -13,6 +14,7 @@
 #   $PGTIER              the pgtier binary under test (PGTIER_BIN, else build/pgtier)
 set -euo pipefail
 
+# shellcheck disable=SC2012  # newest installed PostgreSQL; no match must give nothing, not the glob
 PG_BINDIR=${PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
 export PATH="$PG_BINDIR:$PATH"
 PGTIER_SOURCE_DIR=${PGTIER_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -48,6 +50,7 @@ trap _cleanup EXIT
 # reaches into functions; the $- test skips command substitutions, where bash clears -e and a
 # failing command is not fatal.
 set -E
+# shellcheck disable=SC2154  # _rc is assigned inside the trap string itself
 trap '_rc=$?; [[ $- == *e* ]] && echo "FAIL: unexpected exit status $_rc at ${BASH_SOURCE[0]}:${LINENO}: ${BASH_COMMAND}" >&2' ERR
 
 # A free TCP port on loopback, chosen by the kernel.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers for the backup integration tests (issue 2). Source after lib.sh:
 #   . "$(dirname "$0")/lib.sh"; . "$(dirname "$0")/lib_backup.sh"
 #
@@ -81,6 +82,7 @@ count_archives() { archives "$1" "$2" | wc -l; }
 new_archive() {
     local dir=$1 tier=$2 before=$3 added
     added=$(comm -13 <(printf '%s\n' "$before" | sed '/^$/d' | sort) <(archives "$dir" "$tier"))
+    # shellcheck disable=SC2012  # a listing for the failure message only
     [ -n "$added" ] || fail "no new $tier archive in $dir/$tier (have: $(ls -A "$dir/$tier" 2>/dev/null | tr '\n' ' '))"
     [ "$(printf '%s\n' "$added" | wc -l)" -eq 1 ] || fail "more than one new $tier archive: $added"
     printf '%s\n' "$added"
@@ -292,6 +294,7 @@ log_count() { grep -Ec -- "$2" "$1" 2>/dev/null || true; }
 _log_has() { [ "$(log_count "$1" "$2")" -ge "$3" ]; }
 wait_log() { wait_until "$4" _log_has "$1" "$2" "$3"; }
 
+# shellcheck disable=SC2034  # STOP_RC and STOP_MS are read by the caller
 stop_pid() {
     local pid=$1 secs=$2 sig=${3:-TERM} t0 i
     t0=$(date +%s%N)

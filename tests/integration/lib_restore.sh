@@ -1,7 +1,10 @@
+# shellcheck shell=bash
 # Helpers shared by the round-trip and restore integration tests (issue 3). Source after lib.sh and
 # lib_backup.sh:
 #   . "$(dirname "$0")/lib.sh"; . "$(dirname "$0")/lib_backup.sh"; . "$(dirname "$0")/lib_restore.sh"
 #
+#   start_source_cluster       the opening of a restore test: B=$WORK/backups, cluster src started
+#                              (pg_start) with autovacuum off (pg_quiet)
 #   SAMPLE_DBS                 the user databases make_sample_cluster creates (awkward names)
 #   make_sample_cluster        in the current cluster: roles with memberships, settings, a comment;
 #                              SAMPLE_DBS owned by r_admin with settings, comments, schema s (table,
@@ -27,6 +30,13 @@
 #   copy_archive ARCHIVE DIR   copy an archive with its sidecar and manifest into DIR; prints the path
 #   inject_sql ARCHIVE DB DIR SQL  a consistent copy of ARCHIVE (valid checksums) whose DB section has
 #                              the line SQL after its first COPY block; prints the path
+
+# The opening every restore test shares: backups in $B, cluster src started, autovacuum off.
+start_source_cluster() {
+    B="$WORK/backups"
+    pg_start src
+    pg_quiet
+}
 
 SAMPLE_DBS=("my db" 'q"uote' "it's" "dot.ted" "café_ü" "Ünïcødé 名前" "app")
 
@@ -179,12 +189,14 @@ take_backup() {
     run_pgtier "$tag" --dir "$B" backup "$type" "$@"
     expect_rc "$tag" 0 "backup $type ($tag)"
     ! grep -qi skipped "$WORK/$tag.out" || fail_run "$tag" "backup $type ($tag) was skipped"
+    # shellcheck disable=SC2034  # ARCHIVE is read by the tests that call take_backup
     ARCHIVE=$(new_archive "$B" "$tier" "$before")
 }
 
 flip_byte() {
     local file=$1 off=$2 byte
     byte=$(od -An -tu1 -j "$off" -N1 "$file" | tr -d ' ')
+    # shellcheck disable=SC2059  # the format is the octal escape of the byte to write
     printf "$(printf '\\%03o' $((255 - byte)))" | dd of="$file" bs=1 seek="$off" count=1 conv=notrunc status=none
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Issue 2, test 8 (DESIGN §8): a bad configuration stops pgtier with exit 2 and a message naming
-# the file and the key; a good one (and the --dir / PGTIER_* overrides) works.
+# Issue 2, test 8 (README.md, Configuration): a bad configuration stops pgtier with exit 2 and a
+# message naming the file and the key; a good one (and the --dir / PGTIER_* overrides) works.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_backup.sh"
 
@@ -196,7 +196,7 @@ sed "s/^port = .*/port = 1/" "$C/conn.toml" >"$C/conn-badport.toml"
 )
 pass "the configured port is what pgtier connects to (port 1 -> connection failure, exit 1)"
 
-# ---- DESIGN §8: "a bad cron expression ... stops at start with the file, the key and what is wrong" --
+# ---- README.md, Configuration: a bad value stops the command with exit 2, naming file and key ----
 # (the schedule is only used by the daemon, but the configuration is checked as a whole)
 bad bad-timezone timezone '[schedule]
 timezone = "Mars/Olympus_Mons"'

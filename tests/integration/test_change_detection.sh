@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Issue 2, test 2 (DESIGN §2): the next incremental holds exactly the databases that changed,
-# whatever the kind of change; read-only activity and reconnects make it skip; role changes bring
-# the globals section; created, dropped and renamed databases, a statistics reset and a server
-# crash are handled (an extra dump at worst, never a missed one).
+# Issue 2, test 2 (docs/design.md, Change detection): the next incremental holds exactly the
+# databases that changed, whatever the kind of change; read-only activity and reconnects make it
+# skip; role changes bring the globals section; created, dropped and renamed databases, a statistics
+# reset and a server crash are handled (an extra dump at worst, never a missed one).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_backup.sh"
 

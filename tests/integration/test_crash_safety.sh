@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 2, test 4 (DESIGN §3 publishing): kill -9 of pgtier during a dump, and of its pg_dump
+# Issue 2, test 4 (docs/design.md, Publishing): kill -9 of pgtier during a dump, and of its pg_dump
 # child, leave no archive under a final name and the latest_* links untouched; the next run sweeps
 # the leftovers (and an archive whose publication was cut short) and succeeds.
 . "$(dirname "$0")/lib.sh"
@@ -86,7 +86,7 @@ wait "$pid" 2>/dev/null || true
 check_orphans_gone $kids
 check_untouched "kill -9 during a full"
 LEFT=$(partials "$B")
-pass "kill -9 of pgtier during a full: nothing under a final name, latest_full untouched (left: $(echo $LEFT | xargs -n1 basename 2>/dev/null | tr '\n' ' '))"
+pass "kill -9 of pgtier during a full: nothing under a final name, latest_full untouched (left: $(echo "$LEFT" | xargs -n1 basename 2>/dev/null | tr '\n' ' '))"
 
 # ---- kill -9 of the pg_dump child ------------------------------------------------------------------
 "$PGTIER" --dir "$B" backup full --force >"$WORK/kill-dump.out" 2>"$WORK/kill-dump.err" &

@@ -202,7 +202,7 @@ errs=$(grep -E '^[^ ]+ (error|critical) ' "$L" | grep -v 'SIGHUP: the new config
 [ -z "$errs" ] || fail "the daemon logged errors: $errs"
 pass "SIGTERM while idle: exit 0 in ${STOP_MS} ms"
 
-# ---- the log: one line per event, every line "TIME LEVEL message" (DESIGN §7) ---------------------------
+# ---- the log: one line per event, every line "TIME LEVEL message" (docs/design.md, Daemon) -------
 raw=$(grep -Ev '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}[+-][0-9]{2}:?[0-9]{2} (trace|debug|info|warning|error|critical) ' "$L" || true)
 [ -z "$raw" ] || soft_fail "$(printf '%s\n' "$raw" | wc -l) daemon log lines are not log records (no time/level), e.g. '$(printf '%s\n' "$raw" | head -n1 | cut -c1-120)'"
 [ "${#_SOFT_FAILS[@]}" != 0 ] || pass "every daemon log line is a log record"

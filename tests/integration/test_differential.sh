@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Issue 2, test 3 (DESIGN §1): with no full present, diff and incr take a full; a differential
-# is skipped when nothing changed since the newest full and taken otherwise, with globals and every
-# database; --force takes it anyway; `list` shows the archives newest first.
+# Issue 2, test 3 (docs/design.md, Overview): with no full present, diff and incr take a full; a
+# differential is skipped when nothing changed since the newest full and taken otherwise, with
+# globals and every database; --force takes it anyway; `list` shows the archives newest first.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_backup.sh"
 
@@ -158,7 +158,7 @@ for name in "${EXPECT[@]}"; do
 done
 pass "list --json is valid JSON naming every archive"
 
-# list needs no database connection (DESIGN §4).
+# list needs no database connection (README.md, Inspection on the host).
 pg_stop df
 run_pgtier list-down --dir "$B" list
 expect_rc list-down 0 "list with the server down"

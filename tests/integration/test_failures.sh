@@ -66,6 +66,7 @@ pass "server down: all three kinds fail, $(basename "$F1") intact"
 # ---- wrong password (TCP, scram-sha-256) -----------------------------------------------------------
 PW='Right-Pw-81x'
 psql_q -d postgres -c "CREATE ROLE bk LOGIN SUPERUSER PASSWORD '$PW'"
+# shellcheck disable=SC2030,SC2031  # PGHOST/PGUSER/PGPORT are set for this subshell only, on purpose
 (
     export PGHOST=127.0.0.1 PGUSER=bk
     PGPORT=$(pg_port fl)
@@ -88,7 +89,7 @@ psql_q -d postgres -c "CREATE ROLE bk LOGIN SUPERUSER PASSWORD '$PW'"
     expect_rc env-file-ok 0 "backup with POSTGRES_PASSWORD_FILE"
     pass "password_file and POSTGRES_PASSWORD_FILE work (trailing newline ignored), password not in output or files"
 )
-# The password never appears in a child's argv or environment (DESIGN §3).
+# The password never appears in a child's argv or environment (docs/design.md, Archive format, Children).
 psql_q -d postgres -c "CREATE DATABASE pwcheck"
 psql_db pwcheck -c "CREATE TABLE t AS SELECT g, md5(g::text) || md5((-g)::text) AS a FROM generate_series(1, 100000) g"
 settle
@@ -112,6 +113,7 @@ spy_children() {
     grep -q '^pg_dump' "$WORK/$tag.spy" || fail "$tag: no pg_dump child was inspected"
     pass "$tag: password in none of $(grep -c '^pg_dump' "$WORK/$tag.spy") child samples (argv, environment)"
 }
+# shellcheck disable=SC2030,SC2031  # PGHOST/PGUSER/PGPORT are set for this subshell only, on purpose
 (
     export PGHOST=127.0.0.1 PGUSER=bk
     PGPORT=$(pg_port fl)
@@ -122,6 +124,7 @@ spy_children() {
 psql_q -d postgres -c "DROP DATABASE pwcheck"
 settle
 mapfile -t GOOD < <(archives "$B" full)
+# shellcheck disable=SC2030,SC2031  # PGHOST/PGUSER/PGPORT are set for this subshell only, on purpose
 (
     export PGHOST=127.0.0.1 PGUSER=bk
     PGPORT=$(pg_port fl)

@@ -92,7 +92,7 @@ grep -q 'work_mem=5MB' "$WORK/state-dst.txt" || fail "ALTER ROLE ... IN DATABASE
 [ "$(with_pg dst psql_db app -c "SELECT count(*) FROM pg_largeobject_metadata")" = 2 ] || fail "large objects missing after replay"
 pass "database/role settings, memberships, owners, comments and large objects reproduced"
 
-# ---- file modes (DESIGN §4: files 0640, directories 0750) --------------------------------------
+# ---- file modes (docs/design.md, On-disk layout: files 0640, directories 0750) -------------------
 for f in "$A" "$A.sha256" "$A.json"; do
     [ "$(stat -c %a "$f")" = 640 ] || fail "$(basename "$f") has mode $(stat -c %a "$f"), expected 0640"
 done

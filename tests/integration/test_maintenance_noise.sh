@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# DESIGN §2: the fingerprint must not fire on what changes no dumped content. ANALYZE (which
-# autovacuum runs after writes) updates pg_statistic and moves pg_stat_database's tuple
-# counters; VACUUM and CHECKPOINT rewrite nothing a dump holds. Autovacuum stays ON here.
+# docs/design.md, Change detection: the fingerprint must not fire on what changes no dumped content.
+# ANALYZE (which autovacuum runs after writes) updates pg_statistic and moves pg_stat_database's
+# tuple counters; VACUUM and CHECKPOINT rewrite nothing a dump holds. Autovacuum stays ON here.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_backup.sh"
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Database names that trip up argument and conninfo handling (DESIGN §5: "database names may
-# contain spaces, quotes, dots, non-ASCII letters; all commands handle them"): '=' (conninfo syntax
-# for pg_dump -d), a leading '-' (an option for a naive argv), a backslash, quotes of both kinds.
-# A full of them replays; an incremental picks up a change in each.
+# Database names that trip up argument and conninfo handling (docs/design.md, Restore semantics:
+# only empty names, names over 63 bytes and names holding NUL/CR/LF are refused): '=' (conninfo
+# syntax for pg_dump -d), a leading '-' (an option for a naive argv), a backslash, quotes of both
+# kinds. A full of them replays; an incremental picks up a change in each.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_backup.sh"
 

@@ -7,9 +7,7 @@
 . "$(dirname "$0")/lib_backup.sh"
 . "$(dirname "$0")/lib_restore.sh"
 
-B="$WORK/backups"
-pg_start src
-pg_quiet
+start_source_cluster
 make_sample_cluster
 # A non-default database ACL and a role-in-database setting for the renaming checks.
 psql_q -d postgres -c 'REVOKE CONNECT, TEMPORARY ON DATABASE "my db" FROM PUBLIC' \

@@ -6,9 +6,7 @@
 . "$(dirname "$0")/lib_backup.sh"
 . "$(dirname "$0")/lib_restore.sh"
 
-B="$WORK/backups"
-pg_start src
-pg_quiet
+start_source_cluster
 psql_q -d postgres -c "CREATE ROLE r_owner LOGIN"
 for db in "shop db" "Ünï"; do
     psql_q -d postgres -v n="$db" <<'SQL'

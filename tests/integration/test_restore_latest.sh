@@ -8,9 +8,7 @@
 . "$(dirname "$0")/lib_backup.sh"
 . "$(dirname "$0")/lib_restore.sh"
 
-B="$WORK/backups"
-pg_start src
-pg_quiet
+start_source_cluster
 A='app "A"' BB='b.dot' C='Ünï C' D='doomed db' E='late é'
 psql_q -d postgres -c "CREATE ROLE r_owner LOGIN PASSWORD 'pw'" -c "CREATE ROLE r_ro NOLOGIN" -c "GRANT r_ro TO r_owner"
 mkdb() { # NAME OWNER

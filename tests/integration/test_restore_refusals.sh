@@ -8,9 +8,7 @@
 . "$(dirname "$0")/lib_backup.sh"
 . "$(dirname "$0")/lib_restore.sh"
 
-B="$WORK/backups"
-pg_start src
-pg_quiet
+start_source_cluster
 psql_q -d postgres -c "CREATE ROLE r_owner LOGIN"
 DBS=("my db" "dot.ted" "Ünïcødé" "app")
 for db in "${DBS[@]}"; do
@@ -39,6 +37,7 @@ unchanged() { rm -f "$WORK/snap-current-$1.txt"; }
 refused() {
     local tag=$1 what=$2 pattern=$3 cluster
     shift 3
+    # shellcheck disable=SC2031  # PGHOST is pg_use's; cluster_state changes it in a subshell only
     cluster=$(basename "$(dirname "$PGHOST")")
     [ -f "$WORK/snap-current-$cluster.txt" ] || snapshot "$cluster" "current-$cluster"
     run_pgtier "$tag" --dir "$B" "$@"

@@ -8,9 +8,7 @@
 . "$(dirname "$0")/lib_backup.sh"
 . "$(dirname "$0")/lib_restore.sh"
 
-B="$WORK/backups"
-pg_start src
-pg_quiet
+start_source_cluster
 psql_q -d postgres -c "CREATE ROLE r_owner LOGIN"
 for db in alpha beta; do
     psql_q -d postgres -c "CREATE DATABASE $db OWNER r_owner"
@@ -46,6 +44,7 @@ refused() { # TAG WHAT ARGS...
     same_snapshot dst before "$what"
     pass "$what: refused, cluster unchanged ($(grep -iE 'header|names database' "$WORK/$tag.err" | head -n1 | cut -c1-120))"
 }
+# shellcheck disable=SC2031  # cluster_state changes PGHOST/PGPORT in a subshell only, on purpose
 export PGHOST="$WORK/dst/socket" PGPORT
 PGPORT=$(pg_port dst)
 refused as "alpha's section labelled gamma, restore --as" restore database "$GAMMA" gamma --as newdb

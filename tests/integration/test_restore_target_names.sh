@@ -7,9 +7,7 @@
 . "$(dirname "$0")/lib_backup.sh"
 . "$(dirname "$0")/lib_restore.sh"
 
-B="$WORK/backups"
-pg_start src
-pg_quiet
+start_source_cluster
 psql_q -d postgres -c "CREATE DATABASE app"
 psql_db app -c "CREATE TABLE t (id int PRIMARY KEY, v text)" -c "INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 500) g"
 settle

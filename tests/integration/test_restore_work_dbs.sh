@@ -8,9 +8,7 @@
 . "$(dirname "$0")/lib_backup.sh"
 . "$(dirname "$0")/lib_restore.sh"
 
-B="$WORK/backups"
-pg_start src
-pg_quiet
+start_source_cluster
 psql_q -d postgres -c 'CREATE DATABASE "my db"'
 psql_db "my db" -c "CREATE TABLE t (id int PRIMARY KEY, v text)" -c "INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 1000) g"
 psql_q -d postgres -c "CREATE ROLE r_block NOLOGIN"

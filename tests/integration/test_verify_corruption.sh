@@ -36,6 +36,7 @@ pass "verify (all): $(grep -c '^OK' "$WORK/verify-ok.out") x OK, exit 0"
 flip() { # FILE OFFSET — invert one byte in place
     local b
     b=$(dd if="$1" bs=1 skip="$2" count=1 status=none | od -An -tu1 | tr -d ' ')
+    # shellcheck disable=SC2059  # the format is the octal escape of the byte to write
     printf "$(printf '\\%03o' $((255 - b)))" | dd of="$1" bs=1 seek="$2" count=1 conv=notrunc status=none
 }
 FLIP=${A[0]}

@@ -29,6 +29,7 @@ copy() {
 flip() { # FILE OFFSET — invert one byte in place
     local b
     b=$(dd if="$1" bs=1 skip="$2" count=1 status=none | od -An -tu1 | tr -d ' ')
+    # shellcheck disable=SC2059  # the format is the octal escape of the byte to write
     printf "$(printf '\\%03o' $((255 - b)))" | dd of="$1" bs=1 seek="$2" count=1 conv=notrunc status=none
 }
 # section_field DB FIELD — a field of database DB's section in the original manifest

@@ -17,9 +17,9 @@ struct RetentionDecision {
     std::string reason;  // the rule that decided
 };
 
-// Pure (DESIGN §6): decides every published archive once, newest first, from the manifests'
-// UTC start times and `now` only. Kept whatever their age: archives dated after `now`, the
-// newest of each tier, every archive the newest restore chain reads (its base, and the
+// Pure (docs/design.md, Retention): decides every published archive once, newest first, from the
+// manifests' UTC start times and `now` only. Kept whatever their age: archives dated after `now`,
+// the newest of each tier, every archive the newest restore chain reads (its base, and the
 // incrementals that hold a database's newest section after it: deleting one would silently
 // restore that database to an older state), the newest `min_full` fulls and, with
 // keep_monthly_full = N, the newest full of each of the last N calendar months (UTC). The

@@ -7,7 +7,7 @@
 #include "pgtier/core/manifest.hpp"
 #include "pgtier/core/settings.hpp"
 
-// Pure scheduling decisions of the daemon (DESIGN §7), tested with fixed times.
+// Pure scheduling decisions of the daemon (docs/design.md, Daemon), tested with fixed times.
 namespace pgtier {
 
 struct TierSchedules {

@@ -64,9 +64,9 @@ class PartialFile {
 };
 
 // The backup directory: tier folders, published archives, pgtier's state files, the lock and
-// the crash sweep. Its contents are untrusted (DESIGN §4, README "Security model"): every
-// write, rename and delete goes through a Directory (no symbolic link is followed), and only
-// names of pgtier's own patterns are ever acted on.
+// the crash sweep. Its contents are untrusted (docs/design.md, Trust boundaries; README,
+// "Security model"): every write, rename and delete goes through a Directory (no symbolic link is
+// followed), and only names of pgtier's own patterns are ever acted on.
 class Repository {
   public:
     explicit Repository(fs::path dir) : dir_(std::move(dir)) {}
@@ -123,8 +123,8 @@ class Repository {
     std::optional<fs::path> resolve(const std::string& archive) const;
 
     // Publishes a finished, fsynced partial file under `manifest.name` in the crash-safe order
-    // of DESIGN §3: rename, sidecar, manifest, directory fsync, latest link. On failure nothing
-    // stays under the final name.
+    // of docs/design.md, Publishing: rename, sidecar, manifest, directory fsync, latest link. On
+    // failure nothing stays under the final name.
     void publish(PartialFile& partial, const Manifest& manifest) const;
 
     // Deletes a published archive: manifest, sidecar, then the archive; repoints latest_<tier>

@@ -7,7 +7,7 @@ if [ "$1" != postgres ]; then exec "$@"; fi
 if [ "$(id -u)" = 0 ]; then
     install -d -o postgres -g postgres -m 0700 "$PGDATA"
     install -d -o postgres -g postgres -m 2775 /var/run/postgresql
-    exec setpriv --reuid=postgres --regid=postgres --init-groups "$BASH_SOURCE" "$@"
+    exec setpriv --reuid=postgres --regid=postgres --init-groups "${BASH_SOURCE[0]}" "$@"
 fi
 
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
