@@ -4,9 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pgtier/archive/sha256.hpp"
 #include "pgtier/core/errors.hpp"
 #include "pgtier/core/naming.hpp"
-#include "pgtier/core/sql_filter.hpp"
 #include "pgtier/sys/files.hpp"
 
 namespace pgtier {
@@ -70,57 +70,6 @@ class ArchiveFile {
 
 }  // namespace
 
-SectionDecoder::SectionDecoder(std::string label) : label_(std::move(label)), out_(chunk_size) {
-    start();
-}
-
-SectionDecoder::~SectionDecoder() {
-    BZ2_bzDecompressEnd(&stream_);
-}
-
-void SectionDecoder::start() {
-    stream_ = bz_stream{};
-    BZ2_bzDecompressInit(&stream_, 0, 0);
-    stream_ended_ = false;
-}
-
-std::optional<std::string> SectionDecoder::feed(const char* data, std::size_t size,
-                                                const TextSink& sink) {
-    hash_.update(data, size);
-    while (size > 0) {
-        if (stream_ended_) {
-            BZ2_bzDecompressEnd(&stream_);
-            start();
-        }
-        stream_.next_in = const_cast<char*>(data);
-        stream_.avail_in = static_cast<unsigned int>(size);
-        stream_.next_out = out_.data();
-        stream_.avail_out = static_cast<unsigned int>(out_.size());
-        const int rc = BZ2_bzDecompress(&stream_);
-        const std::size_t consumed = size - stream_.avail_in;
-        const std::size_t produced = out_.size() - stream_.avail_out;
-        data += consumed;
-        size -= consumed;
-        decoded_ += produced;
-        if (sink && produced > 0) sink(std::string_view(out_.data(), produced));
-        const std::size_t keep = std::min<std::size_t>(produced, 2048);
-        tail_.append(out_.data() + produced - keep, keep);
-        if (tail_.size() > 4096) tail_.erase(0, tail_.size() - 2048);
-        if (rc == BZ_STREAM_END) {
-            stream_ended_ = true;
-        } else if (rc != BZ_OK) {
-            return label_ + ": bzip2 data is corrupt (code " + std::to_string(rc) + ") after " +
-                   std::to_string(decoded_) + " decoded bytes";
-        }
-    }
-    return std::nullopt;
-}
-
-std::string section_label(const SectionEntry& section) {
-    return section.kind == SectionKind::globals ? "globals"
-                                                : "database \"" + *section.database + "\"";
-}
-
 std::string sidecar_sha256(const std::filesystem::path& archive) {
     const std::string name = archive.filename().string();
     const auto sidecar = archive.parent_path() / sidecar_name(name);
@@ -150,12 +99,11 @@ void check_sidecar(const std::filesystem::path& archive) {
 
 void check_section(const std::filesystem::path& archive, const SectionEntry& section) {
     ArchiveFile file(archive);
-    Sha256 hash;
-    const std::string what = "section " + section_label(section);
-    file.read_range(section.offset, section.length, what,
-                    [&](const char* data, std::size_t n) { hash.update(data, n); });
-    if (hash.hex_digest() != section.sha256) {
-        throw Error(archive.string() + ": " + what +
+    SectionCheck check(section, nullptr, SectionCheck::Mode::hash_only);
+    file.read_range(section.offset, section.length, check.label(),
+                    [&](const char* data, std::size_t n) { check.feed(data, n); });
+    if (check.finish().has(SectionFault::sha256)) {
+        throw Error(archive.string() + ": " + check.label() +
                     " does not match the SHA-256 in its manifest (corrupted or changed)");
     }
 }
@@ -163,18 +111,25 @@ void check_section(const std::filesystem::path& archive, const SectionEntry& sec
 void read_section(const std::filesystem::path& archive, const SectionEntry& section,
                   const TextSink& sink) {
     ArchiveFile file(archive);
-    const std::string what = "section " + section_label(section);
-    SectionDecoder decoder(what);
+    SectionCheck check(section, sink);
+    const std::string& what = check.label();
     file.read_range(section.offset, section.length, what, [&](const char* data, std::size_t n) {
-        if (auto err = decoder.feed(data, n, sink)) throw Error(archive.string() + ": " + *err);
+        check.feed(data, n);
+        // A decode error stops the restore at once, before more text reaches psql.
+        if (!check.problems().empty()) {
+            throw Error(archive.string() + ": " + check.problems().front().message);
+        }
     });
-    if (!decoder.ended_cleanly()) throw Error(archive.string() + ": " + what + " is truncated");
-    if (decoder.sha256() != section.sha256) {
+    // Restore names one problem, in this order (verify lists them all).
+    const SectionVerdict verdict = check.finish();
+    if (verdict.has(SectionFault::cut_short))
+        throw Error(archive.string() + ": " + what + " is truncated");
+    if (verdict.has(SectionFault::sha256)) {
         throw Error(archive.string() + ": " + what + " does not match its manifest's SHA-256");
     }
-    if (decoder.decoded() != section.uncompressed_length || !has_dump_trailer(decoder.tail())) {
+    if (verdict.has(SectionFault::length) || verdict.has(SectionFault::trailer)) {
         throw Error(archive.string() + ": " + what + " is incomplete (" +
-                    std::to_string(decoder.decoded()) + " bytes decoded, manifest says " +
+                    std::to_string(verdict.decoded) + " bytes decoded, manifest says " +
                     std::to_string(section.uncompressed_length) + ")");
     }
 }

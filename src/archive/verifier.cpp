@@ -8,12 +8,12 @@
 #include <optional>
 
 #include "pgtier/archive/manifest_file.hpp"
+#include "pgtier/archive/section_check.hpp"
 #include "pgtier/archive/section_reader.hpp"
 #include "pgtier/archive/sha256.hpp"
 #include "pgtier/core/errors.hpp"
 #include "pgtier/core/manifest.hpp"
 #include "pgtier/core/naming.hpp"
-#include "pgtier/core/sql_filter.hpp"
 #include "pgtier/sys/files.hpp"
 
 namespace pgtier {
@@ -34,7 +34,7 @@ std::string short_hash(const std::string& hex) {
 
 // One manifest section under check. Each gets its own verdict from its own bytes: a corrupt
 // section must not taint the ones after it.
-struct SectionCheck {
+struct PlannedSection {
     SectionEntry entry;
     std::string label;      // "section database \"x\""
     std::uint64_t end = 0;  // offset + length
@@ -43,54 +43,16 @@ struct SectionCheck {
     bool failed = false;
 };
 
-// Decodes and hashes one section's bytes and judges them against the manifest.
-class SectionRun {
-  public:
-    SectionRun(SectionCheck& check, const ProblemSink& problem)
-        : check_(check), problem_(problem), decoder_(check.label) {}
-
-    void feed(const char* data, std::size_t size) {
-        hash_.update(data, size);  // every byte, also those after a decode error
-        if (corrupt_) return;
-        if (auto err = decoder_.feed(data, size)) {
-            check_.failed = true;
-            problem_(*err);
-            corrupt_ = true;
-        }
+// Reports a section's problems (its verdict, or what was found before its bytes ran out).
+void report(PlannedSection& planned, const std::vector<SectionProblem>& problems,
+            const ProblemSink& problem) {
+    for (const auto& p : problems) {
+        planned.failed = true;
+        problem(p.message);
     }
+}
 
-    // All of the section's bytes were fed.
-    void finish() {
-        const std::string hash = hash_.hex_digest();
-        if (hash != check_.entry.sha256) {
-            fail("SHA-256 is " + short_hash(hash) + ", manifest says " +
-                 short_hash(check_.entry.sha256));
-        }
-        if (corrupt_) return;
-        if (!decoder_.ended_cleanly()) {
-            fail("its " + num(check_.entry.length) + " bytes end inside a bzip2 stream");
-            return;
-        }
-        if (decoder_.decoded() != check_.entry.uncompressed_length) {
-            fail("decodes to " + num(decoder_.decoded()) + " bytes, manifest says " +
-                 num(check_.entry.uncompressed_length));
-        }
-        if (!has_dump_trailer(decoder_.tail())) fail("no \"dump complete\" trailer");
-    }
-
-  private:
-    void fail(std::string text) {
-        check_.failed = true;
-        problem_(check_.label + ": " + std::move(text));
-    }
-    SectionCheck& check_;
-    const ProblemSink& problem_;
-    SectionDecoder decoder_;
-    Sha256 hash_;
-    bool corrupt_ = false;
-};
-
-void report_file_end(SectionCheck& check, std::uint64_t file_size, const ProblemSink& problem) {
+void report_file_end(PlannedSection& check, std::uint64_t file_size, const ProblemSink& problem) {
     check.failed = true;
     problem(check.label + ": the file ends at offset " + num(file_size) +
             (file_size > check.entry.offset ? ", inside it" : ", before it") +
@@ -100,18 +62,18 @@ void report_file_end(SectionCheck& check, std::uint64_t file_size, const Problem
 
 // Checks the manifest's layout (sections contiguous from offset 0 to its size) and returns the
 // sections in file order. A section that overlaps an earlier one is read on its own later.
-std::vector<SectionCheck> plan_sections(const Manifest& manifest, const ProblemSink& problem) {
+std::vector<PlannedSection> plan_sections(const Manifest& manifest, const ProblemSink& problem) {
     std::vector<SectionEntry> sorted = manifest.sections;
     std::stable_sort(sorted.begin(), sorted.end(),
                      [](const auto& a, const auto& b) { return a.offset < b.offset; });
-    std::vector<SectionCheck> checks;
+    std::vector<PlannedSection> checks;
     std::uint64_t covered = 0;  // the end of the sections so far (all of them)
     std::string covered_by;     // the section that ends there, with its range
-    const auto range = [](const SectionCheck& c) {
+    const auto range = [](const PlannedSection& c) {
         return c.label + " (offset " + num(c.entry.offset) + ", " + num(c.entry.length) + " bytes)";
     };
     for (const auto& entry : sorted) {
-        SectionCheck check{entry, "section " + section_label(entry)};
+        PlannedSection check{entry, "section " + section_label(entry)};
         if (entry.length == 0) {
             problem(check.label + ": the manifest gives it 0 bytes");
             check.readable = check.in_stream = false;
@@ -183,7 +145,7 @@ VerifyResult verify_archive(const std::filesystem::path& archive) {
     }
 
     // Sections in file order; without a manifest the whole file is decoded as one stream.
-    std::vector<SectionCheck> checks;
+    std::vector<PlannedSection> checks;
     if (manifest) checks = plan_sections(*manifest, problem);
 
     std::ifstream in(archive, std::ios::binary);
@@ -196,7 +158,7 @@ VerifyResult verify_archive(const std::filesystem::path& archive) {
     Sha256 file_hash;
     std::uint64_t position = 0;
     std::size_t next = 0;  // index into `checks` of the section being read or next to read
-    std::unique_ptr<SectionRun> run;
+    std::unique_ptr<SectionCheck> run;
     std::unique_ptr<SectionDecoder> whole;  // without a manifest
     bool whole_corrupt = false;
     auto skip_unsequenced = [&] {
@@ -233,7 +195,7 @@ VerifyResult verify_archive(const std::filesystem::path& archive) {
                 take = static_cast<std::size_t>(
                     std::min<std::uint64_t>(got, check.entry.offset - position));
             } else {
-                if (!run) run = std::make_unique<SectionRun>(check, problem);
+                if (!run) run = std::make_unique<SectionCheck>(check.entry);
                 take = static_cast<std::size_t>(std::min<std::uint64_t>(got, check.end - position));
                 run->feed(data, take);
             }
@@ -241,7 +203,7 @@ VerifyResult verify_archive(const std::filesystem::path& archive) {
             got -= take;
             position += take;
             if (run && position == check.end) {
-                run->finish();
+                report(check, run->finish().problems, problem);
                 run.reset();
                 ++next;
             }
@@ -257,6 +219,8 @@ VerifyResult verify_archive(const std::filesystem::path& archive) {
             problem("archive: the file ends inside a bzip2 stream");
         }
     } else {
+        // The file ended inside or before these: a decode error found so far, then the end.
+        if (run) report(checks[next], run->problems(), problem);
         run.reset();
         for (skip_unsequenced(); next < checks.size(); ++next, skip_unsequenced()) {
             report_file_end(checks[next], file_size, problem);
@@ -270,7 +234,7 @@ VerifyResult verify_archive(const std::filesystem::path& archive) {
             }
             std::ifstream section(archive, std::ios::binary);
             section.seekg(static_cast<std::streamoff>(check.entry.offset));
-            SectionRun overlapped(check, problem);
+            SectionCheck overlapped(check.entry);
             std::uint64_t left = check.entry.length;
             while (left > 0 && section) {
                 section.read(buffer.data(), static_cast<std::streamsize>(
@@ -281,11 +245,12 @@ VerifyResult verify_archive(const std::filesystem::path& archive) {
                 left -= n;
             }
             if (left > 0) {
+                report(check, overlapped.problems(), problem);
                 check.failed = true;
                 problem(check.label + ": read error at offset " + num(check.end - left));
                 continue;
             }
-            overlapped.finish();
+            report(check, overlapped.finish().problems, problem);
         }
         for (const auto& check : checks) {
             if (!check.failed) result.intact_sections.push_back(section_label(check.entry));

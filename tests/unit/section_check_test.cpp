@@ -1,0 +1,168 @@
+#include <bzlib.h>
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "pgtier/archive/section_check.hpp"
+#include "pgtier/archive/sha256.hpp"
+
+using namespace pgtier;
+
+namespace {
+
+const std::string trailer = "--\n-- PostgreSQL database dump complete\n--\n";
+
+std::string bzip2(const std::string& text) {
+    std::vector<char> out(text.size() + text.size() / 100 + 600);
+    auto size = static_cast<unsigned int>(out.size());
+    REQUIRE(BZ2_bzBuffToBuffCompress(out.data(), &size, const_cast<char*>(text.data()),
+                                     static_cast<unsigned int>(text.size()), 9, 0, 0) == BZ_OK);
+    return std::string(out.data(), size);
+}
+
+std::string dump_text() {
+    std::string text = "--\n-- PostgreSQL database dump\n--\n";
+    for (int i = 0; i < 2000; ++i) text += "INSERT INTO t VALUES (" + std::to_string(i) + ");\n";
+    return text;
+}
+
+SectionEntry entry_for(const std::string& compressed, const std::string& text) {
+    SectionEntry entry;
+    entry.kind = SectionKind::database;
+    entry.database = "db";
+    entry.length = compressed.size();
+    entry.uncompressed_length = text.size();
+    entry.sha256 = sha256_hex(compressed);
+    return entry;
+}
+
+// Feeds `bytes` in small chunks, so streams and blocks straddle feed calls.
+SectionVerdict run(SectionCheck& check, const std::string& bytes) {
+    for (std::size_t pos = 0; pos < bytes.size(); pos += 97) {
+        check.feed(bytes.data() + pos, std::min<std::size_t>(97, bytes.size() - pos));
+    }
+    return check.finish();
+}
+
+std::vector<std::string> messages(const SectionVerdict& verdict) {
+    std::vector<std::string> out;
+    for (const auto& p : verdict.problems) out.push_back(p.message);
+    return out;
+}
+
+std::string short_hash(const std::string& hex) {
+    return hex.substr(0, 12) + "…";
+}
+
+}  // namespace
+
+TEST_CASE("section check: an intact section (two streams) passes and streams its text") {
+    const std::string text = dump_text() + trailer;
+    const std::string compressed = bzip2(text.substr(0, 1000)) + bzip2(text.substr(1000));
+    const auto entry = entry_for(compressed, text);
+    std::string seen;
+    SectionCheck check(entry, [&](std::string_view chunk) { seen.append(chunk); });
+    CHECK(check.label() == "section database \"db\"");
+    const auto verdict = run(check, compressed);
+    CHECK(verdict.intact());
+    CHECK(messages(verdict).empty());
+    CHECK(verdict.sha256 == entry.sha256);
+    CHECK(verdict.decoded == text.size());
+    CHECK(seen == text);
+}
+
+TEST_CASE("section check: globals are labelled as such") {
+    SectionEntry entry;
+    entry.kind = SectionKind::globals;
+    CHECK(SectionCheck(entry).label() == "section globals");
+}
+
+TEST_CASE("section check: one flipped byte is a decode error and a SHA-256 mismatch") {
+    const std::string text = dump_text() + trailer;
+    std::string compressed = bzip2(text);
+    const auto entry = entry_for(compressed, text);
+    compressed[compressed.size() / 2] = static_cast<char>(compressed[compressed.size() / 2] ^ 0x10);
+    SectionCheck check(entry);
+    const auto verdict = run(check, compressed);
+    REQUIRE(verdict.problems.size() == 2);
+    CHECK(verdict.problems[0].fault == SectionFault::corrupt);
+    CHECK(verdict.problems[0].message.rfind("section database \"db\": bzip2 data is corrupt (code ",
+                                            0) == 0);
+    CHECK(verdict.problems[1].fault == SectionFault::sha256);
+    CHECK(verdict.problems[1].message == "section database \"db\": SHA-256 is " +
+                                             short_hash(sha256_hex(compressed)) +
+                                             ", manifest says " + short_hash(entry.sha256));
+    CHECK(verdict.sha256 == sha256_hex(compressed));
+}
+
+TEST_CASE("section check: a decode error is known while feeding, and stops the text") {
+    const std::string text = dump_text() + trailer;
+    std::string compressed = bzip2(text);
+    const auto entry = entry_for(compressed, text);
+    compressed[10] = static_cast<char>(compressed[10] ^ 0x01);
+    std::string seen;
+    SectionCheck check(entry, [&](std::string_view chunk) { seen.append(chunk); });
+    check.feed(compressed.data(), compressed.size());
+    REQUIRE(check.problems().size() == 1);
+    CHECK(check.problems()[0].fault == SectionFault::corrupt);
+    const std::size_t seen_then = seen.size();
+    check.feed("BZh9", 4);  // after the error: hashed, not decoded
+    CHECK(seen.size() == seen_then);
+    CHECK(check.problems().size() == 1);
+}
+
+TEST_CASE("section check: bytes cut short end inside a bzip2 stream") {
+    const std::string text = dump_text() + trailer;
+    const std::string compressed = bzip2(text);
+    auto entry = entry_for(compressed, text);
+    const std::string cut = compressed.substr(0, compressed.size() - 10);
+    entry.length = cut.size();  // the manifest's range is shorter than the stream
+    SectionCheck check(entry);
+    const auto verdict = run(check, cut);
+    CHECK(messages(verdict) ==
+          std::vector<std::string>{"section database \"db\": SHA-256 is " +
+                                       short_hash(sha256_hex(cut)) + ", manifest says " +
+                                       short_hash(entry.sha256),
+                                   "section database \"db\": its " + std::to_string(cut.size()) +
+                                       " bytes end inside a bzip2 stream"});
+    CHECK(verdict.has(SectionFault::cut_short));
+    CHECK_FALSE(verdict.has(SectionFault::length));
+}
+
+TEST_CASE("section check: a decoded length other than the manifest's") {
+    const std::string text = dump_text() + trailer;
+    const std::string compressed = bzip2(text);
+    auto entry = entry_for(compressed, text);
+    entry.uncompressed_length = text.size() + 1;
+    SectionCheck check(entry);
+    const auto verdict = run(check, compressed);
+    CHECK(messages(verdict) ==
+          std::vector<std::string>{"section database \"db\": decodes to " +
+                                   std::to_string(text.size()) + " bytes, manifest says " +
+                                   std::to_string(text.size() + 1)});
+    CHECK(verdict.problems[0].fault == SectionFault::length);
+}
+
+TEST_CASE("section check: text without the dump trailer") {
+    const std::string text = dump_text();
+    const std::string compressed = bzip2(text);
+    SectionCheck check(entry_for(compressed, text));
+    const auto verdict = run(check, compressed);
+    CHECK(messages(verdict) ==
+          std::vector<std::string>{"section database \"db\": no \"dump complete\" trailer"});
+    CHECK(verdict.problems[0].fault == SectionFault::trailer);
+}
+
+TEST_CASE("section check: hash_only judges the SHA-256 alone") {
+    const std::string text = dump_text();  // no trailer: not looked at
+    const std::string compressed = bzip2(text);
+    auto entry = entry_for(compressed, text);
+    SectionCheck intact(entry, nullptr, SectionCheck::Mode::hash_only);
+    CHECK(run(intact, compressed).intact());
+    entry.sha256 = sha256_hex("other");
+    SectionCheck changed(entry, nullptr, SectionCheck::Mode::hash_only);
+    const auto verdict = run(changed, compressed);
+    REQUIRE(verdict.problems.size() == 1);
+    CHECK(verdict.problems[0].fault == SectionFault::sha256);
+}
