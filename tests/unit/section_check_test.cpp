@@ -1,10 +1,14 @@
 #include <bzlib.h>
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include "pgtier/archive/section_check.hpp"
+#include "pgtier/archive/section_reader.hpp"
 #include "pgtier/archive/sha256.hpp"
 
 using namespace pgtier;
@@ -165,4 +169,55 @@ TEST_CASE("section check: hash_only judges the SHA-256 alone") {
     const auto verdict = run(changed, compressed);
     REQUIRE(verdict.problems.size() == 1);
     CHECK(verdict.problems[0].fault == SectionFault::sha256);
+}
+
+TEST_CASE("read_section: restore's wording for each verdict") {
+    char pattern[] = "/tmp/pgtier-section-XXXXXX";
+    REQUIRE(::mkdtemp(pattern) != nullptr);
+    const std::filesystem::path dir = pattern;
+    const auto path = dir / "a.sql.bz2";
+    const auto write = [&](const std::string& bytes) {
+        std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+    };
+    const std::string text = dump_text() + trailer;
+    const std::string compressed = bzip2(text);
+    const auto entry = entry_for(compressed, text);
+    const std::string prefix = path.string() + ": section database \"db\"";
+    std::string seen;
+    const TextSink sink = [&](std::string_view chunk) { seen.append(chunk); };
+
+    write(compressed);
+    read_section(path, entry, sink);
+    CHECK(seen == text);
+
+    auto longer = entry;
+    longer.uncompressed_length = text.size() + 1;
+    CHECK_THROWS_WITH(read_section(path, longer, sink),
+                      prefix + " is incomplete (" + std::to_string(text.size()) +
+                          " bytes decoded, manifest says " + std::to_string(text.size() + 1) + ")");
+
+    auto other = entry;
+    other.sha256 = sha256_hex("other");
+    CHECK_THROWS_WITH(read_section(path, other, sink),
+                      prefix + " does not match its manifest's SHA-256");
+
+    auto cut = entry;
+    cut.length = compressed.size() - 10;
+    CHECK_THROWS_WITH(read_section(path, cut, sink), prefix + " is truncated");
+
+    std::string flipped = compressed;
+    flipped[flipped.size() / 2] = static_cast<char>(flipped[flipped.size() / 2] ^ 0x10);
+    write(flipped);
+    CHECK_THROWS_WITH(read_section(path, entry, sink),
+                      Catch::StartsWith(prefix + ": bzip2 data is corrupt (code "));
+    CHECK_THROWS_WITH(
+        check_section(path, entry),
+        prefix + " does not match the SHA-256 in its manifest (corrupted or changed)");
+
+    const std::string bare = dump_text();
+    write(bzip2(bare));
+    CHECK_THROWS_WITH(read_section(path, entry_for(bzip2(bare), bare), sink),
+                      prefix + " is incomplete (" + std::to_string(bare.size()) +
+                          " bytes decoded, manifest says " + std::to_string(bare.size()) + ")");
+    std::filesystem::remove_all(dir);
 }
