@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "pgtier/core/sql_text.hpp"
+
 namespace pgtier {
 
 namespace {
@@ -140,16 +142,6 @@ bool is_database_statement(std::string_view line) {
 }
 
 }  // namespace
-
-// Also psql's double-quoted meta-command argument: the same doubling of embedded quotes.
-std::string quote_identifier(const std::string& name) {
-    std::string out = "\"";
-    for (char ch : name) {
-        if (ch == '"') out.push_back('"');
-        out.push_back(ch);
-    }
-    return out + "\"";
-}
 
 std::optional<ParsedIdentifier> parse_identifier(std::string_view text, std::size_t pos) {
     if (pos >= text.size()) return std::nullopt;

@@ -6,6 +6,7 @@
 
 #include "pgtier/core/errors.hpp"
 #include "pgtier/core/sql_filter.hpp"
+#include "pgtier/core/sql_text.hpp"
 #include "pgtier/pg/database.hpp"
 #include "pgtier/pg/queries.hpp"
 #include "pgtier/sys/log.hpp"

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "pgtier/core/sql_filter.hpp"
+#include "pgtier/core/sql_text.hpp"
 
 using namespace pgtier;
 

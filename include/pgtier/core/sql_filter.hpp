@@ -9,9 +9,6 @@
 // Pure text transformations of pg_dump / pg_dumpall output for restores.
 namespace pgtier {
 
-// "name" with embedded double quotes doubled: valid for any name.
-std::string quote_identifier(const std::string& name);
-
 // The identifier that starts at text[pos] ("quoted" or bare, bare ones folded to lower case),
 // and where it ends; nullopt when no identifier starts there.
 struct ParsedIdentifier {
