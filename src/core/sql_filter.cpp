@@ -206,11 +206,14 @@ std::optional<std::string> created_role(std::string_view line) {
 
 }  // namespace
 
-std::string make_roles_idempotent(const std::string& globals) {
+std::string make_roles_idempotent(const std::string& globals,
+                                  const std::optional<std::string>& only_role) {
     std::string out;
     out.reserve(globals.size() + 1024);
     for_each_line(globals, [&](std::string_view line) {
-        out += created_role(line) ? idempotent_create_role(line) : std::string(line);
+        const auto role = created_role(line);
+        const bool rewrite = role && (!only_role || *role == *only_role);
+        out += rewrite ? idempotent_create_role(line) : std::string(line);
     });
     return out;
 }

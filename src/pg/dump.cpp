@@ -6,7 +6,6 @@
 
 #include "pgtier/core/errors.hpp"
 #include "pgtier/core/sql_filter.hpp"
-#include "pgtier/core/sql_text.hpp"
 #include "pgtier/pg/database.hpp"
 #include "pgtier/pg/queries.hpp"
 #include "pgtier/sys/log.hpp"
@@ -27,25 +26,6 @@ std::string first_lines(const std::string& text) {
 }
 
 }  // namespace
-
-std::string make_own_role_idempotent(const std::string& globals, const std::string& role) {
-    const std::string quoted = quote_identifier(role);
-    std::string out;
-    out.reserve(globals.size() + 128);
-    std::size_t pos = 0;
-    while (pos < globals.size()) {
-        std::size_t end = globals.find('\n', pos);
-        end = end == std::string::npos ? globals.size() : end + 1;
-        const std::string_view line(globals.data() + pos, end - pos);
-        bool own = false;
-        for (const auto& name : {role, quoted}) {
-            own = own || line == "CREATE ROLE " + name + ";\n";
-        }
-        out += own ? idempotent_create_role(line) : std::string(line);
-        pos = end;
-    }
-    return out;
-}
 
 Dumper::Dumper(const ConnectionSettings& settings, const std::atomic<bool>& stop)
     : client_(settings), stop_(stop) {}
@@ -150,7 +130,7 @@ DumpOutcome Dumper::dump(const DumpSection& section, ParallelBzip2Writer& writer
     }
     begin();
     if (hold) {
-        globals = make_own_role_idempotent(globals, client_.settings().user);
+        globals = make_roles_idempotent(globals, client_.settings().user);
         writer.write(globals.data(), globals.size());
     }
     writer.end_section();

@@ -21,8 +21,14 @@ std::optional<ParsedIdentifier> parse_identifier(std::string_view text, std::siz
 // where the role may exist.
 std::string idempotent_create_role(std::string_view create_role_statement);
 
-// Every "CREATE ROLE x;" line of a pg_dumpall --globals-only script made idempotent.
-std::string make_roles_idempotent(const std::string& globals);
+// Every "CREATE ROLE x;" line of a pg_dumpall --globals-only script made idempotent, or with
+// only_role, only the one that creates that role; every other line is kept as is.
+// A dump uses only_role: pg_dumpall writes "CREATE ROLE <the role it connects as>;", which
+// fails on replay into any cluster where that role exists (always, for the bootstrap
+// superuser), so that the archive replays with ON_ERROR_STOP=1. A whole-cluster restore makes
+// every role idempotent.
+std::string make_roles_idempotent(const std::string& globals,
+                                  const std::optional<std::string>& only_role = std::nullopt);
 
 // Per role name, the statements of a globals script that recreate it alone: its CREATE ROLE
 // (idempotent), its ALTER ROLE attributes and settings, its comment. No memberships.
