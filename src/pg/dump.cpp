@@ -6,6 +6,7 @@
 
 #include "pgtier/core/errors.hpp"
 #include "pgtier/core/sql_filter.hpp"
+#include "pgtier/core/text.hpp"
 #include "pgtier/pg/database.hpp"
 #include "pgtier/pg/queries.hpp"
 #include "pgtier/sys/log.hpp"
@@ -18,12 +19,6 @@ namespace {
 constexpr std::size_t read_size = 256 * 1024;
 constexpr std::size_t tail_keep = 1024;
 constexpr auto progress_interval = std::chrono::seconds(5);
-
-std::string first_lines(const std::string& text) {
-    std::string out = text.substr(0, 2000);
-    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-    return out.empty() ? "(no message)" : out;
-}
 
 }  // namespace
 
@@ -122,7 +117,7 @@ DumpOutcome Dumper::dump(const DumpSection& section, ParallelBzip2Writer& writer
             return DumpOutcome::dropped;
         }
         throw Error(argv[0] + " failed for " + label + " (" + describe_wait_status(status) +
-                    "): " + first_lines(child.stderr_text()));
+                    "): " + message_excerpt(child.stderr_text(), TextEnd::head, 2000));
     }
     if (!has_dump_trailer(tail)) {
         throw Error(argv[0] + " output for " + label +

@@ -23,12 +23,6 @@ namespace {
 
 constexpr auto progress_interval = std::chrono::seconds(5);
 
-std::string last_lines(const std::string& text, std::size_t max_chars = 1500) {
-    std::string out = text.size() > max_chars ? "…" + text.substr(text.size() - max_chars) : text;
-    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-    return out.empty() ? "(no message)" : out;
-}
-
 double seconds_since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -157,7 +151,7 @@ std::uint64_t Restorer::replay(const std::string& what, std::uint64_t total,
     if (stop_.load()) throw Error(interrupted);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         throw Error("psql stopped restoring " + what + " (" + describe_wait_status(status) +
-                    "):\n" + last_lines(psql.stderr_text()));
+                    "):\n" + message_excerpt(psql.stderr_text(), TextEnd::tail, 1500));
     }
     if (psql_gone) throw Error("psql ended before the end of " + what + " (a \\q in it?)");
     return bytes;
