@@ -2,8 +2,6 @@
 
 #include <sys/wait.h>
 
-#include <chrono>
-
 #include "pgtier/core/errors.hpp"
 #include "pgtier/core/sql_filter.hpp"
 #include "pgtier/core/text.hpp"
@@ -18,7 +16,6 @@ namespace {
 
 constexpr std::size_t read_size = 256 * 1024;
 constexpr std::size_t tail_keep = 1024;
-constexpr auto progress_interval = std::chrono::seconds(5);
 
 }  // namespace
 
@@ -81,8 +78,7 @@ DumpOutcome Dumper::dump(const DumpSection& section, ParallelBzip2Writer& writer
     std::vector<char> buffer(read_size);
     std::string tail;
     std::uint64_t bytes = 0;
-    const auto started = std::chrono::steady_clock::now();
-    auto last_report = started;
+    ProgressLog progress;
     for (;;) {
         if (stop_.load()) {
             child.kill_now();
@@ -101,12 +97,9 @@ DumpOutcome Dumper::dump(const DumpSection& section, ParallelBzip2Writer& writer
         bytes += size;
         tail.append(buffer.data(), size);
         if (tail.size() > 2 * tail_keep) tail.erase(0, tail.size() - tail_keep);
-        const auto now = std::chrono::steady_clock::now();
-        if (now - last_report >= progress_interval) {
-            const double seconds = std::chrono::duration<double>(now - started).count();
+        if (const auto seconds = progress.due()) {
             spdlog::info("dumping {}: {:.1f} MiB so far, {:.1f} MiB/s", label, bytes / 1048576.0,
-                         bytes / 1048576.0 / seconds);
-            last_report = now;
+                         bytes / 1048576.0 / *seconds);
         }
     }
     const int status = child.wait();
