@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <functional>
+#include <memory>
 #include <optional>
+#include <vector>
 
 #include "pgtier/commands/commands.hpp"
 #include "pgtier/sys/clock.hpp"
@@ -42,6 +45,176 @@ std::optional<std::string> unknown_command(const CLI::App& app, int argc, char**
     return std::nullopt;
 }
 
+// What the command chosen on the command line runs, once the configuration is loaded.
+struct Context {
+    const Config& config;
+    const Environment& env;
+    const ConfigOverrides& overrides;
+};
+struct Command {
+    const CLI::App* app;  // parsed when this command was chosen
+    std::function<ExitCode(const Context&)> run;
+};
+
+commands::OutputFormat output_format(bool json) {
+    return json ? commands::OutputFormat::json : commands::OutputFormat::text;
+}
+
+void add_backup(CLI::App& app, std::vector<Command>& all) {
+    struct Options {
+        std::string type_text;
+        bool force = false;
+    };
+    auto o = std::make_shared<Options>();
+    auto* backup = app.add_subcommand("backup", "take a full, differential or incremental backup");
+    backup->add_option("type", o->type_text, "full | diff[erential] | incr[emental]")->required();
+    backup->add_flag("--force", o->force, "take it even when nothing changed");
+    all.push_back(
+        {backup, [o](const Context& c) {
+             const auto type = parse_backup_type(o->type_text);
+             if (!type) {
+                 std::fprintf(stderr, "pgtier: unknown backup type '%s' (full, diff, incr)\n",
+                              o->type_text.c_str());
+                 return ExitCode::usage;
+             }
+             return commands::backup(c.config, c.env, *type, o->force ? Force::yes : Force::no);
+         }});
+}
+
+void add_list(CLI::App& app, std::vector<Command>& all) {
+    auto json = std::make_shared<bool>(false);
+    auto* list = app.add_subcommand("list", "list the archives, newest first (no database needed)");
+    list->add_flag("--json", *json, "machine-readable output");
+    all.push_back({list, [json](const Context& c) {
+                       return commands::list(c.config, output_format(*json));
+                   }});
+}
+
+void add_verify(CLI::App& app, std::vector<Command>& all) {
+    auto archives = std::make_shared<std::vector<std::string>>();
+    auto* verify = app.add_subcommand(
+        "verify", "check archives against their sidecar and manifest and decode every section");
+    verify->add_option("archive", *archives,
+                       "archive paths or names, or latest-full / latest-differential / "
+                       "latest-incremental (default: all)");
+    all.push_back(
+        {verify, [archives](const Context& c) { return commands::verify(c.config, *archives); }});
+}
+
+void add_restore(CLI::App& app, std::vector<Command>& all) {
+    auto* restore =
+        app.add_subcommand("restore", "restore one database, a whole cluster, or the latest state");
+    restore->require_subcommand(1);
+    struct Options {
+        std::string archive, database;
+        std::optional<std::string> as;
+        bool replace = false, if_empty = false, json = false, dry_run = false;
+    };
+    auto o = std::make_shared<Options>();
+    const std::string archive_help =
+        "archive path or file name, or latest-full / latest-differential / latest-incremental";
+    auto* list = restore->add_subcommand(
+        "list-databases", "the databases in an archive with their sizes (no database needed)");
+    list->add_option("archive", o->archive, archive_help)->required();
+    list->add_flag("--json", o->json, "machine-readable output");
+    all.push_back({list, [o](const Context& c) {
+                       return commands::restore_list_databases(c.config, o->archive,
+                                                               output_format(o->json));
+                   }});
+    auto* database = restore->add_subcommand(
+        "database", "restore one database from any archive (reads only its section)");
+    database->add_option("archive", o->archive, archive_help)->required();
+    database->add_option("database", o->database, "database name in the archive")->required();
+    database->add_option("--as", o->as, "restore under this name, beside the original");
+    database->add_flag("--replace", o->replace, "replace an existing database of that name");
+    all.push_back({database, [o](const Context& c) {
+                       return commands::restore_database(c.config, c.env, o->archive, o->database,
+                                                         o->as, o->replace);
+                   }});
+    auto* full = restore->add_subcommand(
+        "full",
+        "restore the whole cluster (globals and every database) from a full or differential");
+    full->add_option("archive", o->archive, archive_help)->required();
+    full->add_flag("--replace", o->replace, "replace databases that exist");
+    all.push_back({full, [o](const Context& c) {
+                       return commands::restore_full(c.config, c.env, o->archive, o->replace);
+                   }});
+    auto* latest = restore->add_subcommand(
+        "latest",
+        "restore the newest state: the newest full/differential, then newer incrementals");
+    latest->add_flag("--if-empty", o->if_empty,
+                     "only when the cluster has no user databases and postgres no tables");
+    latest->add_flag("--replace", o->replace, "replace databases that exist");
+    latest->add_flag("--dry-run", o->dry_run, "print the plan and change nothing");
+    all.push_back({latest, [o](const Context& c) {
+                       return commands::restore_latest(c.config, c.env, o->if_empty, o->replace,
+                                                       o->dry_run);
+                   }});
+    auto* plan =
+        restore->add_subcommand("plan", "print what `restore latest` would restore from where");
+    all.push_back({plan, [](const Context& c) {
+                       return commands::restore_latest(c.config, c.env, false, false, true);
+                   }});
+}
+
+void add_prune(CLI::App& app, std::vector<Command>& all) {
+    struct Options {
+        bool dry_run = false;
+        std::optional<std::string> at;
+    };
+    auto o = std::make_shared<Options>();
+    auto* prune = app.add_subcommand(
+        "prune", "apply tiered retention: print every archive with keep/delete and the rule");
+    prune->add_flag("--dry-run", o->dry_run,
+                    "decide and print, delete nothing (no database needed)");
+    prune->add_option("--at", o->at, "decide as of this ISO 8601 time (default: now)");
+    all.push_back(
+        {prune, [o](const Context& c) { return commands::prune(c.config, o->dry_run, o->at); }});
+}
+
+void add_status_health_daemon(CLI::App& app, std::vector<Command>& all) {
+    auto json = std::make_shared<bool>(false);
+    auto* status =
+        app.add_subcommand("status", "last result and next run of each tier (no database needed)");
+    status->add_flag("--json", *json, "machine-readable output");
+    all.push_back({status, [json](const Context& c) {
+                       return commands::status(c.config, output_format(*json));
+                   }});
+    auto* health = app.add_subcommand(
+        "health", "exit 1, saying why, when a tier's last run failed or is overdue");
+    all.push_back({health, [](const Context& c) { return commands::health(c.config); }});
+    auto* daemon = app.add_subcommand(
+        "daemon",
+        "run the schedule: backups, retention, status; stops on SIGTERM, reloads on SIGHUP");
+    all.push_back(
+        {daemon, [](const Context& c) { return commands::daemon(c.config, c.overrides, c.env); }});
+}
+
+void add_schedule(CLI::App& app, std::vector<Command>& all) {
+    struct Options {
+        std::string expression;
+        std::optional<std::string> zone, from;
+        int count = 5;
+    };
+    auto o = std::make_shared<Options>();
+    auto* schedule = app.add_subcommand(
+        "schedule", "print the next times a cron expression fires (no database needed)");
+    schedule
+        ->add_option("expression", o->expression,
+                     "5 fields (minute hour day-of-month month day-of-week), 6 with leading "
+                     "seconds, or @hourly/@daily/@weekly/@monthly")
+        ->required();
+    schedule->add_option("--timezone", o->zone,
+                         "IANA time zone (default: schedule.timezone, else TZ, else UTC)");
+    schedule->add_option(
+        "--from", o->from,
+        "start after this ISO 8601 time, e.g. 2026-12-01T03:00:00Z (default: now)");
+    schedule->add_option("--count", o->count, "how many (default 5)")->check(CLI::Range(1, 10000));
+    all.push_back({schedule, [o](const Context&) {
+                       return commands::schedule(o->expression, o->zone, o->from, o->count);
+                   }});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -60,89 +233,14 @@ int main(int argc, char** argv) {
         "TOML configuration file (default: $PGTIER_CONFIG, else /etc/pgtier/pgtier.toml)");
     app.add_option("--dir", overrides.storage_dir, "backup directory (overrides storage.dir)");
 
-    std::string type_text;
-    bool force = false;
-    auto* backup = app.add_subcommand("backup", "take a full, differential or incremental backup");
-    backup->add_option("type", type_text, "full | diff[erential] | incr[emental]")->required();
-    backup->add_flag("--force", force, "take it even when nothing changed");
-
-    bool json = false;
-    bool dry_run = false;
-    auto* list = app.add_subcommand("list", "list the archives, newest first (no database needed)");
-    list->add_flag("--json", json, "machine-readable output");
-
-    std::vector<std::string> archives;
-    auto* verify = app.add_subcommand(
-        "verify", "check archives against their sidecar and manifest and decode every section");
-    verify->add_option("archive", archives,
-                       "archive paths or names, or latest-full / latest-differential / "
-                       "latest-incremental (default: all)");
-
-    auto* restore =
-        app.add_subcommand("restore", "restore one database, a whole cluster, or the latest state");
-    restore->require_subcommand(1);
-    std::string restore_archive, restore_db;
-    std::optional<std::string> restore_as;
-    bool replace = false, if_empty = false;
-    const std::string archive_help =
-        "archive path or file name, or latest-full / latest-differential / latest-incremental";
-    auto* restore_list = restore->add_subcommand(
-        "list-databases", "the databases in an archive with their sizes (no database needed)");
-    restore_list->add_option("archive", restore_archive, archive_help)->required();
-    restore_list->add_flag("--json", json, "machine-readable output");
-    auto* restore_db_cmd = restore->add_subcommand(
-        "database", "restore one database from any archive (reads only its section)");
-    restore_db_cmd->add_option("archive", restore_archive, archive_help)->required();
-    restore_db_cmd->add_option("database", restore_db, "database name in the archive")->required();
-    restore_db_cmd->add_option("--as", restore_as, "restore under this name, beside the original");
-    restore_db_cmd->add_flag("--replace", replace, "replace an existing database of that name");
-    auto* restore_full = restore->add_subcommand(
-        "full",
-        "restore the whole cluster (globals and every database) from a full or differential");
-    restore_full->add_option("archive", restore_archive, archive_help)->required();
-    restore_full->add_flag("--replace", replace, "replace databases that exist");
-    auto* restore_latest = restore->add_subcommand(
-        "latest",
-        "restore the newest state: the newest full/differential, then newer incrementals");
-    restore_latest->add_flag("--if-empty", if_empty,
-                             "only when the cluster has no user databases and postgres no tables");
-    restore_latest->add_flag("--replace", replace, "replace databases that exist");
-    restore_latest->add_flag("--dry-run", dry_run, "print the plan and change nothing");
-    auto* restore_plan =
-        restore->add_subcommand("plan", "print what `restore latest` would restore from where");
-
-    std::optional<std::string> prune_at;
-    auto* prune = app.add_subcommand(
-        "prune", "apply tiered retention: print every archive with keep/delete and the rule");
-    prune->add_flag("--dry-run", dry_run, "decide and print, delete nothing (no database needed)");
-    prune->add_option("--at", prune_at, "decide as of this ISO 8601 time (default: now)");
-
-    auto* status =
-        app.add_subcommand("status", "last result and next run of each tier (no database needed)");
-    status->add_flag("--json", json, "machine-readable output");
-    auto* health = app.add_subcommand(
-        "health", "exit 1, saying why, when a tier's last run failed or is overdue");
-    auto* daemon = app.add_subcommand(
-        "daemon",
-        "run the schedule: backups, retention, status; stops on SIGTERM, reloads on SIGHUP");
-
-    std::string cron_expression;
-    std::optional<std::string> schedule_zone, schedule_from;
-    int schedule_count = 5;
-    auto* schedule = app.add_subcommand(
-        "schedule", "print the next times a cron expression fires (no database needed)");
-    schedule
-        ->add_option("expression", cron_expression,
-                     "5 fields (minute hour day-of-month month day-of-week), 6 with leading "
-                     "seconds, or @hourly/@daily/@weekly/@monthly")
-        ->required();
-    schedule->add_option("--timezone", schedule_zone,
-                         "IANA time zone (default: schedule.timezone, else TZ, else UTC)");
-    schedule->add_option(
-        "--from", schedule_from,
-        "start after this ISO 8601 time, e.g. 2026-12-01T03:00:00Z (default: now)");
-    schedule->add_option("--count", schedule_count, "how many (default 5)")
-        ->check(CLI::Range(1, 10000));
+    std::vector<Command> all;
+    add_backup(app, all);
+    add_list(app, all);
+    add_verify(app, all);
+    add_restore(app, all);
+    add_prune(app, all);
+    add_status_health_daemon(app, all);
+    add_schedule(app, all);
 
     try {
         app.parse(argc, argv);
@@ -163,46 +261,10 @@ int main(int argc, char** argv) {
         init_logging(config.daemon.log_level, LogTarget::standard_error);
         apply_timezone(config, env);
 
-        ExitCode code = ExitCode::ok;
-        if (*backup) {
-            const auto type = parse_backup_type(type_text);
-            if (!type) {
-                std::fprintf(stderr, "pgtier: unknown backup type '%s' (full, diff, incr)\n",
-                             type_text.c_str());
-                return static_cast<int>(ExitCode::usage);
-            }
-            code = commands::backup(config, env, *type, force ? Force::yes : Force::no);
-        } else if (*list) {
-            code = commands::list(
-                config, json ? commands::OutputFormat::json : commands::OutputFormat::text);
-        } else if (*verify) {
-            code = commands::verify(config, archives);
-        } else if (*status) {
-            code = commands::status(
-                config, json ? commands::OutputFormat::json : commands::OutputFormat::text);
-        } else if (*health) {
-            code = commands::health(config);
-        } else if (*daemon) {
-            code = commands::daemon(config, overrides, env);
-        } else if (*prune) {
-            code = commands::prune(config, dry_run, prune_at);
-        } else if (*schedule) {
-            code =
-                commands::schedule(cron_expression, schedule_zone, schedule_from, schedule_count);
-        } else if (*restore_list) {
-            code = commands::restore_list_databases(
-                config, restore_archive,
-                json ? commands::OutputFormat::json : commands::OutputFormat::text);
-        } else if (*restore_db_cmd) {
-            code = commands::restore_database(config, env, restore_archive, restore_db, restore_as,
-                                              replace);
-        } else if (*restore_full) {
-            code = commands::restore_full(config, env, restore_archive, replace);
-        } else if (*restore_latest || *restore_plan) {
-            code =
-                commands::restore_latest(config, env, if_empty, replace, dry_run || *restore_plan);
+        for (const auto& command : all) {
+            if (*command.app) return static_cast<int>(command.run({config, env, overrides}));
         }
-        return static_cast<int>(code);
+        return static_cast<int>(ExitCode::ok);
     } catch (const ConfigError& err) {
         std::fprintf(stderr, "pgtier: configuration error: %s\n", err.what());
         return static_cast<int>(ExitCode::usage);

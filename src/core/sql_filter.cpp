@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "pgtier/core/sql_text.hpp"
+
 namespace pgtier {
 
 namespace {
@@ -141,16 +143,6 @@ bool is_database_statement(std::string_view line) {
 
 }  // namespace
 
-// Also psql's double-quoted meta-command argument: the same doubling of embedded quotes.
-std::string quote_identifier(const std::string& name) {
-    std::string out = "\"";
-    for (char ch : name) {
-        if (ch == '"') out.push_back('"');
-        out.push_back(ch);
-    }
-    return out + "\"";
-}
-
 std::optional<ParsedIdentifier> parse_identifier(std::string_view text, std::size_t pos) {
     if (pos >= text.size()) return std::nullopt;
     ParsedIdentifier id;
@@ -214,11 +206,14 @@ std::optional<std::string> created_role(std::string_view line) {
 
 }  // namespace
 
-std::string make_roles_idempotent(const std::string& globals) {
+std::string make_roles_idempotent(const std::string& globals,
+                                  const std::optional<std::string>& only_role) {
     std::string out;
     out.reserve(globals.size() + 1024);
     for_each_line(globals, [&](std::string_view line) {
-        out += created_role(line) ? idempotent_create_role(line) : std::string(line);
+        const auto role = created_role(line);
+        const bool rewrite = role && (!only_role || *role == *only_role);
+        out += rewrite ? idempotent_create_role(line) : std::string(line);
     });
     return out;
 }

@@ -56,4 +56,15 @@ std::string printable(const std::string& text) {
     return out;
 }
 
+std::string message_excerpt(const std::string& text, TextEnd end, std::size_t max_chars) {
+    std::string out;
+    if (end == TextEnd::head) {
+        out = text.substr(0, max_chars);
+    } else {
+        out = text.size() > max_chars ? "…" + text.substr(text.size() - max_chars) : text;
+    }
+    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+    return out.empty() ? "(no message)" : out;
+}
+
 }  // namespace pgtier

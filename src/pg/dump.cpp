@@ -2,10 +2,9 @@
 
 #include <sys/wait.h>
 
-#include <chrono>
-
 #include "pgtier/core/errors.hpp"
 #include "pgtier/core/sql_filter.hpp"
+#include "pgtier/core/text.hpp"
 #include "pgtier/pg/database.hpp"
 #include "pgtier/pg/queries.hpp"
 #include "pgtier/sys/log.hpp"
@@ -17,34 +16,8 @@ namespace {
 
 constexpr std::size_t read_size = 256 * 1024;
 constexpr std::size_t tail_keep = 1024;
-constexpr auto progress_interval = std::chrono::seconds(5);
-
-std::string first_lines(const std::string& text) {
-    std::string out = text.substr(0, 2000);
-    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-    return out.empty() ? "(no message)" : out;
-}
 
 }  // namespace
-
-std::string make_own_role_idempotent(const std::string& globals, const std::string& role) {
-    const std::string quoted = quote_identifier(role);
-    std::string out;
-    out.reserve(globals.size() + 128);
-    std::size_t pos = 0;
-    while (pos < globals.size()) {
-        std::size_t end = globals.find('\n', pos);
-        end = end == std::string::npos ? globals.size() : end + 1;
-        const std::string_view line(globals.data() + pos, end - pos);
-        bool own = false;
-        for (const auto& name : {role, quoted}) {
-            own = own || line == "CREATE ROLE " + name + ";\n";
-        }
-        out += own ? idempotent_create_role(line) : std::string(line);
-        pos = end;
-    }
-    return out;
-}
 
 Dumper::Dumper(const ConnectionSettings& settings, const std::atomic<bool>& stop)
     : client_(settings), stop_(stop) {}
@@ -105,8 +78,7 @@ DumpOutcome Dumper::dump(const DumpSection& section, ParallelBzip2Writer& writer
     std::vector<char> buffer(read_size);
     std::string tail;
     std::uint64_t bytes = 0;
-    const auto started = std::chrono::steady_clock::now();
-    auto last_report = started;
+    ProgressLog progress;
     for (;;) {
         if (stop_.load()) {
             child.kill_now();
@@ -125,12 +97,9 @@ DumpOutcome Dumper::dump(const DumpSection& section, ParallelBzip2Writer& writer
         bytes += size;
         tail.append(buffer.data(), size);
         if (tail.size() > 2 * tail_keep) tail.erase(0, tail.size() - tail_keep);
-        const auto now = std::chrono::steady_clock::now();
-        if (now - last_report >= progress_interval) {
-            const double seconds = std::chrono::duration<double>(now - started).count();
+        if (const auto seconds = progress.due()) {
             spdlog::info("dumping {}: {:.1f} MiB so far, {:.1f} MiB/s", label, bytes / 1048576.0,
-                         bytes / 1048576.0 / seconds);
-            last_report = now;
+                         bytes / 1048576.0 / *seconds);
         }
     }
     const int status = child.wait();
@@ -141,7 +110,7 @@ DumpOutcome Dumper::dump(const DumpSection& section, ParallelBzip2Writer& writer
             return DumpOutcome::dropped;
         }
         throw Error(argv[0] + " failed for " + label + " (" + describe_wait_status(status) +
-                    "): " + first_lines(child.stderr_text()));
+                    "): " + message_excerpt(child.stderr_text(), TextEnd::head, 2000));
     }
     if (!has_dump_trailer(tail)) {
         throw Error(argv[0] + " output for " + label +
@@ -149,7 +118,7 @@ DumpOutcome Dumper::dump(const DumpSection& section, ParallelBzip2Writer& writer
     }
     begin();
     if (hold) {
-        globals = make_own_role_idempotent(globals, client_.settings().user);
+        globals = make_roles_idempotent(globals, client_.settings().user);
         writer.write(globals.data(), globals.size());
     }
     writer.end_section();

@@ -5,7 +5,7 @@
 
 #include "pgtier/core/errors.hpp"
 #include "pgtier/core/naming.hpp"
-#include "pgtier/core/sql_filter.hpp"
+#include "pgtier/core/sql_text.hpp"
 
 namespace pgtier::queries {
 

@@ -21,14 +21,6 @@ namespace pgtier {
 
 namespace {
 
-constexpr auto progress_interval = std::chrono::seconds(5);
-
-std::string last_lines(const std::string& text, std::size_t max_chars = 1500) {
-    std::string out = text.size() > max_chars ? "…" + text.substr(text.size() - max_chars) : text;
-    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-    return out.empty() ? "(no message)" : out;
-}
-
 double seconds_since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -108,8 +100,7 @@ std::uint64_t Restorer::replay(const std::string& what, std::uint64_t total,
     Child psql(spec);
 
     std::uint64_t bytes = 0;
-    const auto started = std::chrono::steady_clock::now();
-    auto last_report = started;
+    ProgressLog progress;
     bool psql_gone = false;
     std::string filtered;
     auto send = [&](std::string_view text) {
@@ -131,13 +122,10 @@ std::uint64_t Restorer::replay(const std::string& what, std::uint64_t total,
             } else {
                 send(chunk);
             }
-            const auto now = std::chrono::steady_clock::now();
-            if (now - last_report >= progress_interval) {
-                const double s = seconds_since(started);
+            if (const auto s = progress.due()) {
                 spdlog::info("restoring {}: {:.1f} of {:.1f} MiB ({:.0f}%), {:.1f} MiB/s", what,
                              bytes / 1048576.0, total / 1048576.0,
-                             total > 0 ? 100.0 * bytes / total : 100.0, bytes / 1048576.0 / s);
-                last_report = now;
+                             total > 0 ? 100.0 * bytes / total : 100.0, bytes / 1048576.0 / *s);
             }
         });
         if (filter != nullptr) {
@@ -157,7 +145,7 @@ std::uint64_t Restorer::replay(const std::string& what, std::uint64_t total,
     if (stop_.load()) throw Error(interrupted);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         throw Error("psql stopped restoring " + what + " (" + describe_wait_status(status) +
-                    "):\n" + last_lines(psql.stderr_text()));
+                    "):\n" + message_excerpt(psql.stderr_text(), TextEnd::tail, 1500));
     }
     if (psql_gone) throw Error("psql ended before the end of " + what + " (a \\q in it?)");
     return bytes;

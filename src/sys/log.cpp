@@ -59,4 +59,14 @@ void set_reports_to_log(bool to_log) {
     reports_to_log = to_log;
 }
 
+ProgressLog::ProgressLog() : started_(std::chrono::steady_clock::now()), last_(started_) {}
+
+std::optional<double> ProgressLog::due() {
+    constexpr auto interval = std::chrono::seconds(5);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_ < interval) return std::nullopt;
+    last_ = now;
+    return std::chrono::duration<double>(now - started_).count();
+}
+
 }  // namespace pgtier

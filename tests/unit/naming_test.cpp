@@ -74,3 +74,12 @@ TEST_CASE("work database names: one pattern, parsed back") {
 TEST_CASE("printable escapes control characters only") {
     CHECK(printable("a\nb\rc\x01 é") == "a\\nb\\rc\\x01 é");
 }
+
+TEST_CASE("a child's message is cut at its head or its tail") {
+    CHECK(message_excerpt("abcdef \n\n", TextEnd::head, 4) == "abcd");
+    CHECK(message_excerpt("ab \n", TextEnd::head, 100) == "ab");
+    CHECK(message_excerpt("abcdef\n", TextEnd::tail, 3) == "…ef");
+    CHECK(message_excerpt("abc\n", TextEnd::tail, 10) == "abc");
+    CHECK(message_excerpt(" \n", TextEnd::tail, 10) == "(no message)");
+    CHECK(message_excerpt("", TextEnd::head, 10) == "(no message)");
+}

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "pgtier/core/sql_filter.hpp"
+#include "pgtier/core/sql_text.hpp"
 
 using namespace pgtier;
 
@@ -182,6 +183,26 @@ TEST_CASE("whole-cluster globals: every CREATE ROLE becomes idempotent") {
           "DO $pgtier$BEGIN CREATE ROLE \"B c\"; EXCEPTION WHEN duplicate_object THEN NULL; "
           "END$pgtier$;\n"
           "CREATE ROLE x WITH;\n");
+}
+
+TEST_CASE("only the connecting role's CREATE ROLE becomes idempotent") {
+    const std::string globals =
+        "CREATE ROLE alice;\n"
+        "ALTER ROLE alice WITH NOSUPERUSER;\n"
+        "CREATE ROLE postgres;\n"
+        "ALTER ROLE postgres WITH SUPERUSER;\n"
+        "CREATE ROLE postgres_extra;\n";
+    const auto out = make_roles_idempotent(globals, "postgres");
+    CHECK(out ==
+          "CREATE ROLE alice;\n"
+          "ALTER ROLE alice WITH NOSUPERUSER;\n"
+          "DO $pgtier$BEGIN CREATE ROLE postgres; EXCEPTION WHEN duplicate_object THEN NULL; "
+          "END$pgtier$;\n"
+          "ALTER ROLE postgres WITH SUPERUSER;\n"
+          "CREATE ROLE postgres_extra;\n");
+    const auto quoted = make_roles_idempotent("CREATE ROLE \"Back \"\"up\";\n", "Back \"up");
+    CHECK(quoted.rfind("DO $pgtier$BEGIN CREATE ROLE \"Back \"\"up\"; EXCEPTION", 0) == 0);
+    CHECK(make_roles_idempotent("", "postgres").empty());
 }
 
 TEST_CASE("every form of \\connect pg_dump writes is renamed") {

@@ -9,9 +9,6 @@
 // Pure text transformations of pg_dump / pg_dumpall output for restores.
 namespace pgtier {
 
-// "name" with embedded double quotes doubled: valid for any name.
-std::string quote_identifier(const std::string& name);
-
 // The identifier that starts at text[pos] ("quoted" or bare, bare ones folded to lower case),
 // and where it ends; nullopt when no identifier starts there.
 struct ParsedIdentifier {
@@ -24,8 +21,14 @@ std::optional<ParsedIdentifier> parse_identifier(std::string_view text, std::siz
 // where the role may exist.
 std::string idempotent_create_role(std::string_view create_role_statement);
 
-// Every "CREATE ROLE x;" line of a pg_dumpall --globals-only script made idempotent.
-std::string make_roles_idempotent(const std::string& globals);
+// Every "CREATE ROLE x;" line of a pg_dumpall --globals-only script made idempotent, or with
+// only_role, only the one that creates that role; every other line is kept as is.
+// A dump uses only_role: pg_dumpall writes "CREATE ROLE <the role it connects as>;", which
+// fails on replay into any cluster where that role exists (always, for the bootstrap
+// superuser), so that the archive replays with ON_ERROR_STOP=1. A whole-cluster restore makes
+// every role idempotent.
+std::string make_roles_idempotent(const std::string& globals,
+                                  const std::optional<std::string>& only_role = std::nullopt);
 
 // Per role name, the statements of a globals script that recreate it alone: its CREATE ROLE
 // (idempotent), its ALTER ROLE attributes and settings, its comment. No memberships.

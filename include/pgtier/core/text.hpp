@@ -18,4 +18,10 @@ std::string join_quoted(const std::vector<std::string>& names);
 // a message or a log line.
 std::string printable(const std::string& text);
 
+// A child's message (stderr) for an error: its first max_chars characters (TextEnd::head), or
+// its last ones after "…" (TextEnd::tail), without trailing newlines and spaces;
+// "(no message)" when nothing is left.
+enum class TextEnd { head, tail };
+std::string message_excerpt(const std::string& text, TextEnd end, std::size_t max_chars);
+
 }  // namespace pgtier

@@ -46,10 +46,4 @@ class Dumper {
     const std::atomic<bool>& stop_;
 };
 
-// pg_dumpall writes "CREATE ROLE <the role it connects as>;", which fails on replay into any
-// cluster where that role exists (always, for the bootstrap superuser). That one statement
-// becomes a DO block that ignores duplicate_object, so the archive replays with
-// ON_ERROR_STOP=1; every other line is kept as is.
-std::string make_own_role_idempotent(const std::string& globals, const std::string& role);
-
 }  // namespace pgtier

@@ -1,6 +1,8 @@
 #pragma once
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+#include <optional>
 #include <string>
 
 namespace pgtier {
@@ -20,5 +22,18 @@ std::string one_line(std::string text);
 // commands; in the daemon, whose stdout is its log, an info record instead.
 void report(const std::string& line);
 void set_reports_to_log(bool to_log);
+
+// The pace of the progress lines of a long dump or restore: one every 5 seconds.
+class ProgressLog {
+  public:
+    ProgressLog();
+    // When a line is due (5 s since the start or the last one), the seconds since the start,
+    // and this counts as the last line; nullopt otherwise.
+    std::optional<double> due();
+
+  private:
+    std::chrono::steady_clock::time_point started_;
+    std::chrono::steady_clock::time_point last_;
+};
 
 }  // namespace pgtier
