@@ -8,7 +8,6 @@
 #include "pgtier/pg/database.hpp"
 #include "pgtier/pg/restorer.hpp"
 #include "pgtier/storage/run_status.hpp"
-#include "pgtier/sys/files.hpp"
 #include "pgtier/sys/log.hpp"
 #include "pgtier/sys/signals.hpp"
 

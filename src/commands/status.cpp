@@ -1,5 +1,4 @@
 // pgtier status [--json] and pgtier health: the last result and the next run of each tier.
-#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
