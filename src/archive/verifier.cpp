@@ -1,26 +1,21 @@
 #include "pgtier/archive/verifier.hpp"
 
 #include <algorithm>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
 
-#include "pgtier/archive/manifest_file.hpp"
 #include "pgtier/archive/section_check.hpp"
 #include "pgtier/archive/section_reader.hpp"
 #include "pgtier/archive/sha256.hpp"
 #include "pgtier/core/errors.hpp"
 #include "pgtier/core/manifest.hpp"
 #include "pgtier/core/naming.hpp"
-#include "pgtier/sys/files.hpp"
 
 namespace pgtier {
 
 namespace {
-
-constexpr std::size_t chunk_size = 1 << 20;
 
 using ProblemSink = std::function<void(std::string)>;
 
@@ -111,30 +106,33 @@ std::vector<PlannedSection> plan_sections(const Manifest& manifest, const Proble
 
 }  // namespace
 
-VerifyResult verify_archive(const std::filesystem::path& archive) {
+VerifyResult verify_archive(const StoredArchive& archive) {
     VerifyResult result;
     const ProblemSink problem = [&](std::string text) {
         result.ok = false;
         result.problems.push_back(std::move(text));
     };
-    const std::string name = archive.filename().string();
-    const auto dir = archive.parent_path();
-    std::error_code ec;
-    if (std::filesystem::is_symlink(std::filesystem::symlink_status(archive, ec))) {
-        problem("refusing a symbolic link where an archive should be");
+    const std::string& name = archive.name;
+    std::shared_ptr<const ArchiveSource> source;
+    std::uint64_t file_size = 0;
+    try {
+        source = archive.open();
+        file_size = source->size();
+    } catch (const Error& err) {
+        problem(err.what());
         return result;
     }
 
     std::optional<std::string> sidecar_hash;
     try {
-        sidecar_hash = sidecar_sha256(archive);
+        sidecar_hash = archive.sidecar_sha256();
     } catch (const Error& err) {
         problem(err.what());
     }
 
     std::optional<Manifest> manifest;
     try {
-        manifest = read_manifest(dir / manifest_name(name));
+        manifest = archive.manifest();
     } catch (const Error& err) {
         problem(err.what());
     }
@@ -148,12 +146,6 @@ VerifyResult verify_archive(const std::filesystem::path& archive) {
     std::vector<PlannedSection> checks;
     if (manifest) checks = plan_sections(*manifest, problem);
 
-    std::ifstream in(archive, std::ios::binary);
-    if (!in) {
-        problem("cannot open: " + errno_text(errno));
-        return result;
-    }
-
     // One sequential pass: the file's SHA-256 and every section that does not overlap another.
     Sha256 file_hash;
     std::uint64_t position = 0;
@@ -164,25 +156,20 @@ VerifyResult verify_archive(const std::filesystem::path& archive) {
     auto skip_unsequenced = [&] {
         while (next < checks.size() && !checks[next].in_stream) ++next;
     };
-    std::vector<char> buffer(chunk_size);
-    while (in) {
-        in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-        std::size_t got = static_cast<std::size_t>(in.gcount());
-        if (got == 0) break;
-        file_hash.update(buffer.data(), got);
+    const auto consume = [&](const char* data, std::size_t got) {
+        file_hash.update(data, got);
         if (!manifest) {
             // Keep hashing after a decode error: the sidecar is compared with the whole file.
             if (!whole) whole = std::make_unique<SectionDecoder>("archive");
             if (!whole_corrupt) {
-                if (auto err = whole->feed(buffer.data(), got)) {
+                if (auto err = whole->feed(data, got)) {
                     problem(*err);
                     whole_corrupt = true;
                 }
             }
             position += got;
-            continue;
+            return;
         }
-        const char* data = buffer.data();
         while (got > 0) {
             skip_unsequenced();
             if (next >= checks.size()) {  // trailing bytes: reported by the layout or size check
@@ -208,14 +195,18 @@ VerifyResult verify_archive(const std::filesystem::path& archive) {
                 ++next;
             }
         }
+    };
+    try {
+        source->read(0, file_size, "the archive", consume);
+    } catch (const Error& err) {
+        problem("read error at offset " + num(position) + ": " + err.what());
+        file_size = position;
     }
-    if (in.bad()) problem("read error at offset " + num(position) + ": " + errno_text(errno));
-    const std::uint64_t file_size = position;
 
     if (!manifest) {
         if (file_size == 0) {
             problem("archive: the file is empty");
-        } else if (!whole_corrupt && !whole->ended_cleanly()) {
+        } else if (whole && !whole_corrupt && !whole->ended_cleanly()) {
             problem("archive: the file ends inside a bzip2 stream");
         }
     } else {
@@ -232,22 +223,14 @@ VerifyResult verify_archive(const std::filesystem::path& archive) {
                 report_file_end(check, file_size, problem);
                 continue;
             }
-            std::ifstream section(archive, std::ios::binary);
-            section.seekg(static_cast<std::streamoff>(check.entry.offset));
             SectionCheck overlapped(check.entry);
-            std::uint64_t left = check.entry.length;
-            while (left > 0 && section) {
-                section.read(buffer.data(), static_cast<std::streamsize>(
-                                                std::min<std::uint64_t>(buffer.size(), left)));
-                const auto n = static_cast<std::size_t>(section.gcount());
-                if (n == 0) break;
-                overlapped.feed(buffer.data(), n);
-                left -= n;
-            }
-            if (left > 0) {
+            try {
+                source->read(check.entry.offset, check.entry.length, check.label,
+                             [&](const char* data, std::size_t n) { overlapped.feed(data, n); });
+            } catch (const Error& err) {
                 report(check, overlapped.problems(), problem);
                 check.failed = true;
-                problem(check.label + ": read error at offset " + num(check.end - left));
+                problem(check.label + ": " + err.what());
                 continue;
             }
             report(check, overlapped.finish().problems, problem);

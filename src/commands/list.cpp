@@ -58,7 +58,7 @@ ExitCode list(const Config& config, OutputFormat format) {
         for (const auto& e : entries) {
             nlohmann::json item = {{"tier", to_string(e.tier)},
                                    {"name", e.name},
-                                   {"path", e.path.string()},
+                                   {"path", e.location},
                                    {"state", to_string(e.state)},
                                    {"size", e.file_size}};
             if (e.manifest) {

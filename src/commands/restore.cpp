@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "pgtier/archive/manifest_file.hpp"
 #include "pgtier/archive/section_reader.hpp"
 #include "pgtier/commands/commands.hpp"
 #include "pgtier/core/naming.hpp"
@@ -16,6 +15,7 @@
 #include "pgtier/core/text.hpp"
 #include "pgtier/pg/restorer.hpp"
 #include "pgtier/storage/directory.hpp"
+#include "pgtier/storage/local_store.hpp"
 #include "pgtier/storage/repository.hpp"
 #include "pgtier/sys/log.hpp"
 #include "pgtier/sys/signals.hpp"
@@ -27,8 +27,10 @@ namespace {
 namespace fs = std::filesystem;
 
 struct ResolvedArchive {
-    fs::path path;
+    StoredArchive stored;
+    std::shared_ptr<const ArchiveSource> source;
     Manifest manifest;
+    const std::string& name() const { return stored.name; }
 };
 
 // What the user named: a path, a name in a tier folder, or latest-<tier>; it must be a pgtier
@@ -39,24 +41,25 @@ ResolvedArchive resolve_archive(const Repository& repo, const std::string& name)
         throw Error("no archive \"" + name + "\" (a path, a file name in " + repo.dir().string() +
                     "/<tier>/, or latest-full / latest-differential / latest-incremental)");
     }
-    const auto file = path->filename().string();
-    const auto manifest_path = path->parent_path() / manifest_name(file);
-    std::error_code ec;
-    if (!fs::exists(fs::symlink_status(manifest_path, ec))) {
-        throw Error(path->string() + " has no manifest " + manifest_name(file) +
+    ResolvedArchive archive{archive_at_path(*path), nullptr, {}};
+    const StoredArchive& stored = archive.stored;
+    if (!stored.read_beside(manifest_name(stored.name))) {
+        throw Error(stored.location + " has no manifest " + manifest_name(stored.name) +
                     ": not a pgtier archive (a plain SQL archive replays with bzcat | psql)");
     }
-    if (!fs::exists(fs::symlink_status(path->parent_path() / sidecar_name(file), ec))) {
-        throw Error(path->string() + " has no sidecar " + sidecar_name(file));
+    if (!stored.read_beside(sidecar_name(stored.name))) {
+        throw Error(stored.location + " has no sidecar " + sidecar_name(stored.name));
     }
-    auto manifest = read_manifest(manifest_path);
+    archive.manifest = stored.manifest();
     // The manifest decides which bytes are read and what is created: it must describe this
     // very file.
-    if (manifest.name != file) {
-        throw Error(manifest_path.string() + " describes \"" + manifest.name + "\", not " + file +
+    if (archive.manifest.name != stored.name) {
+        throw Error(stored.describe_beside(manifest_name(stored.name)) + " describes \"" +
+                    archive.manifest.name + "\", not " + stored.name +
                     ": the manifest does not belong to this archive");
     }
-    return {*path, std::move(manifest)};
+    archive.source = stored.open();
+    return archive;
 }
 
 // Restores hold the repository lock, so that retention cannot delete an archive being read
@@ -85,10 +88,12 @@ std::unique_ptr<RepositoryLock> lock_for_restore(const Repository& repo) {
 
 // The whole file against its sidecar, and the manifest against the file, before anything
 // changes (its offsets are what the restore will read).
-void check_whole_archive(const fs::path& path, const Manifest& manifest) {
-    check_sidecar(path);
-    if (sidecar_sha256(path) != manifest.sha256) {
-        throw Error(path.string() + ": the manifest does not belong to this archive");
+void check_whole(const ArchiveSource& source, const StoredArchive& stored,
+                 const Manifest& manifest) {
+    const std::string sidecar = stored.sidecar_sha256();
+    check_whole_archive(source, sidecar);
+    if (sidecar != manifest.sha256) {
+        throw Error(stored.location + ": the manifest does not belong to this archive");
     }
 }
 
@@ -110,19 +115,19 @@ std::map<std::string, std::string> roles_for(const Repository& repo,
                                                                     : repo.published_manifests());
     std::optional<SectionRef> globals;
     if (choice) {
-        globals =
-            SectionRef{choice->own ? archive.path
-                                   : repo.tier_dir(choice->source.tier) / choice->source.archive,
-                       choice->source.section};
+        globals = SectionRef{choice->own
+                                 ? archive.source
+                                 : repo.store()->open(choice->source.tier, choice->source.archive),
+                             choice->source.section};
     }
     if (!globals) {
         spdlog::warn(
             "no globals section found for {}: missing roles are created without "
             "attributes",
-            archive.path.filename().string());
+            archive.name());
         return {};
     }
-    spdlog::debug("role definitions from {}", globals->archive.string());
+    spdlog::debug("role definitions from {}", globals->archive->describe());
     return role_definitions(Restorer::read_text(*globals));
 }
 
@@ -159,7 +164,7 @@ ExitCode restore_cluster(const Repository& repo, Restorer& restorer, const Clust
     try {
         repo.write_state_file(restoring_marker, "pid " + std::to_string(::getpid()) + ", started " +
                                                     format_utc_iso(now_utc()) + ", globals from " +
-                                                    source.globals.archive.string() + "\n");
+                                                    source.globals.archive->describe() + "\n");
     } catch (const Error& err) {
         spdlog::warn("cannot write {}: {}", (repo.state_dir() / restoring_marker).string(),
                      err.what());
@@ -219,8 +224,8 @@ ExitCode restore_list_databases(const Config& config, const std::string& archive
         std::printf("%s\n", out.dump().c_str());
         return ExitCode::ok;
     }
-    std::printf("%s (%s, %s)\n", archive.path.filename().string().c_str(),
-                std::string(to_string(m.type)).c_str(), format_utc_iso(m.started_at).c_str());
+    std::printf("%s (%s, %s)\n", archive.name().c_str(), std::string(to_string(m.type)).c_str(),
+                format_utc_iso(m.started_at).c_str());
     std::printf("%-32s %12s %12s\n", "DATABASE", "SQL", "COMPRESSED");
     for (const auto& s : m.sections) {
         const std::string name = s.kind == SectionKind::globals ? "(globals)" : *s.database;
@@ -245,11 +250,11 @@ ExitCode restore_database(const Config& config, const Environment& env,
     const auto archive = resolve_archive(repo, archive_name);
     const SectionEntry* section = archive.manifest.find_database(database);
     if (section == nullptr) {
-        throw Error("database \"" + database + "\" is not in " + archive.path.filename().string() +
+        throw Error("database \"" + database + "\" is not in " + archive.name() +
                     "; it holds: " + database_list(archive.manifest));
     }
-    const SectionRef ref{archive.path, *section};
-    check_section(ref.archive, ref.section);  // before anything changes
+    const SectionRef ref{archive.source, *section};
+    check_section(*ref.archive, ref.section);  // before anything changes
     const auto roles = roles_for(repo, archive);
     Restorer restorer(resolve_connection(config, env), stop_requested());
     restorer.drop_stale_work_databases();
@@ -257,8 +262,8 @@ ExitCode restore_database(const Config& config, const Environment& env,
     const auto result = restorer.restore_database(ref, target, replace, roles);
     std::printf("restored database \"%s\"%s from %s: %s of SQL in %.1f s, %s on the server\n",
                 target.c_str(), as ? (" (from \"" + database + "\")").c_str() : "",
-                archive.path.filename().string().c_str(), human_size(result.bytes).c_str(),
-                result.seconds, human_size(result.size_on_server).c_str());
+                archive.name().c_str(), human_size(result.bytes).c_str(), result.seconds,
+                human_size(result.size_on_server).c_str());
     return ExitCode::ok;
 }
 
@@ -268,17 +273,17 @@ ExitCode restore_full(const Config& config, const Environment& env, const std::s
     const auto lock = lock_for_restore(repo);
     const auto archive = resolve_archive(repo, archive_name);
     if (archive.manifest.type == BackupType::incremental) {
-        throw Error(archive.path.filename().string() +
+        throw Error(archive.name() +
                     " is an incremental (only the databases that changed); restore it with "
                     "`restore database` or use `restore latest`");
     }
-    check_whole_archive(archive.path, archive.manifest);
+    check_whole(*archive.source, archive.stored, archive.manifest);
     ClusterSource source;
     for (const auto& s : archive.manifest.sections) {
         if (s.kind == SectionKind::globals) {
-            source.globals = {archive.path, s};
+            source.globals = {archive.source, s};
         } else {
-            source.databases.push_back({archive.path, s});
+            source.databases.push_back({archive.source, s});
         }
     }
     Restorer restorer(resolve_connection(config, env), stop_requested());
@@ -321,16 +326,22 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
 
     // Everything that will be read is checked before anything changes: the base against its
     // sidecar, each section from a newer archive against its manifest.
-    auto path_of = [&](const SectionSource& s) { return repo.tier_dir(s.tier) / s.archive; };
-    const fs::path base = repo.tier_dir(plan.base_tier) / plan.base;
-    check_whole_archive(base, read_manifest(base.parent_path() / manifest_name(plan.base)));
+    const auto store = repo.store();
+    std::map<std::string, std::shared_ptr<const ArchiveSource>> opened;
+    auto source_of = [&](const SectionSource& s) {
+        auto& archive = opened[s.archive];
+        if (!archive) archive = store->open(s.tier, s.archive);
+        return archive;
+    };
+    const StoredArchive base = stored_archive(store, plan.base_tier, plan.base);
+    check_whole(*source_of({plan.base_tier, plan.base, {}}), base, base.manifest());
     ClusterSource source;
-    source.globals = {path_of(plan.globals), plan.globals.section};
+    source.globals = {source_of(plan.globals), plan.globals.section};
     if (plan.globals.archive != plan.base)
-        check_section(source.globals.archive, plan.globals.section);
+        check_section(*source.globals.archive, plan.globals.section);
     for (const auto& db : plan.databases) {
-        SectionRef ref{path_of(db.source), db.source.section};
-        if (db.source.archive != plan.base) check_section(ref.archive, ref.section);
+        SectionRef ref{source_of(db.source), db.source.section};
+        if (db.source.archive != plan.base) check_section(*ref.archive, ref.section);
         source.databases.push_back(ref);
     }
     return restore_cluster(repo, restorer, source, replace);

@@ -2,6 +2,7 @@
 
 #include "pgtier/archive/verifier.hpp"
 #include "pgtier/commands/commands.hpp"
+#include "pgtier/storage/local_store.hpp"
 #include "pgtier/storage/repository.hpp"
 #include "pgtier/sys/log.hpp"
 
@@ -15,11 +16,11 @@ ExitCode verify(const Config& config, const std::vector<std::string>& archives) 
     if (archives.empty()) {
         for (const auto& entry : repo.scan()) {
             if (entry.state == ArchiveState::foreign_manifest) {
-                std::printf("FAILED %s: %s\n", entry.path.string().c_str(), entry.problem.c_str());
+                std::printf("FAILED %s: %s\n", entry.location.c_str(), entry.problem.c_str());
                 all_ok = false;
                 continue;
             }
-            paths.push_back(entry.path);
+            paths.push_back(entry.location);
         }
         if (paths.empty() && all_ok) std::printf("no archives in %s\n", config.storage.dir.c_str());
     }
@@ -38,7 +39,7 @@ ExitCode verify(const Config& config, const std::vector<std::string>& archives) 
     }
     for (const auto& path : paths) {
         spdlog::debug("verifying {}", path.string());
-        const auto result = verify_archive(path);
+        const auto result = verify_archive(archive_at_path(path));
         if (result.ok) {
             std::printf("OK %s\n", path.string().c_str());
             continue;

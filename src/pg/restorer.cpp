@@ -26,7 +26,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }
 
 std::string describe(const SectionRef& ref) {
-    return section_label(ref.section) + " from " + ref.archive.filename().string();
+    return section_label(ref.section) + " from " + ref.archive->name();
 }
 
 // Sections of template1 and postgres carry no CREATE DATABASE (as in pg_dumpall): they load
@@ -36,7 +36,7 @@ bool section_creates_database(const std::string& source) {
 }
 
 std::function<void(const TextSink&)> reader(const SectionRef& ref) {
-    return [ref](const TextSink& sink) { read_section(ref.archive, ref.section, sink); };
+    return [ref](const TextSink& sink) { read_section(*ref.archive, ref.section, sink); };
 }
 
 }  // namespace
@@ -81,7 +81,7 @@ bool Restorer::cluster_is_empty(std::string& why) {
 
 std::string Restorer::read_text(const SectionRef& ref) {
     std::string text;
-    read_section(ref.archive, ref.section, [&](std::string_view chunk) { text.append(chunk); });
+    read_section(*ref.archive, ref.section, [&](std::string_view chunk) { text.append(chunk); });
     return text;
 }
 
@@ -155,9 +155,9 @@ void Restorer::restore_globals(const SectionRef& ref) {
     const auto started = std::chrono::steady_clock::now();
     const std::string globals = make_roles_idempotent(read_text(ref));
     replay(
-        "the globals (roles, tablespaces) from " + ref.archive.filename().string(), globals.size(),
-        "postgres", [&](const TextSink& sink) { sink(globals); }, nullptr);
-    spdlog::info("restored globals from {} ({} bytes, {:.1f} s)", ref.archive.filename().string(),
+        "the globals (roles, tablespaces) from " + ref.archive->name(), globals.size(), "postgres",
+        [&](const TextSink& sink) { sink(globals); }, nullptr);
+    spdlog::info("restored globals from {} ({} bytes, {:.1f} s)", ref.archive->name(),
                  globals.size(), seconds_since(started));
 }
 
@@ -170,7 +170,7 @@ void Restorer::check_restorable(const SectionRef& ref, const std::string& target
     struct HeaderRead {};
     SectionHeaderScanner header;
     try {
-        read_section(ref.archive, ref.section, [&](std::string_view chunk) {
+        read_section(*ref.archive, ref.section, [&](std::string_view chunk) {
             if (header.feed(chunk)) throw HeaderRead{};
         });
     } catch (const HeaderRead&) {
@@ -300,10 +300,10 @@ RestoredDatabase Restorer::restore_database(
     const auto started = std::chrono::steady_clock::now();
     if (in_place) {
         spdlog::info("restoring database \"{}\" from {} into the empty \"{}\"", source,
-                     ref.archive.filename().string(), target);
+                     ref.archive->name(), target);
     } else {
         spdlog::info("restoring database \"{}\" from {} as \"{}\" (loading into \"{}\" first)",
-                     source, ref.archive.filename().string(), target, work);
+                     source, ref.archive->name(), target, work);
     }
     auto cleanup = [&](const std::string& why) {
         std::string message = why;

@@ -11,14 +11,12 @@
 #include "pgtier/core/errors.hpp"
 #include "pgtier/core/naming.hpp"
 #include "pgtier/storage/directory.hpp"
+#include "pgtier/storage/local_store.hpp"
 #include "pgtier/sys/log.hpp"
 
 namespace pgtier {
 
 namespace {
-
-constexpr BackupType all_tiers[] = {BackupType::full, BackupType::differential,
-                                    BackupType::incremental};
 
 constexpr std::string_view intent_file_name = "publishing";
 constexpr std::string_view lock_file_name = "lock";
@@ -52,22 +50,6 @@ bool is_leftover_name(const std::string& name, BackupType type) {
 }
 
 }  // namespace
-
-std::string_view to_string(ArchiveState state) {
-    switch (state) {
-        case ArchiveState::complete:
-            return "complete";
-        case ArchiveState::missing_sidecar:
-            return "incomplete: no .sha256 sidecar";
-        case ArchiveState::missing_manifest:
-            return "incomplete: no .json manifest";
-        case ArchiveState::unreadable_manifest:
-            return "incomplete: unreadable manifest";
-        case ArchiveState::foreign_manifest:
-            return "broken: the manifest describes another archive";
-    }
-    return "?";
-}
 
 PartialFile::PartialFile(Directory dir, std::string name)
     : dir_(std::move(dir)), name_(std::move(name)) {
@@ -127,7 +109,7 @@ void Repository::ensure_layout() const {
         throw Error("backup directory " + dir_.string() + " is not writable: " + errno_text(errno));
     }
     top.subdir_or_create(".pgtier");
-    for (auto type : all_tiers) top.subdir_or_create(to_string(type));
+    for (auto type : all_backup_types) top.subdir_or_create(to_string(type));
 }
 
 std::unique_ptr<RepositoryLock> Repository::lock(const std::atomic<bool>* stop) const {
@@ -220,7 +202,7 @@ std::vector<fs::path> Repository::sweep() const {
         }
         state->remove(intent_file_name);
     }
-    for (auto type : all_tiers) {
+    for (auto type : all_backup_types) {
         const auto dir = top.subdir(to_string(type));
         if (!dir) continue;
         for (const auto& name : dir->entries()) {
@@ -237,60 +219,17 @@ void Repository::sweep_and_log() const {
     }
 }
 
+std::shared_ptr<const ArchiveStore> Repository::store() const {
+    return std::make_shared<LocalStore>(dir_);
+}
+
 std::vector<ArchiveEntry> Repository::scan() const {
-    std::vector<ArchiveEntry> entries;
-    for (auto type : all_tiers) {
-        const auto dir = existing_tier(type);
-        if (!dir) continue;
-        for (const auto& name : dir->entries()) {
-            if (!looks_like_archive(name, type) || dir->type_of(name) != EntryType::file) continue;
-            ArchiveEntry entry;
-            entry.tier = type;
-            entry.name = name;
-            entry.path = dir->path_of(name);
-            entry.file_size = dir->size_of(name);
-            try {
-                const auto text = dir->read(manifest_name(name));
-                if (!text) {
-                    entry.state = ArchiveState::missing_manifest;
-                    entries.push_back(std::move(entry));
-                    continue;
-                }
-                entry.manifest =
-                    manifest_from_json(*text, dir->path_of(manifest_name(name)).string());
-            } catch (const Error& err) {
-                entry.state = ArchiveState::unreadable_manifest;
-                entry.problem = err.what();
-                entries.push_back(std::move(entry));
-                continue;
-            }
-            // Everything downstream (retention, restore plans) uses the manifest's name: it must
-            // be this very file, or the manifest is never acted on.
-            if (entry.manifest->name != name || entry.manifest->type != type) {
-                entry.state = ArchiveState::foreign_manifest;
-                entry.problem = "its manifest describes " +
-                                std::string(to_string(entry.manifest->type)) + " archive \"" +
-                                entry.manifest->name + "\", not this file: never acted on";
-            } else {
-                entry.state = dir->type_of(sidecar_name(name)) == EntryType::file
-                                  ? ArchiveState::complete
-                                  : ArchiveState::missing_sidecar;
-            }
-            entries.push_back(std::move(entry));
-        }
-    }
-    return entries;
+    root();  // a missing backup directory is an error, not an empty one
+    return scan_store(LocalStore(dir_));
 }
 
 std::vector<Manifest> Repository::published_manifests() const {
-    std::vector<Manifest> manifests;
-    for (auto& entry : scan()) {
-        if (entry.state == ArchiveState::complete) manifests.push_back(std::move(*entry.manifest));
-    }
-    std::stable_sort(manifests.begin(), manifests.end(), [](const Manifest& a, const Manifest& b) {
-        return a.started_at < b.started_at;
-    });
-    return manifests;
+    return pgtier::published_manifests(scan());
 }
 
 std::string Repository::new_archive_name(BackupType type, const std::tm& local) const {
@@ -319,7 +258,7 @@ fs::path resolve_link(const fs::path& link) {
     const fs::path target = fs::read_symlink(link, ec);
     const std::string name = target.string();
     bool archive = false;
-    for (auto type : all_tiers) archive = archive || looks_like_archive(name, type);
+    for (auto type : all_backup_types) archive = archive || looks_like_archive(name, type);
     if (ec || !is_plain_entry_name(name) || !archive) {
         throw Error("refusing " + link.string() + ": a link to \"" + name +
                     "\", which is not an archive in the same folder");
@@ -334,7 +273,7 @@ fs::path resolve_link(const fs::path& link) {
 }  // namespace
 
 std::optional<fs::path> Repository::resolve(const std::string& archive) const {
-    for (auto type : all_tiers) {
+    for (auto type : all_backup_types) {
         if (archive != "latest-" + std::string(to_string(type))) continue;
         std::optional<ArchiveEntry> newest;
         std::vector<std::string> broken;
@@ -358,14 +297,14 @@ std::optional<fs::path> Repository::resolve(const std::string& archive) const {
                         ": " + list);
         }
         if (!newest) return std::nullopt;
-        return newest->path;
+        return fs::path(newest->location);
     }
     std::error_code ec;
     const auto status = fs::symlink_status(archive, ec);
     if (fs::is_symlink(status)) return resolve_link(archive);
     if (fs::exists(status)) return fs::path(archive);
     if (!is_plain_entry_name(archive)) return std::nullopt;
-    for (auto type : all_tiers) {
+    for (auto type : all_backup_types) {
         const auto dir = existing_tier(type);
         if (!dir) continue;
         switch (dir->type_of(archive)) {
@@ -392,7 +331,7 @@ void Repository::publish(PartialFile& partial, const Manifest& manifest) const {
     try {
         dir.rename(partial.name_, name);
         partial.released_ = true;
-        dir.write_atomically(sidecar_name(name), manifest.sha256 + "  " + name + "\n");
+        dir.write_atomically(sidecar_name(name), sidecar_text(manifest.sha256, name));
         dir.write_atomically(manifest_name(name), manifest_to_json(manifest));
         dir.sync();
     } catch (...) {

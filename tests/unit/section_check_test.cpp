@@ -10,6 +10,7 @@
 #include "pgtier/archive/section_check.hpp"
 #include "pgtier/archive/section_reader.hpp"
 #include "pgtier/archive/sha256.hpp"
+#include "pgtier/storage/local_store.hpp"
 
 using namespace pgtier;
 
@@ -185,38 +186,39 @@ TEST_CASE("read_section: restore's wording for each verdict") {
     const std::string prefix = path.string() + ": section database \"db\"";
     std::string seen;
     const TextSink sink = [&](std::string_view chunk) { seen.append(chunk); };
+    const auto file = [&] { return FileSource::open_path(path); };
 
     write(compressed);
-    read_section(path, entry, sink);
+    read_section(*file(), entry, sink);
     CHECK(seen == text);
 
     auto longer = entry;
     longer.uncompressed_length = text.size() + 1;
-    CHECK_THROWS_WITH(read_section(path, longer, sink),
+    CHECK_THROWS_WITH(read_section(*file(), longer, sink),
                       prefix + " is incomplete (" + std::to_string(text.size()) +
                           " bytes decoded, manifest says " + std::to_string(text.size() + 1) + ")");
 
     auto other = entry;
     other.sha256 = sha256_hex("other");
-    CHECK_THROWS_WITH(read_section(path, other, sink),
+    CHECK_THROWS_WITH(read_section(*file(), other, sink),
                       prefix + " does not match its manifest's SHA-256");
 
     auto cut = entry;
     cut.length = compressed.size() - 10;
-    CHECK_THROWS_WITH(read_section(path, cut, sink), prefix + " is truncated");
+    CHECK_THROWS_WITH(read_section(*file(), cut, sink), prefix + " is truncated");
 
     std::string flipped = compressed;
     flipped[flipped.size() / 2] = static_cast<char>(flipped[flipped.size() / 2] ^ 0x10);
     write(flipped);
-    CHECK_THROWS_WITH(read_section(path, entry, sink),
+    CHECK_THROWS_WITH(read_section(*file(), entry, sink),
                       Catch::StartsWith(prefix + ": bzip2 data is corrupt (code "));
     CHECK_THROWS_WITH(
-        check_section(path, entry),
+        check_section(*file(), entry),
         prefix + " does not match the SHA-256 in its manifest (corrupted or changed)");
 
     const std::string bare = dump_text();
     write(bzip2(bare));
-    CHECK_THROWS_WITH(read_section(path, entry_for(bzip2(bare), bare), sink),
+    CHECK_THROWS_WITH(read_section(*file(), entry_for(bzip2(bare), bare), sink),
                       prefix + " is incomplete (" + std::to_string(bare.size()) +
                           " bytes decoded, manifest says " + std::to_string(bare.size()) + ")");
     std::filesystem::remove_all(dir);

@@ -1,7 +1,8 @@
 #pragma once
-#include <filesystem>
 #include <string>
 #include <vector>
+
+#include "pgtier/storage/archive_store.hpp"
 
 namespace pgtier {
 
@@ -16,6 +17,6 @@ struct VerifyResult {
 // Checks one archive with no database connection: the sidecar's SHA-256 against the file, the
 // manifest's size and SHA-256, and a full bzip2 decode of every section (length, per-section
 // SHA-256, dump trailer). Each section is judged on its own bytes.
-VerifyResult verify_archive(const std::filesystem::path& archive);
+VerifyResult verify_archive(const StoredArchive& archive);
 
 }  // namespace pgtier

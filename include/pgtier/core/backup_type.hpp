@@ -6,6 +6,8 @@
 namespace pgtier {
 
 enum class BackupType { full, differential, incremental };
+inline constexpr BackupType all_backup_types[] = {BackupType::full, BackupType::differential,
+                                                  BackupType::incremental};
 
 // "full", "differential", "incremental" — also the tier directory names.
 std::string_view to_string(BackupType type);

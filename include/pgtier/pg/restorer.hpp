@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,7 +18,7 @@ namespace pgtier {
 
 // One section of one archive.
 struct SectionRef {
-    std::filesystem::path archive;
+    std::shared_ptr<const ArchiveSource> archive;
     SectionEntry section;
 };
 

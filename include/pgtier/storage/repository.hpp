@@ -7,31 +7,13 @@
 
 #include "pgtier/core/backup_type.hpp"
 #include "pgtier/core/manifest.hpp"
+#include "pgtier/storage/archive_store.hpp"
 #include "pgtier/storage/directory.hpp"
 #include "pgtier/sys/clock.hpp"
 
 namespace pgtier {
 
 namespace fs = std::filesystem;
-
-enum class ArchiveState {
-    complete,          // archive + sidecar + manifest
-    missing_sidecar,   // archive + manifest, no sidecar
-    missing_manifest,  // an archive without manifest (a crash, or not made by pgtier)
-    unreadable_manifest,
-    foreign_manifest,  // the manifest names another archive or tier: never acted on
-};
-std::string_view to_string(ArchiveState state);
-
-struct ArchiveEntry {
-    BackupType tier = BackupType::full;
-    std::string name;
-    fs::path path;
-    ArchiveState state = ArchiveState::complete;
-    std::optional<Manifest> manifest;
-    std::string problem;  // why the manifest could not be used
-    std::uint64_t file_size = 0;
-};
 
 // Holds the advisory lock on <dir>/.pgtier/lock until destroyed (closing releases the flock).
 class RepositoryLock {
@@ -104,7 +86,9 @@ class Repository {
     // under the lock before a run).
     void sweep_and_log() const;
 
-    // Every archive-looking file in the tier folders; no database connection needed.
+    // The directory as an ArchiveStore (what readers and uploads go through).
+    std::shared_ptr<const ArchiveStore> store() const;
+    // Every archive-looking file in the tier folders (scan_store); no database connection.
     std::vector<ArchiveEntry> scan() const;
     // The manifests of complete archives, oldest first by started_at. A manifest's name and
     // type always match its archive's file name and tier folder (scan() checks).
