@@ -21,11 +21,12 @@ _S3_DIR=$WORK/ceph
 _s3_conf() { echo "$_S3_DIR/ceph.conf"; }
 
 # N consecutive free loopback ports; prints the first. The OSD binds several ports from a range,
-# so one kernel-chosen port is not enough.
+# so one kernel-chosen port is not enough. 20000-32000 stays below the kernel's ephemeral ports
+# (32768 up), where outgoing connections and lib.sh's _free_port take theirs.
 _s3_free_range() {
     local n=$1 base i try
     for try in $(seq 1 50); do
-        base=$((20000 + (RANDOM * 32768 + RANDOM + try) % 40000))
+        base=$((20000 + (RANDOM * 32768 + RANDOM + try) % 12000))
         for ((i = 0; i < n; i++)); do
             # A connect that succeeds means someone listens there.
             if (exec 3<>"/dev/tcp/127.0.0.1/$((base + i))") 2>/dev/null; then continue 2; fi
