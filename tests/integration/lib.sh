@@ -12,6 +12,8 @@
 #   fail MSG / pass MSG  report; fail exits 1
 #   $WORK                a private temporary directory, removed (clusters stopped) at exit
 #   $PGTIER              the pgtier binary under test (PGTIER_BIN, else build/pgtier)
+#   _CLEANUP_HOOKS       commands (function names) run at exit before $WORK goes, e.g. by
+#                        lib_s3.sh to kill its daemons
 set -euo pipefail
 
 # shellcheck disable=SC2012  # newest installed PostgreSQL; no match must give nothing, not the glob
@@ -24,6 +26,7 @@ PGTIER=${PGTIER_BIN:-$PGTIER_SOURCE_DIR/build/pgtier}
 WORK=$(mktemp -d /tmp/pgtier-test.XXXXXX)
 chmod 755 "$WORK"
 declare -a _PG_STARTED=()
+declare -a _CLEANUP_HOOKS=()
 
 _as_pg() {
     if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -34,7 +37,10 @@ _cleanup() {
     # and the script keeps its own exit status.
     local rc=$?
     set +e +o pipefail
-    local name
+    local name hook
+    for hook in "${_CLEANUP_HOOKS[@]}"; do
+        "$hook" >/dev/null 2>&1 || true
+    done
     for name in "${_PG_STARTED[@]}"; do
         _as_pg pg_ctl -D "$WORK/$name/data" -m immediate stop >/dev/null 2>&1 || true
     done
