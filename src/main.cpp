@@ -82,23 +82,59 @@ void add_backup(CLI::App& app, std::vector<Command>& all) {
 }
 
 void add_list(CLI::App& app, std::vector<Command>& all) {
-    auto json = std::make_shared<bool>(false);
+    struct Options {
+        bool json = false, remote = false;
+    };
+    auto o = std::make_shared<Options>();
     auto* list = app.add_subcommand("list", "list the archives, newest first (no database needed)");
-    list->add_flag("--json", *json, "machine-readable output");
-    all.push_back({list, [json](const Context& c) {
-                       return commands::list(c.config, output_format(*json));
+    list->add_flag("--json", o->json, "machine-readable output");
+    list->add_flag("--remote", o->remote, "list the bucket of [offsite] instead");
+    all.push_back({list, [o](const Context& c) {
+                       return commands::list(c.config, c.env, output_format(o->json), o->remote);
                    }});
 }
 
 void add_verify(CLI::App& app, std::vector<Command>& all) {
-    auto archives = std::make_shared<std::vector<std::string>>();
+    struct Options {
+        std::vector<std::string> archives;
+        bool remote = false, deep = false;
+    };
+    auto o = std::make_shared<Options>();
     auto* verify = app.add_subcommand(
         "verify", "check archives against their sidecar and manifest and decode every section");
-    verify->add_option("archive", *archives,
+    verify->add_option("archive", o->archives,
                        "archive paths or names, or latest-full / latest-differential / "
                        "latest-incremental (default: all)");
+    verify->add_flag("--remote", o->remote,
+                     "check the bucket's archives: sizes and checksums against the manifests");
+    verify->add_flag("--deep", o->deep, "with --remote: also download and decode every section");
+    all.push_back({verify, [o](const Context& c) {
+                       return commands::verify(c.config, c.env, o->archives, o->remote, o->deep);
+                   }});
+}
+
+void add_offsite(CLI::App& app, std::vector<Command>& all) {
+    struct Options {
+        bool dry_run = false;
+        std::string archive;
+    };
+    auto o = std::make_shared<Options>();
+    auto* offsite = app.add_subcommand("offsite", "copies in S3-compatible object storage");
+    offsite->require_subcommand(1);
+    auto* sync = offsite->add_subcommand(
+        "sync", "upload the archives the bucket lacks, then apply remote retention (exit 1 when "
+                "something stays pending)");
+    sync->add_flag("--dry-run", o->dry_run, "print what would be uploaded and deleted");
+    all.push_back({sync, [o](const Context& c) {
+                       return commands::offsite_sync(c.config, c.env, o->dry_run);
+                   }});
+    auto* fetch = app.add_subcommand(
+        "fetch", "download an archive from the bucket into the backup directory and check it");
+    fetch->add_option("archive", o->archive,
+                      "file name, or latest-full / latest-differential / latest-incremental")
+        ->required();
     all.push_back(
-        {verify, [archives](const Context& c) { return commands::verify(c.config, *archives); }});
+        {fetch, [o](const Context& c) { return commands::fetch(c.config, c.env, o->archive); }});
 }
 
 void add_restore(CLI::App& app, std::vector<Command>& all) {
@@ -118,7 +154,7 @@ void add_restore(CLI::App& app, std::vector<Command>& all) {
     list->add_option("archive", o->archive, archive_help)->required();
     list->add_flag("--json", o->json, "machine-readable output");
     all.push_back({list, [o](const Context& c) {
-                       return commands::restore_list_databases(c.config, o->archive,
+                       return commands::restore_list_databases(c.config, c.env, o->archive,
                                                                output_format(o->json));
                    }});
     auto* database = restore->add_subcommand(
@@ -159,7 +195,7 @@ void add_restore(CLI::App& app, std::vector<Command>& all) {
 
 void add_prune(CLI::App& app, std::vector<Command>& all) {
     struct Options {
-        bool dry_run = false;
+        bool dry_run = false, remote = false;
         std::optional<std::string> at;
     };
     auto o = std::make_shared<Options>();
@@ -168,8 +204,11 @@ void add_prune(CLI::App& app, std::vector<Command>& all) {
     prune->add_flag("--dry-run", o->dry_run,
                     "decide and print, delete nothing (no database needed)");
     prune->add_option("--at", o->at, "decide as of this ISO 8601 time (default: now)");
-    all.push_back(
-        {prune, [o](const Context& c) { return commands::prune(c.config, o->dry_run, o->at); }});
+    prune->add_flag("--remote", o->remote,
+                    "apply the bucket's retention ([offsite] day counts) to the bucket");
+    all.push_back({prune, [o](const Context& c) {
+                       return commands::prune(c.config, c.env, o->dry_run, o->at, o->remote);
+                   }});
 }
 
 void add_status_health_daemon(CLI::App& app, std::vector<Command>& all) {
@@ -239,6 +278,7 @@ int main(int argc, char** argv) {
     add_verify(app, all);
     add_restore(app, all);
     add_prune(app, all);
+    add_offsite(app, all);
     add_status_health_daemon(app, all);
     add_schedule(app, all);
 

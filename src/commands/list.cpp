@@ -4,6 +4,7 @@
 
 #include "pgtier/commands/commands.hpp"
 #include "pgtier/core/text.hpp"
+#include "pgtier/storage/offsite_sync.hpp"
 #include "pgtier/storage/repository.hpp"
 #include "pgtier/storage/run_status.hpp"
 
@@ -47,10 +48,18 @@ void print_last_runs(const Repository& repo) {
 
 }  // namespace
 
-ExitCode list(const Config& config, OutputFormat format) {
+ExitCode list(const Config& config, const Environment& env, OutputFormat format, bool remote) {
     Repository repo(config.storage.dir);
-    repo.require_exists();
-    auto entries = repo.scan();
+    std::vector<ArchiveEntry> entries;
+    std::string where = config.storage.dir.string();
+    if (remote) {
+        const auto store = open_offsite_store(config, env);
+        where = store->describe();
+        entries = scan_store(*store);
+    } else {
+        repo.require_exists();
+        entries = repo.scan();
+    }
     sort_newest_first(entries);
 
     if (format == OutputFormat::json) {
@@ -79,8 +88,8 @@ ExitCode list(const Config& config, OutputFormat format) {
     }
 
     if (entries.empty()) {
-        std::printf("no archives in %s\n", config.storage.dir.c_str());
-        print_last_runs(repo);
+        std::printf("no archives in %s\n", where.c_str());
+        if (!remote) print_last_runs(repo);
         return ExitCode::ok;
     }
     std::printf("%-13s %-20s %10s  %-30s %-9s %s\n", "TYPE", "STARTED (UTC)", "SIZE", "CONTENTS",
@@ -105,7 +114,7 @@ ExitCode list(const Config& config, OutputFormat format) {
                 e.problem.empty() ? std::string(to_string(e.state)).c_str() : e.problem.c_str());
         }
     }
-    print_last_runs(repo);
+    if (!remote) print_last_runs(repo);
     return ExitCode::ok;
 }
 

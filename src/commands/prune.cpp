@@ -2,8 +2,10 @@
 #include <cstdio>
 
 #include "pgtier/commands/commands.hpp"
+#include "pgtier/core/offsite_plan.hpp"
 #include "pgtier/core/retention.hpp"
 #include "pgtier/core/text.hpp"
+#include "pgtier/storage/offsite_sync.hpp"
 #include "pgtier/storage/repository.hpp"
 #include "pgtier/sys/log.hpp"
 
@@ -23,7 +25,8 @@ std::vector<RetentionDecision> apply_retention(const Repository& repo,
     return decisions;
 }
 
-ExitCode prune(const Config& config, bool dry_run, const std::optional<std::string>& at) {
+ExitCode prune(const Config& config, const Environment& env, bool dry_run,
+               const std::optional<std::string>& at, bool remote) {
     TimePoint now = now_utc();
     if (at && !dry_run) {
         throw ConfigError(
@@ -38,14 +41,29 @@ ExitCode prune(const Config& config, bool dry_run, const std::optional<std::stri
         }
         now = *parsed;
     }
-    const Repository repo(config.storage.dir);
-    repo.require_exists();
-    std::unique_ptr<RepositoryLock> lock;
-    if (!dry_run) {
-        repo.ensure_layout();
-        lock = repo.lock();
+    std::vector<RetentionDecision> decisions;
+    if (remote) {
+        // The bucket's own retention ([offsite] day counts, else the local ones); objects
+        // that are not complete pgtier archives are never decided, so never deleted.
+        const auto store = open_offsite_store(config, env);
+        decisions = plan_retention(published_manifests(scan_store(*store)),
+                                   offsite_retention(config.retention, config.offsite), now);
+        for (const auto& d : decisions) {
+            if (d.keep || dry_run) continue;
+            remove_remote_archive(*store, d.tier, d.name);
+            spdlog::info("offsite retention: deleted {}/{}: {}", to_string(d.tier), d.name,
+                         d.reason);
+        }
+    } else {
+        const Repository repo(config.storage.dir);
+        repo.require_exists();
+        std::unique_ptr<RepositoryLock> lock;
+        if (!dry_run) {
+            repo.ensure_layout();
+            lock = repo.lock();
+        }
+        decisions = apply_retention(repo, config.retention, now, dry_run);
     }
-    const auto decisions = apply_retention(repo, config.retention, now, dry_run);
     std::uint64_t freed = 0;
     std::size_t deleted = 0;
     for (const auto& d : decisions) {

@@ -1,6 +1,7 @@
 // pgtier restore list-databases | database | full | latest
 #include <unistd.h>
 #include <algorithm>
+#include <set>
 
 #include <atomic>
 #include <chrono>
@@ -16,6 +17,7 @@
 #include "pgtier/pg/restorer.hpp"
 #include "pgtier/storage/directory.hpp"
 #include "pgtier/storage/local_store.hpp"
+#include "pgtier/storage/offsite_sync.hpp"
 #include "pgtier/storage/repository.hpp"
 #include "pgtier/sys/log.hpp"
 #include "pgtier/sys/signals.hpp"
@@ -33,15 +35,101 @@ struct ResolvedArchive {
     const std::string& name() const { return stored.name; }
 };
 
-// What the user named: a path, a name in a tier folder, or latest-<tier>; it must be a pgtier
-// archive with its sidecar and manifest.
-ResolvedArchive resolve_archive(const Repository& repo, const std::string& name) {
-    const auto path = repo.resolve(name);
-    if (!path) {
-        throw Error("no archive \"" + name + "\" (a path, a file name in " + repo.dir().string() +
-                    "/<tier>/, or latest-full / latest-differential / latest-incremental)");
+// The archives a restore reads: the backup directory's and, with [offsite], the bucket's for
+// what the directory lacks (docs/design.md, Restore from offsite). The bucket is listed only
+// when the directory cannot serve.
+class Catalog {
+  public:
+    Catalog(const Config& config, const Environment& env, const Repository& repo)
+        : config_(config), env_(env), repo_(repo), local_(repo.store()) {}
+
+    // The bucket's store, opened on first use; null without [offsite].
+    S3Store* remote() {
+        if (!remote_ && config_.offsite.enabled())
+            remote_ = open_offsite_store(config_, env_, &stop_requested());
+        return remote_.get();
     }
-    ResolvedArchive archive{archive_at_path(*path), nullptr, {}};
+    const std::vector<ArchiveEntry>& remote_entries() {
+        if (!remote_entries_)
+            remote_entries_ = remote() ? scan_store(*remote()) : std::vector<ArchiveEntry>{};
+        return *remote_entries_;
+    }
+    // The complete remote archive a user named (its file name or latest-<tier>).
+    std::optional<StoredArchive> find_remote(const std::string& name) {
+        if (!remote()) return std::nullopt;
+        const ArchiveEntry* found = nullptr;
+        for (const auto& e : remote_entries()) {
+            if (e.state != ArchiveState::complete) continue;
+            const bool match = name == e.name ||
+                               (name == "latest-" + std::string(to_string(e.tier)) &&
+                                (!found || e.manifest->started_at > found->manifest->started_at));
+            if (match) found = &e;
+        }
+        if (!found) return std::nullopt;
+        spdlog::info("{} is not in {}: reading it from {}", found->name, repo_.dir().string(),
+                     remote()->describe());
+        return stored_archive(remote_, found->tier, found->name);
+    }
+    // Every published archive a plan may use: the directory's, then the bucket's that the
+    // directory lacks. A bucket that cannot be read leaves the directory's alone, with a
+    // warning (or the error, when the directory has nothing).
+    std::vector<Manifest> published() {
+        auto manifests = repo_.published_manifests();
+        if (!config_.offsite.enabled()) return manifests;
+        std::vector<Manifest> remote_only;
+        try {
+            for (auto& m : pgtier::published_manifests(remote_entries())) {
+                const bool local = std::any_of(
+                    manifests.begin(), manifests.end(),
+                    [&](const Manifest& l) { return l.type == m.type && l.name == m.name; });
+                if (!local) {
+                    from_remote_.insert(std::string(to_string(m.type)) + "/" + m.name);
+                    remote_only.push_back(std::move(m));
+                }
+            }
+        } catch (const Error& err) {
+            if (manifests.empty()) throw;
+            spdlog::warn("planning from {} alone: {}", repo_.dir().string(), one_line(err.what()));
+        }
+        manifests.insert(manifests.end(), remote_only.begin(), remote_only.end());
+        std::stable_sort(
+            manifests.begin(), manifests.end(),
+            [](const Manifest& a, const Manifest& b) { return a.started_at < b.started_at; });
+        return manifests;
+    }
+    // The store holding a published archive (after published()).
+    std::shared_ptr<const ArchiveStore> store_of(BackupType tier, const std::string& name) {
+        if (from_remote_.count(std::string(to_string(tier)) + "/" + name) != 0) return remote_;
+        return local_;
+    }
+    std::uint64_t bytes_downloaded() const {
+        return remote_ ? remote_->client().bytes_downloaded() : 0;
+    }
+
+  private:
+    const Config& config_;
+    const Environment& env_;
+    const Repository& repo_;
+    std::shared_ptr<const ArchiveStore> local_;
+    std::shared_ptr<S3Store> remote_;
+    std::optional<std::vector<ArchiveEntry>> remote_entries_;
+    std::set<std::string> from_remote_;
+};
+
+// What the user named: a path, a name in a tier folder, or latest-<tier> (in the directory,
+// else in the bucket); it must be a pgtier archive with its sidecar and manifest.
+ResolvedArchive resolve_archive(const Repository& repo, Catalog& catalog, const std::string& name) {
+    const auto path = repo.resolve(name);
+    std::optional<StoredArchive> remote;
+    if (!path) remote = catalog.find_remote(name);
+    if (!path && !remote) {
+        throw Error("no archive \"" + name + "\" (a path, a file name in " + repo.dir().string() +
+                    "/<tier>/, or latest-full / latest-differential / latest-incremental)" +
+                    (catalog.remote()
+                         ? " in " + repo.dir().string() + " or " + catalog.remote()->describe()
+                         : ""));
+    }
+    ResolvedArchive archive{path ? archive_at_path(*path) : *remote, nullptr, {}};
     const StoredArchive& stored = archive.stored;
     if (!stored.read_beside(manifest_name(stored.name))) {
         throw Error(stored.location + " has no manifest " + manifest_name(stored.name) +
@@ -107,18 +195,18 @@ std::string database_list(const Manifest& manifest) {
 
 // Role statements for a single-database restore: from the archive's own globals, else from the
 // newest archive with globals in the repository that is not newer than it.
-std::map<std::string, std::string> roles_for(const Repository& repo,
-                                             const ResolvedArchive& archive) {
+std::map<std::string, std::string> roles_for(Catalog& catalog, const ResolvedArchive& archive) {
     // The repository is only read when the archive has no globals of its own.
     const auto choice = choose_globals_source(archive.manifest, archive.manifest.has_globals()
                                                                     ? std::vector<Manifest>{}
-                                                                    : repo.published_manifests());
+                                                                    : catalog.published());
     std::optional<SectionRef> globals;
     if (choice) {
-        globals = SectionRef{choice->own
-                                 ? archive.source
-                                 : repo.store()->open(choice->source.tier, choice->source.archive),
-                             choice->source.section};
+        globals =
+            SectionRef{choice->own ? archive.source
+                                   : catalog.store_of(choice->source.tier, choice->source.archive)
+                                         ->open(choice->source.tier, choice->source.archive),
+                       choice->source.section};
     }
     if (!globals) {
         spdlog::warn(
@@ -208,10 +296,11 @@ std::optional<std::string> interrupted_restore_refusal(const Repository& repo,
            "cluster is as it should be)";
 }
 
-ExitCode restore_list_databases(const Config& config, const std::string& archive_name,
-                                OutputFormat format) {
+ExitCode restore_list_databases(const Config& config, const Environment& env,
+                                const std::string& archive_name, OutputFormat format) {
     const Repository repo(config.storage.dir);
-    const auto archive = resolve_archive(repo, archive_name);
+    Catalog catalog(config, env, repo);
+    const auto archive = resolve_archive(repo, catalog, archive_name);
     const auto& m = archive.manifest;
     if (format == OutputFormat::json) {
         nlohmann::json out = nlohmann::json::array();
@@ -247,7 +336,8 @@ ExitCode restore_database(const Config& config, const Environment& env,
     }
     const Repository repo(config.storage.dir);
     const auto lock = lock_for_restore(repo);
-    const auto archive = resolve_archive(repo, archive_name);
+    Catalog catalog(config, env, repo);
+    const auto archive = resolve_archive(repo, catalog, archive_name);
     const SectionEntry* section = archive.manifest.find_database(database);
     if (section == nullptr) {
         throw Error("database \"" + database + "\" is not in " + archive.name() +
@@ -255,7 +345,7 @@ ExitCode restore_database(const Config& config, const Environment& env,
     }
     const SectionRef ref{archive.source, *section};
     check_section(*ref.archive, ref.section);  // before anything changes
-    const auto roles = roles_for(repo, archive);
+    const auto roles = roles_for(catalog, archive);
     Restorer restorer(resolve_connection(config, env), stop_requested());
     restorer.drop_stale_work_databases();
     const std::string target = as.value_or(database);
@@ -264,6 +354,13 @@ ExitCode restore_database(const Config& config, const Environment& env,
                 target.c_str(), as ? (" (from \"" + database + "\")").c_str() : "",
                 archive.name().c_str(), human_size(result.bytes).c_str(), result.seconds,
                 human_size(result.size_on_server).c_str());
+    if (catalog.bytes_downloaded() > 0) {
+        // Ranged reads: the section (checked, then replayed), the manifest and the sidecar.
+        std::printf("read %s from %s (the section is %s, the archive %s)\n",
+                    human_size(catalog.bytes_downloaded()).c_str(),
+                    catalog.remote()->describe().c_str(), human_size(section->length).c_str(),
+                    human_size(archive.manifest.compressed_size).c_str());
+    }
     return ExitCode::ok;
 }
 
@@ -271,7 +368,8 @@ ExitCode restore_full(const Config& config, const Environment& env, const std::s
                       bool replace) {
     const Repository repo(config.storage.dir);
     const auto lock = lock_for_restore(repo);
-    const auto archive = resolve_archive(repo, archive_name);
+    Catalog catalog(config, env, repo);
+    const auto archive = resolve_archive(repo, catalog, archive_name);
     if (archive.manifest.type == BackupType::incremental) {
         throw Error(archive.name() +
                     " is an incremental (only the databases that changed); restore it with "
@@ -294,8 +392,9 @@ ExitCode restore_full(const Config& config, const Environment& env, const std::s
 ExitCode restore_latest(const Config& config, const Environment& env, bool if_empty, bool replace,
                         bool dry_run) {
     const Repository repo(config.storage.dir);
+    Catalog catalog(config, env, repo);
     if (dry_run) {
-        for (const auto& line : describe_plan(plan_latest_restore(repo.published_manifests())))
+        for (const auto& line : describe_plan(plan_latest_restore(catalog.published())))
             report(line);
         return ExitCode::ok;
     }
@@ -311,14 +410,15 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
             return ExitCode::ok;
         }
     }
-    const auto published = repo.published_manifests();
+    const auto published = catalog.published();
     const bool have_base = std::any_of(published.begin(), published.end(), [](const Manifest& m) {
         return m.type != BackupType::incremental;
     });
     if (!have_base && if_empty) {
         // The daemon's first start with auto_restore: nothing to restore is not an error.
         report("not restoring (--if-empty): no full or differential archive in " +
-               repo.dir().string() + " yet");
+               repo.dir().string() +
+               (catalog.remote() ? " or " + catalog.remote()->describe() : "") + " yet");
         return ExitCode::ok;
     }
     const auto plan = plan_latest_restore(published);
@@ -326,14 +426,14 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
 
     // Everything that will be read is checked before anything changes: the base against its
     // sidecar, each section from a newer archive against its manifest.
-    const auto store = repo.store();
     std::map<std::string, std::shared_ptr<const ArchiveSource>> opened;
     auto source_of = [&](const SectionSource& s) {
         auto& archive = opened[s.archive];
-        if (!archive) archive = store->open(s.tier, s.archive);
+        if (!archive) archive = catalog.store_of(s.tier, s.archive)->open(s.tier, s.archive);
         return archive;
     };
-    const StoredArchive base = stored_archive(store, plan.base_tier, plan.base);
+    const StoredArchive base =
+        stored_archive(catalog.store_of(plan.base_tier, plan.base), plan.base_tier, plan.base);
     check_whole(*source_of({plan.base_tier, plan.base, {}}), base, base.manifest());
     ClusterSource source;
     source.globals = {source_of(plan.globals), plan.globals.section};

@@ -1,14 +1,106 @@
+// pgtier verify [--remote [--deep]] [ARCHIVE...]
 #include <cstdio>
 
 #include "pgtier/archive/verifier.hpp"
 #include "pgtier/commands/commands.hpp"
+#include "pgtier/core/naming.hpp"
 #include "pgtier/storage/local_store.hpp"
+#include "pgtier/storage/offsite_sync.hpp"
 #include "pgtier/storage/repository.hpp"
 #include "pgtier/sys/log.hpp"
+#include "pgtier/sys/signals.hpp"
 
 namespace pgtier::commands {
 
-ExitCode verify(const Config& config, const std::vector<std::string>& archives) {
+namespace {
+
+void print_verdict(const std::string& where, const VerifyResult& result) {
+    if (result.ok) {
+        std::printf("OK %s\n", where.c_str());
+        return;
+    }
+    std::string why;
+    for (const auto& p : result.problems) why += (why.empty() ? "" : "; ") + p;
+    if (!result.intact_sections.empty()) {
+        std::string intact;
+        for (const auto& s : result.intact_sections) intact += (intact.empty() ? "" : ", ") + s;
+        why += " [intact: " + intact + "]";
+    }
+    std::printf("FAILED %s: %s\n", where.c_str(), why.c_str());
+}
+
+// Without downloading the archive: the object's size and the sidecar against the manifest.
+VerifyResult check_remote_listing(const std::shared_ptr<S3Store>& store,
+                                  const ArchiveEntry& entry) {
+    VerifyResult result;
+    const auto problem = [&](std::string text) {
+        result.ok = false;
+        result.problems.push_back(std::move(text));
+    };
+    if (entry.file_size != entry.manifest->compressed_size) {
+        problem("the object is " + std::to_string(entry.file_size) + " bytes, its manifest says " +
+                std::to_string(entry.manifest->compressed_size));
+    }
+    try {
+        const auto sidecar = stored_archive(store, entry.tier, entry.name).sidecar_sha256();
+        if (sidecar != entry.manifest->sha256)
+            problem("the sidecar's SHA-256 is not the manifest's");
+    } catch (const Error& err) {
+        problem(err.what());
+    }
+    return result;
+}
+
+ExitCode verify_remote(const Config& config, const Environment& env,
+                       const std::vector<std::string>& names, bool deep) {
+    const std::shared_ptr<S3Store> store = open_offsite_store(config, env, &stop_requested());
+    auto entries = scan_store(*store);
+    bool all_ok = true;
+    std::vector<const ArchiveEntry*> chosen;
+    for (const auto& name : names) {
+        const ArchiveEntry* found = nullptr;
+        for (const auto& e : entries) {
+            const bool latest = name == "latest-" + std::string(to_string(e.tier)) &&
+                                e.state == ArchiveState::complete &&
+                                (!found || e.manifest->started_at > found->manifest->started_at);
+            if (e.name == name || latest) found = &e;
+        }
+        if (!found) {
+            std::printf("FAILED %s: no such archive in %s\n", name.c_str(),
+                        store->describe().c_str());
+            all_ok = false;
+        } else {
+            chosen.push_back(found);
+        }
+    }
+    if (names.empty()) {
+        for (const auto& e : entries) chosen.push_back(&e);
+        if (chosen.empty()) std::printf("no archives in %s\n", store->describe().c_str());
+    }
+    for (const auto* e : chosen) {
+        if (e->state != ArchiveState::complete) {
+            std::printf(
+                "FAILED %s: %s\n", e->location.c_str(),
+                e->problem.empty() ? std::string(to_string(e->state)).c_str() : e->problem.c_str());
+            all_ok = false;
+            continue;
+        }
+        spdlog::debug("verifying {}", e->location);
+        const auto result = deep ? verify_archive(stored_archive(store, e->tier, e->name))
+                                 : check_remote_listing(store, *e);
+        all_ok = all_ok && result.ok;
+        print_verdict(e->location, result);
+    }
+    return all_ok ? ExitCode::ok : ExitCode::failure;
+}
+
+}  // namespace
+
+ExitCode verify(const Config& config, const Environment& env,
+                const std::vector<std::string>& archives, bool remote, bool deep) {
+    if (deep && !remote)
+        throw ConfigError("--deep goes with --remote (a local verify always decodes)");
+    if (remote) return verify_remote(config, env, archives, deep);
     Repository repo(config.storage.dir);
     if (archives.empty()) repo.require_exists();
     std::vector<std::filesystem::path> paths;
@@ -40,19 +132,8 @@ ExitCode verify(const Config& config, const std::vector<std::string>& archives) 
     for (const auto& path : paths) {
         spdlog::debug("verifying {}", path.string());
         const auto result = verify_archive(archive_at_path(path));
-        if (result.ok) {
-            std::printf("OK %s\n", path.string().c_str());
-            continue;
-        }
-        all_ok = false;
-        std::string why;
-        for (const auto& p : result.problems) why += (why.empty() ? "" : "; ") + p;
-        if (!result.intact_sections.empty()) {
-            std::string intact;
-            for (const auto& s : result.intact_sections) intact += (intact.empty() ? "" : ", ") + s;
-            why += " [intact: " + intact + "]";
-        }
-        std::printf("FAILED %s: %s\n", path.string().c_str(), why.c_str());
+        all_ok = all_ok && result.ok;
+        print_verdict(path.string(), result);
     }
     return all_ok ? ExitCode::ok : ExitCode::failure;
 }

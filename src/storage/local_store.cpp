@@ -54,6 +54,11 @@ std::optional<std::string> LocalStore::read_small(BackupType tier, std::string_v
 
 std::shared_ptr<const ArchiveSource> LocalStore::open(BackupType tier,
                                                       std::string_view name) const {
+    return open_file(tier, name);
+}
+
+std::shared_ptr<const FileSource> LocalStore::open_file(BackupType tier,
+                                                        std::string_view name) const {
     const auto dir = existing_tier(dir_, tier);
     if (!dir) throw Error("cannot open " + describe(tier, name) + ": " + errno_text(ENOENT));
     return std::make_shared<FileSource>(dir->open_for_reading(name), std::string(name),
@@ -69,15 +74,7 @@ void LocalStore::put_file(BackupType tier, std::string_view name, int fd,
         const UniqueFd out = dir.create_new(partial);
         FileSource in(UniqueFd(::dup(fd)), std::string(name), "the source of " + std::string(name));
         in.read(0, size, "the copy", [&](const char* data, std::size_t n) {
-            while (n > 0) {
-                const ssize_t written = ::write(out.get(), data, n);
-                if (written < 0 && errno == EINTR) continue;
-                if (written < 0)
-                    throw Error("cannot write " + dir.path_of(partial).string() + ": " +
-                                errno_text(errno));
-                data += written;
-                n -= static_cast<std::size_t>(written);
-            }
+            write_all(out.get(), data, n, dir.path_of(partial).string());
         });
         if (::fsync(out.get()) != 0)
             throw Error("cannot fsync " + dir.path_of(partial).string() + ": " + errno_text(errno));

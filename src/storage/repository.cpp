@@ -360,17 +360,19 @@ void Repository::remove_archive(BackupType type, const std::string& name) const 
     dir->sync();
     // Repoint latest_* when it named this archive (the newest is never deleted by retention,
     // but an operator's manual removal goes through here too).
-    const std::string link = latest_link_name(type);
-    if (dir->read_link(link) == name) {
-        std::optional<Manifest> newest;
-        for (const auto& m : published_manifests()) {
-            if (m.type == type) newest = m;
-        }
-        if (newest) {
-            point_latest(*dir, type, newest->name);
-        } else {
-            dir->remove(link);
-        }
+    if (dir->read_link(latest_link_name(type)) == name) point_latest_to_newest(type);
+}
+
+void Repository::point_latest_to_newest(BackupType type) const {
+    std::optional<Manifest> newest;
+    for (const auto& m : published_manifests()) {
+        if (m.type == type) newest = m;
+    }
+    const Directory dir = tier(type);
+    if (newest) {
+        point_latest(dir, type, newest->name);
+    } else {
+        dir.remove(latest_link_name(type));
     }
 }
 

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "pgtier/core/errors.hpp"
+#include "pgtier/storage/offsite_sync.hpp"
 #include "pgtier/storage/repository.hpp"
 #include "pgtier/sys/log.hpp"
 
@@ -88,9 +89,19 @@ void record_run(const Repository& repo, const RunRecord& r) {
         bump("runs");
         bump(std::string(to_string(r.result)).c_str());
         repo.write_state_file(status_file, doc.dump(2) + "\n");
-        repo.write_state_file("metrics.prom", metrics_text(read_tier_status(repo)));
     } catch (const std::exception& err) {
         spdlog::warn("cannot record the run in {}: {}", status_path(repo).string(), err.what());
+    }
+    refresh_metrics(repo);
+}
+
+void refresh_metrics(const Repository& repo) {
+    try {
+        repo.write_state_file("metrics.prom", metrics_text(read_tier_status(repo)) +
+                                                  offsite_metrics_text(repo, now_utc()));
+    } catch (const std::exception& err) {
+        spdlog::warn("cannot write {}: {}", (repo.state_dir() / "metrics.prom").string(),
+                     err.what());
     }
 }
 

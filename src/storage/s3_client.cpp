@@ -168,6 +168,11 @@ std::string S3Location::describe() const {
     return "s3://" + bucket + (prefix.empty() ? "" : "/" + prefix) + " at " + endpoint_or_default();
 }
 
+// Ends a transfer (CURLE_ABORTED_BY_CALLBACK) once the cancel flag is set.
+static int on_progress(void* flag, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    return static_cast<const std::atomic<bool>*>(flag)->load() ? 1 : 0;
+}
+
 struct S3Client::Impl {
     S3Location location;
     S3Credentials credentials;
@@ -178,6 +183,7 @@ struct S3Client::Impl {
     char error_text[CURL_ERROR_SIZE] = {};
     std::uint64_t downloaded = 0;
     std::uint64_t uploaded = 0;
+    const std::atomic<bool>* cancel = nullptr;
 
     std::string full_key(const std::string& key) const {
         return location.prefix.empty() ? key : location.prefix + "/" + key;
@@ -225,6 +231,11 @@ struct S3Client::Impl {
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, &transfer);
+        if (cancel != nullptr) {
+            curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+            curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+            curl_easy_setopt(h, CURLOPT_XFERINFODATA, cancel);
+        }
         if (!location.ca_file.empty())
             curl_easy_setopt(h, CURLOPT_CAINFO, location.ca_file.c_str());
         if (!location.verify_tls) {
@@ -524,6 +535,10 @@ void S3Client::create_bucket() {
     Body source{.data = xml.data(), .length = xml.size()};
     impl_->expect(
         {.method = "PUT", .bucket_level = true, .what = "create the bucket", .body = &source});
+}
+
+void S3Client::set_cancel_flag(const std::atomic<bool>* flag) {
+    impl_->cancel = flag;
 }
 
 }  // namespace pgtier

@@ -10,6 +10,7 @@
 
 #include "pgtier/core/cron.hpp"
 #include "pgtier/core/errors.hpp"
+#include "pgtier/core/offsite_plan.hpp"
 #include "pgtier/sys/clock.hpp"
 #include "pgtier/sys/files.hpp"
 #include "pgtier/sys/log.hpp"
@@ -94,6 +95,57 @@ const std::vector<KeySpec>& key_specs() {
          [](Config& c, const Value& v) { c.compression.level = in_range(v, 1, 9); }},
         {"compression", "threads", KeyType::integer,
          [](Config& c, const Value& v) { c.compression.threads = in_range(v, 0, 256); }},
+        {"offsite", "url", KeyType::string,
+         [](Config& c, const Value& v) {
+             const auto& url = std::get<std::string>(v);
+             if (!url.empty()) {
+                 try {
+                     parse_s3_url(url);
+                 } catch (const Error& err) {
+                     throw BadValue{err.what()};
+                 }
+             }
+             c.offsite.url = url;
+         }},
+        {"offsite", "endpoint", KeyType::string,
+         [](Config& c, const Value& v) {
+             const auto& url = std::get<std::string>(v);
+             if (!url.empty() && url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
+                 throw BadValue{"must start with https:// or http://, got '" + url + "'"};
+             c.offsite.endpoint = url;
+         }},
+        {"offsite", "region", KeyType::string,
+         [](Config& c, const Value& v) { c.offsite.region = non_empty(v); }},
+        {"offsite", "path_style", KeyType::boolean,
+         [](Config& c, const Value& v) { c.offsite.path_style = std::get<bool>(v); }},
+        {"offsite", "ca_file", KeyType::string,
+         [](Config& c, const Value& v) { c.offsite.ca_file = std::get<std::string>(v); }},
+        {"offsite", "verify_tls", KeyType::boolean,
+         [](Config& c, const Value& v) { c.offsite.verify_tls = std::get<bool>(v); }},
+        {"offsite", "access_key_id_file", KeyType::string,
+         [](Config& c, const Value& v) {
+             c.offsite.access_key_id_file = std::get<std::string>(v);
+         }},
+        {"offsite", "secret_access_key_file", KeyType::string,
+         [](Config& c, const Value& v) {
+             c.offsite.secret_access_key_file = std::get<std::string>(v);
+         }},
+        {"offsite", "max_lag", KeyType::string,
+         [](Config& c, const Value& v) {
+             const auto seconds = parse_duration(std::get<std::string>(v));
+             if (!seconds || *seconds <= 0)
+                 throw BadValue{"must be a duration like \"90m\", \"6h\" or \"2d\", got '" +
+                                std::get<std::string>(v) + "'"};
+             c.offsite.max_lag_seconds = *seconds;
+         }},
+        {"offsite", "incremental_days", KeyType::integer,
+         [](Config& c, const Value& v) { c.offsite.incremental_days = in_range(v, 1, 36500); }},
+        {"offsite", "differential_days", KeyType::integer,
+         [](Config& c, const Value& v) { c.offsite.differential_days = in_range(v, 1, 36500); }},
+        {"offsite", "full_days", KeyType::integer,
+         [](Config& c, const Value& v) { c.offsite.full_days = in_range(v, 1, 36500); }},
+        {"offsite", "min_full", KeyType::integer,
+         [](Config& c, const Value& v) { c.offsite.min_full = in_range(v, 1, 1000); }},
         {"daemon", "auto_restore", KeyType::boolean,
          [](Config& c, const Value& v) { c.daemon.auto_restore = std::get<bool>(v); }},
         {"daemon", "log_level", KeyType::string,
@@ -339,10 +391,11 @@ Config load_config(const ConfigOverrides& overrides, const Environment& env) {
 }
 
 namespace {
-std::string read_password_file(const std::string& path, const std::string& what) {
+std::string read_password_file(const std::string& path, const std::string& what,
+                               const char* kind = "password file") {
     auto password = read_file(path);
     if (!password) {
-        throw ConfigError(what + ": cannot read password file " + path + ": " + errno_text(errno));
+        throw ConfigError(what + ": cannot read " + kind + " " + path + ": " + errno_text(errno));
     }
     while (!password->empty() && (password->back() == '\n' || password->back() == '\r')) {
         password->pop_back();
@@ -375,6 +428,41 @@ ConnectionSettings resolve_connection(const Config& config, const Environment& e
         settings.password = lookup(env, "PGPASSWORD");
     }
     return settings;
+}
+
+namespace {
+
+// A secret from a file (trailing newline dropped) or a variable; "" when neither is set.
+std::string secret_from(const std::string& file, const std::string& file_origin,
+                        const Environment& env, const std::string& variable) {
+    if (!file.empty()) return read_password_file(file, file_origin, "credentials file");
+    if (auto value = lookup(env, variable); !value.empty()) return value;
+    if (auto path = lookup(env, variable + "_FILE"); !path.empty()) {
+        return read_password_file(path, "environment variable " + variable + "_FILE",
+                                  "credentials file");
+    }
+    return {};
+}
+
+}  // namespace
+
+OffsiteCredentials resolve_offsite_credentials(const Config& config, const Environment& env) {
+    OffsiteCredentials credentials;
+    credentials.access_key_id =
+        secret_from(config.offsite.access_key_id_file, config.origin("offsite.access_key_id_file"),
+                    env, "AWS_ACCESS_KEY_ID");
+    credentials.secret_access_key =
+        secret_from(config.offsite.secret_access_key_file,
+                    config.origin("offsite.secret_access_key_file"), env, "AWS_SECRET_ACCESS_KEY");
+    credentials.session_token = secret_from("", "", env, "AWS_SESSION_TOKEN");
+    if (credentials.access_key_id.empty() || credentials.secret_access_key.empty()) {
+        throw ConfigError(
+            "offsite copies to " + config.offsite.url +
+            " need credentials: set offsite.access_key_id_file and "
+            "offsite.secret_access_key_file, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or "
+            "their _FILE forms)");
+    }
+    return credentials;
 }
 
 std::string effective_timezone(const Config& config, const Environment& env) {

@@ -1,5 +1,7 @@
 #include "pgtier/sys/files.hpp"
 
+#include "pgtier/core/errors.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -63,6 +65,16 @@ int UniqueFd::release() {
 void UniqueFd::reset() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
+}
+
+void write_all(int fd, const char* data, std::size_t size, const std::string& what) {
+    while (size > 0) {
+        const ssize_t written = ::write(fd, data, size);
+        if (written < 0 && errno == EINTR) continue;
+        if (written < 0) throw Error("cannot write " + what + ": " + errno_text(errno));
+        data += written;
+        size -= static_cast<std::size_t>(written);
+    }
 }
 
 }  // namespace pgtier

@@ -16,9 +16,18 @@ namespace pgtier::commands {
 ExitCode backup(const Config& config, const Environment& env, BackupType type, Force force);
 
 enum class OutputFormat { text, json };
-ExitCode list(const Config& config, OutputFormat format);
+// list.cpp: the archives of the backup directory, or of the bucket (remote).
+ExitCode list(const Config& config, const Environment& env, OutputFormat format, bool remote);
 
-ExitCode verify(const Config& config, const std::vector<std::string>& archives);
+// verify.cpp: every archive (or those named) of the directory, or of the bucket (remote: sizes
+// and checksums against the manifests; deep: also downloads and decodes every section).
+ExitCode verify(const Config& config, const Environment& env,
+                const std::vector<std::string>& archives, bool remote, bool deep);
+
+// offsite.cpp: `offsite sync` uploads what is pending (exit 1 when something stays pending);
+// `fetch` downloads an archive from the bucket into the directory and checks it.
+ExitCode offsite_sync(const Config& config, const Environment& env, bool dry_run);
+ExitCode fetch(const Config& config, const Environment& env, const std::string& archive);
 
 // The next `count` fire times of a cron expression after `from` (ISO 8601; default now), in
 // `timezone` (default: the configured one).
@@ -29,7 +38,8 @@ ExitCode schedule(const std::string& expression, const std::optional<std::string
 std::vector<RetentionDecision> apply_retention(const Repository& repo,
                                                const RetentionConfig& policy, TimePoint now,
                                                bool dry_run);
-ExitCode prune(const Config& config, bool dry_run, const std::optional<std::string>& at);
+ExitCode prune(const Config& config, const Environment& env, bool dry_run,
+               const std::optional<std::string>& at, bool remote);
 
 // status.cpp: last result and next run per tier; health exits 1 (saying why) when the last run
 // of a tier failed or its newest success is older than its interval plus a grace.
@@ -47,8 +57,8 @@ inline constexpr const char* restoring_marker = "restoring";
 // there is no interrupted restore.
 std::optional<std::string> interrupted_restore_refusal(const Repository& repo,
                                                        const std::string& doing);
-ExitCode restore_list_databases(const Config& config, const std::string& archive,
-                                OutputFormat format);
+ExitCode restore_list_databases(const Config& config, const Environment& env,
+                                const std::string& archive, OutputFormat format);
 ExitCode restore_database(const Config& config, const Environment& env, const std::string& archive,
                           const std::string& database, const std::optional<std::string>& as,
                           bool replace);

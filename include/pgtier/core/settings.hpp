@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -36,6 +37,26 @@ struct RetentionConfig {
 struct CompressionConfig {
     int level = 9;
     int threads = 0;  // 0 = one per core
+};
+
+// [offsite]: copies in S3-compatible object storage (docs/design.md, Offsite copies).
+struct OffsiteConfig {
+    std::string url;       // "s3://BUCKET[/PREFIX]"; "" = no offsite copies
+    std::string endpoint;  // "" = AWS: https://s3.REGION.amazonaws.com
+    std::string region = "us-east-1";
+    bool path_style = false;  // ENDPOINT/BUCKET/KEY instead of BUCKET.HOST/KEY
+    std::string ca_file;      // "" = the system's CA certificates
+    bool verify_tls = true;
+    std::string access_key_id_file;  // "" = AWS_ACCESS_KEY_ID(_FILE)
+    std::string secret_access_key_file;
+    std::int64_t max_lag_seconds = 24 * 3600;  // health fails when an archive waits longer
+    // Remote retention; unset = the local [retention] value.
+    std::optional<int> incremental_days;
+    std::optional<int> differential_days;
+    std::optional<int> full_days;
+    std::optional<int> min_full;
+
+    bool enabled() const { return !url.empty(); }
 };
 
 struct DaemonConfig {

@@ -19,6 +19,8 @@ class LocalStore final : public ArchiveStore {
     std::optional<std::string> read_small(BackupType tier, std::string_view name) const override;
     std::shared_ptr<const ArchiveSource> open(BackupType tier,
                                               std::string_view name) const override;
+    // The same, as the file itself (uploads read it by descriptor).
+    std::shared_ptr<const class FileSource> open_file(BackupType tier, std::string_view name) const;
     // Through `.NAME.partial` (fsync, rename): what fetch downloads into the directory.
     void put_file(BackupType tier, std::string_view name, int fd,
                   std::uint64_t size) const override;
@@ -41,6 +43,7 @@ class FileSource final : public ArchiveSource {
     const std::string& name() const override { return name_; }
     const std::string& describe() const override { return where_; }
     std::uint64_t size() const override;
+    int fd() const { return fd_.get(); }
     void read(std::uint64_t offset, std::uint64_t length, const std::string& what,
               const ByteSink& sink) const override;
 

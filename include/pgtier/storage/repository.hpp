@@ -116,6 +116,10 @@ class Repository {
     // pgtier's for that tier.
     void remove_archive(BackupType type, const std::string& name) const;
 
+    // Points latest_<tier> at the newest published archive of the tier (removes it when there
+    // is none): after a fetch of an older archive, or a deletion.
+    void point_latest_to_newest(BackupType type) const;
+
   private:
     Directory root() const;
     Directory tier(BackupType type) const;

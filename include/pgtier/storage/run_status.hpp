@@ -44,6 +44,10 @@ void record_run(const Repository& repo, const RunRecord& record);
 std::map<BackupType, TierStatus> read_tier_status(const Repository& repo);
 std::map<BackupType, RunRecord> read_run_status(const Repository& repo);  // last runs
 
+// Rewrites .pgtier/metrics.prom: the tiers' gauges and counters, then the offsite gauges when
+// offsite copies are in use. A failure to write is logged, never fatal.
+void refresh_metrics(const Repository& repo);
+
 // Prometheus text format of the tiers' status.
 std::string metrics_text(const std::map<BackupType, TierStatus>& tiers);
 

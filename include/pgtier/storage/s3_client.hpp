@@ -1,4 +1,5 @@
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -136,6 +137,9 @@ class S3Client {
     void remove(const std::string& key);
     // For tests and tools.
     void create_bucket();
+
+    // While *flag is true every transfer ends at once (SIGTERM during a long upload or restore).
+    void set_cancel_flag(const std::atomic<bool>* flag);
 
     std::uint64_t bytes_downloaded() const;  // response body bytes received so far
     std::uint64_t bytes_uploaded() const;    // request body bytes sent so far

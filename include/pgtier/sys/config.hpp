@@ -19,6 +19,7 @@ struct Config {
     ScheduleConfig schedule;
     RetentionConfig retention;
     CompressionConfig compression;
+    OffsiteConfig offsite;
     DaemonConfig daemon;
     std::string source = "defaults";  // the file it came from, for messages
     // Keys set by a PGTIER_<SECTION>_<KEY> variable: "postgres.port" -> "PGTIER_POSTGRES_PORT".
@@ -54,6 +55,17 @@ struct ConnectionSettings {
 // Resolves connection settings; reads the password file. Throws ConfigError when a named
 // password file cannot be read.
 ConnectionSettings resolve_connection(const Config& config, const Environment& env);
+
+// Credentials for the offsite store: offsite.access_key_id_file / secret_access_key_file, else
+// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, else their *_FILE forms (Swarm secrets);
+// AWS_SESSION_TOKEN(_FILE) when set. Throws ConfigError naming where each was looked for when
+// one is missing or its file cannot be read. Never logged.
+struct OffsiteCredentials {
+    std::string access_key_id;
+    std::string secret_access_key;
+    std::string session_token;
+};
+OffsiteCredentials resolve_offsite_credentials(const Config& config, const Environment& env);
 
 // The IANA time zone names are formatted in: schedule.timezone, else TZ, else "UTC".
 std::string effective_timezone(const Config& config, const Environment& env);

@@ -18,6 +18,9 @@ std::optional<std::string> read_file_no_follow(const std::filesystem::path& path
 // The rest of an open file; nullopt with errno set when a read fails.
 std::optional<std::string> read_all_fd(int fd);
 
+// Writes all of `data` (retrying short writes and EINTR); throws Error naming `what`.
+void write_all(int fd, const char* data, std::size_t size, const std::string& what);
+
 // An owned file descriptor.
 class UniqueFd {
   public:

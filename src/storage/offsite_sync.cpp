@@ -1,0 +1,233 @@
+#include "pgtier/storage/offsite_sync.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "pgtier/core/errors.hpp"
+#include "pgtier/core/naming.hpp"
+#include "pgtier/core/offsite_plan.hpp"
+#include "pgtier/core/text.hpp"
+#include "pgtier/storage/local_store.hpp"
+#include "pgtier/storage/run_status.hpp"
+#include "pgtier/sys/log.hpp"
+
+namespace pgtier {
+
+namespace {
+
+constexpr std::string_view state_file = "offsite.json";
+
+std::optional<TimePoint> time_field(const nlohmann::json& j, const char* key) {
+    if (!j.contains(key) || !j[key].is_string()) return std::nullopt;
+    return parse_utc_iso(j[key].get<std::string>());
+}
+
+void write_state(const Repository& repo, const OffsiteState& state) {
+    nlohmann::json j = nlohmann::json::object();
+    const auto put = [&](const char* key, const std::optional<TimePoint>& t) {
+        if (t) j[key] = format_utc_iso(*t);
+    };
+    put("synced_through", state.synced_through);
+    put("last_attempt_at", state.last_attempt_at);
+    put("last_success_at", state.last_success_at);
+    put("last_error_at", state.last_error_at);
+    j["last_error"] = state.last_error;
+    try {
+        repo.write_state_file(state_file, j.dump(2) + "\n");
+    } catch (const Error& err) {
+        spdlog::warn("cannot record the offsite state: {}", err.what());
+    }
+}
+
+// Uploads one archive: archive (unless already there), sidecar, manifest last; the sidecar and
+// manifest are the local files' own bytes.
+void upload(const LocalStore& local, const S3Store& remote, const OffsiteUpload& item) {
+    const Manifest& m = item.manifest;
+    const auto started = std::chrono::steady_clock::now();
+    if (item.archive) {
+        const auto file = local.open_file(m.type, m.name);
+        // The manifest's size is what the bucket must hold: a local file that changed since
+        // is not sent.
+        if (file->size() != m.compressed_size) {
+            throw Error(file->describe() + " is " + std::to_string(file->size()) +
+                        " bytes, its manifest says " + std::to_string(m.compressed_size) +
+                        ": not uploaded (run pgtier verify)");
+        }
+        remote.put_file(m.type, m.name, file->fd(), m.compressed_size);
+    }
+    for (const auto& name : {sidecar_name(m.name), manifest_name(m.name)}) {
+        const auto text = local.read_small(m.type, name);
+        if (!text) throw Error(local.describe(m.type, name) + " disappeared before its upload");
+        remote.put_small(m.type, name, *text);
+    }
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    spdlog::info("offsite: uploaded {}/{} ({}{}) in {:.1f} s", to_string(m.type), m.name,
+                 human_size(m.compressed_size), item.archive ? "" : ", archive already there",
+                 seconds);
+}
+
+}  // namespace
+
+std::unique_ptr<S3Store> open_offsite_store(const Config& config, const Environment& env,
+                                            const std::atomic<bool>* stop) {
+    if (!config.offsite.enabled())
+        throw ConfigError("offsite copies are not configured (set offsite.url)");
+    const S3Url url = parse_s3_url(config.offsite.url);
+    S3Location location;
+    location.endpoint = config.offsite.endpoint;
+    location.region = config.offsite.region;
+    location.bucket = url.bucket;
+    location.prefix = url.prefix;
+    location.path_style = config.offsite.path_style;
+    location.ca_file = config.offsite.ca_file;
+    location.verify_tls = config.offsite.verify_tls;
+    const auto secrets = resolve_offsite_credentials(config, env);
+    auto store = std::make_unique<S3Store>(
+        std::move(location),
+        S3Credentials{secrets.access_key_id, secrets.secret_access_key, secrets.session_token});
+    if (stop != nullptr) store->client().set_cancel_flag(stop);
+    return store;
+}
+
+void remove_remote_archive(const S3Store& remote, BackupType tier, const std::string& name) {
+    if (!looks_like_archive(name, tier)) {
+        throw Error("refusing to delete \"" + name + "\" in " + remote.describe() +
+                    ": not an archive name of pgtier's");
+    }
+    for (const auto& file : {manifest_name(name), sidecar_name(name), name})
+        remote.remove(tier, file);
+}
+
+OffsiteState read_offsite_state(const Repository& repo) {
+    OffsiteState state;
+    std::optional<std::string> text;
+    try {
+        text = repo.read_state_file(state_file);
+    } catch (const Error& err) {
+        spdlog::warn("ignoring the offsite state: {}", err.what());
+    }
+    if (!text) return state;
+    const auto j = nlohmann::json::parse(*text, nullptr, false);
+    if (!j.is_object()) return state;
+    state.synced_through = time_field(j, "synced_through");
+    state.last_attempt_at = time_field(j, "last_attempt_at");
+    state.last_success_at = time_field(j, "last_success_at");
+    state.last_error_at = time_field(j, "last_error_at");
+    if (j.contains("last_error") && j["last_error"].is_string())
+        state.last_error = j["last_error"].get<std::string>();
+    return state;
+}
+
+std::optional<OffsiteView> read_offsite_view(const Repository& repo) {
+    if (!repo.read_state_file(state_file)) return std::nullopt;
+    OffsiteView view;
+    view.state = read_offsite_state(repo);
+    view.pending = offsite_pending(repo.published_manifests(), view.state.synced_through);
+    for (const auto& m : view.pending) view.pending_bytes += m.compressed_size;
+    return view;
+}
+
+std::string offsite_metrics_text(const Repository& repo, TimePoint now) {
+    const auto view = read_offsite_view(repo);
+    if (!view) return "";
+    std::string out;
+    const auto gauge = [&](const char* name, const char* help, double value) {
+        char number[64];
+        std::snprintf(number, sizeof number, "%.3f", value);
+        out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n" + name +
+               " " + number + "\n";
+    };
+    const auto unix_seconds = [](TimePoint t) {
+        return std::chrono::duration<double>(t.time_since_epoch()).count();
+    };
+    gauge("pgtier_offsite_pending_archives", "Local archives not yet in the bucket.",
+          static_cast<double>(view->pending.size()));
+    gauge("pgtier_offsite_pending_bytes", "Compressed bytes of the archives not yet in the bucket.",
+          static_cast<double>(view->pending_bytes));
+    gauge("pgtier_offsite_lag_seconds",
+          "How long the oldest archive not yet in the bucket has waited (0: none waits).",
+          view->pending.empty()
+              ? 0.0
+              : std::chrono::duration<double>(now - view->pending.front().finished_at).count());
+    if (view->state.last_success_at) {
+        gauge("pgtier_offsite_last_success_timestamp_seconds",
+              "End of the last sync that left nothing pending, Unix time.",
+              unix_seconds(*view->state.last_success_at));
+    }
+    gauge("pgtier_offsite_last_sync_ok", "1 when the last sync attempt had no error, else 0.",
+          view->state.last_error.empty() ? 1.0 : 0.0);
+    return out;
+}
+
+OffsiteSyncResult sync_offsite(const Config& config, const Repository& repo, S3Store& remote,
+                               TimePoint now, const std::atomic<bool>& stop, bool dry_run) {
+    OffsiteSyncResult result;
+    OffsiteState state = read_offsite_state(repo);
+    state.last_attempt_at = now;
+    const LocalStore local(repo.dir());
+    std::vector<Manifest> local_published;
+    std::optional<OffsitePlan> plan;
+    std::size_t done = 0;
+    try {
+        local_published = repo.published_manifests();
+        const auto remote_entries = scan_store(remote);
+        std::vector<RemoteFiles> files;
+        for (const auto& e : remote_entries) files.push_back({e.tier, e.name, e.file_size});
+        plan = plan_offsite(local_published, published_manifests(remote_entries), files,
+                            offsite_retention(config.retention, config.offsite), now);
+        for (const auto& item : plan->uploads) {
+            if (stop.load()) throw Error("stop requested");
+            if (dry_run) {
+                spdlog::info("offsite (dry run): would upload {}/{} ({})",
+                             to_string(item.manifest.type), item.manifest.name,
+                             human_size(item.manifest.compressed_size));
+                continue;
+            }
+            upload(local, remote, item);
+            ++done;
+            ++result.uploaded;
+            result.uploaded_bytes += item.manifest.compressed_size;
+        }
+        // Remote retention, only after every pending archive is up: the bucket never holds
+        // less than the plan counted on.
+        for (const auto& d : plan->retention) {
+            if (d.keep) continue;
+            if (stop.load()) throw Error("stop requested");
+            spdlog::info("offsite{}: deleting {}/{} ({})", dry_run ? " (dry run)" : "",
+                         to_string(d.tier), d.name, d.reason);
+            if (dry_run) continue;
+            remove_remote_archive(remote, d.tier, d.name);
+            ++result.deleted;
+        }
+    } catch (const Error& err) {
+        result.error = one_line(err.what());
+    }
+    if (plan) {
+        for (std::size_t i = dry_run ? 0 : done; i < plan->uploads.size(); ++i) {
+            result.pending.push_back(plan->uploads[i].manifest);
+            result.pending_bytes += plan->uploads[i].manifest.compressed_size;
+        }
+    } else {
+        // The bucket could not be listed: what waits is what the last pass had not sent.
+        result.pending = offsite_pending(local_published, state.synced_through);
+        for (const auto& m : result.pending) result.pending_bytes += m.compressed_size;
+    }
+    if (dry_run) return result;
+    if (plan)
+        state.synced_through =
+            synced_through_after(local_published, result.pending, state.synced_through);
+    if (result.error.empty()) {
+        state.last_error.clear();
+        if (result.pending.empty()) state.last_success_at = now;
+    } else {
+        state.last_error = result.error;
+        state.last_error_at = now;
+    }
+    write_state(repo, state);
+    refresh_metrics(repo);
+    return result;
+}
+
+}  // namespace pgtier
