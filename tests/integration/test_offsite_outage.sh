@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Offsite copies while the S3 server is down (radosgw stopped, lib_s3.sh): backups still publish
+# locally; `offsite sync` fails naming the endpoint; status, metrics and health show what waits
+# (health only once offsite.max_lag is exceeded); a second backup during the outage waits too.
+# When the gateway is back, one sync uploads both archives exactly once, bytes identical, and
+# nothing is pending any more.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_backup.sh"
+. "$(dirname "$0")/lib_s3.sh"
+export TZ=UTC
+T0=$EPOCHREALTIME
+
+B="$WORK/backups" CFG="$WORK/pgtier.toml" BUCKET=pgtier-outage PREFIX=site-b/node2
+s3_start
+pass "radosgw up in ${S3_START_SECONDS}s at $S3_ENDPOINT"
+s3_mb "$BUCKET"
+printf '%s\n' "$S3_ACCESS_KEY" >"$WORK/access_key"
+printf '%s\n' "$S3_SECRET_KEY" >"$WORK/secret_key"
+cat >"$CFG" <<TOML
+[storage]
+dir = "$B"
+[offsite]
+url = "s3://$BUCKET/$PREFIX"
+endpoint = "$S3_ENDPOINT"
+path_style = true
+access_key_id_file = "$WORK/access_key"
+secret_access_key_file = "$WORK/secret_key"
+max_lag = "6h"
+TOML
+# Every key under the prefix, with its size, sorted.
+bucket_state() { s3_ls "$BUCKET" "$PREFIX/" | sort; }
+# The keys under the prefix are exactly the local archive files (archive, sidecar, manifest of
+# each published archive), and each object holds the local file's bytes (downloaded with curl).
+bucket_matches_local() {
+    local f key want=""
+    while IFS= read -r f; do
+        key="$PREFIX/${f#"$B"/}"
+        want+="$key $(stat -c %s "$f")"$'\n'
+        s3_get "$BUCKET" "$key" "$WORK/object"
+        [ "$(sha256sum <"$WORK/object")" = "$(sha256sum <"$f")" ] || fail "$key: the bucket's bytes differ from $f"
+    done < <(find "$B"/full "$B"/differential "$B"/incremental -maxdepth 1 -type f ! -name '.*' 2>/dev/null | sort)
+    [ "$(bucket_state)" = "$(printf '%s' "$want" | sort)" ] || fail "the bucket under $PREFIX/ holds:
+$(bucket_state)
+expected:
+$want"
+}
+# offsite_status TAG — status --json into $WORK/TAG.out; prints "PENDING PENDING_BYTES".
+offsite_status() {
+    run_pgtier "$1" --config "$CFG" status --json
+    expect_rc "$1" 0 "status --json"
+    jq -r '.offsite | "\(.pending) \(.pending_bytes)"' "$WORK/$1.out"
+}
+# A one-shot backup during the outage: published locally, exit 0; where the backup syncs by
+# itself, its warning names the endpoint.
+backup_during_outage() { # TAG TIER
+    run_pgtier "$1" --config "$CFG" backup "$2"
+    expect_rc "$1" 0 "backup $2 with the gateway down"
+    if grep -q offsite "$WORK/$1.err"; then
+        grep -qF "$S3_ENDPOINT" "$WORK/$1.err" || fail_run "$1" "the backup's offsite warning does not name $S3_ENDPOINT"
+    fi
+}
+
+pg_start src
+pg_quiet
+psql_q -d postgres -c "CREATE DATABASE shop"
+psql_db shop -c "CREATE TABLE t (id int, v text)" -c "INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 20000) g"
+settle
+
+# ---- the outage: a full is published locally, the sync fails naming the endpoint -----------------
+s3_stop_gateway
+backup_during_outage full full
+F=$(archives "$B" full)
+check_archive "$F" full
+run_pgtier sync1 --config "$CFG" offsite sync
+expect_rc sync1 1 "offsite sync with the gateway down"
+grep -qF "$S3_ENDPOINT" "$WORK/sync1.err" || fail_run sync1 "the message does not name the endpoint $S3_ENDPOINT"
+grep -qF "s3://$BUCKET/$PREFIX" "$WORK/sync1.err" || fail_run sync1 "the message does not name s3://$BUCKET/$PREFIX"
+read -r pending bytes < <(offsite_status st1)
+[ "$pending" = 1 ] && [ "$bytes" = "$(stat -c %s "$F")" ] || fail_run st1 "status: pending $pending ($bytes bytes), expected 1 ($(stat -c %s "$F") bytes)"
+jq -e --arg e "$S3_ENDPOINT" '.offsite | (.last_error | contains($e)) and (.last_error_at | type == "string")
+    and .last_success_at == null and .oldest_pending != null' "$WORK/st1.out" >/dev/null \
+    || fail_run st1 "status --json: last_error does not name the endpoint, or no last_error_at"
+M="$B/.pgtier/metrics.prom"
+grep -Eq '^pgtier_offsite_pending_archives 1(\.0+)?$' "$M" || fail "metrics.prom: $(grep offsite "$M" || echo 'no offsite gauges')"
+grep -Eq '^pgtier_offsite_last_sync_ok 0(\.0+)?$' "$M" || fail "metrics.prom: last_sync_ok is not 0 after a failed sync"
+pass "gateway down: backup full exit 0 and published; sync exit 1 naming $S3_ENDPOINT; status pending 1 with the last error"
+
+# ---- health: quiet within offsite.max_lag, a problem beyond it -----------------------------------
+run_pgtier h1 --config "$CFG" health
+grep -q offsite "$WORK/h1.out" "$WORK/h1.err" && fail_run h1 "health reports the offsite lag within max_lag (6h)"
+sleep 2
+PGTIER_OFFSITE_MAX_LAG=1s run_pgtier h2 --config "$CFG" health
+[ "$RC" -ne 0 ] || fail_run h2 "health is OK although the full has waited longer than max_lag (1s)"
+grep -hE "offsite: $(basename "$F") has waited .*offsite\.max_lag" "$WORK/h2.out" "$WORK/h2.err" >/dev/null \
+    || fail_run h2 "health does not name the waiting archive and offsite.max_lag"
+grep -hF "$S3_ENDPOINT" "$WORK/h2.out" "$WORK/h2.err" >/dev/null || fail_run h2 "health's offsite problem does not carry the last error (the endpoint)"
+pass "health: no offsite problem within max_lag; beyond it (1s) it names $(basename "$F") and offsite.max_lag"
+
+# ---- a second backup during the outage waits too -------------------------------------------------
+psql_db shop -c "INSERT INTO t VALUES (-1, 'during the outage')"
+settle
+backup_during_outage incr incr
+I=$(archives "$B" incremental)
+[ -n "$I" ] || fail_run incr "no incremental archive"
+check_archive "$I" incremental
+run_pgtier sync2 --config "$CFG" offsite sync
+expect_rc sync2 1 "offsite sync, gateway still down"
+read -r pending bytes < <(offsite_status st2)
+[ "$pending" = 2 ] && [ "$bytes" = $(($(stat -c %s "$F") + $(stat -c %s "$I"))) ] || fail_run st2 "status: pending $pending ($bytes bytes), expected 2"
+pass "second backup during the outage: pending 2"
+
+# ---- the gateway is back: one sync uploads both, exactly once ---------------------------------
+s3_start_gateway
+[ -z "$(bucket_state)" ] || fail "objects in the bucket before the gateway came back: $(bucket_state)"
+run_pgtier sync3 --config "$CFG" offsite sync
+expect_rc sync3 0 "offsite sync after the outage"
+grep -qF ": 2 uploaded" "$WORK/sync3.out" || fail_run sync3 "expected '2 uploaded'"
+bucket_matches_local
+for a in "full/$(basename "$F")" "incremental/$(basename "$I")"; do
+    [ "$(bucket_state | grep -c "^$PREFIX/$a ")" = 1 ] || fail "$a is not in the bucket exactly once"
+done
+[ "$(bucket_state | wc -l)" = 6 ] || fail "expected 6 objects, have: $(bucket_state)"
+read -r pending bytes < <(offsite_status st3)
+[ "$pending $bytes" = "0 0" ] || fail_run st3 "status: pending $pending ($bytes bytes) after the sync"
+jq -e '.offsite | .last_error == "" and (.last_success_at | type == "string")' "$WORK/st3.out" >/dev/null \
+    || fail_run st3 "status --json: the error stays, or no last_success_at"
+grep -Eq '^pgtier_offsite_pending_archives 0(\.0+)?$' "$M" || fail "metrics.prom: pending not 0 after the sync"
+PGTIER_OFFSITE_MAX_LAG=1s run_pgtier h3 --config "$CFG" health
+expect_rc h3 0 "health after the sync (nothing pending)"
+run_pgtier lr --config "$CFG" list --remote --json
+[ "$(jq -r '[.[] | select(.state == "complete")] | length' "$WORK/lr.out")" = 2 ] || fail_run lr "list --remote: not 2 complete archives"
+pass "gateway back: sync uploads both (2 uploaded), each once, bytes identical; pending 0; health OK"
+
+pass "test_offsite_outage in $(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')s"

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Offsite copies, the normal path, against a real S3 server (a throwaway Ceph RADOS Gateway,
+# lib_s3.sh) and checked with an independent client (curl): a full and an incremental of a
+# cluster with three databases go to s3://BUCKET/site-a/node1; every archive, sidecar and
+# manifest object holds exactly the local file's bytes and nothing else is under the prefix;
+# `list --remote` shows both complete; `verify --remote` and `verify --remote --deep` say OK for
+# each; a second sync uploads nothing; status, metrics.prom and health report nothing pending.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_backup.sh"
+. "$(dirname "$0")/lib_s3.sh"
+export TZ=UTC
+T0=$EPOCHREALTIME
+
+B="$WORK/backups" CFG="$WORK/pgtier.toml" BUCKET=pgtier-upload PREFIX=site-a/node1
+s3_start
+pass "radosgw up in ${S3_START_SECONDS}s at $S3_ENDPOINT"
+s3_mb "$BUCKET"
+printf '%s\n' "$S3_ACCESS_KEY" >"$WORK/access_key"
+printf '%s\n' "$S3_SECRET_KEY" >"$WORK/secret_key"
+cat >"$CFG" <<TOML
+[storage]
+dir = "$B"
+[offsite]
+url = "s3://$BUCKET/$PREFIX"
+endpoint = "$S3_ENDPOINT"
+path_style = true
+access_key_id_file = "$WORK/access_key"
+secret_access_key_file = "$WORK/secret_key"
+TOML
+# Whether a one-shot backup synced by itself (it logs each upload).
+backup_synced() { grep -q 'offsite: uploaded' "$WORK/$1.err"; }
+# Every key under the prefix, with its size, sorted.
+bucket_state() { s3_ls "$BUCKET" "$PREFIX/" | sort; }
+# The keys under the prefix are exactly the local archive files (archive, sidecar, manifest of
+# each published archive), and each object holds the local file's bytes (downloaded with curl).
+bucket_matches_local() {
+    local f key want=""
+    while IFS= read -r f; do
+        key="$PREFIX/${f#"$B"/}"
+        want+="$key $(stat -c %s "$f")"$'\n'
+        s3_get "$BUCKET" "$key" "$WORK/object"
+        [ "$(sha256sum <"$WORK/object")" = "$(sha256sum <"$f")" ] || fail "$key: the bucket's bytes differ from $f"
+    done < <(find "$B"/full "$B"/differential "$B"/incremental -maxdepth 1 -type f ! -name '.*' 2>/dev/null | sort)
+    [ "$(bucket_state)" = "$(printf '%s' "$want" | sort)" ] || fail "the bucket under $PREFIX/ holds:
+$(bucket_state)
+expected:
+$want"
+}
+
+pg_start src
+pg_quiet
+psql_q -d postgres -c "CREATE DATABASE shop" -c "CREATE DATABASE crm"
+psql_db shop -c "CREATE TABLE t (id int, v text)" -c "INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 20000) g"
+psql_db crm -c "CREATE TABLE c (id int)" -c "INSERT INTO c VALUES (1)"
+settle
+
+# ---- a full, then an incremental; each synced (by the backup itself where it syncs) -------------
+backup_and_sync() { # TAG TIER
+    run_pgtier "$1" --config "$CFG" backup "$2"
+    expect_rc "$1" 0 "backup $2"
+    if backup_synced "$1"; then
+        pass "backup $2 synced by itself"
+    else
+        run_pgtier "$1-sync" --config "$CFG" offsite sync
+        expect_rc "$1-sync" 0 "offsite sync after backup $2"
+        grep -qF ": 1 uploaded" "$WORK/$1-sync.out" || fail_run "$1-sync" "expected '1 uploaded'"
+        grep -qF "0 pending" "$WORK/$1-sync.out" || fail_run "$1-sync" "expected '0 pending'"
+    fi
+}
+backup_and_sync full full
+F=$(archives "$B" full)
+[ "$(manifest_dbs "$F" | tr '\n' ' ')" = "crm postgres shop template1 " ] || fail "the full holds $(manifest_dbs "$F" | tr '\n' ' ')"
+psql_db shop -c "INSERT INTO t VALUES (-1, 'after the full')"
+settle
+backup_and_sync incr incr
+I=$(archives "$B" incremental)
+[ -n "$I" ] || fail_run incr "no incremental archive"
+check_archive "$F" full
+check_archive "$I" incremental
+
+# ---- the bucket holds the local files' bytes, and nothing else under the prefix ------------------
+bucket_matches_local
+[ "$(s3_ls "$BUCKET" | wc -l)" = 6 ] || fail "the bucket holds more than the six objects: $(s3_ls "$BUCKET")"
+pass "bucket: 6 objects under $PREFIX/ (archive, sidecar, manifest of each), bytes identical to the local files"
+
+# ---- list --remote ------------------------------------------------------------------------------
+run_pgtier lr --config "$CFG" list --remote
+expect_rc lr 0 "list --remote"
+for a in "full/$(basename "$F")" "incremental/$(basename "$I")"; do
+    grep -E "complete +$a\$" "$WORK/lr.out" >/dev/null || fail_run lr "list --remote does not show $a as complete"
+done
+grep -q INCOMPLETE "$WORK/lr.out" && fail_run lr "list --remote shows something INCOMPLETE"
+run_pgtier lrj --config "$CFG" list --remote --json
+expect_rc lrj 0 "list --remote --json"
+[ "$(jq -r 'map("\(.tier)/\(.name) \(.state) \(.size) \(.sha256)") | sort | join(",")' "$WORK/lrj.out")" \
+    = "full/$(basename "$F") complete $(stat -c %s "$F") $(sha256sum <"$F" | cut -c1-64),incremental/$(basename "$I") complete $(stat -c %s "$I") $(sha256sum <"$I" | cut -c1-64)" ] \
+    || fail_run lrj "list --remote --json differs"
+pass "list --remote: both archives complete (sizes and hashes in --json are the local ones)"
+
+# ---- verify --remote, shallow and deep ----------------------------------------------------------
+want_ok="OK s3://$BUCKET/$PREFIX/full/$(basename "$F")
+OK s3://$BUCKET/$PREFIX/incremental/$(basename "$I")"
+for deep in "" --deep; do
+    run_pgtier "vr$deep" --config "$CFG" verify --remote $deep
+    expect_rc "vr$deep" 0 "verify --remote $deep"
+    [ "$(sort "$WORK/vr$deep.out")" = "$want_ok" ] || fail_run "vr$deep" "verify --remote $deep: expected exactly the two OK lines"
+done
+pass "verify --remote and verify --remote --deep: OK for both"
+
+# ---- a second sync uploads nothing ------------------------------------------------------------
+before=$(bucket_state)
+run_pgtier again --config "$CFG" offsite sync
+expect_rc again 0 "a second offsite sync"
+grep -qF "s3://$BUCKET/$PREFIX at $S3_ENDPOINT: 0 uploaded" "$WORK/again.out" || fail_run again "expected '0 uploaded'"
+grep -qF "0 deleted by remote retention, 0 pending" "$WORK/again.out" || fail_run again "expected nothing deleted or pending"
+[ "$(bucket_state)" = "$before" ] || fail "the second sync changed the bucket"
+pass "a second sync: 0 uploaded, bucket unchanged"
+
+# ---- status, metrics, health --------------------------------------------------------------
+run_pgtier st --config "$CFG" status --json
+expect_rc st 0 "status --json"
+jq -e --arg url "s3://$BUCKET/$PREFIX" '.offsite | .url == $url and .pending == 0 and .pending_bytes == 0
+    and .oldest_pending == null and .last_error == "" and (.last_success_at | type == "string")' \
+    "$WORK/st.out" >/dev/null || fail_run st "status --json: offsite block is not pending 0 with a last_success_at"
+M="$B/.pgtier/metrics.prom"
+grep -Eq '^pgtier_offsite_pending_archives 0(\.0+)?$' "$M" || fail "metrics.prom: $(grep offsite "$M" || echo 'no offsite gauges')"
+grep -Eq '^pgtier_offsite_pending_bytes 0(\.0+)?$' "$M" || fail "metrics.prom: pending bytes not 0"
+grep -Eq '^pgtier_offsite_last_sync_ok 1(\.0+)?$' "$M" || fail "metrics.prom: last_sync_ok not 1"
+grep -Eq '^pgtier_offsite_lag_seconds 0(\.0+)?$' "$M" || fail "metrics.prom: lag not 0"
+run_pgtier st-text --config "$CFG" status
+grep -qF "offsite s3://$BUCKET/$PREFIX: 0 pending" "$WORK/st-text.out" || fail_run st-text "status: no offsite line with 0 pending"
+PGTIER_OFFSITE_MAX_LAG=1s run_pgtier health --config "$CFG" health
+expect_rc health 0 "health with nothing pending (offsite.max_lag 1s)"
+grep -q offsite "$WORK/health.out" "$WORK/health.err" && fail_run health "health reports an offsite problem with nothing pending"
+pass "status --json: pending 0, last_success_at set; metrics.prom: pending 0, last_sync_ok 1; health: no offsite problem"
+
+pass "test_offsite_upload in $(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')s"
