@@ -97,9 +97,13 @@ class Catalog {
             [](const Manifest& a, const Manifest& b) { return a.started_at < b.started_at; });
         return manifests;
     }
+    // Whether published() found this archive in the bucket only.
+    bool in_bucket_only(BackupType tier, const std::string& name) const {
+        return from_remote_.count(std::string(to_string(tier)) + "/" + name) != 0;
+    }
     // The store holding a published archive (after published()).
     std::shared_ptr<const ArchiveStore> store_of(BackupType tier, const std::string& name) {
-        if (from_remote_.count(std::string(to_string(tier)) + "/" + name) != 0) return remote_;
+        if (in_bucket_only(tier, name)) return remote_;
         return local_;
     }
     std::uint64_t bytes_downloaded() const {
@@ -423,6 +427,16 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
     }
     const auto plan = plan_latest_restore(published);
     for (const auto& line : describe_plan(plan)) report(line);
+    std::set<std::string> from_bucket;
+    for (const auto& db : plan.databases) {
+        if (catalog.in_bucket_only(db.source.tier, db.source.archive))
+            from_bucket.insert(db.source.archive);
+    }
+    if (catalog.in_bucket_only(plan.base_tier, plan.base)) from_bucket.insert(plan.base);
+    if (!from_bucket.empty()) {
+        report(std::to_string(from_bucket.size()) + " archive(s) of the plan are not in " +
+               repo.dir().string() + ": reading them from " + catalog.remote()->describe());
+    }
 
     // Everything that will be read is checked before anything changes: the base against its
     // sidecar, each section from a newer archive against its manifest.
