@@ -122,16 +122,18 @@ void add_offsite(CLI::App& app, std::vector<Command>& all) {
     auto* offsite = app.add_subcommand("offsite", "copies in S3-compatible object storage");
     offsite->require_subcommand(1);
     auto* sync = offsite->add_subcommand(
-        "sync", "upload the archives the bucket lacks, then apply remote retention (exit 1 when "
-                "something stays pending)");
+        "sync",
+        "upload the archives the bucket lacks, then apply remote retention (exit 1 when "
+        "something stays pending)");
     sync->add_flag("--dry-run", o->dry_run, "print what would be uploaded and deleted");
     all.push_back({sync, [o](const Context& c) {
                        return commands::offsite_sync(c.config, c.env, o->dry_run);
                    }});
     auto* fetch = app.add_subcommand(
         "fetch", "download an archive from the bucket into the backup directory and check it");
-    fetch->add_option("archive", o->archive,
-                      "file name, or latest-full / latest-differential / latest-incremental")
+    fetch
+        ->add_option("archive", o->archive,
+                     "file name, or latest-full / latest-differential / latest-incremental")
         ->required();
     all.push_back(
         {fetch, [o](const Context& c) { return commands::fetch(c.config, c.env, o->archive); }});

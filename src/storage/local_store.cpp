@@ -68,7 +68,9 @@ std::shared_ptr<const FileSource> LocalStore::open_file(BackupType tier,
 void LocalStore::put_file(BackupType tier, std::string_view name, int fd,
                           std::uint64_t size) const {
     const Directory dir = tier_or_create(dir_, tier);
-    const std::string partial = "." + std::string(name) + ".partial";
+    // Built by appends: GCC 12's -Wrestrict misfires on "." + std::string(name) + ".partial".
+    std::string partial = ".";
+    partial.append(name).append(".partial");
     dir.remove_quietly(partial);
     try {
         const UniqueFd out = dir.create_new(partial);
