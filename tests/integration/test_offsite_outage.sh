@@ -3,7 +3,8 @@
 # locally; `offsite sync` fails naming the endpoint; status, metrics and health show what waits
 # (health only once offsite.max_lag is exceeded); a second backup during the outage waits too.
 # When the gateway is back, one sync uploads both archives exactly once, bytes identical, and
-# nothing is pending any more.
+# nothing is pending any more. Then the daemon: started while the gateway is down, a backup is
+# taken, the gateway comes back, and the daemon's uploader drains what waits by itself.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_backup.sh"
 . "$(dirname "$0")/lib_s3.sh"
@@ -50,14 +51,13 @@ offsite_status() {
     expect_rc "$1" 0 "status --json"
     jq -r '.offsite | "\(.pending) \(.pending_bytes)"' "$WORK/$1.out"
 }
-# A one-shot backup during the outage: published locally, exit 0; where the backup syncs by
-# itself, its warning names the endpoint.
-backup_during_outage() { # TAG TIER
-    run_pgtier "$1" --config "$CFG" backup "$2"
-    expect_rc "$1" 0 "backup $2 with the gateway down"
-    if grep -q offsite "$WORK/$1.err"; then
-        grep -qF "$S3_ENDPOINT" "$WORK/$1.err" || fail_run "$1" "the backup's offsite warning does not name $S3_ENDPOINT"
-    fi
+# A one-shot backup during the outage: published locally, exit 0; its own sync fails with a
+# warning naming the endpoint.
+backup_during_outage() { # TAG TIER [OPTION...]
+    run_pgtier "$1" --config "$CFG" backup "${@:2}"
+    expect_rc "$1" 0 "backup ${*:2} with the gateway down"
+    grep -E "warn.*offsite: .*$S3_ENDPOINT.*stay pending for the next sync" "$WORK/$1.err" >/dev/null \
+        || fail_run "$1" "the backup did not warn that its upload to $S3_ENDPOINT failed"
 }
 
 pg_start src
@@ -130,5 +130,37 @@ expect_rc h3 0 "health after the sync (nothing pending)"
 run_pgtier lr --config "$CFG" list --remote --json
 [ "$(jq -r '[.[] | select(.state == "complete")] | length' "$WORK/lr.out")" = 2 ] || fail_run lr "list --remote: not 2 complete archives"
 pass "gateway back: sync uploads both (2 uploaded), each once, bytes identical; pending 0; health OK"
+
+# ---- the daemon: it retries by itself once the gateway is back ------------------------------
+s3_stop_gateway
+DCFG="$WORK/daemon.toml"
+cat "$CFG" - >"$DCFG" <<TOML
+[schedule]
+timezone = "UTC"
+full = "0 0 1 1 *"
+differential = "0 0 2 1 *"
+incremental = "0 0 3 1 *"
+TOML
+start_daemon d --config "$DCFG"
+L="$WORK/d.log"
+wait_log "$L" "offsite: .*$S3_ENDPOINT.*retrying" 1 15 || { show_log "$L"; fail "the daemon's uploader did not report the outage"; }
+psql_db shop -c "INSERT INTO t VALUES (-2, 'while the daemon runs')"
+settle
+before=$(archives "$B" incremental)
+backup_during_outage incr2 incr --force
+I2=$(new_archive "$B" incremental "$before")
+[ "$(offsite_status st4)" = "1 $(stat -c %s "$I2")" ] || fail_run st4 "status: not 1 pending during the daemon's outage"
+s3_start_gateway
+t_back=$EPOCHREALTIME
+drained() { bucket_state | grep -q "/incremental/$(basename "$I2").json "; }
+wait_until 40 drained || { show_log "$L"; fail "the daemon did not upload $(basename "$I2") within 40 s of the gateway's return"; }
+secs=$(awk -v a="$t_back" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+bucket_matches_local
+[ "$(offsite_status st5)" = "0 0" ] || fail_run st5 "status: still pending after the daemon's upload"
+kill -0 "$DPID" 2>/dev/null || { show_log "$L"; fail "the daemon exited"; }
+grep -qF "offsite: uploaded incremental/$(basename "$I2")" "$L" || { show_log "$L"; fail "the daemon's log does not show the upload"; }
+stop_pid "$DPID" 10
+[ "$STOP_RC" = 0 ] || { show_log "$L"; fail "daemon exit $STOP_RC after SIGTERM"; }
+pass "daemon: started during the outage, retried; $(basename "$I2") uploaded by it ${secs}s after the gateway came back; bytes identical"
 
 pass "test_offsite_outage in $(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')s"
