@@ -201,6 +201,10 @@ struct S3Client::Impl {
         if (!error.code.empty()) detail += " " + error.code;
         if (error.code == "NoSuchBucket") {
             detail += ": the bucket \"" + location.bucket + "\" does not exist";
+        } else if (error.code == "SignatureDoesNotMatch") {
+            detail += ": the secret access key is wrong for this access key id";
+        } else if (error.code == "InvalidAccessKeyId") {
+            detail += ": the server knows no such access key id";
         } else if (error.code == "NoSuchKey" || (reply.status == 404 && error.code.empty())) {
             detail += ": no object \"" + full_key(request.key) + "\"";
         }
