@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Offsite copies that cannot work, against a real S3 server (Ceph RADOS Gateway, lib_s3.sh):
-# a wrong secret (HTTP 403; the secret never shows in output, logs or state files), a bucket that
-# does not exist, TLS without the CA (then with offsite.ca_file: it works), missing credentials and
-# malformed offsite.url values. Each `offsite sync` fails with a message naming what is wrong;
+# a wrong secret (HTTP 403; the secret never shows in output, logs or state files) or access key
+# id, a bucket that does not exist, TLS without the CA (then with offsite.ca_file: it works),
+# missing credentials and malformed offsite.url values. Each `offsite sync` fails with a message naming what is wrong;
 # a backup still publishes its local archive (exit 0) with a warning naming the same problem,
 # whenever the configuration itself is valid.
 . "$(dirname "$0")/lib.sh"
@@ -65,7 +65,7 @@ export PGTIER_OFFSITE_SECRET_ACCESS_KEY_FILE="$WORK/wrong_secret"
 backup_publishes b-secret "$S3_ENDPOINT" "s3://$BUCKET/$PREFIX" 403
 run_pgtier secret --config "$CFG" offsite sync
 expect_rc secret 1 "offsite sync with a wrong secret"
-expect_message secret "$S3_ENDPOINT" "s3://$BUCKET/$PREFIX" 403
+expect_message secret "$S3_ENDPOINT" "s3://$BUCKET/$PREFIX" 403 "the secret access key is wrong"
 run_pgtier secret-list --config "$CFG" list --remote
 expect_rc secret-list 1 "list --remote with a wrong secret"
 expect_message secret-list "$S3_ENDPOINT" 403
@@ -78,7 +78,11 @@ run_pgtier st --config "$CFG" status --json
 jq -e '.offsite.pending == 1 and (.offsite.last_error | contains("403"))' "$WORK/st.out" >/dev/null || fail_run st "status: not 1 pending with the 403"
 [ -z "$(bucket_state)" ] || fail "objects in the bucket after a 403: $(bucket_state)"
 unset PGTIER_OFFSITE_SECRET_ACCESS_KEY_FILE
-pass "wrong secret: backup exit 0; sync exit 1 naming $S3_ENDPOINT, s3://$BUCKET/$PREFIX and 403; the secret appears nowhere"
+printf 'AKNOSUCHKEY0000000000\n' >"$WORK/wrong_access_key"
+PGTIER_OFFSITE_ACCESS_KEY_ID_FILE="$WORK/wrong_access_key" run_pgtier access --config "$CFG" offsite sync
+expect_rc access 1 "offsite sync with an unknown access key id"
+expect_message access "$S3_ENDPOINT" 403 "no such access key id"
+pass "wrong secret: backup exit 0; sync exit 1 naming $S3_ENDPOINT, s3://$BUCKET/$PREFIX, 403 and the secret key; the secret appears nowhere; an unknown access key id: 403 saying so"
 
 # ---- no such bucket ---------------------------------------------------------------------------
 export PGTIER_OFFSITE_URL="s3://pgtier-no-such-bucket/$PREFIX"
