@@ -474,7 +474,90 @@ phase_restore2() {
         "1x archive $RS_PG_1X s -> 2x archive $RS_PG s"
 }
 
-BENCH_PHASES=(setup backup restore scale2 restore2)
+# ---- offsite (issue 13): a full backup until it is durable in the bucket ---------------------
+# One-shot `pgtier backup full` with [offsite] publishes locally, then uploads archive, sidecar
+# and manifest (multipart above 64 MiB). Compared with the local-only backup of phase_backup
+# and with `pgtier backup full && curl -T` of the same three files (single PUTs, as a cron
+# script would).
+OFFSITE_RUN=0
+run_offsite_backup() {
+    local dir=$1 prefix
+    OFFSITE_RUN=$((OFFSITE_RUN + 1))
+    prefix="run$OFFSITE_RUN"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    PGTIER_OFFSITE_URL="s3://bench/$prefix" measure offsite "$PGTIER" --dir "$dir" backup full
+    [ "$M_RC" = 0 ] || { tail -n 20 "$WORK/offsite.err" >&2; fail "pgtier backup full with [offsite] failed (exit $M_RC)"; }
+    grep -q "offsite: 1 uploaded" "$WORK/offsite.out" \
+        || { cat "$WORK/offsite.out" "$WORK/offsite.err" >&2; fail "the offsite backup did not report its upload"; }
+    local archive name
+    archive=$(find "$dir/full" -maxdepth 1 -type f -name '*_full.sql.bz2' | sort | tail -n 1)
+    name=$(basename "$archive")
+    s3_get bench "$prefix/full/$name" "$WORK/offsite-check.bz2"
+    cmp -s "$archive" "$WORK/offsite-check.bz2" || fail "the object in the bucket differs from $archive"
+    rm -f "$WORK/offsite-check.bz2"
+    OFF_ARCHIVE_BYTES=$(fsize "$archive")
+}
+
+run_backup_then_curl() {
+    local dir=$1
+    OFFSITE_RUN=$((OFFSITE_RUN + 1))
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    # shellcheck disable=SC2016  # the bash -c script expands its own arguments
+    measure curl-t bash -c 'set -euo pipefail
+        "$1" --dir "$2" backup full >/dev/null
+        for f in "$2"/full/*_full.sql.bz2 "$2"/full/*_full.sql.bz2.sha256 "$2"/full/*_full.sql.bz2.json; do
+            curl -sS --fail --aws-sigv4 "aws:amz:us-east-1:s3" --user "$4:$5" \
+                -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T "$f" -o /dev/null "$3/$(basename "$f")"
+        done' _ "$PGTIER" "$dir" "$S3_ENDPOINT/bench/curl$OFFSITE_RUN/full" "$S3_ACCESS_KEY" "$S3_SECRET_KEY"
+    [ "$M_RC" = 0 ] || { tail -n 20 "$WORK/curl-t.err" >&2; fail "pgtier backup full && curl -T failed (exit $M_RC)"; }
+}
+
+phase_offsite() {
+    local i best="" best_curl="" rss=""
+    # shellcheck source=../tests/integration/lib_s3.sh
+    . "$REPO/tests/integration/lib_s3.sh"
+    s3_start
+    s3_mb bench
+    export PGTIER_OFFSITE_ENDPOINT=$S3_ENDPOINT PGTIER_OFFSITE_PATH_STYLE=true
+    export AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY
+    say "== offsite: backup full until durable in the bucket (local Ceph RGW; best of $BENCH_REPEAT)"
+    for ((i = 1; i <= BENCH_REPEAT; i++)); do
+        run_offsite_backup "$WORK/tiers-offsite"
+        say "   run $i  pgtier backup full + upload   : $M_SECS s, peak RSS $(mib "$M_RSS_KB"), CPU $M_CPU s, others ${M_OTHERS}%"
+        if better "$M_SECS" "$best"; then best=$M_SECS; fi
+        rss=$(kmax "$rss" "$M_RSS_KB")
+        run_backup_then_curl "$WORK/tiers-curl"
+        say "   run $i  pgtier backup full && curl -T : $M_SECS s, CPU $M_CPU s, others ${M_OTHERS}%"
+        if better "$M_SECS" "$best_curl"; then best_curl=$M_SECS; fi
+    done
+    OFF_RSS_1X=$rss
+    result "offsite: backup full + upload, 1x" "$best s  ($(ratio "$best" "$PG_SECS_1X")x the local-only $PG_SECS_1X s; archive $(mb "$OFF_ARCHIVE_BYTES"))"
+    result "offsite: backup full && curl -T, 1x" "$best_curl s  (pgtier/curl = $(ratio "$best" "$best_curl"))"
+    result "offsite: peak RSS, 1x" "$(mib "$rss") ($rss kB)"
+    rm -rf "$WORK/tiers-offsite" "$WORK/tiers-curl"
+}
+
+# After scale2: the same with twice the data; the peak RSS must not grow with it.
+phase_offsite2() {
+    local i best="" rss=""
+    say "== offsite: backup full until durable in the bucket, 2x data"
+    for ((i = 1; i <= BENCH_REPEAT; i++)); do
+        run_offsite_backup "$WORK/tiers-offsite"
+        say "   run $i  pgtier backup full + upload   : $M_SECS s, peak RSS $(mib "$M_RSS_KB"), CPU $M_CPU s, others ${M_OTHERS}%"
+        if better "$M_SECS" "$best"; then best=$M_SECS; fi
+        rss=$(kmax "$rss" "$M_RSS_KB")
+    done
+    result "offsite: backup full + upload, 2x" "$best s  (archive $(mb "$OFF_ARCHIVE_BYTES"))"
+    result "offsite: peak RSS, 2x" "$(mib "$rss") ($rss kB)"
+    target "offsite: same RSS at 2x data (+<=10% or 4 MiB)" \
+        "$(awk -v a="$OFF_RSS_1X" -v b="$rss" 'BEGIN { d = b - a; lim = a * 0.10; if (lim < 4096) lim = 4096; print (d <= lim) ? 1 : 0 }')" \
+        "1x $(mib "$OFF_RSS_1X") -> 2x $(mib "$rss")"
+    rm -rf "$WORK/tiers-offsite"
+}
+
+BENCH_PHASES=(setup backup restore offsite scale2 restore2 offsite2)
 
 # ---- main --------------------------------------------------------------------------------------
 mkdir -p "$WORK/pipe"

@@ -5,8 +5,9 @@
 # (`shop` with customers, orders and a sequence; `app logs`, a name with a space), then walks
 # through: backup full -> a change in shop -> backup incr (holds only shop) -> backup incr with no
 # change (skipped) -> backup diff -> list -> verify -> restore one database beside the original
-# (--as) and the plan of `restore latest` -> a look at the files from the host, and stops the
-# cluster. Each step checks its outcome; the script exits non-zero as soon as one fails.
+# (--as) and the plan of `restore latest` -> offsite copies to a throwaway S3 server (Ceph RGW):
+# sync, list and verify the bucket, restore one database from the bucket alone -> a look at the
+# files from the host, and stops the cluster. Each step checks its outcome; the script exits non-zero as soon as one fails.
 # The backups are kept in .demo/backups in the repository (gitignored; replaced on every run).
 set -euo pipefail
 
@@ -20,6 +21,8 @@ export PGTIER_BIN
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 . "$REPO/tests/integration/lib.sh"
+# shellcheck source=../tests/integration/lib_s3.sh
+. "$REPO/tests/integration/lib_s3.sh"
 
 
 # pgtier must see only the demo cluster and default settings.
@@ -176,6 +179,29 @@ note "same rows as shop, which was not touched"
 
 step "what 'restore latest' would do (its plan; nothing is changed)"
 pgtier restore plan
+
+step "offsite copies: a throwaway S3 server (Ceph RADOS Gateway on 127.0.0.1) and a bucket"
+s3_start
+s3_mb demo-offsite
+echo "   gateway at $S3_ENDPOINT; [offsite] url = s3://demo-offsite/node1 (set through PGTIER_OFFSITE_* here)"
+export PGTIER_OFFSITE_URL=s3://demo-offsite/node1 PGTIER_OFFSITE_ENDPOINT=$S3_ENDPOINT PGTIER_OFFSITE_PATH_STYLE=true
+export AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY
+
+step "upload what the bucket lacks: archive, sidecar, then the manifest (the daemon does this after every backup)"
+pgtier offsite sync
+pgtier list --remote
+pgtier verify --remote --deep
+
+step "restore one database from the bucket alone: shop, with the local archives out of the way"
+mv "$BACKUPS" "$BACKUPS.away"
+mkdir -p "$BACKUPS"
+pgtier restore database latest-incremental shop --as shop_from_s3
+rm -rf "$BACKUPS"
+mv "$BACKUPS.away" "$BACKUPS"
+[ "$(psql_q -d shop_from_s3 -c "SELECT count(*) FROM orders")" = "$(psql_q -d shop -c "SELECT count(*) FROM orders")" ] \
+    || die "shop_from_s3 does not hold the orders of shop"
+note "same rows as shop; only shop's section was read from the bucket (see the 'read … from' line)"
+unset PGTIER_OFFSITE_URL PGTIER_OFFSITE_ENDPOINT PGTIER_OFFSITE_PATH_STYLE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 
 step "a look from the host: the tier folders"
 for tier in full differential incremental; do

@@ -8,6 +8,7 @@
 #include "pgtier/core/text.hpp"
 #include "pgtier/pg/dump.hpp"
 #include "pgtier/pg/queries.hpp"
+#include "pgtier/storage/offsite_sync.hpp"
 #include "pgtier/storage/repository.hpp"
 #include "pgtier/storage/run_status.hpp"
 #include "pgtier/sys/log.hpp"
@@ -166,12 +167,28 @@ RunRecord take_backup(const Config& config, const Repository& repo,
     return record;
 }
 
-}  // namespace
+// Uploads what the bucket lacks after a one-shot backup (the daemon's uploader thread does it
+// there). The lock is released by then: a slow upload never holds up the next backup. A
+// failure is a warning: the archive is published locally and stays pending.
+void sync_after_backup(const Config& config, const Environment& env, const Repository& repo) {
+    try {
+        const auto store = open_offsite_store(config, env, &stop_requested());
+        const auto result = sync_offsite(config, repo, *store, now_utc(), stop_requested());
+        if (!result.error.empty()) {
+            spdlog::warn("offsite: {}; {} archive(s) stay pending for the next sync", result.error,
+                         result.pending.size());
+        } else {
+            report("offsite: " + std::to_string(result.uploaded) + " uploaded to " +
+                   store->describe() + ", " + std::to_string(result.pending.size()) + " pending");
+        }
+    } catch (const Error& err) {
+        spdlog::warn("offsite: {}; the archive stays pending for the next sync",
+                     one_line(err.what()));
+    }
+}
 
-ExitCode backup(const Config& config, const Environment& env, BackupType requested, Force force) {
-    Repository repo(config.storage.dir);
-    repo.ensure_layout();
-    install_signal_handlers();
+ExitCode backup_locked(const Config& config, const Environment& env, const Repository& repo,
+                       BackupType requested, Force force) {
     const auto lock = repo.lock(&stop_requested());
     // As the daemon does, and --force does not override it.
     if (auto refusal = interrupted_restore_refusal(repo, "taking a backup")) throw Error(*refusal);
@@ -221,6 +238,19 @@ ExitCode backup(const Config& config, const Environment& env, BackupType request
         }
     }
     return ExitCode::ok;
+}
+
+}  // namespace
+
+ExitCode backup(const Config& config, const Environment& env, BackupType requested, Force force,
+                OffsiteAfter offsite) {
+    Repository repo(config.storage.dir);
+    repo.ensure_layout();
+    install_signal_handlers();
+    const ExitCode code = backup_locked(config, env, repo, requested, force);
+    if (offsite == OffsiteAfter::sync && config.offsite.enabled() && !stop_requested().load())
+        sync_after_backup(config, env, repo);
+    return code;
 }
 
 }  // namespace pgtier::commands

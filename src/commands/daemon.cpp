@@ -1,12 +1,16 @@
 // pgtier daemon: the long-running scheduler (docs/design.md, Daemon).
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "pgtier/commands/commands.hpp"
 #include "pgtier/core/scheduler.hpp"
 #include "pgtier/pg/database.hpp"
 #include "pgtier/pg/restorer.hpp"
+#include "pgtier/storage/offsite_sync.hpp"
 #include "pgtier/storage/run_status.hpp"
 #include "pgtier/sys/log.hpp"
 #include "pgtier/sys/signals.hpp"
@@ -28,11 +32,86 @@ bool sleep_until(TimePoint until) {
     return true;
 }
 
+// Uploads to the bucket in the background (docs/design.md, Offsite copies), so that backups
+// never wait for the network: a sync at start, after every backup and every hour, retried with
+// back-off (5 s doubling to 5 min) while something stays pending or a sync fails. Pending
+// uploads are derived from the listings at each pass: nothing is queued in memory.
+class OffsiteUploader {
+  public:
+    OffsiteUploader(Config config, Environment env)
+        : config_(std::move(config)), env_(std::move(env)), thread_([this] { run(); }) {}
+    ~OffsiteUploader() {
+        {
+            std::lock_guard<std::mutex> guard(mutex_);
+            quit_ = true;
+        }
+        cancel_ = true;  // ends a transfer in progress
+        wake_up_.notify_all();
+        thread_.join();
+    }
+    OffsiteUploader(const OffsiteUploader&) = delete;
+    OffsiteUploader& operator=(const OffsiteUploader&) = delete;
+
+    // A new archive was published.
+    void wake() {
+        {
+            std::lock_guard<std::mutex> guard(mutex_);
+            woken_ = true;
+        }
+        wake_up_.notify_all();
+    }
+
+  private:
+    void run() {
+        std::chrono::seconds delay = 0s;
+        int failures = 0;
+        for (;;) {
+            {
+                std::unique_lock<std::mutex> lock(mutex_);
+                wake_up_.wait_for(lock, delay, [this] { return quit_ || woken_; });
+                if (quit_) return;
+                woken_ = false;
+            }
+            bool done = false;
+            try {
+                const Repository repo(config_.storage.dir);
+                const auto store = open_offsite_store(config_, env_, &cancel_);
+                const auto result = sync_offsite(config_, repo, *store, now_utc(), cancel_);
+                done = result.ok();
+                if (!result.error.empty() && !cancel_.load()) {
+                    spdlog::warn("offsite: {}; {} archive(s) pending, retrying", result.error,
+                                 result.pending.size());
+                }
+            } catch (const std::exception& err) {
+                spdlog::warn("offsite: {}; retrying", one_line(err.what()));
+            }
+            failures = done ? 0 : std::min(failures + 1, 7);
+            delay = done ? 3600s : std::chrono::seconds(5 << (failures - 1));  // 5 s .. 320 s
+        }
+    }
+
+    const Config config_;
+    const Environment env_;
+    std::mutex mutex_;
+    std::condition_variable wake_up_;
+    bool quit_ = false;
+    bool woken_ = false;
+    std::atomic<bool> cancel_{false};
+    std::thread thread_;  // last: started once everything above is ready
+};
+
 struct DaemonState {
     Config config;
     TierSchedules schedules;
     const ConfigOverrides& overrides;
     const Environment& env;
+    std::unique_ptr<OffsiteUploader> uploader;
+
+    // The uploader follows the configuration: started, restarted after a reload, or stopped.
+    void restart_uploader() {
+        uploader.reset();
+        if (config.offsite.enabled()) uploader = std::make_unique<OffsiteUploader>(config, env);
+    }
 
     // SIGHUP: the new configuration replaces the old one only when it loads completely.
     void reload_if_requested() {
@@ -45,6 +124,7 @@ struct DaemonState {
             schedules = fresh_schedules;
             init_logging(config.daemon.log_level, LogTarget::standard_output);
             spdlog::info("SIGHUP: configuration reloaded from {}", config.source);
+            if (uploader || config.offsite.enabled()) restart_uploader();
         } catch (const Error& err) {
             spdlog::error("SIGHUP: the new configuration is refused, keeping the old one: {}",
                           one_line(err.what()));
@@ -70,11 +150,13 @@ bool wait_for_server(DaemonState& state) {
     }
 }
 
-// One backup run; a failure is logged (and recorded by backup()), never fatal here.
+// One backup run; a failure is logged (and recorded by backup()), never fatal here. The
+// uploader, not the run, sends the archive to the bucket.
 void run_tier(const DaemonState& state, BackupType tier, const char* why) {
     spdlog::info("running {} backup ({})", to_string(tier), why);
     try {
-        backup(state.config, state.env, tier, Force::no);
+        backup(state.config, state.env, tier, Force::no, OffsiteAfter::skip);
+        if (state.uploader) state.uploader->wake();
     } catch (const std::exception& err) {
         if (stop_requested().load()) {
             spdlog::info("{} backup stopped: {}", to_string(tier), one_line(err.what()));
@@ -90,7 +172,8 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
     init_logging(initial.daemon.log_level, LogTarget::standard_output);
     set_reports_to_log(true);
     install_signal_handlers();
-    DaemonState state{initial, parse_schedules(initial.schedule, initial.source), overrides, env};
+    DaemonState state{initial, parse_schedules(initial.schedule, initial.source), overrides, env,
+                      nullptr};
     const Config& config = state.config;
     spdlog::info(
         "pgtier {} daemon starting: backups in {}, full '{}', differential '{}', "
@@ -148,6 +231,7 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
             return ExitCode::failure;
         }
     }
+    state.restart_uploader();
     if (!stop_requested().load()) {
         const Repository repo(config.storage.dir);
         const auto manifests = repo.published_manifests();
@@ -193,6 +277,7 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
         // Fire times that passed during a long run are not made up (as cron does).
         after = std::max(due->at, now_utc());
     }
+    state.uploader.reset();  // ends an upload in progress: the next start finishes it
     spdlog::info("stop requested: daemon exiting");
     return ExitCode::ok;
 }

@@ -97,9 +97,13 @@ class Catalog {
             [](const Manifest& a, const Manifest& b) { return a.started_at < b.started_at; });
         return manifests;
     }
+    // Whether published() found this archive in the bucket only.
+    bool in_bucket_only(BackupType tier, const std::string& name) const {
+        return from_remote_.count(std::string(to_string(tier)) + "/" + name) != 0;
+    }
     // The store holding a published archive (after published()).
     std::shared_ptr<const ArchiveStore> store_of(BackupType tier, const std::string& name) {
-        if (from_remote_.count(std::string(to_string(tier)) + "/" + name) != 0) return remote_;
+        if (in_bucket_only(tier, name)) return remote_;
         return local_;
     }
     std::uint64_t bytes_downloaded() const {
@@ -131,14 +135,16 @@ ResolvedArchive resolve_archive(const Repository& repo, Catalog& catalog, const 
     }
     ResolvedArchive archive{path ? archive_at_path(*path) : *remote, nullptr, {}};
     const StoredArchive& stored = archive.stored;
-    if (!stored.read_beside(manifest_name(stored.name))) {
+    const auto manifest_text = stored.read_beside(manifest_name(stored.name));
+    if (!manifest_text) {
         throw Error(stored.location + " has no manifest " + manifest_name(stored.name) +
                     ": not a pgtier archive (a plain SQL archive replays with bzcat | psql)");
     }
     if (!stored.read_beside(sidecar_name(stored.name))) {
         throw Error(stored.location + " has no sidecar " + sidecar_name(stored.name));
     }
-    archive.manifest = stored.manifest();
+    archive.manifest =
+        manifest_from_json(*manifest_text, stored.describe_beside(manifest_name(stored.name)));
     // The manifest decides which bytes are read and what is created: it must describe this
     // very file.
     if (archive.manifest.name != stored.name) {
@@ -354,16 +360,17 @@ ExitCode restore_database(const Config& config, const Environment& env,
                 target.c_str(), as ? (" (from \"" + database + "\")").c_str() : "",
                 archive.name().c_str(), human_size(result.bytes).c_str(), result.seconds,
                 human_size(result.size_on_server).c_str());
-    if (catalog.bytes_downloaded() > 0) {
-        // Ranged reads: the section (checked, then replayed), the manifest and the sidecar.
-        std::printf("read %s from %s (the section is %s, the archive %s)\n",
-                    human_size(catalog.bytes_downloaded()).c_str(),
-                    catalog.remote()->describe().c_str(), human_size(section->length).c_str(),
-                    human_size(archive.manifest.compressed_size).c_str());
-        // The exact counts, for scripts and tests (the line above rounds).
-        spdlog::info("offsite: read {} bytes from {} (the section {} bytes, the archive {} bytes)",
-                     catalog.bytes_downloaded(), catalog.remote()->describe(), section->length,
-                     archive.manifest.compressed_size);
+    if (const std::uint64_t read = catalog.bytes_downloaded(); read > 0) {
+        // Ranged reads: the section twice (checked before any change, then replayed); the
+        // rest is manifests, sidecars and the globals the roles come from.
+        const std::uint64_t section_bytes = 2 * section->length;
+        std::printf(
+            "read %llu bytes from %s: the section (%s) twice, to check it and to replay "
+            "it, and %s of manifests, sidecars and role definitions; the archive is %s\n",
+            static_cast<unsigned long long>(read), catalog.remote()->describe().c_str(),
+            human_size(section->length).c_str(),
+            human_size(read > section_bytes ? read - section_bytes : 0).c_str(),
+            human_size(archive.manifest.compressed_size).c_str());
     }
     return ExitCode::ok;
 }
@@ -427,6 +434,16 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
     }
     const auto plan = plan_latest_restore(published);
     for (const auto& line : describe_plan(plan)) report(line);
+    std::set<std::string> from_bucket;
+    for (const auto& db : plan.databases) {
+        if (catalog.in_bucket_only(db.source.tier, db.source.archive))
+            from_bucket.insert(db.source.archive);
+    }
+    if (catalog.in_bucket_only(plan.base_tier, plan.base)) from_bucket.insert(plan.base);
+    if (!from_bucket.empty()) {
+        report(std::to_string(from_bucket.size()) + " archive(s) of the plan are not in " +
+               repo.dir().string() + ": reading them from " + catalog.remote()->describe());
+    }
 
     // Everything that will be read is checked before anything changes: the base against its
     // sidecar, each section from a newer archive against its manifest.

@@ -1,5 +1,6 @@
 #include "pgtier/storage/run_status.hpp"
 
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -96,6 +97,9 @@ void record_run(const Repository& repo, const RunRecord& r) {
 }
 
 void refresh_metrics(const Repository& repo) {
+    // The daemon's uploader thread writes it too, through the same temporary name.
+    static std::mutex writing;
+    const std::lock_guard<std::mutex> guard(writing);
     try {
         repo.write_state_file("metrics.prom", metrics_text(read_tier_status(repo)) +
                                                   offsite_metrics_text(repo, now_utc()));

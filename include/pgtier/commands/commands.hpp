@@ -13,7 +13,11 @@
 // One function per subcommand; each returns the process exit code.
 namespace pgtier::commands {
 
-ExitCode backup(const Config& config, const Environment& env, BackupType type, Force force);
+// backup.cpp: one backup run under the repository lock, then (OffsiteAfter::sync, with
+// [offsite]) an upload of what the bucket lacks, after the lock is released.
+enum class OffsiteAfter { sync, skip };
+ExitCode backup(const Config& config, const Environment& env, BackupType type, Force force,
+                OffsiteAfter offsite = OffsiteAfter::sync);
 
 enum class OutputFormat { text, json };
 // list.cpp: the archives of the backup directory, or of the bucket (remote).
