@@ -142,7 +142,10 @@ done
 grep -qE "^DELETE +full +$(name Fa) " "$WORK/rdry40.out" || fail_run rdry40 "Fa is not deleted 40 days later"
 grep -qE "^keep +full +$(name Fc) .*newest full" "$WORK/rdry40.out" || fail_run rdry40 "Fc is not kept as the newest full"
 diff <(objects "${KEYS[@]}") <(remote_keys | grep -vxF -f <(printf '%s\n' "${FOREIGN[@]%%=*}")) >&2 || fail "a dry run changed the bucket"
-pass "prune --remote --dry-run --at now/+20/+40 days: the local decisions, archive by archive; nothing deleted"
+run_pgtier rat --dir "$B" prune --remote --at "$at"
+expect_rc rat 2 "prune --remote --at without --dry-run (deleting as of another time is refused)"
+diff <(objects "${KEYS[@]}") <(remote_keys | grep -vxF -f <(printf '%s\n' "${FOREIGN[@]%%=*}")) >&2 || fail "a refused prune --remote --at changed the bucket"
+pass "prune --remote --dry-run --at now/+20/+40 days: the local decisions, archive by archive; nothing deleted; --at without --dry-run refused (exit 2)"
 
 # ---- shorter remote incrementals: a real prune --remote --------------------------------------------
 PGTIER_OFFSITE_INCREMENTAL_DAYS=1 run_pgtier rp1 --dir "$B" prune --remote
