@@ -37,7 +37,7 @@ S3Url parse_s3_url(const std::string& url) {
     while (!parsed.prefix.empty() && parsed.prefix.back() == '/') parsed.prefix.pop_back();
     if (!valid_bucket_name(parsed.bucket)) {
         throw Error("'" + parsed.bucket +
-                    "' is not a bucket name (3 to 63 lowercase letters, digits, '-', '.')");
+                    "' is not a bucket name (3 to 63 lowercase letters, digits, '-', '.', '_')");
     }
     // The prefix becomes part of every key: no empty, "." or ".." segment, no control byte.
     std::string segment;
