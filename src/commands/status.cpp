@@ -52,18 +52,19 @@ ExitCode status(const Config& config, OutputFormat format) {
                 {"skipped", s.skipped},
                 {"failed", s.failed}};
         }
-        if (const auto offsite = read_offsite_view(repo)) {
-            const auto& st = offsite->state;
+        if (config.offsite.enabled()) {
+            const auto offsite = read_offsite_view(repo);
+            const auto& st = offsite.state;
             const auto when = [](const std::optional<TimePoint>& t) {
                 return t ? nlohmann::json(format_utc_iso(*t)) : nlohmann::json(nullptr);
             };
             out["offsite"] = {
                 {"url", config.offsite.url},
-                {"pending", offsite->pending.size()},
-                {"pending_bytes", offsite->pending_bytes},
-                {"oldest_pending", offsite->pending.empty()
+                {"pending", offsite.pending.size()},
+                {"pending_bytes", offsite.pending_bytes},
+                {"oldest_pending", offsite.pending.empty()
                                        ? nlohmann::json(nullptr)
-                                       : nlohmann::json(offsite->pending.front().name)},
+                                       : nlohmann::json(offsite.pending.front().name)},
                 {"last_attempt_at", when(st.last_attempt_at)},
                 {"last_success_at", when(st.last_success_at)},
                 {"last_error", st.last_error},
@@ -93,21 +94,21 @@ ExitCode status(const Config& config, OutputFormat format) {
                     next_text.c_str(), schedules.of(tier).text.c_str());
         if (r.result != RunResult::published) std::printf("  %s\n", r.detail.c_str());
     }
-    if (const auto offsite = read_offsite_view(repo)) {
-        const auto& st = offsite->state;
+    if (config.offsite.enabled()) {
+        const auto offsite = read_offsite_view(repo);
+        const auto& st = offsite.state;
         std::printf("\noffsite %s: %zu pending (%s)", config.offsite.url.c_str(),
-                    offsite->pending.size(), human_size(offsite->pending_bytes).c_str());
-        if (!offsite->pending.empty())
-            std::printf(", oldest %s", offsite->pending.front().name.c_str());
-        std::printf("; last success %s\n",
-                    st.last_success_at ? format_utc_seconds(*st.last_success_at).c_str() : "never");
+                    offsite.pending.size(), human_size(offsite.pending_bytes).c_str());
+        if (!offsite.pending.empty())
+            std::printf(", oldest %s", offsite.pending.front().name.c_str());
+        std::printf("; last success %s%s\n",
+                    st.last_success_at ? format_utc_seconds(*st.last_success_at).c_str() : "never",
+                    st.last_attempt_at ? "" : " (no sync attempted yet)");
         if (!st.last_error.empty()) {
             std::printf("  last error (%s): %s\n",
                         st.last_error_at ? format_utc_seconds(*st.last_error_at).c_str() : "?",
                         st.last_error.c_str());
         }
-    } else if (config.offsite.enabled()) {
-        std::printf("\noffsite %s: no sync attempted yet\n", config.offsite.url.c_str());
     }
     return ExitCode::ok;
 }
@@ -130,11 +131,9 @@ ExitCode health(const Config& config) {
     const auto published = repo.published_manifests();
     auto problems = judge_health(tiers_health, published, schedules, now, format_local_iso);
     if (config.offsite.enabled()) {
-        // Without any sync yet, every local archive waits (offsite_pending of no state).
         const auto view = read_offsite_view(repo);
-        const auto pending = view ? view->pending : offsite_pending(published, std::nullopt);
-        if (auto lag = judge_offsite_lag(pending, config.offsite.max_lag_seconds, now,
-                                         view ? view->state.last_error : ""))
+        if (auto lag = judge_offsite_lag(view.pending, config.offsite.max_lag_seconds, now,
+                                         view.state.last_error))
             problems.push_back(*lag);
     }
     if (problems.empty()) {

@@ -120,8 +120,7 @@ OffsiteState read_offsite_state(const Repository& repo) {
     return state;
 }
 
-std::optional<OffsiteView> read_offsite_view(const Repository& repo) {
-    if (!repo.read_state_file(state_file)) return std::nullopt;
+OffsiteView read_offsite_view(const Repository& repo) {
     OffsiteView view;
     view.state = read_offsite_state(repo);
     view.pending = offsite_pending(repo.published_manifests(), view.state.synced_through);
@@ -131,7 +130,7 @@ std::optional<OffsiteView> read_offsite_view(const Repository& repo) {
 
 std::string offsite_metrics_text(const Repository& repo, TimePoint now) {
     const auto view = read_offsite_view(repo);
-    if (!view) return "";
+    if (!view.state.last_attempt_at) return "";  // offsite copies not in use (or not yet)
     std::string out;
     const auto gauge = [&](const char* name, const char* help, double value) {
         char number[64];
@@ -143,21 +142,21 @@ std::string offsite_metrics_text(const Repository& repo, TimePoint now) {
         return std::chrono::duration<double>(t.time_since_epoch()).count();
     };
     gauge("pgtier_offsite_pending_archives", "Local archives not yet in the bucket.",
-          static_cast<double>(view->pending.size()));
+          static_cast<double>(view.pending.size()));
     gauge("pgtier_offsite_pending_bytes", "Compressed bytes of the archives not yet in the bucket.",
-          static_cast<double>(view->pending_bytes));
+          static_cast<double>(view.pending_bytes));
     gauge("pgtier_offsite_lag_seconds",
           "How long the oldest archive not yet in the bucket has waited (0: none waits).",
-          view->pending.empty()
+          view.pending.empty()
               ? 0.0
-              : std::chrono::duration<double>(now - view->pending.front().finished_at).count());
-    if (view->state.last_success_at) {
+              : std::chrono::duration<double>(now - view.pending.front().finished_at).count());
+    if (view.state.last_success_at) {
         gauge("pgtier_offsite_last_success_timestamp_seconds",
               "End of the last sync that left nothing pending, Unix time.",
-              unix_seconds(*view->state.last_success_at));
+              unix_seconds(*view.state.last_success_at));
     }
     gauge("pgtier_offsite_last_sync_ok", "1 when the last sync attempt had no error, else 0.",
-          view->state.last_error.empty() ? 1.0 : 0.0);
+          view.state.last_error.empty() ? 1.0 : 0.0);
     return out;
 }
 

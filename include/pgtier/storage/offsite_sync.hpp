@@ -42,8 +42,8 @@ struct OffsiteView {
     std::vector<Manifest> pending;  // oldest first
     std::uint64_t pending_bytes = 0;
 };
-// nullopt when no sync has ever been attempted (no .pgtier/offsite.json).
-std::optional<OffsiteView> read_offsite_view(const Repository& repo);
+// Before the first sync attempt (no .pgtier/offsite.json) every local archive is pending.
+OffsiteView read_offsite_view(const Repository& repo);
 
 // The offsite gauges for metrics.prom; "" when no sync has been attempted.
 std::string offsite_metrics_text(const Repository& repo, TimePoint now);
