@@ -191,7 +191,8 @@ ExitCode backup_locked(const Config& config, const Environment& env, const Repos
                        BackupType requested, Force force) {
     const auto lock = repo.lock(&stop_requested());
     // As the daemon does, and --force does not override it.
-    if (auto refusal = interrupted_restore_refusal(repo, "taking a backup")) throw Error(*refusal);
+    if (const auto interrupted = interrupted_restore(repo))
+        throw Error(interrupted->refusal("taking a backup"));
     repo.sweep_and_log();
 
     const TimePoint started = now_utc();

@@ -194,10 +194,9 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
         repo.sweep_and_log();
     }
     // Backing up a half-restored cluster would make it the newest state.
-    const auto interrupted =
-        interrupted_restore_refusal(Repository(config.storage.dir), "starting the schedule");
+    const auto interrupted = interrupted_restore(Repository(config.storage.dir));
     if (interrupted && !config.daemon.auto_restore) {
-        spdlog::critical("{}", *interrupted);
+        spdlog::critical("{}", interrupted->refusal("starting the schedule"));
         return ExitCode::failure;
     }
     if (!wait_for_server(state)) return ExitCode::ok;

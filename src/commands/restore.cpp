@@ -289,13 +289,16 @@ ExitCode restore_cluster(const Repository& repo, Restorer& restorer, const Clust
 
 }  // namespace
 
-std::optional<std::string> interrupted_restore_refusal(const Repository& repo,
-                                                       const std::string& doing) {
-    auto marker = repo.read_state_file(restoring_marker);
-    if (!marker) return std::nullopt;
-    while (!marker->empty() && marker->back() == '\n') marker->pop_back();
-    return "a whole-cluster restore was interrupted (" +
-           (repo.state_dir() / restoring_marker).string() + ": " + *marker + "); not " + doing +
+std::optional<InterruptedRestore> interrupted_restore(const Repository& repo) {
+    auto content = repo.read_state_file(restoring_marker);
+    if (!content) return std::nullopt;
+    while (!content->empty() && content->back() == '\n') content->pop_back();
+    return InterruptedRestore{repo.state_dir() / restoring_marker, std::move(*content)};
+}
+
+std::string InterruptedRestore::refusal(const std::string& doing) const {
+    return "a whole-cluster restore was interrupted (" + marker.string() + ": " + content +
+           "); not " + doing +
            ". Finish it with `pgtier restore latest --replace` (or remove that file once the "
            "cluster is as it should be)";
 }
@@ -333,9 +336,11 @@ ExitCode restore_database(const Config& config, const Environment& env,
                           const std::optional<std::string>& as, bool replace) {
     // A bad target is a usage error, refused before any work (a name PostgreSQL cannot hold
     // would fail only at the final rename, after the whole section was loaded).
-    if (auto why = invalid_database_name(as.value_or(database))) {
+    try {
+        check_database_name(as.value_or(database));
+    } catch (const BadDatabaseName& bad) {
         std::fprintf(stderr, "pgtier: cannot restore into \"%s\": %s\n",
-                     printable(as.value_or(database)).c_str(), why->c_str());
+                     printable(as.value_or(database)).c_str(), bad.what());
         return ExitCode::usage;
     }
     const Repository repo(config.storage.dir);
@@ -408,9 +413,8 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
     // --if-empty looks at the cluster first: on a cluster in use it does nothing, whatever
     // state the backup directory is in (it is what the daemon runs at every start).
     if (if_empty) {
-        std::string why;
-        if (!restorer.cluster_is_empty(why)) {
-            report("not restoring (--if-empty): " + why);
+        if (const auto check = restorer.cluster_is_empty(); !check.empty) {
+            report("not restoring (--if-empty): " + check.why);
             return ExitCode::ok;
         }
     }

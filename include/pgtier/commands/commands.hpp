@@ -1,4 +1,5 @@
 #pragma once
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,11 +57,17 @@ ExitCode daemon(const Config& config, const ConfigOverrides& overrides, const En
 // restore.cpp. A whole-cluster restore keeps this file in .pgtier/ while the cluster holds
 // part of it.
 inline constexpr const char* restoring_marker = "restoring";
-// While that file exists a backup would record a half-restored cluster as the newest state:
-// the refusal backup and the daemon give ("… not <doing>. Finish it with …"), nullopt when
-// there is no interrupted restore.
-std::optional<std::string> interrupted_restore_refusal(const Repository& repo,
-                                                       const std::string& doing);
+// A whole-cluster restore that did not finish: its marker file and what the file says.
+struct InterruptedRestore {
+    std::filesystem::path marker;
+    std::string content;  // without trailing line feeds
+
+    // While the marker exists a backup would record a half-restored cluster as the newest
+    // state: the refusal backup and the daemon give ("… not <doing>. Finish it with …").
+    std::string refusal(const std::string& doing) const;
+};
+// The interrupted restore in `repo`, nullopt when there is none.
+std::optional<InterruptedRestore> interrupted_restore(const Repository& repo);
 ExitCode restore_list_databases(const Config& config, const Environment& env,
                                 const std::string& archive, OutputFormat format);
 ExitCode restore_database(const Config& config, const Environment& env, const std::string& archive,
