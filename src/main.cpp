@@ -184,12 +184,13 @@ void add_restore(CLI::App& app, std::vector<Command>& all) {
     latest->add_flag("--dry-run", o->dry_run, "print the plan and change nothing");
     all.push_back({latest, [o](const Context& c) {
                        return commands::restore_latest(c.config, c.env, o->if_empty, o->replace,
-                                                       o->dry_run);
+                                                       o->dry_run, print_line);
                    }});
     auto* plan =
         restore->add_subcommand("plan", "print what `restore latest` would restore from where");
     all.push_back({plan, [](const Context& c) {
-                       return commands::restore_latest(c.config, c.env, false, false, true);
+                       return commands::restore_latest(c.config, c.env, false, false, true,
+                                                       print_line);
                    }});
 }
 

@@ -231,7 +231,7 @@ struct ClusterSource {
 // Restores globals then every database; refuses before changing anything when a database
 // exists (unless replace) — postgres and template1 count only when they have user tables.
 ExitCode restore_cluster(const Repository& repo, Restorer& restorer, const ClusterSource& source,
-                         bool replace) {
+                         bool replace, const std::function<void(const std::string&)>& report) {
     // Every section is checked (its target name, its header against its label) before the
     // first change: a bad one found half-way would leave a partly restored cluster.
     for (const auto& ref : source.databases) Restorer::check_restorable(ref, *ref.section.database);
@@ -395,11 +395,11 @@ ExitCode restore_full(const Config& config, const Environment& env, const std::s
     }
     Restorer restorer(resolve_connection(config, env), stop_requested());
     restorer.drop_stale_work_databases();
-    return restore_cluster(repo, restorer, source, replace);
+    return restore_cluster(repo, restorer, source, replace, print_line);
 }
 
 ExitCode restore_latest(const Config& config, const Environment& env, bool if_empty, bool replace,
-                        bool dry_run) {
+                        bool dry_run, const std::function<void(const std::string&)>& report) {
     const Repository repo(config.storage.dir);
     Catalog catalog(config, env, repo);
     if (dry_run) {
@@ -462,7 +462,7 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
         if (db.source.archive != plan.base) check_section(*ref.archive, ref.section);
         source.databases.push_back(ref);
     }
-    return restore_cluster(repo, restorer, source, replace);
+    return restore_cluster(repo, restorer, source, replace, report);
 }
 
 }  // namespace pgtier::commands
