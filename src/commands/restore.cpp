@@ -26,8 +26,6 @@ namespace pgtier::commands {
 
 namespace {
 
-namespace fs = std::filesystem;
-
 struct ResolvedArchive {
     StoredArchive stored;
     std::shared_ptr<const ArchiveSource> source;
