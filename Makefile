@@ -7,8 +7,8 @@ RELEASE_DIR ?= build-release
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps test unit-test release-build demo bench format format-check shellcheck clean-build \
-	container-test
+.PHONY: all deps test unit-test release-build demo bench format format-check shellcheck tidy \
+	clean-build container-test
 
 # -Werror is for development and CI only (PGTIER_WERROR is off for a plain cmake configure).
 CONFIGURE = cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPGTIER_WERROR=ON $(CMAKE_FLAGS) >/dev/null
@@ -20,9 +20,9 @@ all: deps
 deps:
 	@scripts/install-deps
 
-# Everything CI runs: format and shellcheck checks, the Release build (-O3 warns where -O2 does not), then unit
-# and integration tests under ASan+UBSan.
-test: deps format-check shellcheck release-build
+# Everything CI runs: format, shellcheck and clang-tidy checks, the Release build (-O3 warns where
+# -O2 does not), then unit and integration tests under ASan+UBSan.
+test: deps format-check shellcheck tidy release-build
 	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DPGTIER_SANITIZE=ON -DPGTIER_WERROR=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 	cd $(ASAN_DIR) && ctest --output-on-failure -j 2
@@ -57,6 +57,16 @@ format:
 
 format-check: deps
 	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format-check: ok"
+
+# clang-tidy over src/ (checks and why: .clang-tidy), with the build's compile_commands.json;
+# any finding fails. It needs the configured build (the compilation database), not a build. About
+# 1.5 min on 2 cores, so `test` runs it.
+tidy: deps
+	$(CONFIGURE)
+	@run-clang-tidy -quiet -p $(BUILD_DIR) -j $(JOBS) '^$(CURDIR)/src/' \
+		> $(BUILD_DIR)/tidy.log 2>&1 || { grep -E 'warning:|error:' -A3 $(BUILD_DIR)/tidy.log; \
+		echo "tidy: findings (full output: $(BUILD_DIR)/tidy.log)"; exit 1; }
+	@echo "tidy: ok"
 
 # Every tracked shell script, sourced helpers followed (-x); settings and exceptions: .shellcheckrc.
 SHELL_FILES = $(shell git ls-files '*.sh' 2>/dev/null) scripts/install-deps scripts/demo.sh .ci/run

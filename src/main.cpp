@@ -186,12 +186,13 @@ void add_restore(CLI::App& app, std::vector<Command>& all) {
     latest->add_flag("--dry-run", o->dry_run, "print the plan and change nothing");
     all.push_back({latest, [o](const Context& c) {
                        return commands::restore_latest(c.config, c.env, o->if_empty, o->replace,
-                                                       o->dry_run);
+                                                       o->dry_run, print_line);
                    }});
     auto* plan =
         restore->add_subcommand("plan", "print what `restore latest` would restore from where");
     all.push_back({plan, [](const Context& c) {
-                       return commands::restore_latest(c.config, c.env, false, false, true);
+                       return commands::restore_latest(c.config, c.env, false, false, true,
+                                                       print_line);
                    }});
 }
 
@@ -258,6 +259,9 @@ void add_schedule(CLI::App& app, std::vector<Command>& all) {
 
 }  // namespace
 
+// Only building the CLI11 parser is outside the try blocks below, and it throws only on a
+// programming error (a duplicate option name): let that end the process.
+// NOLINTNEXTLINE(bugprone-exception-escape)
 int main(int argc, char** argv) {
     // A child that exits early (psql stopping at an error) must not kill pgtier.
     std::signal(SIGPIPE, SIG_IGN);

@@ -40,9 +40,8 @@ void SectionDecoder::start() {
     stream_ended_ = false;
 }
 
-std::optional<std::string> SectionDecoder::feed(const char* data, std::size_t size,
-                                                const TextSink& sink) {
-    while (size > 0) {
+void SectionDecoder::feed(const char* data, std::size_t size, const TextSink& sink) {
+    while (size > 0 && !corrupt()) {
         if (stream_ended_) {
             BZ2_bzDecompressEnd(&stream_);
             start();
@@ -64,11 +63,10 @@ std::optional<std::string> SectionDecoder::feed(const char* data, std::size_t si
         if (rc == BZ_STREAM_END) {
             stream_ended_ = true;
         } else if (rc != BZ_OK) {
-            return label_ + ": bzip2 data is corrupt (code " + std::to_string(rc) + ") after " +
-                   std::to_string(decoded_) + " decoded bytes";
+            corruption_ = label_ + ": bzip2 data is corrupt (code " + std::to_string(rc) +
+                          ") after " + std::to_string(decoded_) + " decoded bytes";
         }
     }
-    return std::nullopt;
 }
 
 bool SectionVerdict::has(SectionFault fault) const {
@@ -83,11 +81,9 @@ SectionCheck::SectionCheck(const SectionEntry& entry, TextSink sink, Mode mode)
 
 void SectionCheck::feed(const char* data, std::size_t size) {
     hash_.update(data, size);  // every byte, also those after a decode error
-    if (!decoder_ || corrupt_) return;
-    if (auto err = decoder_->feed(data, size, sink_)) {
-        problems_.push_back({SectionFault::corrupt, std::move(*err)});
-        corrupt_ = true;
-    }
+    if (!decoder_ || decoder_->corrupt()) return;
+    decoder_->feed(data, size, sink_);
+    if (decoder_->corrupt()) problems_.push_back({SectionFault::corrupt, decoder_->corruption()});
 }
 
 void SectionCheck::fail(SectionFault fault, std::string text) {
@@ -103,7 +99,7 @@ SectionVerdict SectionCheck::finish() {
     }
     if (decoder_) {
         verdict.decoded = decoder_->decoded();
-        if (!corrupt_) {
+        if (!decoder_->corrupt()) {
             if (!decoder_->ended_cleanly()) {
                 fail(SectionFault::cut_short,
                      "its " + num(entry_.length) + " bytes end inside a bzip2 stream");

@@ -152,7 +152,6 @@ VerifyResult verify_archive(const StoredArchive& archive) {
     std::size_t next = 0;  // index into `checks` of the section being read or next to read
     std::unique_ptr<SectionCheck> run;
     std::unique_ptr<SectionDecoder> whole;  // without a manifest
-    bool whole_corrupt = false;
     auto skip_unsequenced = [&] {
         while (next < checks.size() && !checks[next].in_stream) ++next;
     };
@@ -161,11 +160,9 @@ VerifyResult verify_archive(const StoredArchive& archive) {
         if (!manifest) {
             // Keep hashing after a decode error: the sidecar is compared with the whole file.
             if (!whole) whole = std::make_unique<SectionDecoder>("archive");
-            if (!whole_corrupt) {
-                if (auto err = whole->feed(data, got)) {
-                    problem(*err);
-                    whole_corrupt = true;
-                }
+            if (!whole->corrupt()) {
+                whole->feed(data, got);
+                if (whole->corrupt()) problem(whole->corruption());
             }
             position += got;
             return;
@@ -206,7 +203,7 @@ VerifyResult verify_archive(const StoredArchive& archive) {
     if (!manifest) {
         if (file_size == 0) {
             problem("archive: the file is empty");
-        } else if (whole && !whole_corrupt && !whole->ended_cleanly()) {
+        } else if (whole && !whole->corrupt() && !whole->ended_cleanly()) {
             problem("archive: the file ends inside a bzip2 stream");
         }
     } else {

@@ -150,12 +150,15 @@ bool wait_for_server(DaemonState& state) {
     }
 }
 
-// One backup run; a failure is logged (and recorded by backup()), never fatal here. The
+// One backup run; a failure is logged (and recorded by run_backup()), never fatal here. The
 // uploader, not the run, sends the archive to the bucket.
 void run_tier(const DaemonState& state, BackupType tier, const char* why) {
     spdlog::info("running {} backup ({})", to_string(tier), why);
     try {
-        backup(state.config, state.env, tier, Force::no, OffsiteAfter::skip);
+        Repository repo(state.config.storage.dir);
+        repo.ensure_layout();
+        const BackupOutcome outcome = run_backup(state.config, state.env, repo, tier, Force::no);
+        spdlog::info("{}", backup_result_line(tier, outcome.record));
         if (state.uploader) state.uploader->wake();
     } catch (const std::exception& err) {
         if (stop_requested().load()) {
@@ -170,7 +173,6 @@ void run_tier(const DaemonState& state, BackupType tier, const char* why) {
 
 ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const Environment& env) {
     init_logging(initial.daemon.log_level, LogTarget::standard_output);
-    set_reports_to_log(true);
     install_signal_handlers();
     DaemonState state{initial, parse_schedules(initial.schedule, initial.source), overrides, env,
                       nullptr};
@@ -194,10 +196,9 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
         repo.sweep_and_log();
     }
     // Backing up a half-restored cluster would make it the newest state.
-    const auto interrupted =
-        interrupted_restore_refusal(Repository(config.storage.dir), "starting the schedule");
+    const auto interrupted = interrupted_restore(Repository(config.storage.dir));
     if (interrupted && !config.daemon.auto_restore) {
-        spdlog::critical("{}", *interrupted);
+        spdlog::critical("{}", interrupted->refusal("starting the schedule"));
         return ExitCode::failure;
     }
     if (!wait_for_server(state)) return ExitCode::ok;
@@ -215,7 +216,8 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
         spdlog::info("auto_restore: restore latest {}",
                      resume ? "--replace (finishing an interrupted restore)" : "--if-empty");
         try {
-            restore_latest(config, env, !resume, resume, false);
+            restore_latest(config, env, !resume, resume, false,
+                           [](const std::string& line) { spdlog::info("{}", line); });
         } catch (const std::exception& err) {
             if (stop_requested().load()) {
                 spdlog::info(

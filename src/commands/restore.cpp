@@ -26,8 +26,6 @@ namespace pgtier::commands {
 
 namespace {
 
-namespace fs = std::filesystem;
-
 struct ResolvedArchive {
     StoredArchive stored;
     std::shared_ptr<const ArchiveSource> source;
@@ -233,7 +231,7 @@ struct ClusterSource {
 // Restores globals then every database; refuses before changing anything when a database
 // exists (unless replace) — postgres and template1 count only when they have user tables.
 ExitCode restore_cluster(const Repository& repo, Restorer& restorer, const ClusterSource& source,
-                         bool replace) {
+                         bool replace, const std::function<void(const std::string&)>& report) {
     // Every section is checked (its target name, its header against its label) before the
     // first change: a bad one found half-way would leave a partly restored cluster.
     for (const auto& ref : source.databases) Restorer::check_restorable(ref, *ref.section.database);
@@ -291,13 +289,16 @@ ExitCode restore_cluster(const Repository& repo, Restorer& restorer, const Clust
 
 }  // namespace
 
-std::optional<std::string> interrupted_restore_refusal(const Repository& repo,
-                                                       const std::string& doing) {
-    auto marker = repo.read_state_file(restoring_marker);
-    if (!marker) return std::nullopt;
-    while (!marker->empty() && marker->back() == '\n') marker->pop_back();
-    return "a whole-cluster restore was interrupted (" +
-           (repo.state_dir() / restoring_marker).string() + ": " + *marker + "); not " + doing +
+std::optional<InterruptedRestore> interrupted_restore(const Repository& repo) {
+    auto content = repo.read_state_file(restoring_marker);
+    if (!content) return std::nullopt;
+    while (!content->empty() && content->back() == '\n') content->pop_back();
+    return InterruptedRestore{repo.state_dir() / restoring_marker, std::move(*content)};
+}
+
+std::string InterruptedRestore::refusal(const std::string& doing) const {
+    return "a whole-cluster restore was interrupted (" + marker.string() + ": " + content +
+           "); not " + doing +
            ". Finish it with `pgtier restore latest --replace` (or remove that file once the "
            "cluster is as it should be)";
 }
@@ -335,9 +336,11 @@ ExitCode restore_database(const Config& config, const Environment& env,
                           const std::optional<std::string>& as, bool replace) {
     // A bad target is a usage error, refused before any work (a name PostgreSQL cannot hold
     // would fail only at the final rename, after the whole section was loaded).
-    if (auto why = invalid_database_name(as.value_or(database))) {
+    try {
+        check_database_name(as.value_or(database));
+    } catch (const BadDatabaseName& bad) {
         std::fprintf(stderr, "pgtier: cannot restore into \"%s\": %s\n",
-                     printable(as.value_or(database)).c_str(), why->c_str());
+                     printable(as.value_or(database)).c_str(), bad.what());
         return ExitCode::usage;
     }
     const Repository repo(config.storage.dir);
@@ -397,11 +400,11 @@ ExitCode restore_full(const Config& config, const Environment& env, const std::s
     }
     Restorer restorer(resolve_connection(config, env), stop_requested());
     restorer.drop_stale_work_databases();
-    return restore_cluster(repo, restorer, source, replace);
+    return restore_cluster(repo, restorer, source, replace, print_line);
 }
 
 ExitCode restore_latest(const Config& config, const Environment& env, bool if_empty, bool replace,
-                        bool dry_run) {
+                        bool dry_run, const std::function<void(const std::string&)>& report) {
     const Repository repo(config.storage.dir);
     Catalog catalog(config, env, repo);
     if (dry_run) {
@@ -415,9 +418,8 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
     // --if-empty looks at the cluster first: on a cluster in use it does nothing, whatever
     // state the backup directory is in (it is what the daemon runs at every start).
     if (if_empty) {
-        std::string why;
-        if (!restorer.cluster_is_empty(why)) {
-            report("not restoring (--if-empty): " + why);
+        if (const auto check = restorer.cluster_is_empty(); !check.empty) {
+            report("not restoring (--if-empty): " + check.why);
             return ExitCode::ok;
         }
     }
@@ -465,7 +467,7 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
         if (db.source.archive != plan.base) check_section(*ref.archive, ref.section);
         source.databases.push_back(ref);
     }
-    return restore_cluster(repo, restorer, source, replace);
+    return restore_cluster(repo, restorer, source, replace, report);
 }
 
 }  // namespace pgtier::commands

@@ -178,7 +178,7 @@ std::optional<Naive> next_match(const CronSchedule& s, Naive from) {
         gmtime_r(&tt, &tm);
         std::tm next = tm;
         next.tm_sec = 0;
-        if (!s.months.test(static_cast<std::size_t>(tm.tm_mon + 1))) {
+        if (!s.months.test(static_cast<std::size_t>(tm.tm_mon) + 1)) {
             next.tm_mon += 1;
             next.tm_mday = 1;
             next.tm_hour = next.tm_min = 0;

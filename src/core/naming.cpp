@@ -76,17 +76,17 @@ bool looks_like_archive(const std::string& file_name, BackupType type) {
     return file_name.compare(at, std::string::npos, suffix) == 0;
 }
 
-std::optional<std::string> invalid_database_name(const std::string& name) {
-    if (name.empty()) return "the database name is empty";
+void check_database_name(const std::string& name) {
+    if (name.empty()) throw BadDatabaseName("the database name is empty");
     if (name.size() > 63) {
-        return "the database name is " + std::to_string(name.size()) +
-               " bytes long; PostgreSQL's limit is 63";
+        throw BadDatabaseName("the database name is " + std::to_string(name.size()) +
+                              " bytes long; PostgreSQL's limit is 63");
     }
     if (name.find_first_of(std::string("\0\r\n", 3)) != std::string::npos) {
-        return "the database name holds a NUL, carriage return or line feed (pg_dump could "
-               "never dump it)";
+        throw BadDatabaseName(
+            "the database name holds a NUL, carriage return or line feed (pg_dump could never "
+            "dump it)");
     }
-    return std::nullopt;
 }
 
 namespace {

@@ -421,28 +421,31 @@ void SectionHeaderScanner::line(std::string_view text) {
     }
 }
 
-std::optional<std::string> section_header_mismatch(const SectionHeaderScanner& header,
-                                                   const std::string& database,
-                                                   bool creates_database) {
+void check_section_header(const SectionHeaderScanner& header, const std::string& database,
+                          bool creates_database) {
     const std::string label = "its manifest says database " + quote_identifier(database);
-    if (!header.connected()) return "the section has no \\connect header; " + label;
+    if (!header.connected()) {
+        throw SectionHeaderMismatch("the section has no \\connect header; " + label);
+    }
     if (creates_database && !header.created()) {
-        return "the section's header creates no database (it connects to " +
-               quote_identifier(*header.connected()) + "); " + label;
+        throw SectionHeaderMismatch("the section's header creates no database (it connects to " +
+                                    quote_identifier(*header.connected()) + "); " + label);
     }
     if (header.created() && *header.created() != database) {
-        return "the section's header names database " + quote_identifier(*header.created()) +
-               " (CREATE DATABASE); " + label;
+        throw SectionHeaderMismatch("the section's header names database " +
+                                    quote_identifier(*header.created()) + " (CREATE DATABASE); " +
+                                    label);
     }
     if (!creates_database && header.created()) {
-        return "the section's header creates database " + quote_identifier(*header.created()) +
-               "; " + label + ", which is not created but loaded into";
+        throw SectionHeaderMismatch("the section's header creates database " +
+                                    quote_identifier(*header.created()) + "; " + label +
+                                    ", which is not created but loaded into");
     }
     if (*header.connected() != database) {
-        return "the section's header names database " + quote_identifier(*header.connected()) +
-               " (\\connect); " + label;
+        throw SectionHeaderMismatch("the section's header names database " +
+                                    quote_identifier(*header.connected()) + " (\\connect); " +
+                                    label);
     }
-    return std::nullopt;
 }
 
 std::string dbname_conninfo(const std::string& database) {

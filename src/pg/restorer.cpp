@@ -62,21 +62,14 @@ bool Restorer::has_user_tables(const std::string& database) {
     return queries::has_user_tables(conn);
 }
 
-bool Restorer::cluster_is_empty(std::string& why) {
+Restorer::EmptyCheck Restorer::cluster_is_empty() {
     std::vector<std::string> user;
     for (const auto& name : databases()) {
         if (name != "postgres" && name != "template0" && name != "template1") user.push_back(name);
     }
-    if (!user.empty()) {
-        why = "the cluster has databases: " + join_quoted(user);
-        return false;
-    }
-    if (has_user_tables("postgres")) {
-        why = "database postgres has user tables";
-        return false;
-    }
-    why = "the cluster has no user databases and postgres has no user tables";
-    return true;
+    if (!user.empty()) return {false, "the cluster has databases: " + join_quoted(user)};
+    if (has_user_tables("postgres")) return {false, "database postgres has user tables"};
+    return {true, "the cluster has no user databases and postgres has no user tables"};
 }
 
 std::string Restorer::read_text(const SectionRef& ref) {
@@ -162,8 +155,10 @@ void Restorer::restore_globals(const SectionRef& ref) {
 }
 
 void Restorer::check_restorable(const SectionRef& ref, const std::string& target) {
-    if (auto why = invalid_database_name(target)) {
-        throw Error("cannot restore into \"" + printable(target) + "\": " + *why +
+    try {
+        check_database_name(target);
+    } catch (const BadDatabaseName& bad) {
+        throw Error("cannot restore into \"" + printable(target) + "\": " + bad.what() +
                     " (nothing was changed)");
     }
     // Only the header is read: the scan stops at the first \connect line.
@@ -176,8 +171,10 @@ void Restorer::check_restorable(const SectionRef& ref, const std::string& target
     } catch (const HeaderRead&) {
     }
     const std::string& source = *ref.section.database;
-    if (auto why = section_header_mismatch(header, source, section_creates_database(source))) {
-        throw Error(describe(ref) + " is not what its manifest says: " + *why +
+    try {
+        check_section_header(header, source, section_creates_database(source));
+    } catch (const SectionHeaderMismatch& mismatch) {
+        throw Error(describe(ref) + " is not what its manifest says: " + mismatch.what() +
                     "; refusing to restore it (nothing was changed)");
     }
 }

@@ -95,7 +95,7 @@ std::string StoredArchive::sidecar_sha256() const {
     return parse_sidecar(*text, name, describe_beside(file));
 }
 
-StoredArchive stored_archive(std::shared_ptr<const ArchiveStore> store, BackupType tier,
+StoredArchive stored_archive(const std::shared_ptr<const ArchiveStore>& store, BackupType tier,
                              std::string name) {
     StoredArchive archive;
     archive.location = store->describe(tier, name);

@@ -203,9 +203,10 @@ std::optional<std::string> Directory::read(std::string_view name) const {
     const UniqueFd fd = open_entry(name, O_RDONLY | O_NONBLOCK, "read");
     if (!fd) return std::nullopt;
     require_regular(fd, path_of(name));
-    auto text = read_all_fd(fd.get());
-    if (!text) throw Error("cannot read " + path_of(name).string() + ": " + errno_text(errno));
-    return text;
+    auto read = read_all_fd(fd.get());
+    if (!read.ok())
+        throw Error("cannot read " + path_of(name).string() + ": " + errno_text(read.error));
+    return std::move(read.text);
 }
 
 UniqueFd Directory::open_for_reading(std::string_view name) const {

@@ -104,11 +104,11 @@ StoredArchive archive_at_path(const std::filesystem::path& path) {
     archive.open = [path] { return FileSource::open_path(path); };
     const auto folder = path.parent_path();
     archive.read_beside = [folder](const std::string& file) -> std::optional<std::string> {
-        auto text = read_file_no_follow(folder / file);
-        if (!text && errno == ENOENT) return std::nullopt;
-        if (!text)
-            throw Error("cannot read " + (folder / file).string() + ": " + errno_text(errno));
-        return text;
+        auto read = read_file_no_follow(folder / file);
+        if (read.error == ENOENT) return std::nullopt;
+        if (!read.ok())
+            throw Error("cannot read " + (folder / file).string() + ": " + errno_text(read.error));
+        return std::move(read.text);
     };
     archive.describe_beside = [folder](const std::string& file) {
         return (folder / file).string();

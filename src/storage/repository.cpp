@@ -235,7 +235,7 @@ std::vector<Manifest> Repository::published_manifests() const {
 std::string Repository::new_archive_name(BackupType type, const std::tm& local) const {
     const Directory dir = tier(type);
     for (int collision = 0;; ++collision) {
-        const std::string name = archive_name(type, local, collision);
+        std::string name = archive_name(type, local, collision);
         if (dir.type_of(name) == EntryType::missing &&
             dir.type_of(partial_name(name)) == EntryType::missing &&
             dir.type_of(manifest_name(name)) == EntryType::missing) {
@@ -263,7 +263,7 @@ fs::path resolve_link(const fs::path& link) {
         throw Error("refusing " + link.string() + ": a link to \"" + name +
                     "\", which is not an archive in the same folder");
     }
-    const fs::path resolved = link.parent_path() / target;
+    fs::path resolved = link.parent_path() / target;
     if (!fs::is_regular_file(fs::symlink_status(resolved, ec))) {
         throw Error(link.string() + " points to " + name + ", which is not there");
     }

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "pgtier/core/errors.hpp"
+#include "pgtier/core/text.hpp"
 
 namespace pgtier {
 
@@ -39,57 +40,61 @@ std::filesystem::path zoneinfo_dir() {
     return dir != nullptr && *dir != '\0' ? dir : "/usr/share/zoneinfo";
 }
 
-std::optional<std::string> timezone_problem(const std::string& zone,
-                                            const std::filesystem::path& zoneinfo) {
+void check_timezone(const std::string& zone, const std::filesystem::path& zoneinfo) {
     namespace fs = std::filesystem;
-    if (zone.empty() || zone == "UTC") return std::nullopt;  // glibc's built-in default
-    const std::string quoted = "'" + zone + "'";
+    if (zone.empty() || zone == "UTC") return;  // glibc's built-in default
+    // printable: an exception's message ends at a NUL, and a line feed would break the line.
+    const std::string quoted = "'" + printable(zone) + "'";
     const std::string example = " (a zone name is like Europe/Berlin)";
-    if (zone.front() == '/') return quoted + " is a path, not a time zone name" + example;
+    if (zone.front() == '/')
+        throw ConfigError(quoted + " is a path, not a time zone name" + example);
     const bool odd_character = std::any_of(zone.begin(), zone.end(), [](char ch) {
         return !std::isalnum(static_cast<unsigned char>(ch)) &&
                std::string_view("/_-+.").find(ch) == std::string_view::npos;
     });
     if (odd_character) {
-        return quoted + " is not a time zone name: it has a character no zone name has" + example;
+        throw ConfigError(quoted + " is not a time zone name: it has a character no zone name has" +
+                          example);
     }
     for (const auto& part : fs::path(zone)) {
         if (part == "." || part == ".." || part.empty()) {
-            return quoted + " is not a time zone name: it has a '" + part.string() + "' component" +
-                   example;
+            throw ConfigError(quoted + " is not a time zone name: it has a '" + part.string() +
+                              "' component" + example);
         }
     }
-    if (zone.back() == '/') return quoted + " is not a time zone name: it ends with '/'" + example;
+    if (zone.back() == '/')
+        throw ConfigError(quoted + " is not a time zone name: it ends with '/'" + example);
 
     const fs::path path = zoneinfo / zone;
     const std::string unknown = "unknown time zone " + quoted + ": ";
     std::error_code ec;
     const auto status = fs::status(path, ec);  // follows symbolic links
-    if (!fs::exists(status)) return unknown + "there is no " + path.string();
+    if (!fs::exists(status)) throw ConfigError(unknown + "there is no " + path.string());
     if (fs::is_directory(status)) {
-        return unknown + path.string() + " is a directory of zones, not a zone" + example;
+        throw ConfigError(unknown + path.string() + " is a directory of zones, not a zone" +
+                          example);
     }
-    if (!fs::is_regular_file(status)) return unknown + path.string() + " is not a regular file";
+    if (!fs::is_regular_file(status))
+        throw ConfigError(unknown + path.string() + " is not a regular file");
     // A link in the zone database must not lead out of it.
     const auto real = fs::canonical(path, ec);
     std::error_code root_ec;
     const auto root = fs::canonical(zoneinfo, root_ec);
-    if (ec || root_ec) return unknown + "cannot resolve " + path.string();
+    if (ec || root_ec) throw ConfigError(unknown + "cannot resolve " + path.string());
     if (std::mismatch(root.begin(), root.end(), real.begin(), real.end()).first != root.end()) {
-        return unknown + path.string() + " leads to " + real.string() + ", outside " +
-               root.string();
+        throw ConfigError(unknown + path.string() + " leads to " + real.string() + ", outside " +
+                          root.string());
     }
     std::ifstream in(real, std::ios::binary);
     char magic[4] = {};
     if (!in.read(magic, sizeof magic) || std::string_view(magic, sizeof magic) != "TZif") {
-        return unknown + path.string() + " is not a TZif zone file";
+        throw ConfigError(unknown + path.string() + " is not a TZif zone file");
     }
-    return std::nullopt;
 }
 
 void set_process_timezone(const std::string& zone) {
     // glibc silently falls back to UTC for a name it cannot load, so check the zone first.
-    if (auto problem = timezone_problem(zone, zoneinfo_dir())) throw ConfigError(*problem);
+    check_timezone(zone, zoneinfo_dir());
     setenv("TZ", zone.empty() ? "UTC" : zone.c_str(), 1);
     tzset();
 }

@@ -369,7 +369,7 @@ Config load_config(const ConfigOverrides& overrides, const Environment& env) {
         if (access(path.c_str(), R_OK) != 0) {
             throw ConfigError(path + ": cannot read the configuration file: " + errno_text(errno));
         }
-        config = parse_config(read_file(path).value_or(""), path, env);
+        config = parse_config(read_file(path).text, path, env);
     } else if (must_exist) {
         throw ConfigError(path + ": configuration file not found");
     } else {
@@ -394,13 +394,13 @@ namespace {
 std::string read_password_file(const std::string& path, const std::string& what,
                                const char* kind = "password file") {
     auto password = read_file(path);
-    if (!password) {
-        throw ConfigError(what + ": cannot read " + kind + " " + path + ": " + errno_text(errno));
+    if (!password.ok()) {
+        throw ConfigError(what + ": cannot read " + kind + " " + path + ": " +
+                          errno_text(password.error));
     }
-    while (!password->empty() && (password->back() == '\n' || password->back() == '\r')) {
-        password->pop_back();
-    }
-    return *password;
+    std::string& text = password.text;
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    return text;
 }
 }  // namespace
 

@@ -14,37 +14,35 @@ namespace pgtier {
 
 namespace fs = std::filesystem;
 
-std::optional<std::string> read_all_fd(int fd) {
-    std::string out;
+FileText read_all_fd(int fd) {
+    FileText out;
     char buffer[65536];
     for (;;) {
         const ssize_t n = ::read(fd, buffer, sizeof buffer);
         if (n < 0) {
             if (errno == EINTR) continue;
-            return std::nullopt;
+            return {"", errno};
         }
         if (n == 0) return out;
-        out.append(buffer, static_cast<std::size_t>(n));
+        out.text.append(buffer, static_cast<std::size_t>(n));
     }
 }
 
-std::optional<std::string> read_file(const fs::path& path) {
+FileText read_file(const fs::path& path) {
+    errno = 0;
     std::ifstream in(path, std::ios::binary);
-    if (!in) return std::nullopt;
+    if (!in) return {"", errno != 0 ? errno : EIO};  // the stream sets errno; EIO if not
     std::ostringstream out;
     out << in.rdbuf();
-    return out.str();
+    return {out.str(), 0};
 }
 
-std::optional<std::string> read_file_no_follow(const fs::path& path) {
+FileText read_file_no_follow(const fs::path& path) {
     const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
-    if (!fd) return std::nullopt;
+    if (!fd) return {"", errno};
     struct stat st = {};
-    if (::fstat(fd.get(), &st) != 0) return std::nullopt;
-    if (!S_ISREG(st.st_mode)) {
-        errno = EINVAL;
-        return std::nullopt;
-    }
+    if (::fstat(fd.get(), &st) != 0) return {"", errno};
+    if (!S_ISREG(st.st_mode)) return {"", EINVAL};
     return read_all_fd(fd.get());
 }
 

@@ -11,7 +11,6 @@
 namespace pgtier {
 
 namespace {
-bool reports_to_log = false;
 constexpr std::array<const char*, 7> level_names = {"trace", "debug",    "info", "warn",
                                                     "error", "critical", "off"};
 }  // namespace
@@ -46,17 +45,9 @@ std::string one_line(std::string text) {
     return out;
 }
 
-void report(const std::string& line) {
-    if (reports_to_log) {
-        spdlog::info("{}", line);
-    } else {
-        std::printf("%s\n", line.c_str());
-        std::fflush(stdout);
-    }
-}
-
-void set_reports_to_log(bool to_log) {
-    reports_to_log = to_log;
+void print_line(const std::string& line) {
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
 }
 
 ProgressLog::ProgressLog() : started_(std::chrono::steady_clock::now()), last_(started_) {}

@@ -33,7 +33,7 @@ std::string find_program(const std::string& name) {
         // An empty entry is the current directory. Built as a path, not with "." and "/" +
         // name: GCC 12 at -O3 reports a false -Wrestrict there (GCC bug 105329).
         const std::filesystem::path dir = end > start ? dirs.substr(start, end - start) : ".";
-        const std::string candidate = (dir / name).string();
+        std::string candidate = (dir / name).string();
         if (access(candidate.c_str(), X_OK) == 0) return candidate;
         start = end + 1;
     }

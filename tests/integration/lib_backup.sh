@@ -20,6 +20,13 @@
 #   pg_crash NAME              immediate shutdown (crash) of a cluster
 #   descendants PID            every process below PID (children, grandchildren ...)
 #   wait_for_partial DIR TIER PID   wait until a .partial appears in DIR/TIER while PID runs
+#   start_pgtier TAG ARGS...   start "$PGTIER ARGS..." in the background (stdout, stderr ->
+#                              $WORK/TAG.out, .err); its pid -> $BG_PID
+#   await_partial PID TAG DIR TIER [MIN_BYTES]   wait_for_partial, else fail showing TAG's stderr
+#   kill9 PID                  kill -9 a pgtier that must still run, and reap it; the processes
+#                              below it at the kill -> $KILLED_KIDS
+#   kill9_mid_dump PID TAG DIR TIER   await_partial, 0.3 s more, kill9: the crash tests' block
+#   check_orphans_gone PIDS... fail unless these processes are all gone within 10 s
 #   db_list                    connectable databases of the current cluster, sorted
 #   psql_db DB ARGS...         psql_q against database DB (any name)
 
@@ -226,6 +233,52 @@ wait_for_partial() {
 }
 
 partials() { find "$1" -name '*.partial' 2>/dev/null | sort; }
+
+# shellcheck disable=SC2034  # BG_PID is read by the caller
+start_pgtier() {
+    local tag=$1
+    shift
+    _RUN_CMD[$tag]="$PGTIER $*"
+    "$PGTIER" "$@" >"$WORK/$tag.out" 2>"$WORK/$tag.err" &
+    BG_PID=$!
+}
+
+await_partial() {
+    local pid=$1 tag=$2 dir=$3 tier=$4 min=${5:-0}
+    wait_for_partial "$dir" "$tier" "$pid" "$min" && return 0
+    wait "$pid" || true
+    cat "$WORK/$tag.err" >&2
+    fail "$tag: no .partial in $dir/$tier while pgtier ran (more data? the test's *_ROWS)"
+}
+
+# shellcheck disable=SC2034  # KILLED_KIDS is read by the caller
+kill9() {
+    local pid=$1
+    KILLED_KIDS=$(descendants "$pid")
+    kill -0 "$pid" 2>/dev/null || fail "pgtier ended before it could be killed (more data? the test's *_ROWS)"
+    kill -9 "$pid" 2>/dev/null || true  # it may just have ended: the caller's checks decide
+    wait "$pid" 2>/dev/null || true
+}
+
+kill9_mid_dump() {
+    await_partial "$@"
+    sleep 0.3
+    kill9 "$1"
+}
+
+# After pgtier died: its remaining children must go away (no pipe or lock held open by them).
+check_orphans_gone() {
+    local i p alive
+    for ((i = 0; i < 100; i++)); do
+        alive=""
+        for p in "$@"; do
+            if [ -e "/proc/$p" ] && [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ]; then alive+=" $p($(cat "/proc/$p/comm" 2>/dev/null || true))"; fi  # it may end meanwhile
+        done
+        [ -z "$alive" ] && return 0
+        sleep 0.1
+    done
+    fail "children of the killed pgtier still running after 10 s:$alive"
+}
 
 # with_pg NAME CMD... — run CMD (a command or function) against cluster NAME.
 with_pg() {

@@ -5,6 +5,7 @@
 #
 #   start_source_cluster       the opening of a restore test: B=$WORK/backups, cluster src started
 #                              (pg_start) with autovacuum off (pg_quiet)
+#   make_table_db DB ROWS      in the current cluster: database DB with table t (id, v) of ROWS rows
 #   SAMPLE_DBS                 the user databases make_sample_cluster creates (awkward names)
 #   make_sample_cluster        in the current cluster: roles with memberships, settings, a comment;
 #                              SAMPLE_DBS owned by r_admin with settings, comments, schema s (table,
@@ -178,6 +179,11 @@ work_dbs() {
     else
         psql_q -d postgres -c "SELECT datname FROM pg_database WHERE datname LIKE 'pgtier\_restore\_%' ORDER BY 1"
     fi
+}
+
+make_table_db() {
+    psql_q -d postgres -c "CREATE DATABASE $(qident "$1")"
+    psql_db "$1" -c "CREATE TABLE t (id int PRIMARY KEY, v text)" -c "INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, $2) g"
 }
 
 ARCHIVE=

@@ -42,56 +42,30 @@ check_untouched() { # WHAT
     [ "$(readlink -f "$B/incremental/latest_incremental.sql.bz2")" = "$(readlink -f "$I1")" ] || fail "$1: latest_incremental moved"
     [ "$(sha256sum <"$F1")" = "$f1_sum" ] && [ "$(sha256sum <"$I1")" = "$i1_sum" ] || fail "$1: an older archive changed"
 }
-# After pgtier died: its remaining children must go away (no pipe or lock held open by them).
-check_orphans_gone() { # PIDS...
-    local i p alive
-    for ((i = 0; i < 100; i++)); do
-        alive=""
-        for p in "$@"; do
-            if [ -e "/proc/$p" ] && [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ]; then alive+=" $p($(cat "/proc/$p/comm" 2>/dev/null || true))"; fi  # it may end meanwhile
-        done
-        [ -z "$alive" ] && return 0
-        sleep 0.1
-    done
-    fail "children of the killed pgtier still running after 10 s:$alive"
-}
-
 # ---- kill -9 pgtier during an incremental ------------------------------------------------------
 psql_db big -c "INSERT INTO bigt VALUES (0, 'one more row', '', now())"
 settle
 published >"$WORK/pub.before"
-"$PGTIER" --dir "$B" backup incr >"$WORK/kill-incr.out" 2>"$WORK/kill-incr.err" &
-pid=$!
-wait_for_partial "$B" incremental "$pid" || { wait "$pid" || true; cat "$WORK/kill-incr.err" >&2; fail "no .partial seen while the incremental ran (make the data bigger: CRASH_ROWS)"; }
-sleep 0.3
-kids=$(descendants "$pid")
-kill -0 "$pid" 2>/dev/null || fail "pgtier finished before it could be killed (make the data bigger: CRASH_ROWS)"
-kill -9 "$pid" 2>/dev/null || true  # it may just have ended: check_untouched decides
-wait "$pid" 2>/dev/null || true
+start_pgtier kill-incr --dir "$B" backup incr
+kill9_mid_dump "$BG_PID" kill-incr "$B" incremental
 # shellcheck disable=SC2086
-check_orphans_gone $kids
+check_orphans_gone $KILLED_KIDS
 check_untouched "kill -9 during an incremental"
 pass "kill -9 of pgtier during an incremental: nothing under a final name, latest_incremental untouched"
 
 # ---- kill -9 pgtier during a full -----------------------------------------------------------------
-"$PGTIER" --dir "$B" backup full --force >"$WORK/kill-full.out" 2>"$WORK/kill-full.err" &
-pid=$!
-wait_for_partial "$B" full "$pid" || { wait "$pid" || true; cat "$WORK/kill-full.err" >&2; fail "no .partial seen while the full ran"; }
-sleep 0.3
-kids=$(descendants "$pid")
-kill -0 "$pid" 2>/dev/null || fail "pgtier finished before it could be killed (make the data bigger: CRASH_ROWS)"
-kill -9 "$pid" 2>/dev/null || true  # it may just have ended: check_untouched decides
-wait "$pid" 2>/dev/null || true
+start_pgtier kill-full --dir "$B" backup full --force
+kill9_mid_dump "$BG_PID" kill-full "$B" full
 # shellcheck disable=SC2086
-check_orphans_gone $kids
+check_orphans_gone $KILLED_KIDS
 check_untouched "kill -9 during a full"
 LEFT=$(partials "$B")
 pass "kill -9 of pgtier during a full: nothing under a final name, latest_full untouched (left: $(echo "$LEFT" | xargs -n1 basename 2>/dev/null | tr '\n' ' '))"
 
 # ---- kill -9 of the pg_dump child ------------------------------------------------------------------
-"$PGTIER" --dir "$B" backup full --force >"$WORK/kill-dump.out" 2>"$WORK/kill-dump.err" &
-pid=$!
-wait_for_partial "$B" full "$pid" || { wait "$pid" || true; cat "$WORK/kill-dump.err" >&2; fail "no .partial seen while the full ran"; }
+start_pgtier kill-dump --dir "$B" backup full --force
+pid=$BG_PID
+await_partial "$pid" kill-dump "$B" full
 killed=""
 i=0
 while [ "$i" -lt 600 ] && [ -z "$killed" ]; do
@@ -139,11 +113,9 @@ pass "an archive without manifest is not listed as complete"
 rm -f "$CUT" "$CUT.sha256"
 
 # A kill -9 during a full once more, so there is a fresh partial to sweep.
-"$PGTIER" --dir "$B" backup full --force >"$WORK/kill-full2.out" 2>"$WORK/kill-full2.err" &
-pid=$!
-wait_for_partial "$B" full "$pid" || { wait "$pid" || true; fail "no .partial seen while the full ran"; }
-kill -9 "$pid" 2>/dev/null || true  # it may just have ended: check_untouched decides
-wait "$pid" 2>/dev/null || true
+start_pgtier kill-full2 --dir "$B" backup full --force
+await_partial "$BG_PID" kill-full2 "$B" full
+kill9 "$BG_PID"
 [ -n "$(partials "$B")" ] || fail "expected a partial left by kill -9"
 # Files pgtier did not make are never touched.
 echo "operator notes" >"$B/full/NOTES.txt"
@@ -172,9 +144,9 @@ pass "verify: every published archive OK"
 psql_db big -c "INSERT INTO bigt VALUES (-1, 'before', '', now())"
 settle
 before=$(archives "$B" incremental)
-"$PGTIER" --dir "$B" backup incr >"$WORK/mid.out" 2>"$WORK/mid.err" &
-pid=$!
-wait_for_partial "$B" incremental "$pid" 1048576 || { wait "$pid" || true; cat "$WORK/mid.err" >&2; fail "no 1 MB partial seen while the incremental ran"; }
+start_pgtier mid --dir "$B" backup incr
+pid=$BG_PID
+await_partial "$pid" mid "$B" incremental 1048576
 psql_db big -c "INSERT INTO bigt VALUES (-2, 'marker-during-dump-9d4', '', now())"
 kill -0 "$pid" 2>/dev/null || fail "the incremental finished before the concurrent change was committed (more data: CRASH_ROWS)"
 wait "$pid" || { cat "$WORK/mid.err" >&2; fail "the incremental with a concurrent change failed"; }

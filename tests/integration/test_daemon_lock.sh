@@ -23,10 +23,10 @@ expect_rc m1 0 "first full"
 
 # manual_full TAG — a manual full in the background ($MPID), once its .partial exists
 manual_full() {
-    "$PGTIER" --dir "$B" backup full --force >"$WORK/$1.out" 2>"$WORK/$1.err" &
-    MPID=$!
+    start_pgtier "$1" --dir "$B" backup full --force
+    MPID=$BG_PID
     kill_on_exit "$MPID"
-    wait_for_partial "$B" full "$MPID" || { cat "$WORK/$1.err" >&2; fail "no .partial while the manual full ran"; }
+    await_partial "$MPID" "$1" "$B" full
 }
 manual_done() {
     local rc

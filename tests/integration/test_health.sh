@@ -160,17 +160,14 @@ fi
 age "$(date -u -d '10 days ago' +%Y-%m-%dT%H:%M:%S.000000Z)"
 psql_q -d postgres -c "CREATE DATABASE bulk"
 psql_db bulk -c "CREATE TABLE t AS SELECT g AS id, md5(g::text) || md5((-g)::text) AS a FROM generate_series(1, ${HEALTH_ROWS:-300000}) g"
-"$PGTIER" --dir "$B" backup full >"$WORK/long.out" 2>"$WORK/long.err" &
-LONG=$!
+start_pgtier long --dir "$B" backup full
+LONG=$BG_PID
 kill_on_exit "$LONG"
-wait_for_partial "$B" full "$LONG" || { cat "$WORK/long.err" >&2; fail "no .partial while the long full ran"; }
+await_partial "$LONG" long "$B" full
 expect_health h14 0 '^healthy: '
-kill -0 "$LONG" || fail "the long full ended before health looked (more data: HEALTH_ROWS)"
-kids=$(descendants "$LONG")
-kill -KILL "$LONG"
-wait "$LONG" 2>/dev/null || true
-gone() { local k; for k in $kids; do kill -0 "$k" 2>/dev/null && return 1; done; return 0; }
-wait_until 5 gone || fail "the dump children of the killed full survive: $kids"
+kill9 "$LONG"
+# shellcheck disable=SC2086
+check_orphans_gone $KILLED_KIDS
 expect_health h15 1 '^unhealthy: .*full.*10\.0 days'
 psql_q -d postgres -c "DROP DATABASE bulk"
 pass "a full in progress keeps health at 0; after kill -9 of it the stale note is not trusted"

@@ -27,9 +27,9 @@ watch_partials() {
 }
 
 # ---- A holds the lock (its dump is running), then B starts ---------------------------------------
-"$PGTIER" --dir "$B" backup full --force >"$WORK/a.out" 2>"$WORK/a.err" &
-pa=$!
-wait_for_partial "$B" full "$pa" || { wait "$pa" || true; cat "$WORK/a.err" >&2; fail "no .partial seen while the first backup ran (more data: LOCK_ROWS)"; }
+start_pgtier a --dir "$B" backup full --force
+pa=$BG_PID
+await_partial "$pa" a "$B" full
 "$PGTIER" --dir "$B" backup full --force >"$WORK/b.out" 2>"$WORK/b.err" &
 pb=$!
 maxp=$(watch_partials "$pa" "$pb")
@@ -79,9 +79,9 @@ waits=$(cat "$WORK"/t?.err | grep -ci 'waiting for lock' || true)
 pass "three backups started together: all succeed, 5 distinct valid archives, never two dumps at once"
 
 # ---- a skipped incremental also takes the lock, and does not disturb a running full ----------------------
-"$PGTIER" --dir "$B" backup full --force >"$WORK/c.out" 2>"$WORK/c.err" &
-pc=$!
-wait_for_partial "$B" full "$pc" || { wait "$pc" || true; fail "no .partial seen while the backup ran"; }
+start_pgtier c --dir "$B" backup full --force
+pc=$BG_PID
+await_partial "$pc" c "$B" full
 run_pgtier incr-while --dir "$B" backup incr
 expect_rc incr-while 0 "incr while a full runs"
 kill -0 "$pc" 2>/dev/null && fail_run incr-while "backup incr returned while the full still held the lock"

@@ -48,10 +48,8 @@ pid=$!
 kill_on_exit "$pid"
 dump_waits() { [ "$(psql_q -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE datname = 'held' AND usename = 'bk' AND application_name = 'pg_dump' AND wait_event_type = 'Lock'")" -ge 1 ]; }
 wait_until 60 dump_waits || { cat "$WORK/kill.err" >&2; fail "pg_dump of 'held' never waited for the lock"; }
-kill -0 "$pid" 2>/dev/null || fail "pgtier ended before it could be killed"
 during=$(password_files)
-kill -9 "$pid"
-wait "$pid" 2>/dev/null || true
+kill9 "$pid"
 echo "COMMIT;" >&9
 exec 9>&-
 wait "$HOLDER" || true

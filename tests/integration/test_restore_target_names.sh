@@ -8,8 +8,7 @@
 . "$(dirname "$0")/lib_restore.sh"
 
 start_source_cluster
-psql_q -d postgres -c "CREATE DATABASE app"
-psql_db app -c "CREATE TABLE t (id int PRIMARY KEY, v text)" -c "INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 500) g"
+make_table_db app 500
 settle
 take_backup full full
 FULL=$ARCHIVE

@@ -9,8 +9,7 @@
 . "$(dirname "$0")/lib_restore.sh"
 
 start_source_cluster
-psql_q -d postgres -c 'CREATE DATABASE "my db"'
-psql_db "my db" -c "CREATE TABLE t (id int PRIMARY KEY, v text)" -c "INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 1000) g"
+make_table_db "my db" 1000
 psql_q -d postgres -c "CREATE ROLE r_block NOLOGIN"
 settle
 take_backup full full

@@ -46,16 +46,18 @@ TEST_CASE("names use the configured time zone") {
 }
 
 TEST_CASE("database names a restore can target") {
-    CHECK_FALSE(invalid_database_name("app"));
-    CHECK_FALSE(invalid_database_name("Ünïcødé 名前"));
-    CHECK_FALSE(invalid_database_name(std::string(63, 'x')));
-    CHECK(invalid_database_name(""));
-    CHECK(invalid_database_name(std::string(64, 'x')));
-    CHECK(
-        invalid_database_name(std::string(32, 'x') + std::string(16, '\xc3') + "abcdefghijklmnop"));
-    CHECK(invalid_database_name("a\nb"));
-    CHECK(invalid_database_name("a\rb"));
-    CHECK(invalid_database_name(std::string("a\0b", 3)));
+    CHECK_NOTHROW(check_database_name("app"));
+    CHECK_NOTHROW(check_database_name("Ünïcødé 名前"));
+    CHECK_NOTHROW(check_database_name(std::string(63, 'x')));
+    CHECK_THROWS_AS(check_database_name(""), BadDatabaseName);
+    CHECK_THROWS_AS(check_database_name(std::string(64, 'x')), BadDatabaseName);
+    CHECK_THROWS_AS(
+        check_database_name(std::string(32, 'x') + std::string(16, '\xc3') + "abcdefghijklmnop"),
+        BadDatabaseName);
+    CHECK_THROWS_AS(check_database_name("a\nb"), BadDatabaseName);
+    CHECK_THROWS_AS(check_database_name("a\rb"), BadDatabaseName);
+    CHECK_THROWS_WITH(check_database_name(std::string("a\0b", 3)),
+                      Catch::Contains("NUL, carriage return or line feed"));
 }
 
 TEST_CASE("work database names: one pattern, parsed back") {

@@ -284,29 +284,31 @@ TEST_CASE("a section's header names its database") {
     auto header = scan(created);
     CHECK(header.created() == "my db");
     CHECK(header.connected() == "my db");
-    CHECK_FALSE(section_header_mismatch(header, "my db", true));
-    CHECK(section_header_mismatch(header, "other", true));
-    CHECK(section_header_mismatch(header, "my db", false));  // labelled postgres-like
+    CHECK_NOTHROW(check_section_header(header, "my db", true));
+    CHECK_THROWS_AS(check_section_header(header, "other", true), SectionHeaderMismatch);
+    CHECK_THROWS_AS(check_section_header(header, "my db", false),
+                    SectionHeaderMismatch);  // labelled postgres-like
 
     header = scan("\\connect postgres\n\n--\n-- PostgreSQL database dump\n--\n");
     CHECK_FALSE(header.created());
-    CHECK_FALSE(section_header_mismatch(header, "postgres", false));
-    CHECK(section_header_mismatch(header, "template1", false));
-    CHECK(section_header_mismatch(header, "app", true));  // a postgres section labelled app
+    CHECK_NOTHROW(check_section_header(header, "postgres", false));
+    CHECK_THROWS_AS(check_section_header(header, "template1", false), SectionHeaderMismatch);
+    CHECK_THROWS_AS(check_section_header(header, "app", true),
+                    SectionHeaderMismatch);  // a postgres section labelled app
 
     // CREATE DATABASE of the label but \connect elsewhere.
     header = scan("CREATE DATABASE app;\n\\connect other\n");
-    CHECK(section_header_mismatch(header, "app", true));
+    CHECK_THROWS_AS(check_section_header(header, "app", true), SectionHeaderMismatch);
     header = scan("CREATE DATABASE app;\n\\connect \"App\"\n");
     CHECK(header.connected() == "App");
-    CHECK(section_header_mismatch(header, "app", true));
+    CHECK_THROWS_AS(check_section_header(header, "app", true), SectionHeaderMismatch);
     header = scan("CREATE DATABASE app;\n\\connect app\n");
-    CHECK_FALSE(section_header_mismatch(header, "app", true));
+    CHECK_NOTHROW(check_section_header(header, "app", true));
 
     // No \connect at all.
     header = scan("CREATE DATABASE app;\nCREATE TABLE t (x int);\n");
     CHECK_FALSE(header.connected());
-    CHECK(section_header_mismatch(header, "app", true));
+    CHECK_THROWS_AS(check_section_header(header, "app", true), SectionHeaderMismatch);
 }
 
 TEST_CASE("connect_target reads the forms pg_dump and pgtier write") {

@@ -26,9 +26,13 @@ class SectionDecoder {
     SectionDecoder(const SectionDecoder&) = delete;
     SectionDecoder& operator=(const SectionDecoder&) = delete;
 
-    // Decodes `size` bytes, passing the text to `sink` when given. Returns an error text.
-    std::optional<std::string> feed(const char* data, std::size_t size,
-                                    const TextSink& sink = nullptr);
+    // Decodes `size` bytes, passing the text to `sink` when given. Corrupt data is a state of
+    // the decoder, not a failure of the call: once corrupt() it decodes nothing more.
+    void feed(const char* data, std::size_t size, const TextSink& sink = nullptr);
+
+    bool corrupt() const { return !corruption_.empty(); }
+    // Why the data is corrupt: "<label>: bzip2 data is corrupt (code …) after … decoded bytes".
+    const std::string& corruption() const { return corruption_; }
 
     std::uint64_t decoded() const { return decoded_; }
     bool ended_cleanly() const { return stream_ended_; }
@@ -42,6 +46,7 @@ class SectionDecoder {
     bool stream_ended_ = false;
     std::uint64_t decoded_ = 0;
     std::string tail_;
+    std::string corruption_;
     std::vector<char> out_;
 };
 
@@ -98,7 +103,6 @@ class SectionCheck {
     TextSink sink_;
     std::optional<SectionDecoder> decoder_;  // absent in hash_only mode
     Sha256 hash_;
-    bool corrupt_ = false;
     std::vector<SectionProblem> problems_;
 };
 

@@ -1,4 +1,6 @@
 #pragma once
+#include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -8,16 +10,28 @@
 #include "pgtier/core/retention.hpp"
 #include "pgtier/core/selection.hpp"
 #include "pgtier/storage/repository.hpp"
+#include "pgtier/storage/run_status.hpp"
 #include "pgtier/sys/config.hpp"
 
 // One function per subcommand; each returns the process exit code.
 namespace pgtier::commands {
 
-// backup.cpp: one backup run under the repository lock, then (OffsiteAfter::sync, with
-// [offsite]) an upload of what the bucket lacks, after the lock is released.
-enum class OffsiteAfter { sync, skip };
-ExitCode backup(const Config& config, const Environment& env, BackupType type, Force force,
-                OffsiteAfter offsite = OffsiteAfter::sync);
+// backup_run.cpp: the backup service, for the backup command and the daemon. One run under
+// the repository lock (refused during an interrupted restore), recorded in the tier status,
+// then retention. A failed run is recorded and thrown; a run stopped by a signal is thrown.
+// No offsite sync: the command syncs after the lock is released, the daemon's uploader does.
+struct BackupOutcome {
+    RunRecord record;               // published or skipped
+    bool retention_failed = false;  // logged; the archive stands
+};
+BackupOutcome run_backup(const Config& config, const Environment& env, const Repository& repo,
+                         BackupType type, Force force);
+// "full: wrote full/… (N bytes, 1.2 s)" or "full: skipped: …".
+std::string backup_result_line(BackupType requested, const RunRecord& record);
+
+// backup.cpp: the backup command: run_backup, its result line on stdout, then (with
+// [offsite]) an upload of what the bucket lacks.
+ExitCode backup(const Config& config, const Environment& env, BackupType type, Force force);
 
 enum class OutputFormat { text, json };
 // list.cpp: the archives of the backup directory, or of the bucket (remote).
@@ -56,11 +70,17 @@ ExitCode daemon(const Config& config, const ConfigOverrides& overrides, const En
 // restore.cpp. A whole-cluster restore keeps this file in .pgtier/ while the cluster holds
 // part of it.
 inline constexpr const char* restoring_marker = "restoring";
-// While that file exists a backup would record a half-restored cluster as the newest state:
-// the refusal backup and the daemon give ("… not <doing>. Finish it with …"), nullopt when
-// there is no interrupted restore.
-std::optional<std::string> interrupted_restore_refusal(const Repository& repo,
-                                                       const std::string& doing);
+// A whole-cluster restore that did not finish: its marker file and what the file says.
+struct InterruptedRestore {
+    std::filesystem::path marker;
+    std::string content;  // without trailing line feeds
+
+    // While the marker exists a backup would record a half-restored cluster as the newest
+    // state: the refusal backup and the daemon give ("… not <doing>. Finish it with …").
+    std::string refusal(const std::string& doing) const;
+};
+// The interrupted restore in `repo`, nullopt when there is none.
+std::optional<InterruptedRestore> interrupted_restore(const Repository& repo);
 ExitCode restore_list_databases(const Config& config, const Environment& env,
                                 const std::string& archive, OutputFormat format);
 ExitCode restore_database(const Config& config, const Environment& env, const std::string& archive,
@@ -68,7 +88,9 @@ ExitCode restore_database(const Config& config, const Environment& env, const st
                           bool replace);
 ExitCode restore_full(const Config& config, const Environment& env, const std::string& archive,
                       bool replace);
+// `report` takes the result lines (the plan, "not restoring …", the summary): stdout for the
+// command, the log for the daemon's auto_restore.
 ExitCode restore_latest(const Config& config, const Environment& env, bool if_empty, bool replace,
-                        bool dry_run);
+                        bool dry_run, const std::function<void(const std::string&)>& report);
 
 }  // namespace pgtier::commands

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "pgtier/core/backup_type.hpp"
+#include "pgtier/core/errors.hpp"
 
 namespace pgtier {
 
@@ -20,10 +21,17 @@ std::string latest_link_name(BackupType type);          // latest_<tier>.sql.bz2
 // True only for names archive_name() makes for `type`: YYYYMMDD_HHMMSS[-N]_<tier>.sql.bz2.
 bool looks_like_archive(const std::string& file_name, BackupType type);
 
-// Why `name` cannot be a database pgtier restores into (nullopt when it can): empty, over
+// A name pgtier cannot restore a database into; the message is the reason alone ("the
+// database name is empty"), for the caller to phrase.
+class BadDatabaseName : public Error {
+  public:
+    using Error::Error;
+};
+
+// Throws BadDatabaseName when `name` cannot be a database pgtier restores into: empty, over
 // PostgreSQL's 63 bytes, or holding a NUL, CR or LF (pg_dump refuses such names, so the
 // database could never be backed up again).
-std::optional<std::string> invalid_database_name(const std::string& name);
+void check_database_name(const std::string& name);
 
 // The private database a restore loads into before renaming it: "pgtier_restore_<pid>_<n>".
 // The one definition of that pattern; backups leave such databases out.

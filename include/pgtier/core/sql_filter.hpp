@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "pgtier/core/errors.hpp"
+
 // Pure text transformations of pg_dump / pg_dumpall output for restores.
 namespace pgtier {
 
@@ -56,12 +58,18 @@ class SectionHeaderScanner {
     std::optional<std::string> connected_;
 };
 
-// Why a section labelled `database` must not be replayed: its header creates or connects to
-// another database, or has none. nullopt when it names `database`. `creates_database`: the
+// A section whose header does not name the database its manifest entry says; the message is
+// the reason alone, for the caller to phrase.
+class SectionHeaderMismatch : public Error {
+  public:
+    using Error::Error;
+};
+
+// Throws SectionHeaderMismatch when a section labelled `database` must not be replayed: its
+// header creates or connects to another database, or has none. `creates_database`: the
 // section must start with CREATE DATABASE (all but postgres and template1).
-std::optional<std::string> section_header_mismatch(const SectionHeaderScanner& header,
-                                                   const std::string& database,
-                                                   bool creates_database);
+void check_section_header(const SectionHeaderScanner& header, const std::string& database,
+                          bool creates_database);
 
 // A streaming line filter between a database section and psql:
 //  - renames the database in its database-level statements (CREATE/ALTER/COMMENT ON/GRANT …

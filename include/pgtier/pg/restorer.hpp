@@ -38,8 +38,13 @@ class Restorer {
     Restorer(const ConnectionSettings& settings, const std::atomic<bool>& stop);
 
     std::vector<std::string> databases();
-    // No database besides postgres/template0/template1, and no user table in postgres.
-    bool cluster_is_empty(std::string& why);
+    // Whether the cluster is empty (no database besides postgres/template0/template1, and no
+    // user table in postgres), and why it is or is not.
+    struct EmptyCheck {
+        bool empty = false;
+        std::string why;
+    };
+    EmptyCheck cluster_is_empty();
     bool has_user_tables(const std::string& database);
 
     // The text of a (small) globals section.

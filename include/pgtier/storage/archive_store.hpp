@@ -104,7 +104,7 @@ struct StoredArchive {
     // The SHA-256 its sidecar records; throws Error when it is missing or not a sidecar line.
     std::string sidecar_sha256() const;
 };
-StoredArchive stored_archive(std::shared_ptr<const ArchiveStore> store, BackupType tier,
+StoredArchive stored_archive(const std::shared_ptr<const ArchiveStore>& store, BackupType tier,
                              std::string name);
 
 // The SHA-256 a sidecar (sha256sum format, "HASH  NAME\n") records for archive `name`. Throws

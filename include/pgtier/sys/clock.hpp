@@ -22,14 +22,13 @@ std::tm local_time(TimePoint t);
 // The zone database: $TZDIR, else /usr/share/zoneinfo.
 std::filesystem::path zoneinfo_dir();
 
-// Why `zone` is not a time zone of the database in `zoneinfo`, or nullopt when it is: a
+// Throws ConfigError saying why, unless `zone` is a time zone of the database in `zoneinfo`: a
 // relative name without "." or ".." components that resolves to a regular TZif file inside
 // `zoneinfo` (glibc would silently use UTC for anything else). "" and "UTC" are always zones.
-std::optional<std::string> timezone_problem(const std::string& zone,
-                                            const std::filesystem::path& zoneinfo);
+void check_timezone(const std::string& zone, const std::filesystem::path& zoneinfo);
 
 // Makes localtime use `zone` (an IANA name; "" = UTC). Throws ConfigError if the zone is
-// unknown (see timezone_problem).
+// unknown (see check_timezone).
 void set_process_timezone(const std::string& zone);
 
 }  // namespace pgtier

@@ -1,22 +1,29 @@
 #pragma once
 #include <filesystem>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace pgtier {
 
-// The whole content of a small trusted file (config, password); nullopt when it cannot be
-// opened, with errno set. Follows symbolic links (Docker and Kubernetes secrets are links).
-std::optional<std::string> read_file(const std::filesystem::path& path);
+// What a read of a whole file gave: its text, or the errno of the failure (0: read).
+struct FileText {
+    std::string text;
+    int error = 0;
+
+    bool ok() const { return error == 0; }
+};
+
+// The whole content of a small trusted file (config, password). Follows symbolic links
+// (Docker and Kubernetes secrets are links).
+FileText read_file(const std::filesystem::path& path);
 
 // The content of a regular file in the backup directory (manifest, sidecar), never through a
-// symbolic link; nullopt with errno set when it cannot be read (ELOOP: it is a link).
-std::optional<std::string> read_file_no_follow(const std::filesystem::path& path);
+// symbolic link (ELOOP: it is a link; EINVAL: not a regular file).
+FileText read_file_no_follow(const std::filesystem::path& path);
 
-// The rest of an open file; nullopt with errno set when a read fails.
-std::optional<std::string> read_all_fd(int fd);
+// The rest of an open file.
+FileText read_all_fd(int fd);
 
 // Writes all of `data` (retrying short writes and EINTR); throws Error naming `what`.
 void write_all(int fd, const char* data, std::size_t size, const std::string& what);

@@ -18,10 +18,9 @@ bool is_valid_log_level(const std::string& level);
 // A message on one line (" | " for its line breaks), so that a log record stays one line.
 std::string one_line(std::string text);
 
-// A command's result line ("full: wrote …", a restore plan): on stdout for the one-shot
-// commands; in the daemon, whose stdout is its log, an info record instead.
-void report(const std::string& line);
-void set_reports_to_log(bool to_log);
+// A command's result line ("full: wrote …", a restore plan) on stdout, flushed. The daemon,
+// whose stdout is its log, logs such lines instead.
+void print_line(const std::string& line);
 
 // The pace of the progress lines of a long dump or restore: one every 5 seconds.
 class ProgressLog {

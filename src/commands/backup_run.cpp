@@ -1,0 +1,229 @@
+// The backup service: one run under the repository lock, recorded, then retention. Shared by
+// the backup command (backup.cpp) and the daemon; neither printing nor offsite sync is here.
+#include <cstdio>
+
+#include "pgtier/archive/fingerprint_sha256.hpp"
+#include "pgtier/commands/commands.hpp"
+#include "pgtier/core/naming.hpp"
+#include "pgtier/core/text.hpp"
+#include "pgtier/pg/dump.hpp"
+#include "pgtier/pg/queries.hpp"
+#include "pgtier/storage/repository.hpp"
+#include "pgtier/storage/run_status.hpp"
+#include "pgtier/sys/log.hpp"
+#include "pgtier/sys/signals.hpp"
+
+namespace pgtier::commands {
+
+namespace {
+
+// The maintenance database pgtier queries, as pg_dumpall chooses it.
+std::unique_ptr<Connection> connect_maintenance(const ConnectionSettings& settings) {
+    try {
+        return std::make_unique<Connection>(settings, "postgres");
+    } catch (const Error& first) {
+        try {
+            return std::make_unique<Connection>(settings, "template1");
+        } catch (const Error&) {
+            throw first;
+        }
+    }
+}
+
+struct ServerState {
+    std::string version;
+    Fingerprint fingerprint;
+};
+
+// The state fingerprint, taken before the dump starts (docs/design.md, Change detection).
+ServerState read_server_state(const ConnectionSettings& settings) {
+    ServerState server;
+    ClusterState state;
+    {
+        auto conn = connect_maintenance(settings);
+        server.version = queries::server_version(*conn);
+        if (!queries::is_superuser(*conn)) {
+            throw Error("role " + settings.user +
+                        " is not a superuser: pg_dumpall --globals-only and pg_dump of every "
+                        "database need one");
+        }
+        state.databases = queries::cluster_databases(*conn);
+        state.globals_digest = queries::globals_digest(*conn);
+    }
+    std::vector<DatabaseState> present;
+    for (auto& db : state.databases) {
+        try {
+            Connection conn(settings, db.name);
+            const auto content = queries::database_content(conn);
+            db.content_digest = content.content_digest;
+            db.sequence_digest = content.sequence_digest;
+            present.push_back(std::move(db));
+        } catch (const Error& err) {
+            // Dropped between the two queries: it is simply not part of this state.
+            auto conn = connect_maintenance(settings);
+            bool still_there = false;
+            for (const auto& other : queries::cluster_databases(*conn))
+                still_there |= other.name == db.name;
+            if (still_there) throw;
+            spdlog::info("database {} was dropped while pgtier read the cluster state", db.name);
+        }
+    }
+    state.databases = std::move(present);
+    server.fingerprint = fingerprint_of(state);
+    return server;
+}
+
+// One run under the lock; returns what happened, throws Error on failure.
+RunRecord take_backup(const Config& config, const Repository& repo,
+                      const ConnectionSettings& settings, BackupType requested, Force force,
+                      TimePoint started) {
+    RunRecord record;
+    record.requested = requested;
+    record.started_at = started;
+    const auto server = read_server_state(settings);
+    const auto plan = plan_backup(requested, force, server.fingerprint, repo.published_manifests());
+    if (plan.skip) {
+        record.result = RunResult::skipped;
+        record.detail = plan.reason;
+        return record;
+    }
+    if (plan.type != requested)
+        spdlog::info("taking a {} instead: {}", to_string(plan.type), plan.reason);
+
+    Manifest manifest;
+    manifest.type = plan.type;
+    manifest.name = repo.new_archive_name(plan.type, local_time(started));
+    manifest.tool_version = PGTIER_VERSION;
+    manifest.server_version = server.version;
+    manifest.started_at = started;
+    manifest.reason = plan.reason;
+    manifest.fingerprint = server.fingerprint;
+    spdlog::info("{} backup {} started: {}", to_string(plan.type), manifest.name, plan.reason);
+
+    std::vector<DumpSection> sections;
+    if (plan.globals) sections.push_back({SectionKind::globals, ""});
+    for (const auto& db : plan.databases) sections.push_back({SectionKind::database, db});
+
+    PartialFile partial = repo.create_partial(plan.type, manifest.name);
+    Dumper dumper(settings, stop_requested());
+    manifest.pg_dump_version = dumper.pg_dump_version();
+    CompressedTotals totals;
+    {
+        ParallelBzip2Writer writer(partial.fd(), config.compression.level,
+                                   config.compression.threads);
+        // A database dropped since the listing has no section; the rest is published.
+        std::vector<DumpSection> dumped;
+        for (const auto& section : sections) {
+            if (dumper.dump(section, writer) == DumpOutcome::dumped) {
+                dumped.push_back(section);
+            } else {
+                manifest.dropped.push_back(section.database);
+            }
+        }
+        sections = std::move(dumped);
+        totals = writer.finish();
+    }
+    partial.sync_and_close();
+    if (!manifest.dropped.empty()) {
+        // The archive describes the cluster without them, as the next run will see it.
+        manifest.fingerprint = without_databases(server.fingerprint, manifest.dropped);
+        if (sections.empty()) {
+            record.result = RunResult::skipped;
+            record.detail =
+                "every database to back up was dropped meanwhile: " + join_quoted(manifest.dropped);
+            return record;
+        }
+    }
+
+    for (std::size_t i = 0; i < sections.size(); ++i) {
+        const auto& written = totals.sections.at(i);
+        SectionEntry entry;
+        entry.kind = sections[i].kind;
+        if (entry.kind == SectionKind::database) entry.database = sections[i].database;
+        entry.offset = written.offset;
+        entry.length = written.length;
+        entry.uncompressed_length = written.uncompressed_length;
+        entry.sha256 = written.sha256;
+        entry.fingerprint = entry.kind == SectionKind::globals
+                                ? server.fingerprint.globals
+                                : server.fingerprint.database(sections[i].database).value_or("");
+        manifest.sections.push_back(std::move(entry));
+    }
+    manifest.compressed_size = totals.compressed_size;
+    manifest.uncompressed_size = totals.uncompressed_size;
+    manifest.sha256 = totals.sha256;
+    manifest.finished_at = now_utc();
+    repo.publish(partial, manifest);
+
+    record.result = RunResult::published;
+    record.archive = std::string(to_string(plan.type)) + "/" + manifest.name;
+    record.size = totals.compressed_size;
+    record.detail = std::to_string(sections.size()) +
+                    (sections.size() == 1 ? " section, " : " sections, ") +
+                    std::to_string(totals.uncompressed_size) + " bytes of SQL; " + plan.reason;
+    if (!manifest.dropped.empty())
+        record.detail += "; dropped during the run: " + join_quoted(manifest.dropped);
+    return record;
+}
+
+}  // namespace
+
+BackupOutcome run_backup(const Config& config, const Environment& env, const Repository& repo,
+                         BackupType requested, Force force) {
+    const auto lock = repo.lock(&stop_requested());
+    // As the daemon does, and --force does not override it.
+    if (const auto interrupted = interrupted_restore(repo))
+        throw Error(interrupted->refusal("taking a backup"));
+    repo.sweep_and_log();
+
+    const TimePoint started = now_utc();
+    record_run_start(repo, requested, started);
+    BackupOutcome outcome;
+    RunRecord& record = outcome.record;
+    try {
+        const auto settings = resolve_connection(config, env);
+        record = take_backup(config, repo, settings, requested, force, started);
+    } catch (const Error& err) {
+        // A run stopped by SIGTERM/SIGINT did not fail: nothing is recorded against the tier.
+        if (stop_requested().load()) {
+            clear_running(repo);
+            throw;
+        }
+        record.requested = requested;
+        record.started_at = started;
+        record.result = RunResult::failed;
+        record.detail = err.what();
+        record.duration_seconds = std::chrono::duration<double>(now_utc() - started).count();
+        record_run(repo, record);
+        throw;
+    }
+    record.duration_seconds = std::chrono::duration<double>(now_utc() - started).count();
+    record_run(repo, record);
+
+    if (record.result == RunResult::skipped) {
+        spdlog::info("{} skipped: {}", to_string(requested), record.detail);
+        return outcome;
+    }
+    spdlog::info("{} published in {:.1f} s: {}", record.archive, record.duration_seconds,
+                 record.detail);
+    // Retention runs after every successful backup (docs/design.md, Retention). A failure here
+    // does not undo the backup: it is logged and the outcome says so.
+    try {
+        apply_retention(repo, config.retention, now_utc(), false);
+    } catch (const Error& err) {
+        spdlog::error("retention after the backup failed: {}", err.what());
+        outcome.retention_failed = true;
+    }
+    return outcome;
+}
+
+std::string backup_result_line(BackupType requested, const RunRecord& record) {
+    const std::string type(to_string(requested));
+    if (record.result == RunResult::skipped) return type + ": skipped: " + record.detail;
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.1f", record.duration_seconds);
+    return type + ": wrote " + record.archive + " (" + std::to_string(record.size) + " bytes, " +
+           seconds + " s)";
+}
+
+}  // namespace pgtier::commands
