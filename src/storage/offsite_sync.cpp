@@ -152,7 +152,7 @@ std::string offsite_metrics_text(const Repository& repo, TimePoint now) {
               : std::chrono::duration<double>(now - view.pending.front().finished_at).count());
     if (view.state.last_success_at) {
         gauge("pgtier_offsite_last_success_timestamp_seconds",
-              "End of the last sync that left nothing pending, Unix time.",
+              "Start of the last sync that left nothing pending, Unix time.",
               unix_seconds(*view.state.last_success_at));
     }
     gauge("pgtier_offsite_last_sync_ok", "1 when the last sync attempt had no error, else 0.",
