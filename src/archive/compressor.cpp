@@ -6,22 +6,11 @@
 #include <cerrno>
 
 #include "pgtier/core/errors.hpp"
+#include "pgtier/sys/files.hpp"
 
 namespace pgtier {
 
 namespace {
-
-void write_all(int fd, const char* data, std::size_t size) {
-    while (size > 0) {
-        const ssize_t n = ::write(fd, data, size);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            throw Error("writing the archive failed: " + errno_text(errno));
-        }
-        data += n;
-        size -= static_cast<std::size_t>(n);
-    }
-}
 
 // libbz2 allocates about 7.6 MB of work memory per stream at level 9 (four allocations, the
 // same sizes in the same order every time). Fresh memory per 900 kB block cost a page fault
@@ -225,7 +214,7 @@ void ParallelBzip2Writer::writer_loop() {
                 section.offset = file_offset_;
                 section_hash_ = Sha256();
             }
-            write_all(fd_, block->output.data(), block->output.size());
+            write_all(fd_, block->output.data(), block->output.size(), "the archive");
             file_hash_.update(block->output.data(), block->output.size());
             section_hash_.update(block->output.data(), block->output.size());
             file_offset_ += block->output.size();

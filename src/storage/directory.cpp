@@ -16,20 +16,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void write_all_fd(int fd, const std::string& content, const fs::path& path) {
-    const char* data = content.data();
-    std::size_t left = content.size();
-    while (left > 0) {
-        const ssize_t n = ::write(fd, data, left);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            throw Error("cannot write " + path.string() + ": " + errno_text(errno));
-        }
-        data += n;
-        left -= static_cast<std::size_t>(n);
-    }
-}
-
 std::string refusal(const fs::path& path, const std::string& what) {
     return "refusing " + path.string() + ": " + what +
            " (pgtier never follows links or touches files it did not make in its backup "
@@ -246,7 +232,7 @@ void Directory::write_atomically(std::string_view name, const std::string& conte
     }
     UniqueFd fd = create_new(tmp);
     try {
-        write_all_fd(fd.get(), content, path_of(tmp));
+        write_all(fd.get(), content.data(), content.size(), path_of(tmp).string());
         if (::fsync(fd.get()) != 0)
             throw Error("cannot fsync " + path_of(tmp).string() + ": " + errno_text(errno));
         if (::close(fd.release()) != 0)
