@@ -221,7 +221,8 @@ UniqueFd Directory::open_own_file(std::string_view name) const {
 
 void Directory::write_atomically(std::string_view name, const std::string& content) const {
     check_name(path_, name);
-    const std::string tmp = "." + std::string(name) + ".tmp";
+    std::string tmp = ".";  // by appends: see LocalStore::put_file (GCC 12 -Wrestrict)
+    tmp.append(name).append(".tmp");
     // The temporary name is pgtier's own: whatever is there (a crashed run's file, or a planted
     // link) is removed itself, never followed, so that nobody can block the write with it.
     if (const EntryType type = type_of(tmp); type != EntryType::missing) {

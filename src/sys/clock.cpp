@@ -44,7 +44,9 @@ void check_timezone(const std::string& zone, const std::filesystem::path& zonein
     namespace fs = std::filesystem;
     if (zone.empty() || zone == "UTC") return;  // glibc's built-in default
     // printable: an exception's message ends at a NUL, and a line feed would break the line.
-    const std::string quoted = "'" + printable(zone) + "'";
+    // Built by appends: GCC 12's -Wrestrict misfires on "'" + std::string + "'" at -O3.
+    std::string quoted = "'";
+    quoted.append(printable(zone)).append("'");
     const std::string example = " (a zone name is like Europe/Berlin)";
     if (zone.front() == '/')
         throw ConfigError(quoted + " is a path, not a time zone name" + example);
