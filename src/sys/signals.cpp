@@ -25,12 +25,12 @@ std::atomic<bool>& reload_requested() {
 }
 
 void install_signal_handlers() {
-    struct sigaction stop {};
+    struct sigaction stop = {};
     stop.sa_handler = on_stop;
     sigemptyset(&stop.sa_mask);
     sigaction(SIGINT, &stop, nullptr);
     sigaction(SIGTERM, &stop, nullptr);
-    struct sigaction reload {};
+    struct sigaction reload = {};
     reload.sa_handler = on_reload;
     sigemptyset(&reload.sa_mask);
     sigaction(SIGHUP, &reload, nullptr);

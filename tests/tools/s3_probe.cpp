@@ -66,7 +66,7 @@ int run(int argc, char** argv) {
     if (command == "put-file") {
         const std::string path = arg(3);
         UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-        struct stat st {};
+        struct stat st = {};
         if (!fd || ::fstat(fd.get(), &st) != 0) {
             throw Error("cannot open " + path + ": " + errno_text(errno));
         }

@@ -27,7 +27,7 @@ void write(const fs::path& p, const std::string& text) {
 }
 
 mode_t mode_of(const fs::path& p) {
-    struct stat st {};
+    struct stat st = {};
     lstat(p.c_str(), &st);
     return st.st_mode & 07777;
 }
