@@ -11,6 +11,14 @@
 #   s3_mb BUCKET          create a bucket
 #   s3_ls BUCKET [PREFIX] "KEY SIZE" per object, all pages
 #   s3_get BUCKET KEY FILE / s3_put BUCKET KEY FILE / s3_rm BUCKET KEY
+# For the offsite tests, with B (the backup directory), CFG, BUCKET and PREFIX set:
+#   offsite_bucket        s3_start, create BUCKET, write the credentials to $WORK/access_key and
+#                         $WORK/secret_key
+#   offsite_toml DIR [LINE...]  a configuration: [storage] dir = DIR, [offsite] for
+#                         s3://BUCKET/PREFIX with those credential files, then the extra lines
+#   bucket_state          every key under PREFIX/ with its size, sorted
+#   bucket_matches_local  the keys under PREFIX/ are exactly the local archive files of B (archive,
+#                         sidecar, manifest) and each object holds the local file's bytes
 # These use the curl command line (not pgtier) so that a test checks what pgtier did with an
 # independent client. Keys given to them must not need URL-encoding.
 # The daemons are killed (by their pid files) when the test exits, through lib.sh's cleanup hooks.
@@ -228,4 +236,39 @@ _s3_urlencode() {
         esac
     done
     echo "$out"
+}
+
+# shellcheck disable=SC2153  # BUCKET, PREFIX and B are the calling test's (see the header)
+offsite_bucket() {
+    s3_start
+    pass "radosgw up in ${S3_START_SECONDS}s at $S3_ENDPOINT"
+    s3_mb "$BUCKET"
+    printf '%s\n' "$S3_ACCESS_KEY" >"$WORK/access_key"
+    printf '%s\n' "$S3_SECRET_KEY" >"$WORK/secret_key"
+}
+
+# shellcheck disable=SC2153  # as above
+offsite_toml() {
+    local dir=$1
+    shift
+    printf '[storage]\ndir = "%s"\n[offsite]\nurl = "s3://%s/%s"\nendpoint = "%s"\npath_style = true\n' \
+        "$dir" "$BUCKET" "$PREFIX" "$S3_ENDPOINT"
+    printf 'access_key_id_file = "%s"\nsecret_access_key_file = "%s"\n' "$WORK/access_key" "$WORK/secret_key"
+    [ $# -eq 0 ] || printf '%s\n' "$@"
+}
+
+bucket_state() { s3_ls "$BUCKET" "$PREFIX/" | sort; }
+
+bucket_matches_local() {
+    local f key want=""
+    while IFS= read -r f; do
+        key="$PREFIX/${f#"$B"/}"
+        want+="$key $(stat -c %s "$f")"$'\n'
+        s3_get "$BUCKET" "$key" "$WORK/object"
+        [ "$(sha256sum <"$WORK/object")" = "$(sha256sum <"$f")" ] || fail "$key: the bucket's bytes differ from $f"
+    done < <(find "$B"/full "$B"/differential "$B"/incremental -maxdepth 1 -type f ! -name '.*' 2>/dev/null | sort)
+    [ "$(bucket_state)" = "$(printf '%s' "$want" | sort)" ] || fail "the bucket under $PREFIX/ holds:
+$(bucket_state)
+expected:
+$want"
 }

@@ -12,25 +12,11 @@ export TZ=UTC
 T0=$EPOCHREALTIME
 
 B="$WORK/backups" CFG="$WORK/pgtier.toml" BUCKET=pgtier-errors PREFIX=site-c/node3
-s3_start
-pass "radosgw up in ${S3_START_SECONDS}s at $S3_ENDPOINT"
-s3_mb "$BUCKET"
-printf '%s\n' "$S3_ACCESS_KEY" >"$WORK/access_key"
-printf '%s\n' "$S3_SECRET_KEY" >"$WORK/secret_key"
+offsite_bucket
 WRONG_SECRET="wrong-$(uuidgen)"
 printf '%s\n' "$WRONG_SECRET" >"$WORK/wrong_secret"
-cat >"$CFG" <<TOML
-[storage]
-dir = "$B"
-[offsite]
-url = "s3://$BUCKET/$PREFIX"
-endpoint = "$S3_ENDPOINT"
-path_style = true
-access_key_id_file = "$WORK/access_key"
-secret_access_key_file = "$WORK/secret_key"
-TOML
+offsite_toml "$B" >"$CFG"
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_ACCESS_KEY_ID_FILE AWS_SECRET_ACCESS_KEY_FILE AWS_SESSION_TOKEN
-bucket_state() { s3_ls "$BUCKET" "$PREFIX/" | sort; }
 # expect_message TAG TEXT... — every TEXT in the run's stderr.
 expect_message() {
     local tag=$1 text

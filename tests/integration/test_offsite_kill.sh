@@ -15,22 +15,13 @@ T0=$EPOCHREALTIME
 command -v strace >/dev/null || fail "strace is required (scripts/install-deps installs it)"
 
 B="$WORK/backups" CFG="$WORK/pgtier.toml" BUCKET=pgtier-kill PREFIX=site-d/node4
-s3_start
-pass "radosgw up in ${S3_START_SECONDS}s at $S3_ENDPOINT"
-s3_mb "$BUCKET"
-printf '%s\n' "$S3_ACCESS_KEY" >"$WORK/access_key"
-printf '%s\n' "$S3_SECRET_KEY" >"$WORK/secret_key"
-offsite_toml() { # DIR
-    printf '[storage]\ndir = "%s"\n[offsite]\nurl = "s3://%s/%s"\nendpoint = "%s"\npath_style = true\n' "$1" "$BUCKET" "$PREFIX" "$S3_ENDPOINT"
-    printf 'access_key_id_file = "%s"\nsecret_access_key_file = "%s"\n' "$WORK/access_key" "$WORK/secret_key"
-}
+offsite_bucket
 offsite_toml "$B" >"$CFG"
 # Backups that leave the upload to the traced syncs below (a one-shot backup syncs by itself).
 printf '[storage]\ndir = "%s"\n' "$B" >"$WORK/local.toml"
 # The same bucket seen from an empty backup directory (a replacement machine).
 mkdir -p "$WORK/empty"
 offsite_toml "$WORK/empty" >"$WORK/empty.toml"
-bucket_state() { s3_ls "$BUCKET" "$PREFIX/" | sort; }
 # sync_traced TAG STRACE_ARGS... — `pgtier offsite sync` under strace in the background (in a
 # subshell, which ends quietly whatever happens to strace); pids -> $SPID (the subshell),
 # $STRACE_PID, $SYNC_PID (pgtier).

@@ -13,38 +13,8 @@ export TZ=UTC
 T0=$EPOCHREALTIME
 
 B="$WORK/backups" CFG="$WORK/pgtier.toml" BUCKET=pgtier-upload PREFIX=site-a/node1
-s3_start
-pass "radosgw up in ${S3_START_SECONDS}s at $S3_ENDPOINT"
-s3_mb "$BUCKET"
-printf '%s\n' "$S3_ACCESS_KEY" >"$WORK/access_key"
-printf '%s\n' "$S3_SECRET_KEY" >"$WORK/secret_key"
-cat >"$CFG" <<TOML
-[storage]
-dir = "$B"
-[offsite]
-url = "s3://$BUCKET/$PREFIX"
-endpoint = "$S3_ENDPOINT"
-path_style = true
-access_key_id_file = "$WORK/access_key"
-secret_access_key_file = "$WORK/secret_key"
-TOML
-# Every key under the prefix, with its size, sorted.
-bucket_state() { s3_ls "$BUCKET" "$PREFIX/" | sort; }
-# The keys under the prefix are exactly the local archive files (archive, sidecar, manifest of
-# each published archive), and each object holds the local file's bytes (downloaded with curl).
-bucket_matches_local() {
-    local f key want=""
-    while IFS= read -r f; do
-        key="$PREFIX/${f#"$B"/}"
-        want+="$key $(stat -c %s "$f")"$'\n'
-        s3_get "$BUCKET" "$key" "$WORK/object"
-        [ "$(sha256sum <"$WORK/object")" = "$(sha256sum <"$f")" ] || fail "$key: the bucket's bytes differ from $f"
-    done < <(find "$B"/full "$B"/differential "$B"/incremental -maxdepth 1 -type f ! -name '.*' 2>/dev/null | sort)
-    [ "$(bucket_state)" = "$(printf '%s' "$want" | sort)" ] || fail "the bucket under $PREFIX/ holds:
-$(bucket_state)
-expected:
-$want"
-}
+offsite_bucket
+offsite_toml "$B" >"$CFG"
 
 pg_start src
 pg_quiet
