@@ -27,6 +27,10 @@
 #                              below it at the kill -> $KILLED_KIDS
 #   kill9_mid_dump PID TAG DIR TIER   await_partial, 0.3 s more, kill9: the crash tests' block
 #   check_orphans_gone PIDS... fail unless these processes are all gone within 10 s
+#   take KEY TYPE [ARGS...]    `backup TYPE ARGS` into $B that must publish; its path -> ARCH[KEY]
+#   set_age KEY DAYS           date archive KEY's manifest DAYS before $NOW (negative: later);
+#                              -> AGE[KEY]; iso_days_ago DAYS is that time; name KEY its file name
+#                              (the retention tests; B and NOW are theirs)
 #   db_list                    connectable databases of the current cluster, sorted
 #   psql_db DB ARGS...         psql_q against database DB (any name)
 
@@ -382,3 +386,24 @@ soft_fail() {
 soft_fail_check() {
     [ "${#_SOFT_FAILS[@]}" = 0 ] || fail "${#_SOFT_FAILS[@]} check(s) failed: $(printf '[%s] ' "${_SOFT_FAILS[@]}")"
 }
+
+declare -A ARCH=() AGE=()
+# shellcheck disable=SC2153  # B and NOW are the calling test's
+take() {
+    local key=$1 type=$2 tier before
+    shift 2
+    case $type in full) tier=full ;; diff) tier=differential ;; incr) tier=incremental ;; esac
+    before=$(archives "$B" "$tier")
+    run_pgtier "take-$key" --dir "$B" backup "$type" "$@"
+    expect_rc "take-$key" 0 "backup $type $* ($key)"
+    ARCH[$key]=$(new_archive "$B" "$tier" "$before")
+}
+iso_days_ago() { date -u -d "@$((NOW - $1 * 86400))" +%Y-%m-%dT%H:%M:%S.000000Z; }
+set_age() {
+    local m="${ARCH[$1]}.json"
+    jq --arg t "$(iso_days_ago "$2")" '.started_at = $t | .finished_at = $t' "$m" >"$WORK/m.json"
+    cat "$WORK/m.json" >"$m"
+    # shellcheck disable=SC2034  # read by test_prune.sh
+    AGE[$1]=$2
+}
+name() { basename "${ARCH[$1]}"; }

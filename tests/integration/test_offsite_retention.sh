@@ -25,25 +25,9 @@ settle
 B="$WORK/backups"
 NOW=$(date -u +%s)
 
-declare -A A=()
-take() { # take KEY TYPE [--force] — a backup that must publish; its path -> A[KEY]
-    local key=$1 type=$2 tier before
-    shift 2
-    case $type in full) tier=full ;; diff) tier=differential ;; incr) tier=incremental ;; esac
-    before=$(archives "$B" "$tier")
-    run_pgtier "take-$key" --dir "$B" backup "$type" "$@"
-    expect_rc "take-$key" 0 "backup $type $* ($key)"
-    A[$key]=$(new_archive "$B" "$tier" "$before")
-}
+# take / set_age / name: lib_backup.sh
 change() { psql_db "$1" -c "INSERT INTO t VALUES (2, 'change-$2')"; settle; }
-iso_days_ago() { date -u -d "@$((NOW - $1 * 86400))" +%Y-%m-%dT%H:%M:%S.000000Z; }
-set_age() { # set_age KEY DAYS
-    local m="${A[$1]}.json"
-    jq --arg t "$(iso_days_ago "$2")" '.started_at = $t | .finished_at = $t' "$m" >"$WORK/m.json"
-    cat "$WORK/m.json" >"$m"
-}
-name() { basename "${A[$1]}"; }
-tier_of() { basename "$(dirname "${A[$1]}")"; }
+tier_of() { basename "$(dirname "${ARCH[$1]}")"; }
 
 # ---- the history, made before [offsite] is configured (a backup may sync by itself), then aged ------
 take Fa full --force
@@ -89,24 +73,24 @@ grep -qE ": 8 uploaded .*, 0 deleted by remote retention, 0 pending" "$WORK/sync
 diff <(objects "${KEYS[@]}") <(remote_keys) >&2 || fail "the bucket does not hold exactly the 8 archives' 24 objects"
 for k in "${KEYS[@]}"; do
     s3_get "$BUCKET" "$PREFIX/$(tier_of "$k")/$(name "$k").json" "$WORK/rm.json"
-    cmp -s "$WORK/rm.json" "${A[$k]}.json" || fail "the remote manifest of $k is not the aged local one"
+    cmp -s "$WORK/rm.json" "${ARCH[$k]}.json" || fail "the remote manifest of $k is not the aged local one"
 done
 pass "offsite sync: 24 objects, the manifests are the aged local ones"
 
 # ---- foreign objects: never decided, never deleted --------------------------------------------------
 echo "notes" >"$WORK/notes.txt"
 echo "x" | bzip2 >"$WORK/foreign.bz2"
-jq '.name = "20200103_000000_full.sql.bz2"' "${A[Fa]}.json" >"$WORK/other-name.json"
+jq '.name = "20200103_000000_full.sql.bz2"' "${ARCH[Fa]}.json" >"$WORK/other-name.json"
 FOREIGN=(
     "$PREFIX/full/notes.txt=$WORK/notes.txt"
     "$PREFIX/full/20200101_000000_full.sql.bz2=$WORK/foreign.bz2"
     "$PREFIX/full/20200102_000000_full.sql.bz2=$WORK/foreign.bz2"
-    "$PREFIX/full/20200102_000000_full.sql.bz2.json=${A[Fa]}.json"
+    "$PREFIX/full/20200102_000000_full.sql.bz2.json=${ARCH[Fa]}.json"
     "$PREFIX/incremental/sub/20200101_000000_incremental.sql.bz2=$WORK/foreign.bz2"
     "$PREFIX/other/x=$WORK/notes.txt"
     "pg/main-other/full/20200101_000000_full.sql.bz2=$WORK/foreign.bz2"
     "outside/full/$(name Fa)=$WORK/foreign.bz2"
-    "outside/full/$(name Fa).json=${A[Fa]}.json"
+    "outside/full/$(name Fa).json=${ARCH[Fa]}.json"
 )
 for f in "${FOREIGN[@]}"; do s3_put "$BUCKET" "${f%%=*}" "${f#*=}"; done
 foreign_state() {
@@ -183,7 +167,7 @@ foreign_state >"$WORK/foreign.after"
 diff "$WORK/foreign.before" "$WORK/foreign.after" >&2 || fail "remote retention touched objects pgtier did not make"
 tree_state "$B" >"$WORK/tree.after"
 diff "$WORK/tree.before" "$WORK/tree.after" >&2 || fail "remote retention changed the local backup directory"
-for k in "${KEYS[@]}"; do [ -f "${A[$k]}" ] || fail "local $k is gone"; done
+for k in "${KEYS[@]}"; do [ -f "${ARCH[$k]}" ] || fail "local $k is gone"; done
 run_pgtier list --dir "$B" list --remote --json
 expect_rc list 0 "list --remote --json"
 [ "$(jq -r '.[] | select(.state == "complete") | .name' "$WORK/list.out" 2>/dev/null | sort)" = "$(printf '%s\n' "$(name Fc)" "$(name Db)" "$(name Ic)" | sort)" ] \

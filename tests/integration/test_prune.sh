@@ -18,26 +18,8 @@ settle
 B="$WORK/backups"
 NOW=$(date -u +%s)
 
-# take KEY TYPE [--force] — a backup that must publish; remembers its path as A[KEY]
-declare -A A=() AGE=()
-take() {
-    local key=$1 type=$2 tier before
-    shift 2
-    case $type in full) tier=full ;; diff) tier=differential ;; incr) tier=incremental ;; esac
-    before=$(archives "$B" "$tier")
-    run_pgtier "take-$key" --dir "$B" backup "$type" "$@"
-    expect_rc "take-$key" 0 "backup $type $* ($key)"
-    A[$key]=$(new_archive "$B" "$tier" "$before")
-}
+# take / set_age / name: lib_backup.sh
 change() { psql_db "$1" -c "INSERT INTO t VALUES (2, 'change-$2')"; settle; }
-iso_days_ago() { date -u -d "@$((NOW - $1 * 86400))" +%Y-%m-%dT%H:%M:%S.000000Z; }
-set_age() { # set_age KEY DAYS (negative: in the future)
-    local m="${A[$1]}.json"
-    jq --arg t "$(iso_days_ago "$2")" '.started_at = $t | .finished_at = $t' "$m" >"$WORK/m.json"
-    cat "$WORK/m.json" >"$m"
-    AGE[$1]=$2
-}
-name() { basename "${A[$1]}"; }
 
 # ---- the history (creation order; ages assigned afterwards) ----------------------------------------
 take Fa full --force
@@ -55,11 +37,11 @@ take Ih incr           # hot only, superseded by Iy
 change hot 2
 take Iy incr           # hot only: hot's newest section
 take If incr --force   # every database, dated in the future
-[ "$(manifest_dbs "${A[Ix]}" | tr '\n' ' ')" = "cold " ] || fail "Ix should hold only cold: $(manifest_dbs "${A[Ix]}")"
-manifest_has_globals "${A[Ig]}" && [ -z "$(manifest_dbs "${A[Ig]}")" ] || fail "Ig should hold only globals: $(manifest_dbs "${A[Ig]}")"
-! manifest_has_globals "${A[Iy]}" || fail "Iy should not hold globals"
-[ "$(manifest_dbs "${A[Iy]}" | tr '\n' ' ')" = "hot " ] || fail "Iy should hold only hot: $(manifest_dbs "${A[Iy]}")"
-for k in "${!A[@]}"; do [ -f "${A[$k]}" ] || fail "retention after a fresh backup deleted $k ($(name "$k"))"; done
+[ "$(manifest_dbs "${ARCH[Ix]}" | tr '\n' ' ')" = "cold " ] || fail "Ix should hold only cold: $(manifest_dbs "${ARCH[Ix]}")"
+manifest_has_globals "${ARCH[Ig]}" && [ -z "$(manifest_dbs "${ARCH[Ig]}")" ] || fail "Ig should hold only globals: $(manifest_dbs "${ARCH[Ig]}")"
+! manifest_has_globals "${ARCH[Iy]}" || fail "Iy should not hold globals"
+[ "$(manifest_dbs "${ARCH[Iy]}" | tr '\n' ' ')" = "hot " ] || fail "Iy should hold only hot: $(manifest_dbs "${ARCH[Iy]}")"
+for k in "${!ARCH[@]}"; do [ -f "${ARCH[$k]}" ] || fail "retention after a fresh backup deleted $k ($(name "$k"))"; done
 
 set_age Fa 100
 set_age Fb 60
@@ -101,7 +83,7 @@ check_decisions() {
         act=${want%%:*}
         re=${want#*:}
         [ "$act" = DELETE ] && act=$delword
-        tier=$(basename "$(dirname "${A[$k]}")")
+        tier=$(basename "$(dirname "${ARCH[$k]}")")
         line=$(grep -E "^[a-zA-Z]+ +[a-z]+ +$(name "$k")( |$)" "$WORK/$tag.out" || true)
         [ -n "$line" ] || fail_run "$tag" "no line for $k ($(name "$k"))"
         [ "$(printf '%s\n' "$line" | wc -l)" = 1 ] || fail_run "$tag" "several lines for $k"
@@ -174,7 +156,7 @@ check_decisions real deleted
 grep -Eq "^${#WANT[@]} archives at .*: $((${#WANT[@]} - ndel)) kept, $ndel deleted" "$WORK/real.out" || fail_run real "summary line"
 ! grep -q 'dry run' "$WORK/real.out" || fail_run real "a real prune says 'dry run'"
 for k in "${!WANT[@]}"; do
-    a=${A[$k]}
+    a=${ARCH[$k]}
     if [[ ${WANT[$k]} == DELETE:* ]]; then
         for f in "$a.json" "$a.sha256" "$a"; do [ ! -e "$f" ] || fail "prune left $(basename "$f") of $k"; done
     else
@@ -209,9 +191,9 @@ pass "a second prune deletes nothing"
 # ---- retention after a published backup ----------------------------------------------------------------
 # A new forced incremental (every database) supersedes Ix (20 days) and Iy stays (2 days).
 take In incr --force
-[ ! -e "${A[Ix]}" ] && [ ! -e "${A[Ix]}.json" ] || fail "retention after the backup did not delete Ix (20 days, superseded)"
-[ -f "${A[Iy]}" ] || fail "retention after the backup deleted Iy (2 days old)"
-[ -f "${A[If]}" ] || fail "retention after the backup deleted If (dated in the future)"
+[ ! -e "${ARCH[Ix]}" ] && [ ! -e "${ARCH[Ix]}.json" ] || fail "retention after the backup did not delete Ix (20 days, superseded)"
+[ -f "${ARCH[Iy]}" ] || fail "retention after the backup deleted Iy (2 days old)"
+[ -f "${ARCH[If]}" ] || fail "retention after the backup deleted If (dated in the future)"
 grep -q "retention: deleted incremental/$(name Ix)" "$WORK/take-In.err" || fail_run take-In "no 'retention: deleted' log for Ix"
 foreign >"$WORK/foreign.after"
 diff "$WORK/foreign.before" "$WORK/foreign.after" >&2 || fail "retention touched files pgtier did not make"
