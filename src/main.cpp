@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "pgtier/commands/commands.hpp"
+#include "pgtier/core/health.hpp"
 #include "pgtier/sys/clock.hpp"
 #include "pgtier/sys/log.hpp"
 
@@ -222,9 +223,26 @@ void add_status_health_daemon(CLI::App& app, std::vector<Command>& all) {
     all.push_back({status, [json](const Context& c) {
                        return commands::status(c.config, output_format(*json));
                    }});
+    struct HealthOptions {
+        bool live = false;
+        int max_age = static_cast<int>(default_heartbeat_max_age.count());
+    };
+    auto health_options = std::make_shared<HealthOptions>();
     auto* health = app.add_subcommand(
         "health", "exit 1, saying why, when a tier's last run failed or is overdue");
-    all.push_back({health, [](const Context& c) { return commands::health(c.config); }});
+    health->add_flag("--live", health_options->live,
+                     "instead: exit 1 unless the daemon's heartbeat is fresh (the container "
+                     "health check: is the daemon alive and able to work)");
+    health
+        ->add_option("--max-age", health_options->max_age,
+                     "with --live: the oldest heartbeat that counts, in seconds")
+        ->check(CLI::Range(10, 86400));
+    all.push_back({health, [health_options](const Context& c) {
+                       return health_options->live
+                                  ? commands::health_live(
+                                        c.config, std::chrono::seconds(health_options->max_age))
+                                  : commands::health(c.config);
+                   }});
     auto* daemon = app.add_subcommand(
         "daemon",
         "run the schedule: backups, retention, status; stops on SIGTERM, reloads on SIGHUP");

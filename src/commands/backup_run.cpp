@@ -169,12 +169,13 @@ RunRecord take_backup(const Config& config, const Repository& repo,
 }  // namespace
 
 BackupOutcome run_backup(const Config& config, const Environment& env, const Repository& repo,
-                         BackupType requested, Force force) {
+                         BackupType requested, Force force, int retry) {
     const auto lock = repo.lock(&stop_requested());
     // As the daemon does, and --force does not override it.
     if (const auto interrupted = interrupted_restore(repo))
         throw Error(interrupted->refusal("taking a backup"));
     repo.sweep_and_log();
+    record_interrupted_run(repo, now_utc());
 
     const TimePoint started = now_utc();
     record_run_start(repo, requested, started);
@@ -183,6 +184,7 @@ BackupOutcome run_backup(const Config& config, const Environment& env, const Rep
     try {
         const auto settings = resolve_connection(config, env);
         record = take_backup(config, repo, settings, requested, force, started);
+        record.retry = retry;
     } catch (const Error& err) {
         // A run stopped by SIGTERM/SIGINT did not fail: nothing is recorded against the tier.
         if (stop_requested().load()) {
@@ -193,6 +195,7 @@ BackupOutcome run_backup(const Config& config, const Environment& env, const Rep
         record.started_at = started;
         record.result = RunResult::failed;
         record.detail = err.what();
+        record.retry = retry;
         record.duration_seconds = std::chrono::duration<double>(now_utc() - started).count();
         record_run(repo, record);
         throw;

@@ -3,8 +3,11 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <thread>
+
+#include <unistd.h>
 
 #include "pgtier/commands/commands.hpp"
 #include "pgtier/core/scheduler.hpp"
@@ -21,9 +24,80 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Sleeps until `until` in short steps; returns early (false) on SIGTERM/SIGINT or SIGHUP.
-bool sleep_until(TimePoint until) {
+// Writes .pgtier/heartbeat.json every 10 s from its own thread (health --live reads it), so it
+// stays fresh during a long dump or a wait for the lock. While the main loop only waits (for
+// the next fire time), it must also tick: a wait that stops ticking for a minute means a hung
+// loop, and the heartbeat stops with it. Removed when the daemon exits.
+class HeartbeatWriter {
+  public:
+    explicit HeartbeatWriter(fs::path dir)
+        : dir_(std::move(dir)), since_(now_utc()), thread_([this] { run(); }) {}
+    ~HeartbeatWriter() {
+        {
+            std::lock_guard<std::mutex> guard(mutex_);
+            quit_ = true;
+        }
+        wake_up_.notify_all();
+        thread_.join();
+        remove_heartbeat(Repository(dir_));
+    }
+    HeartbeatWriter(const HeartbeatWriter&) = delete;
+    HeartbeatWriter& operator=(const HeartbeatWriter&) = delete;
+
+    // What the daemon does now; `ticking`: it only waits, calling tick() as it does.
+    void set_activity(std::string activity, bool ticking = false) {
+        {
+            std::lock_guard<std::mutex> guard(mutex_);
+            activity_ = std::move(activity);
+            since_ = now_utc();
+            ticking_ = ticking;
+            last_tick_ = since_;
+            changed_ = true;
+        }
+        wake_up_.notify_all();
+    }
+    void tick() {
+        std::lock_guard<std::mutex> guard(mutex_);
+        last_tick_ = now_utc();
+    }
+
+  private:
+    void run() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        bool warned = false;
+        while (!quit_) {
+            const TimePoint now = now_utc();
+            const bool hung = ticking_ && now - last_tick_ > 60s;
+            const Heartbeat beat{static_cast<long>(::getpid()), now, activity_, since_};
+            lock.unlock();
+            try {
+                if (hung) throw Error("the daemon's loop has not ticked for a minute");
+                write_heartbeat(Repository(dir_), beat);
+                warned = false;
+            } catch (const std::exception& err) {
+                if (!warned) spdlog::error("heartbeat not written: {}", one_line(err.what()));
+                warned = true;
+            }
+            lock.lock();
+            wake_up_.wait_for(lock, 10s, [this] { return quit_ || changed_; });
+            changed_ = false;
+        }
+    }
+
+    const fs::path dir_;
+    std::mutex mutex_;
+    std::condition_variable wake_up_;
+    std::string activity_ = "starting";
+    TimePoint since_, last_tick_{};
+    bool ticking_ = false, changed_ = false, quit_ = false;
+    std::thread thread_;  // last: started once everything above is ready
+};
+
+// Sleeps until `until` in short steps, ticking the heartbeat; returns early (false) on
+// SIGTERM/SIGINT or SIGHUP.
+bool sleep_until(TimePoint until, HeartbeatWriter& heartbeat) {
     while (now_utc() < until) {
+        heartbeat.tick();
         if (stop_requested().load() || reload_requested().load()) return false;
         const auto left = until - now_utc();
         std::this_thread::sleep_for(std::min<std::chrono::microseconds>(
@@ -100,12 +174,20 @@ class OffsiteUploader {
     std::thread thread_;  // last: started once everything above is ready
 };
 
+// A failed run waiting for its retry (core/scheduler's retry_time).
+struct PendingRetry {
+    int failures = 0;  // consecutive failed runs of the tier so far; the retry is number N
+    TimePoint at{};
+};
+
 struct DaemonState {
     Config config;
     TierSchedules schedules;
     const ConfigOverrides& overrides;
     const Environment& env;
+    HeartbeatWriter& heartbeat;
     std::unique_ptr<OffsiteUploader> uploader;
+    std::map<BackupType, PendingRetry> retries;
 
     // The uploader follows the configuration: started, restarted after a reload, or stopped.
     void restart_uploader() {
@@ -138,6 +220,7 @@ bool wait_for_server(DaemonState& state) {
     auto delay = 1s;
     for (;;) {
         state.reload_if_requested();
+        state.heartbeat.set_activity("connecting to PostgreSQL");
         try {
             Connection probe(resolve_connection(state.config, state.env), "postgres");
             return true;
@@ -145,28 +228,69 @@ bool wait_for_server(DaemonState& state) {
             spdlog::warn("PostgreSQL not reachable yet, retrying in {} s: {}", delay.count(),
                          one_line(err.what()));
         }
-        if (!sleep_until(now_utc() + delay) && stop_requested().load()) return false;
+        state.heartbeat.set_activity("waiting for PostgreSQL", true);
+        if (!sleep_until(now_utc() + delay, state.heartbeat) && stop_requested().load())
+            return false;
         delay = std::min<std::chrono::seconds>(delay * 2, 60s);
     }
 }
 
-// One backup run; a failure is logged (and recorded by run_backup()), never fatal here. The
-// uploader, not the run, sends the archive to the bucket.
-void run_tier(const DaemonState& state, BackupType tier, const char* why) {
-    spdlog::info("running {} backup ({})", to_string(tier), why);
+// After a run of `tier`: a success clears the pending retries it covers (a full covers every
+// tier, a differential the incremental); a failure schedules the next retry, if one fits
+// before the tier's next fire time.
+void note_result(DaemonState& state, BackupType tier, bool ok) {
+    const std::string name(to_string(tier));
+    if (ok) {
+        std::erase_if(state.retries, [&](const auto& entry) {
+            return static_cast<int>(entry.first) >= static_cast<int>(tier);
+        });
+        return;
+    }
+    const auto pending = state.retries.find(tier);
+    const int failures = (pending == state.retries.end() ? 0 : pending->second.failures) + 1;
+    if (const auto at = retry_time(state.schedules, tier, failures, now_utc(),
+                                   state.config.daemon.retry_delays)) {
+        state.retries[tier] = {failures, *at};
+        spdlog::info("{} backup: retry {} at {}", name, failures, format_local_iso(*at));
+    } else {
+        state.retries.erase(tier);
+        spdlog::info("{} backup: no retry before its next scheduled run", name);
+    }
+}
+
+// One backup run (`retry` > 0: the daemon's retry number); a failure is logged (and recorded
+// by run_backup()), never fatal here, and gets a retry. The uploader, not the run, sends the
+// archive to the bucket.
+void run_tier(DaemonState& state, BackupType tier, const std::string& why, int retry = 0) {
+    const std::string name(to_string(tier));
+    spdlog::info("running {} backup ({})", name, why);
+    state.heartbeat.set_activity("running the " + name + " backup (" + why + ")");
+    bool ok = false;
     try {
         Repository repo(state.config.storage.dir);
         repo.ensure_layout();
-        const BackupOutcome outcome = run_backup(state.config, state.env, repo, tier, Force::no);
+        const BackupOutcome outcome =
+            run_backup(state.config, state.env, repo, tier, Force::no, retry);
         spdlog::info("{}", backup_result_line(tier, outcome.record));
+        ok = true;
         if (state.uploader) state.uploader->wake();
     } catch (const std::exception& err) {
         if (stop_requested().load()) {
-            spdlog::info("{} backup stopped: {}", to_string(tier), one_line(err.what()));
-        } else {
-            spdlog::error("{} backup failed: {}", to_string(tier), one_line(err.what()));
+            spdlog::info("{} backup stopped: {}", name, one_line(err.what()));
+            return;
         }
+        spdlog::error("{} backup failed: {}", name, one_line(err.what()));
     }
+    note_result(state, tier, ok);
+}
+
+// The earliest pending retry, if any.
+std::optional<std::pair<BackupType, PendingRetry>> first_retry(const DaemonState& state) {
+    std::optional<std::pair<BackupType, PendingRetry>> first;
+    for (const auto& [tier, retry] : state.retries) {
+        if (!first || retry.at < first->second.at) first = {tier, retry};
+    }
+    return first;
 }
 
 }  // namespace
@@ -174,8 +298,10 @@ void run_tier(const DaemonState& state, BackupType tier, const char* why) {
 ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const Environment& env) {
     init_logging(initial.daemon.log_level, LogTarget::standard_output);
     install_signal_handlers();
-    DaemonState state{initial, parse_schedules(initial.schedule, initial.source), overrides, env,
-                      nullptr};
+    const TierSchedules schedules = parse_schedules(initial.schedule, initial.source);
+    Repository(initial.storage.dir).ensure_layout();
+    HeartbeatWriter heartbeat(initial.storage.dir);
+    DaemonState state{initial, schedules, overrides, env, heartbeat, nullptr, {}};
     const Config& config = state.config;
     spdlog::info(
         "pgtier {} daemon starting: backups in {}, full '{}', differential '{}', "
@@ -184,7 +310,7 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
         config.schedule.differential, config.schedule.incremental, effective_timezone(config, env));
     {
         Repository repo(config.storage.dir);
-        repo.ensure_layout();
+        heartbeat.set_activity("waiting for the lock of " + config.storage.dir.string());
         std::unique_ptr<RepositoryLock> lock;
         try {
             lock = repo.lock(&stop_requested());
@@ -194,6 +320,7 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
             return ExitCode::ok;
         }
         repo.sweep_and_log();
+        record_interrupted_run(repo, now_utc());
     }
     // Backing up a half-restored cluster would make it the newest state.
     const auto interrupted = interrupted_restore(Repository(config.storage.dir));
@@ -213,6 +340,7 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
         // An auto_restore that was stopped half-way is finished (replacing what it restored);
         // otherwise only an empty cluster is restored.
         const bool resume = interrupted.has_value();
+        heartbeat.set_activity("auto_restore: restoring the latest state");
         spdlog::info("auto_restore: restore latest {}",
                      resume ? "--replace (finishing an interrupted restore)" : "--if-empty");
         try {
@@ -241,6 +369,17 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
             std::any_of(manifests.begin(), manifests.end(),
                         [](const Manifest& m) { return m.type == BackupType::full; });
         const auto status = read_tier_status(repo);
+        // A last run that failed or was interrupted (also before a restart) gets its retries.
+        for (const auto& [tier, s] : status) {
+            if (!s.last_run || succeeded(s.last_run->result)) continue;
+            const int failures = s.last_run->retry + 1;
+            if (const auto at = retry_time(state.schedules, tier, failures, now_utc(),
+                                           state.config.daemon.retry_delays)) {
+                state.retries[tier] = {failures, *at};
+                spdlog::info("the last {} run {}: retry {} at {}", to_string(tier),
+                             to_string(s.last_run->result), failures, format_local_iso(*at));
+            }
+        }
         auto attempt = [&](BackupType tier) {
             std::optional<TimePoint> last_run;
             if (auto found = status.find(tier); found != status.end() && found->second.last_run)
@@ -264,13 +403,28 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
             after = now_utc();
         }
         const auto due = next_run(state.schedules, after);
+        if (const auto retry = first_retry(state); retry && (!due || retry->second.at < due->at)) {
+            const auto& [tier, pending] = *retry;
+            const std::string what = "retry " + std::to_string(pending.failures) + " of the " +
+                                     std::string(to_string(tier)) + " backup";
+            heartbeat.set_activity("waiting for " + what + " at " + format_local_iso(pending.at),
+                                   true);
+            if (!sleep_until(pending.at, heartbeat)) continue;
+            run_tier(state, tier, what + " after a failed run", pending.failures);
+            after = std::max(after, now_utc());  // fire times passed meanwhile are not made up
+            continue;
+        }
         if (!due) {
             spdlog::warn("no schedule fires again; waiting for a signal");
-            sleep_until(TimePoint::max());
+            heartbeat.set_activity("waiting for a signal: no schedule fires again", true);
+            sleep_until(TimePoint::max(), heartbeat);
             continue;
         }
         spdlog::debug("next: {} at {}", to_string(due->tier), format_local_iso(due->at));
-        if (!sleep_until(due->at)) continue;
+        heartbeat.set_activity("waiting for the next run: " + std::string(to_string(due->tier)) +
+                                   " at " + format_local_iso(due->at),
+                               true);
+        if (!sleep_until(due->at, heartbeat)) continue;
         for (auto covered : due->covered) {
             spdlog::info("{} due at the same time is covered by the {}", to_string(covered),
                          to_string(due->tier));

@@ -1,4 +1,4 @@
-// pgtier status [--json] and pgtier health: the last result and the next run of each tier.
+// pgtier status [--json]: the last result and the next run of each tier, the daemon, offsite.
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -25,7 +25,8 @@ nlohmann::json record_json(const std::optional<RunRecord>& r) {
             {"duration_seconds", r->duration_seconds},
             {"archive", r->archive},
             {"size", r->size},
-            {"detail", r->detail}};
+            {"detail", r->detail},
+            {"retry", r->retry}};
 }
 
 }  // namespace
@@ -36,6 +37,8 @@ ExitCode status(const Config& config, OutputFormat format) {
     const auto status = read_tier_status(repo);
     const auto schedules = parse_schedules(config.schedule, config.source);
     const TimePoint now = now_utc();
+    const auto heartbeat = read_heartbeat(repo);
+    const auto liveness_problem = judge_liveness(heartbeat, now, default_heartbeat_max_age);
     if (format == OutputFormat::json) {
         nlohmann::json out = {{"now", format_utc_iso(now)}, {"tiers", nlohmann::json::object()}};
         for (auto tier : tiers) {
@@ -50,7 +53,18 @@ ExitCode status(const Config& config, OutputFormat format) {
                 {"runs", s.runs},
                 {"published", s.published},
                 {"skipped", s.skipped},
-                {"failed", s.failed}};
+                {"failed", s.failed},
+                {"interrupted", s.interrupted},
+                {"retries", s.retries}};
+        }
+        if (heartbeat) {
+            out["daemon"] = {{"pid", heartbeat->pid},
+                             {"heartbeat_at", format_utc_iso(heartbeat->at)},
+                             {"alive", !liveness_problem},
+                             {"activity", heartbeat->activity},
+                             {"activity_since", format_utc_iso(heartbeat->activity_since)}};
+        } else {
+            out["daemon"] = nullptr;
         }
         if (config.offsite.enabled()) {
             const auto offsite = read_offsite_view(repo);
@@ -73,26 +87,32 @@ ExitCode status(const Config& config, OutputFormat format) {
         std::printf("%s\n", out.dump(2).c_str());
         return ExitCode::ok;
     }
-    std::printf("%-13s %-21s %-10s %-9s %-10s %-26s %s\n", "TIER", "LAST RUN (UTC)", "RESULT",
+    std::printf("%-13s %-21s %-11s %-9s %-10s %-26s %s\n", "TIER", "LAST RUN (UTC)", "RESULT",
                 "DURATION", "SIZE", "NEXT RUN", "SCHEDULE");
     for (auto tier : tiers) {
         const auto found = status.find(tier);
         const auto next = next_fire_of(schedules, tier, now);
         const std::string next_text = next ? format_local_iso(*next) : "never";
         if (found == status.end() || !found->second.last_run) {
-            std::printf("%-13s %-21s %-10s %-9s %-10s %-26s %s\n",
+            std::printf("%-13s %-21s %-11s %-9s %-10s %-26s %s\n",
                         std::string(to_string(tier)).c_str(), "-", "never run", "-", "-",
                         next_text.c_str(), schedules.of(tier).text.c_str());
             continue;
         }
         const RunRecord& r = *found->second.last_run;
-        std::printf("%-13s %-21s %-10s %-9s %-10s %-26s %s\n", std::string(to_string(tier)).c_str(),
+        std::printf("%-13s %-21s %-11s %-9s %-10s %-26s %s\n", std::string(to_string(tier)).c_str(),
                     format_utc_seconds(r.started_at).c_str(),
                     std::string(to_string(r.result)).c_str(),
                     duration_text(r.duration_seconds).c_str(),
                     r.result == RunResult::published ? human_size(r.size).c_str() : "-",
                     next_text.c_str(), schedules.of(tier).text.c_str());
         if (r.result != RunResult::published) std::printf("  %s\n", r.detail.c_str());
+    }
+    if (liveness_problem) {
+        std::printf("\ndaemon: not alive: %s\n", liveness_problem->c_str());
+    } else {
+        std::printf("\ndaemon: pid %ld, %s since %s\n", heartbeat->pid, heartbeat->activity.c_str(),
+                    format_utc_seconds(heartbeat->activity_since).c_str());
     }
     if (config.offsite.enabled()) {
         const auto offsite = read_offsite_view(repo);
@@ -111,37 +131,6 @@ ExitCode status(const Config& config, OutputFormat format) {
         }
     }
     return ExitCode::ok;
-}
-
-ExitCode health(const Config& config) {
-    const Repository repo(config.storage.dir);
-    repo.require_exists();
-    const auto status = read_tier_status(repo);
-    const auto schedules = parse_schedules(config.schedule, config.source);
-    const TimePoint now = now_utc();
-
-    std::map<BackupType, TierHealth> tiers_health;
-    for (const auto& [tier, s] : status) {
-        TierHealth& h = tiers_health[tier];
-        if (s.last_run && s.last_run->result == RunResult::failed)
-            h.failed = TierHealth::FailedRun{s.last_run->started_at, s.last_run->detail};
-        if (s.last_success) h.last_success = s.last_success->started_at;
-        h.running_since = s.running_since;
-    }
-    const auto published = repo.published_manifests();
-    auto problems = judge_health(tiers_health, published, schedules, now, format_local_iso);
-    if (config.offsite.enabled()) {
-        const auto view = read_offsite_view(repo);
-        if (auto lag = judge_offsite_lag(view.pending, config.offsite.max_lag_seconds, now,
-                                         view.state.last_error))
-            problems.push_back(*lag);
-    }
-    if (problems.empty()) {
-        std::printf("healthy: the last run of each tier succeeded and none is overdue\n");
-        return ExitCode::ok;
-    }
-    for (const auto& p : problems) std::printf("unhealthy: %s\n", p.c_str());
-    return ExitCode::failure;
 }
 
 }  // namespace pgtier::commands

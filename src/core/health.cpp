@@ -67,4 +67,17 @@ std::vector<std::string> judge_health(const std::map<BackupType, TierHealth>& ti
     return problems;
 }
 
+std::optional<std::string> judge_liveness(const std::optional<Heartbeat>& heartbeat, TimePoint now,
+                                          std::chrono::seconds max_age) {
+    if (!heartbeat) return "no daemon heartbeat: the daemon is not running (or not yet started)";
+    if (heartbeat->at + max_age < now) {
+        const auto age = std::chrono::duration_cast<std::chrono::seconds>(now - heartbeat->at);
+        return "the daemon's last heartbeat (pid " + std::to_string(heartbeat->pid) + ", " +
+               heartbeat->activity + ") is " + std::to_string(age.count()) + " s old, more than " +
+               std::to_string(max_age.count()) +
+               " s: the daemon is stopped, hung, or cannot write its backup directory";
+    }
+    return std::nullopt;
+}
+
 }  // namespace pgtier

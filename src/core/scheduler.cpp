@@ -1,5 +1,7 @@
 #include "pgtier/core/scheduler.hpp"
 
+#include <algorithm>
+
 #include "pgtier/core/errors.hpp"
 
 namespace pgtier {
@@ -72,6 +74,17 @@ std::optional<TimePoint> last_attempt(const std::vector<Manifest>& published, Ba
     }
     if (last_run && (!newest || *last_run > *newest)) newest = last_run;
     return newest;
+}
+
+std::optional<TimePoint> retry_time(const TierSchedules& schedules, BackupType tier, int failures,
+                                    TimePoint failed_at,
+                                    const std::vector<std::chrono::seconds>& delays) {
+    if (delays.empty()) return std::nullopt;
+    const auto step = std::min(static_cast<std::size_t>(std::max(failures, 1)), delays.size()) - 1;
+    const TimePoint at = failed_at + delays[step];
+    const auto next = next_fire(schedules.of(tier), failed_at);
+    if (next && at >= *next) return std::nullopt;
+    return at;
 }
 
 std::chrono::seconds tier_interval(const CronSchedule& schedule, TimePoint now) {

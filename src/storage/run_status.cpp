@@ -21,6 +21,8 @@ std::string_view to_string(RunResult result) {
             return "skipped";
         case RunResult::failed:
             return "failed";
+        case RunResult::interrupted:
+            return "interrupted";
     }
     return "?";
 }
@@ -55,6 +57,7 @@ json record_json(const RunRecord& r) {
         {"archive", r.archive},
         {"size", r.size},
         {"detail", r.detail},
+        {"retry", r.retry},
     };
 }
 
@@ -63,14 +66,16 @@ std::optional<RunRecord> record_from_json(BackupType tier, const json& item) {
     RunRecord r;
     r.requested = tier;
     const std::string result = item.value("result", "");
-    r.result = result == "skipped"  ? RunResult::skipped
-               : result == "failed" ? RunResult::failed
-                                    : RunResult::published;
+    r.result = result == "skipped"       ? RunResult::skipped
+               : result == "failed"      ? RunResult::failed
+               : result == "interrupted" ? RunResult::interrupted
+                                         : RunResult::published;
     r.started_at = parse_utc_iso(item.value("started_at", "")).value_or(TimePoint{});
     r.duration_seconds = item.value("duration_seconds", 0.0);
     r.archive = item.value("archive", "");
     r.size = item.value("size", std::uint64_t{0});
     r.detail = item.value("detail", "");
+    r.retry = item.value("retry", 0);
     return r;
 }
 
@@ -83,12 +88,13 @@ void record_run(const Repository& repo, const RunRecord& r) {
         doc["format"] = 1;
         doc.erase("running");
         doc["last_run"][tier] = record_json(r);
-        if (r.result != RunResult::failed) doc["last_success"][tier] = record_json(r);
+        if (succeeded(r.result)) doc["last_success"][tier] = record_json(r);
         json& counts = doc["counters"][tier];
         if (!counts.is_object()) counts = json::object();
         auto bump = [&](const char* key) { counts[key] = counts.value(key, std::uint64_t{0}) + 1; };
         bump("runs");
         bump(std::string(to_string(r.result)).c_str());
+        if (r.retry > 0) bump("retries");
         repo.write_state_file(status_file, doc.dump(2) + "\n");
     } catch (const std::exception& err) {
         spdlog::warn("cannot record the run in {}: {}", status_path(repo).string(), err.what());
@@ -128,6 +134,31 @@ void clear_running(const Repository& repo) {
     }
 }
 
+std::optional<RunRecord> record_interrupted_run(const Repository& repo, TimePoint now) {
+    const json doc = read_document(repo);
+    if (!doc.contains("running") || !doc["running"].is_object()) return std::nullopt;
+    const auto tier = parse_backup_type(doc["running"].value("tier", ""));
+    const auto started = parse_utc_iso(doc["running"].value("started_at", ""));
+    if (!tier || !started) {
+        clear_running(repo);  // not pgtier's: nothing to record
+        return std::nullopt;
+    }
+    RunRecord record;
+    record.requested = *tier;
+    record.result = RunResult::interrupted;
+    record.started_at = *started;
+    record.detail =
+        "its process ended during the run (killed, crashed or the machine stopped; "
+        "found at " +
+        format_utc_iso(now) + "); the partial archive was removed";
+    spdlog::warn(
+        "the {} run started at {} was interrupted (its process ended during the run): "
+        "recorded as its last run",
+        to_string(*tier), format_utc_iso(*started));
+    record_run(repo, record);
+    return record;
+}
+
 std::map<BackupType, TierStatus> read_tier_status(const Repository& repo) {
     std::map<BackupType, TierStatus> tiers;
     const json doc = read_document(repo);
@@ -147,11 +178,27 @@ std::map<BackupType, TierStatus> read_tier_status(const Repository& repo) {
             status.published = c.value("published", std::uint64_t{0});
             status.skipped = c.value("skipped", std::uint64_t{0});
             status.failed = c.value("failed", std::uint64_t{0});
+            status.interrupted = c.value("interrupted", std::uint64_t{0});
+            status.retries = c.value("retries", std::uint64_t{0});
         }
-        // Only while the lock is held: a run that crashed left the entry behind.
+        // While the lock is held, the run is going; otherwise its process ended during it
+        // (shown as interrupted at once; the next run or daemon start records it).
         if (doc.contains("running") && doc["running"].is_object() &&
-            doc["running"].value("tier", "") == name && repo.lock_held()) {
-            status.running_since = parse_utc_iso(doc["running"].value("started_at", ""));
+            doc["running"].value("tier", "") == name) {
+            const auto started = parse_utc_iso(doc["running"].value("started_at", ""));
+            if (repo.lock_held()) {
+                status.running_since = started;
+            } else if (started) {
+                status.last_run = RunRecord{tier,
+                                            RunResult::interrupted,
+                                            *started,
+                                            0,
+                                            "",
+                                            0,
+                                            "its process ended during the run (killed, crashed "
+                                            "or the machine stopped); the next run records it",
+                                            0};
+            }
         }
         if (status.last_run || status.runs > 0 || status.running_since) tiers[tier] = status;
     }
@@ -164,6 +211,40 @@ std::map<BackupType, RunRecord> read_run_status(const Repository& repo) {
         if (status.last_run) records[tier] = *status.last_run;
     }
     return records;
+}
+
+namespace {
+constexpr std::string_view heartbeat_file = "heartbeat.json";
+}  // namespace
+
+void write_heartbeat(const Repository& repo, const Heartbeat& heartbeat) {
+    const json doc = {{"pid", heartbeat.pid},
+                      {"at", format_utc_iso(heartbeat.at)},
+                      {"activity", heartbeat.activity},
+                      {"activity_since", format_utc_iso(heartbeat.activity_since)}};
+    repo.write_state_file(heartbeat_file, doc.dump(2) + "\n");
+}
+
+std::optional<Heartbeat> read_heartbeat(const Repository& repo) {
+    try {
+        const auto text = repo.read_state_file(heartbeat_file);
+        if (!text) return std::nullopt;
+        const json doc = json::parse(*text);
+        const auto at = parse_utc_iso(doc.value("at", ""));
+        if (!at) return std::nullopt;
+        return Heartbeat{doc.value("pid", 0L), *at, doc.value("activity", ""),
+                         parse_utc_iso(doc.value("activity_since", "")).value_or(*at)};
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
+void remove_heartbeat(const Repository& repo) {
+    try {
+        repo.remove_state_file(heartbeat_file);
+    } catch (const std::exception& err) {
+        spdlog::warn("cannot remove the heartbeat file: {}", err.what());
+    }
 }
 
 std::string metrics_text(const std::map<BackupType, TierStatus>& tiers) {
@@ -197,8 +278,7 @@ std::string metrics_text(const std::map<BackupType, TierStatus>& tiers) {
            });
     metric("pgtier_last_run_success", "gauge", "1 when the last run succeeded, else 0.",
            [](const TierStatus& s) -> Value {
-               return s.last_run ? Value(s.last_run->result == RunResult::failed ? 0 : 1)
-                                 : std::nullopt;
+               return s.last_run ? Value(succeeded(s.last_run->result) ? 1 : 0) : std::nullopt;
            });
     metric("pgtier_last_duration_seconds", "gauge", "Duration of the last successful run.",
            [](const TierStatus& s) -> Value {
@@ -219,6 +299,11 @@ std::string metrics_text(const std::map<BackupType, TierStatus>& tiers) {
            [](const TierStatus& s) -> Value { return static_cast<double>(s.skipped); });
     metric("pgtier_failures_total", "counter", "Runs that failed.",
            [](const TierStatus& s) -> Value { return static_cast<double>(s.failed); });
+    metric("pgtier_interrupted_total", "counter",
+           "Runs whose process ended during the run (found at the next start).",
+           [](const TierStatus& s) -> Value { return static_cast<double>(s.interrupted); });
+    metric("pgtier_retries_total", "counter", "Runs that were the daemon's retry of a failed run.",
+           [](const TierStatus& s) -> Value { return static_cast<double>(s.retries); });
     return out;
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <functional>
+#include <sstream>
 #include <variant>
 
 #include "pgtier/core/cron.hpp"
@@ -148,6 +149,22 @@ const std::vector<KeySpec>& key_specs() {
          [](Config& c, const Value& v) { c.offsite.min_full = in_range(v, 1, 1000); }},
         {"daemon", "auto_restore", KeyType::boolean,
          [](Config& c, const Value& v) { c.daemon.auto_restore = std::get<bool>(v); }},
+        {"daemon", "retry_delays", KeyType::string,
+         [](Config& c, const Value& v) {
+             const auto& text = std::get<std::string>(v);
+             std::vector<std::chrono::seconds> delays;
+             std::istringstream words(text);
+             for (std::string word; words >> word;) {
+                 const auto seconds = parse_duration(word);
+                 if (!seconds || *seconds <= 0)
+                     throw BadValue{
+                         "must be durations like \"1m 5m 15m 60m\" (\"\" for no "
+                         "retries), got '" +
+                         text + "'"};
+                 delays.emplace_back(*seconds);
+             }
+             c.daemon.retry_delays = std::move(delays);
+         }},
         {"daemon", "log_level", KeyType::string,
          [](Config& c, const Value& v) {
              const auto& level = std::get<std::string>(v);

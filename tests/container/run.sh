@@ -78,10 +78,10 @@ podman build --format docker --network=host --build-arg BUILD_IMAGE="$BUILD_IMAG
 pass "image $IMAGE built"
 
 [ "$(podman image inspect --format '{{.Config.User}}' "$IMAGE")" = pgtier ] || fail "the image does not run as the pgtier user"
-podman image inspect --format '{{json .Config.Healthcheck}}' "$IMAGE" | grep -q '"pgtier","health"' ||
-    fail "the image has no HEALTHCHECK running pgtier health"
+podman image inspect --format '{{json .Config.Healthcheck}}' "$IMAGE" | grep -q '"pgtier","health","--live"' ||
+    fail "the image has no HEALTHCHECK running pgtier health --live"
 [ "$(podman run --rm --no-healthcheck "$IMAGE" --version)" = "pgtier $VERSION" ] || fail "pgtier --version in the image is not $VERSION"
-pass "image: user pgtier, HEALTHCHECK pgtier health, version $VERSION"
+pass "image: user pgtier, HEALTHCHECK pgtier health --live, version $VERSION"
 
 # ---- a PostgreSQL container and the pgtier container, as the stack runs them ------------------------
 free_port() {
@@ -213,7 +213,7 @@ started=$(jq -r .started_at "$B/full/$FULL.json")
     fail "$FULL is not named in Europe/Berlin time of its UTC start $started"
 pass "TZ honoured: $FULL is the Europe/Berlin time of $started"
 
-podman healthcheck run "$D1" >/dev/null || fail "the container's HEALTHCHECK (pgtier health) is unhealthy after the backups"
+podman healthcheck run "$D1" >/dev/null || fail "the container's HEALTHCHECK (pgtier health --live) is unhealthy after the backups"
 pass "HEALTHCHECK: healthy"
 
 podman stop -t 30 "$D1" >/dev/null 2>&1

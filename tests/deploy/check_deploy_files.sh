@@ -196,7 +196,7 @@ for name, s in (("postgres", pg), ("pgtier", pt)):
     hc = s.get("healthcheck", {})
     need(hc.get("test") and hc.get("interval") and hc.get("start_period"), f"{name}: healthcheck with interval and start_period")
 need("pg_isready" in (pg.get("healthcheck", {}).get("test") or []), "postgres: healthcheck pg_isready")
-need(pt.get("healthcheck", {}).get("test") == ["CMD", "pgtier", "health"], "pgtier: healthcheck CMD pgtier health")
+need(pt.get("healthcheck", {}).get("test") == ["CMD", "pgtier", "health", "--live"], "pgtier: healthcheck CMD pgtier health --live")
 binds = [v for v in pt.get("volumes", []) if v.get("type") == "bind"]
 need(len(binds) == 1 and binds[0].get("source") == backup_dir and binds[0].get("target") == "/backups"
      and binds[0].get("bind", {}).get("propagation") == "rslave",

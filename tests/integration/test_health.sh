@@ -168,15 +168,25 @@ expect_health h14 0 '^healthy: '
 kill9 "$LONG"
 # shellcheck disable=SC2086
 check_orphans_gone $KILLED_KIDS
-expect_health h15 1 '^unhealthy: .*full.*10\.0 days'
+# Issue 14: the killed full is an interrupted run at once (status, health, list), before any
+# restart; the next run records it for good (counted in status and metrics).
+expect_health h15 1 '^unhealthy: the last full run \([0-9T:-]+Z\) failed: its process ended during the run'
+run_pgtier st15 --dir "$B" status
+grep -Eq '^full +[0-9T:-]+Z +interrupted ' "$WORK/st15.out" || fail_run st15 "status does not show the killed full as interrupted"
+run_pgtier ls15 --dir "$B" list
+grep -q 'its process ended during the run' "$WORK/ls15.out" || fail_run ls15 "list does not show the interrupted full"
 psql_q -d postgres -c "DROP DATABASE bulk"
-pass "a full in progress keeps health at 0; after kill -9 of it the stale note is not trusted"
+pass "a full in progress keeps health at 0; after kill -9 of it: 'interrupted' in health, status and list"
 
 # a fresh successful full counts for the smaller tiers again
 run_pgtier f2 --dir "$B" backup full
 expect_rc f2 0 "backup full"
+grep -q 'the full run started at .* was interrupted' "$WORK/f2.err" || fail_run f2 "the next run does not log the interrupted one it records"
 expect_health h10 0 '^healthy: '
-pass "a new full makes every tier healthy again"
+run_pgtier st16 --dir "$B" status --json
+[ "$(jq '.tiers.full.interrupted' "$WORK/st16.out")" = 1 ] || fail_run st16 "the interrupted full is not counted"
+grep -q '^pgtier_interrupted_total{tier="full"} 1$' "$B/.pgtier/metrics.prom" || fail "metrics.prom lacks pgtier_interrupted_total{tier=\"full\"} 1"
+pass "a new full records the interrupted one (counted in status and metrics) and makes every tier healthy again"
 
 # ---- the daemon fails a run, then succeeds ----------------------------------------------------------
 daemon_toml "$B" UTC "0 0 1 1 *" "0 0 2 1 *" "*/2 * * * * *" >"$WORK/d.toml"

@@ -111,3 +111,19 @@ TEST_CASE("health: a run still going counts as on time") {
     tiers[BackupType::full].running_since = t("2026-11-22T03:00:00Z");
     CHECK(judge_health(tiers, {}, defaults, now, local).empty());
 }
+
+TEST_CASE("health --live: the daemon's heartbeat must be fresh") {
+    const TimePoint now = t("2026-11-23T10:00:00Z");
+    const auto max_age = std::chrono::seconds(120);
+    CHECK(judge_liveness(std::nullopt, now, max_age) ==
+          "no daemon heartbeat: the daemon is not running (or not yet started)");
+    Heartbeat beat{42, t("2026-11-23T09:58:30Z"), "running the full backup (scheduled)",
+                   t("2026-11-23T03:00:00Z")};
+    // 90 s old, within 120 s: alive, however long the activity has been going (a 7-hour dump).
+    CHECK(judge_liveness(beat, now, max_age) == std::nullopt);
+    beat.at = t("2026-11-23T09:57:59Z");  // 121 s
+    const auto stale = judge_liveness(beat, now, max_age);
+    REQUIRE(stale);
+    CHECK_THAT(*stale, Catch::Contains("pid 42, running the full backup (scheduled)") &&
+                           Catch::Contains("is 121 s old, more than 120 s"));
+}

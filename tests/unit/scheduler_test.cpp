@@ -92,3 +92,38 @@ TEST_CASE("scheduler: the last attempt of a tier is its newest archive or its la
     CHECK(last_attempt({}, BackupType::differential, t("2026-11-18T03:00:00Z")) ==
           t("2026-11-18T03:00:00Z"));
 }
+
+TEST_CASE("scheduler: a failed run is retried after 1, 5, 15, then every 60 minutes") {
+    const auto back_off = DaemonConfig{}.retry_delays;
+    const auto retry_time = [&](const TierSchedules& s, BackupType tier, int failures,
+                                TimePoint at) {
+        return pgtier::retry_time(s, tier, failures, at, back_off);
+    };
+    // A full failed on Sunday 03:10; the next full fires a week later.
+    const auto failed = t("2026-11-29T03:10:00Z");
+    CHECK(retry_time(defaults, BackupType::full, 1, failed) == t("2026-11-29T03:11:00Z"));
+    CHECK(retry_time(defaults, BackupType::full, 2, failed) == t("2026-11-29T03:15:00Z"));
+    CHECK(retry_time(defaults, BackupType::full, 3, failed) == t("2026-11-29T03:25:00Z"));
+    CHECK(retry_time(defaults, BackupType::full, 4, failed) == t("2026-11-29T04:10:00Z"));
+    CHECK(retry_time(defaults, BackupType::full, 9, failed) == t("2026-11-29T04:10:00Z"));
+    // Never at or past the tier's next fire time: the schedule runs it then.
+    CHECK(retry_time(defaults, BackupType::full, 4, t("2026-12-06T02:00:00Z")) == std::nullopt);
+    CHECK(retry_time(defaults, BackupType::full, 1, t("2026-12-06T02:59:30Z")) == std::nullopt);
+    // An hourly incremental that failed at 10:00:20 gets three retries before 11:00.
+    const auto incr = t("2026-11-23T10:00:20Z");
+    CHECK(retry_time(defaults, BackupType::incremental, 1, incr) == t("2026-11-23T10:01:20Z"));
+    CHECK(retry_time(defaults, BackupType::incremental, 3, t("2026-11-23T10:06:40Z")) ==
+          t("2026-11-23T10:21:40Z"));
+    CHECK(retry_time(defaults, BackupType::incremental, 4, t("2026-11-23T10:21:50Z")) ==
+          std::nullopt);
+}
+
+TEST_CASE("scheduler: retry delays are configurable, and none means no retry") {
+    const auto failed = t("2026-11-29T03:10:00Z");
+    const std::vector<std::chrono::seconds> delays{std::chrono::seconds(2),
+                                                   std::chrono::seconds(30)};
+    CHECK(retry_time(defaults, BackupType::full, 1, failed, delays) == t("2026-11-29T03:10:02Z"));
+    CHECK(retry_time(defaults, BackupType::full, 2, failed, delays) == t("2026-11-29T03:10:30Z"));
+    CHECK(retry_time(defaults, BackupType::full, 7, failed, delays) == t("2026-11-29T03:10:30Z"));
+    CHECK(retry_time(defaults, BackupType::full, 1, failed, {}) == std::nullopt);
+}

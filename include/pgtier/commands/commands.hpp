@@ -1,4 +1,5 @@
 #pragma once
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -24,8 +25,9 @@ struct BackupOutcome {
     RunRecord record;               // published or skipped
     bool retention_failed = false;  // logged; the archive stands
 };
+// `retry`: 0 for a scheduled or manual run, n for the daemon's n-th retry (recorded, counted).
 BackupOutcome run_backup(const Config& config, const Environment& env, const Repository& repo,
-                         BackupType type, Force force);
+                         BackupType type, Force force, int retry = 0);
 // "full: wrote full/… (N bytes, 1.2 s)" or "full: skipped: …".
 std::string backup_result_line(BackupType requested, const RunRecord& record);
 
@@ -63,6 +65,9 @@ ExitCode prune(const Config& config, const Environment& env, bool dry_run,
 // of a tier failed or its newest success is older than its interval plus a grace.
 ExitCode status(const Config& config, OutputFormat format);
 ExitCode health(const Config& config);
+// health --live: exit 0 when the daemon's heartbeat is at most `max_age` old (the container
+// health check: is the daemon alive and able to work), else 1 saying why.
+ExitCode health_live(const Config& config, std::chrono::seconds max_age);
 
 // daemon.cpp: the scheduler; runs until SIGTERM/SIGINT (exit 0).
 ExitCode daemon(const Config& config, const ConfigOverrides& overrides, const Environment& env);

@@ -37,4 +37,21 @@ std::vector<std::string> judge_health(const std::map<BackupType, TierHealth>& ti
                                       const TierSchedules& schedules, TimePoint now,
                                       const std::function<std::string(TimePoint)>& format_local);
 
+// The daemon's heartbeat (.pgtier/heartbeat.json), rewritten every few seconds while it runs,
+// whatever it is doing (waiting for the server or the next fire time, or in a long dump).
+struct Heartbeat {
+    long pid = 0;
+    TimePoint at{};        // when it was written
+    std::string activity;  // "waiting for the next run: …", "running the full backup", …
+    TimePoint activity_since{};
+};
+
+// The daemon writes its heartbeat every 10 s; health --live allows this much by default.
+constexpr std::chrono::seconds default_heartbeat_max_age{120};
+
+// health --live: why the daemon does not count as alive at `now` (no heartbeat, or one older
+// than `max_age`), or nullopt when it does.
+std::optional<std::string> judge_liveness(const std::optional<Heartbeat>& heartbeat, TimePoint now,
+                                          std::chrono::seconds max_age);
+
 }  // namespace pgtier

@@ -46,6 +46,14 @@ std::optional<BackupType> startup_run(const TierSchedules& schedules, TimePoint 
 std::optional<TimePoint> last_attempt(const std::vector<Manifest>& published, BackupType tier,
                                       std::optional<TimePoint> last_run);
 
+// When the daemon retries a tier after `failures` consecutive failed runs (1 = the first), the
+// last of which ended at `failed_at`: `delays[failures - 1]` later (the last delay repeats;
+// daemon.retry_delays, by default 1, 5, 15, 60 minutes), but only before the tier's next fire
+// time. nullopt when not retried (the schedule runs it then, or `delays` is empty).
+std::optional<TimePoint> retry_time(const TierSchedules& schedules, BackupType tier, int failures,
+                                    TimePoint failed_at,
+                                    const std::vector<std::chrono::seconds>& delays);
+
 // The time between the next two fires after `now` (for health's grace).
 std::chrono::seconds tier_interval(const CronSchedule& schedule, TimePoint now);
 

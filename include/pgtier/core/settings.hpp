@@ -1,8 +1,10 @@
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 // The configuration's sections as plain values, for the logic that uses them; reading them from
 // TOML and the environment is sys/config.hpp.
@@ -62,6 +64,10 @@ struct OffsiteConfig {
 struct DaemonConfig {
     bool auto_restore = false;
     std::string log_level = "info";
+    // Back-off of the retries of a failed run; the last step repeats; empty: no retries.
+    std::vector<std::chrono::seconds> retry_delays{std::chrono::minutes(1), std::chrono::minutes(5),
+                                                   std::chrono::minutes(15),
+                                                   std::chrono::minutes(60)};
 };
 
 }  // namespace pgtier

@@ -1,0 +1,58 @@
+// pgtier health [--live]: are the backups fresh (for monitors), or is the daemon alive (for the
+// container's health check).
+#include <cstdio>
+
+#include "pgtier/commands/commands.hpp"
+#include "pgtier/core/health.hpp"
+#include "pgtier/core/offsite_plan.hpp"
+#include "pgtier/core/scheduler.hpp"
+#include "pgtier/storage/offsite_sync.hpp"
+#include "pgtier/storage/run_status.hpp"
+
+namespace pgtier::commands {
+
+ExitCode health(const Config& config) {
+    const Repository repo(config.storage.dir);
+    repo.require_exists();
+    const auto status = read_tier_status(repo);
+    const auto schedules = parse_schedules(config.schedule, config.source);
+    const TimePoint now = now_utc();
+
+    std::map<BackupType, TierHealth> tiers_health;
+    for (const auto& [tier, s] : status) {
+        TierHealth& h = tiers_health[tier];
+        if (s.last_run && !succeeded(s.last_run->result))
+            h.failed = TierHealth::FailedRun{s.last_run->started_at, s.last_run->detail};
+        if (s.last_success) h.last_success = s.last_success->started_at;
+        h.running_since = s.running_since;
+    }
+    const auto published = repo.published_manifests();
+    auto problems = judge_health(tiers_health, published, schedules, now, format_local_iso);
+    if (config.offsite.enabled()) {
+        const auto view = read_offsite_view(repo);
+        if (auto lag = judge_offsite_lag(view.pending, config.offsite.max_lag_seconds, now,
+                                         view.state.last_error))
+            problems.push_back(*lag);
+    }
+    if (problems.empty()) {
+        std::printf("healthy: the last run of each tier succeeded and none is overdue\n");
+        return ExitCode::ok;
+    }
+    for (const auto& p : problems) std::printf("unhealthy: %s\n", p.c_str());
+    return ExitCode::failure;
+}
+
+ExitCode health_live(const Config& config, std::chrono::seconds max_age) {
+    const Repository repo(config.storage.dir);
+    repo.require_exists();
+    const auto heartbeat = read_heartbeat(repo);
+    if (const auto problem = judge_liveness(heartbeat, now_utc(), max_age)) {
+        std::printf("not alive: %s\n", problem->c_str());
+        return ExitCode::failure;
+    }
+    std::printf("alive: pid %ld, %s since %s\n", heartbeat->pid, heartbeat->activity.c_str(),
+                format_utc_seconds(heartbeat->activity_since).c_str());
+    return ExitCode::ok;
+}
+
+}  // namespace pgtier::commands
