@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 .PHONY: all deps test unit-test release-build demo bench format format-check shellcheck tidy \
-	clean-build container-test
+	clean-build container-test systemd-test
 
 # -Werror is for development and CI only (PGTIER_WERROR is off for a plain cmake configure).
 CONFIGURE = cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPGTIER_WERROR=ON $(CMAKE_FLAGS) >/dev/null
@@ -40,6 +40,14 @@ container-test: deps
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target pgtier
 	tests/deploy/check_deploy_files.sh
 	tests/container/run.sh
+
+# The units in systemd/ under a real systemd as PID 1 (podman; CI runs it after container-test):
+# tests/systemd/run.sh installs this build's pgtier by the README's commands in a bookworm container.
+systemd-test: deps
+	@scripts/install-deps --container
+	$(CONFIGURE)
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target pgtier
+	PGTIER=$(BUILD_DIR)/pgtier tests/systemd/run.sh
 
 unit-test: all
 	cd $(BUILD_DIR) && ctest --output-on-failure -L '^$$' -E integration

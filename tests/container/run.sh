@@ -19,9 +19,7 @@ VERSION=$(tr -d '[:space:]' <"$SRC/VERSION")
 IMAGE=${IMAGE:-localhost/pgtier}:$VERSION
 BUILD_IMAGE=${BUILD_IMAGE:-docker.io/library/debian:bookworm}
 PG_IMAGE=${PG_IMAGE:-docker.io/library/postgres:16-bookworm}
-STANDIN_BASE=localhost/pgtier-standin-debian:bookworm
 STANDIN_PG=localhost/pgtier-standin-postgres:15-bookworm
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 UID_GID=10001:10001 # the image's pgtier user
 
 T0=$(date +%s)
@@ -52,16 +50,10 @@ cleanup() {
 trap cleanup EXIT
 
 # ---- images ---------------------------------------------------------------------------------------
-if ! podman image exists "$BUILD_IMAGE"; then
-    if ! podman image exists "$STANDIN_BASE"; then
-        say "no $BUILD_IMAGE: building the stand-in $STANDIN_BASE with debootstrap ($MIRROR)"
-        debootstrap --variant=minbase bookworm "$WORK/rootfs" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 ||
-            { tail -20 "$WORK/debootstrap.log" >&2; fail "debootstrap failed"; }
-        tar -C "$WORK/rootfs" -c . | podman import -q - "$STANDIN_BASE" >/dev/null
-        rm -rf "$WORK/rootfs"
-    fi
-    BUILD_IMAGE=$STANDIN_BASE
-fi
+# shellcheck source=lib_images.sh
+. "$HERE/lib_images.sh"
+use_bookworm_base "$BUILD_IMAGE"
+BUILD_IMAGE=$BOOKWORM_BASE
 if ! podman image exists "$PG_IMAGE"; then
     if ! podman image exists "$STANDIN_PG"; then
         say "no $PG_IMAGE: building the stand-in $STANDIN_PG"

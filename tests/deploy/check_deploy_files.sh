@@ -71,7 +71,7 @@ for unit in "${UNITS[@]}"; do
     [ "$lacking" -eq 1 ] || ok "$unit: user pgtier, ExecStart, hardening lines"
 done
 check "pgtier.service: daemon, reload by SIGHUP, Restart=on-failure" \
-    grep -qzP 'ExecStart=/usr/local/bin/pgtier --config /etc/pgtier/pgtier.toml daemon\n(.*\n)*ExecReload=/bin/kill -HUP \$MAINPID\n(.*\n)*Restart=on-failure\n' \
+    grep -qzP 'ExecStart=/usr/local/bin/pgtier --config /etc/pgtier/pgtier.toml daemon\n(.*\n)*ExecReload=/bin/sh -c .kill -HUP "\$\$MAINPID".\n(.*\n)*Restart=on-failure\n' \
     systemd/pgtier.service
 
 if command -v systemd-analyze >/dev/null 2>&1; then
