@@ -8,7 +8,7 @@
 #     private /tmp, no capabilities, no_new_privs, a seccomp filter);
 #   - systemctl reload pgtier: SIGHUP reloads the configuration (the journal says so, and the new
 #     schedule fires a full a few seconds later);
-#   - systemctl stop pgtier during that (big) full: the daemon exits 0 (ExecMainCode=exited,
+#   - systemctl stop pgtier during that full (held by a table lock): the daemon exits 0 (ExecMainCode=exited,
 #     ExecMainStatus=0, Result=success) and no .partial is left;
 #   - the timers instead of the daemon (README's commands): pgtier-backup@full.service and
 #     pgtier-backup@incr.service take their archives, a no-change incremental is skipped, and
@@ -171,6 +171,9 @@ FULL1=$(cx readlink $B/full/latest_full.sql.bz2)
 cx bash -c "cd $B/full && sha256sum -c --quiet $FULL1.sha256" || fail "sha256sum -c $FULL1.sha256 failed"
 [ "$(show pgtier.service ActiveState)" = active ] || fail "pgtier.service is not active after its first full"
 pass "systemctl enable --now pgtier: full $FULL1 in $B/full, sha256sum -c of its sidecar OK"
+live=$(cx runuser -u pgtier -- pgtier --config /etc/pgtier/pgtier.toml health --live) ||
+    fail "pgtier health --live (as pgtier) with the unit running: $live"
+pass "pgtier health --live as the pgtier user: $live"
 
 # The sandbox, as the kernel sees it in the running daemon.
 PID=$(show pgtier.service MainPID)
@@ -188,9 +191,14 @@ awk '$5 == "/tmp"' <<<"$mounts" | grep -q 'systemd-private-.*-pgtier.service-' |
 pass "sandbox in force in the daemon (pid $PID): / read-only, $B writable, /home hidden, private /tmp, no capabilities, no_new_privs, seccomp"
 
 # ---- systemctl reload: SIGHUP, a new schedule that fires a big full, and systemctl stop during it -----------
-say "making database big (2M rows) for a full that runs long enough to be stopped"
+# The full must still run when systemctl stop comes, however loaded the machine: a session holds
+# an exclusive lock on big.t, so pg_dump of big waits until the session ends (after the stop).
 psql_c postgres "CREATE DATABASE big"
-psql_c big "CREATE TABLE t AS SELECT g, md5(g::text) AS a, md5((g + 1)::text) AS b FROM generate_series(1, 2000000) g"
+psql_c big "CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g"
+podman exec -u postgres "$C" psql -X -q -d big \
+    -c "SET application_name = 'pgtier-test-locker'" \
+    -c "BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600)" >/dev/null 2>&1 &
+LOCKER=$!
 fire=$(($(date +%s) + 8))
 cron_full="$(date -u -d "@$fire" '+%-S %-M %-H') * * *" # 6 fields, seconds first, in UTC
 write_config "$cron_full" "17 5 * * *" debug
@@ -218,10 +226,14 @@ result=$(cx systemctl show -p ExecMainCode,ExecMainStatus,Result pgtier.service 
     fail "systemctl stop during a dump: $result (want the daemon to exit 0 by itself: ExecMainCode=1 ExecMainStatus=0 Result=success)"
 left=$(cx find $B -name '*.partial')
 [ -z "$left" ] || fail "partial files left after systemctl stop: $left"
-[ "$(full_count)" = 1 ] || fail "the big full was published before the stop (make it bigger): $(cx ls $B/full)"
+[ "$(full_count)" = 1 ] || fail "the blocked full was published before the stop: $(cx ls $B/full)"
 journal_since "$t_reload" pgtier.service | grep -q 'full backup stopped' || fail "the daemon did not log the stopped full"
 journal_since "$t_reload" pgtier.service | grep -q 'stop requested: daemon exiting' || fail "the daemon did not log its stop"
-pass "systemctl stop pgtier during the scheduled full ($partial): stopped in ${stop_ms} ms, $result- no partial left, only $FULL1 published"
+! live=$(cx runuser -u pgtier -- pgtier --config /etc/pgtier/pgtier.toml health --live) &&
+    grep -q '^not alive: no daemon heartbeat' <<<"$live" || fail "health --live after the stop: $live"
+pass "systemctl stop pgtier during the scheduled full ($partial): stopped in ${stop_ms} ms, $result- no partial left, only $FULL1 published; health --live: $live"
+psql_c postgres "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgtier-test-locker'" >/dev/null
+wait "$LOCKER" || true
 psql_c postgres "DROP DATABASE big"
 
 # ---- the timers instead of the daemon -------------------------------------------------------------------
