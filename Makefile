@@ -93,7 +93,7 @@ clean-build:
 #   make push REGISTRY=registry.example.com:5000                   tag and push it there
 #   make deploy | update | remove | ps | logs | shell | stack-config
 #   make backup-full | backup-diff | backup-incr [ARGS=--force]
-#   make backup-list | backup-verify [ARGS='ARCHIVE…']
+#   make backup-list | backup-verify [ARGS='ARCHIVE…'] | backup-status | backup-health
 #   make backup-restore ARGS='restore-database latest-full mydb'   (see docker/backup-restore.sh)
 #   make clean                                                     build directories and the image
 # ---------------------------------------------------------------------------------------------
@@ -123,7 +123,8 @@ FIND_PGTIER = cid=$$($(DOCKER) ps -q -f label=com.docker.swarm.service.name=$(ST
 	node labelled database=true (make ps shows where the task runs)" >&2; exit 1; fi
 
 .PHONY: help-ops build push deploy update remove ps logs shell stack-config \
-	backup-full backup-diff backup-incr backup-list backup-verify backup-restore clean
+	backup-full backup-diff backup-incr backup-list backup-verify backup-status backup-health \
+	backup-restore clean
 
 help-ops:
 	@sed -n '/^# Operator targets/,/^# ----/p' $(firstword $(MAKEFILE_LIST))
@@ -179,6 +180,13 @@ backup-list:
 
 backup-verify:
 	@$(FIND_PGTIER); set -x; $(DOCKER) exec "$$cid" pgtier verify $(ARGS)
+
+backup-status:
+	@$(FIND_PGTIER); set -x; $(DOCKER) exec "$$cid" pgtier status $(ARGS)
+
+# Are the backups fresh (exit 1 with the reasons)? The container's own check is health --live.
+backup-health:
+	@$(FIND_PGTIER); set -x; $(DOCKER) exec "$$cid" pgtier health $(ARGS)
 
 backup-restore:
 	@if [ -z "$(strip $(ARGS))" ]; then echo "usage: make backup-restore ARGS='VERB ...', VERB one of: list," \

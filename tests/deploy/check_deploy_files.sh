@@ -347,6 +347,8 @@ expect_n "backup-diff" "$FIND" 'docker exec "$cid" pgtier backup diff'
 expect_n "backup-incr" "$FIND" 'docker exec "$cid" pgtier backup incr'
 expect_n "backup-list" "$FIND" 'docker exec "$cid" pgtier list'
 expect_n "backup-verify" "$FIND" 'docker exec "$cid" pgtier verify'
+expect_n "backup-status" "$FIND" 'docker exec "$cid" pgtier status'
+expect_n "backup-health" "$FIND" 'docker exec "$cid" pgtier health'
 expect_n "backup-restore ARGS=restore-latest" "$FIND" 'docker exec "$cid" backup-restore.sh restore-latest'
 expect_n "clean" "rm -rf build build-asan build-release" 'docker image rm "$image"' "pgtier:$VERSION"
 # clean touches build output and the image only.
