@@ -108,7 +108,9 @@ ExitCode status(const Config& config, OutputFormat format) {
                     next_text.c_str(), schedules.of(tier).text.c_str());
         if (r.result != RunResult::published) std::printf("  %s\n", r.detail.c_str());
     }
-    if (liveness_problem) {
+    if (!heartbeat) {
+        std::printf("\ndaemon: not running (no heartbeat)\n");
+    } else if (liveness_problem) {
         std::printf("\ndaemon: not alive: %s\n", liveness_problem->c_str());
     } else {
         std::printf("\ndaemon: pid %ld, %s since %s\n", heartbeat->pid, heartbeat->activity.c_str(),

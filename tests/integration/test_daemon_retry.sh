@@ -107,7 +107,7 @@ stop_pid "$DPID" 10
 live l5
 expect_rc l5 1 "health --live after the daemon's exit"
 run_pgtier s5 --dir "$B" status
-grep -q '^daemon: not alive: no daemon heartbeat' "$WORK/s5.out" || fail_run s5 "status does not say the daemon is not running"
+grep -q '^daemon: not running (no heartbeat)' "$WORK/s5.out" || fail_run s5 "status does not say the daemon is not running"
 pass "after SIGTERM: no heartbeat file; health --live exits 1 and status says the daemon is not alive"
 
 # ---- a failed run found at start is retried ---------------------------------------------------------
