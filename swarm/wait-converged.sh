@@ -27,11 +27,15 @@ poll=${POLL_SECONDS:-2}
 start=$(date +%s)
 deadline=$((start + timeout))
 
-# One line per service: NAME REPLICAS UPDATE-STATE, then the task template (JSON) on the next.
-# For each task: DESIRED STATE CREATED(unix) SPEC(JSON).
+# What a task is made from: the parts of the task template a stack file sets, as JSON. (Not the
+# whole template: the engine returns it with DNSConfig {} and Runtime "container" where a task's
+# copy has neither.)
+SPEC='{{json .ContainerSpec.Image}} {{json .ContainerSpec.Command}} {{json .ContainerSpec.Args}} {{json .ContainerSpec.Env}} {{json .ContainerSpec.User}} {{json .ContainerSpec.Mounts}} {{json .ContainerSpec.Secrets}} {{json .ContainerSpec.Configs}} {{json .ContainerSpec.Healthcheck}} {{json .Resources}} {{json .Placement}} {{json .Networks}} {{.ForceUpdate}}'
+# One line per service: NAME REPLICAS UPDATE-STATE, then its task template's SPEC on the next.
+# For each task: DESIRED STATE CREATED(unix) SPEC.
 SERVICE_FORMAT='{{.Spec.Name}} {{if .Spec.Mode.Replicated}}{{.Spec.Mode.Replicated.Replicas}}{{else}}global{{end}} {{if .UpdateStatus}}{{.UpdateStatus.State}}{{else}}none{{end}}
-{{json .Spec.TaskTemplate}}'
-TASK_FORMAT='{{.DesiredState}} {{.Status.State}} {{.CreatedAt.Unix}} {{json .Spec}}'
+{{with .Spec.TaskTemplate}}'$SPEC'{{end}}'
+TASK_FORMAT='{{.DesiredState}} {{.Status.State}} {{.CreatedAt.Unix}} {{with .Spec}}'$SPEC'{{end}}'
 
 # status SERVICE: sets CONVERGED (0/1), FAILED_REASON ('' or why it will not converge), SUMMARY.
 status() {
