@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 .PHONY: all deps test unit-test release-build demo bench format format-check shellcheck tidy \
-	clean-build container-test systemd-test
+	clean-build container-test swarm-test systemd-test
 
 # -Werror is for development and CI only (PGTIER_WERROR is off for a plain cmake configure).
 CONFIGURE = cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPGTIER_WERROR=ON $(CMAKE_FLAGS) >/dev/null
@@ -40,6 +40,12 @@ container-test: deps
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target pgtier
 	tests/deploy/check_deploy_files.sh
 	tests/container/run.sh
+
+# The README's Docker Swarm operator path on a real single-node Swarm (Debian's docker.io; CI
+# runs it after container-test): tests/swarm/run.sh.
+swarm-test: deps
+	@scripts/install-deps --swarm
+	tests/swarm/run.sh
 
 # The units in systemd/ under a real systemd as PID 1 (podman; CI runs it after container-test):
 # tests/systemd/run.sh installs this build's pgtier by the README's commands in a bookworm container.
@@ -89,9 +95,13 @@ clean-build:
 # Operator targets: the image, the Swarm stack (swarm/), and backups inside the running container.
 # Run them on a Swarm manager; the backup-* and shell targets on the node that runs pgtier (the
 # one labelled database=true). `make -n TARGET` shows the command without running it.
-#   make build [DOCKER=podman] [PG_IMAGE=postgres:17-bookworm]   image $(IMAGE):$(VERSION)
+# The deployment's variables (STACK, BACKUP_DIR, TZ, POSTGRES_IMAGE, POSTGRES_PASSWORD_SECRET,
+# REGISTRY, STACK_FILE) are in swarm/deploy.env (DEPLOY_ENV=FILE for another); one given on the
+# command line wins for that command.
+#   make build [DOCKER=podman] [BUILD_IMAGE=debian:bookworm]        image $(IMAGE):$(VERSION)
 #   make push REGISTRY=registry.example.com:5000                   tag and push it there
-#   make deploy | update | remove | ps | logs | shell | stack-config
+#   make deploy | update [DEPLOY_TIMEOUT=300]                      deploy, wait until converged
+#   make remove | ps | logs | shell | stack-config
 #   make backup-full | backup-diff | backup-incr [ARGS=--force]
 #   make backup-list | backup-verify [ARGS='ARCHIVE…'] | backup-status | backup-health
 #   make backup-restore ARGS='restore-database latest-full mydb'   (see docker/backup-restore.sh)
@@ -100,12 +110,28 @@ clean-build:
 DOCKER ?= docker
 IMAGE ?= pgtier
 VERSION := $(shell cat VERSION)
+DEPLOY_ENV ?= swarm/deploy.env
+# The file sets TZ for the stack only: every other recipe (the tests) keeps the environment's TZ.
+ifeq ($(origin TZ),environment)
+HOST_TZ := $(TZ)
+endif
+include $(DEPLOY_ENV)
+DEPLOY_TZ := $(TZ)
+ifdef HOST_TZ
+TZ := $(HOST_TZ)
+endif
 REGISTRY ?=
-# Base image of the run stage (docker/Dockerfile's PG_IMAGE); empty = the Dockerfile's default.
-PG_IMAGE ?=
 STACK ?= pgtier
 STACK_FILE ?= swarm/docker-compose.swarm.yml
 BACKUP_DIR ?= /srv/pgtier/backups
+POSTGRES_IMAGE ?=
+POSTGRES_PASSWORD_SECRET ?= postgres_password
+# Bases of the image's stages (docker/Dockerfile's BUILD_IMAGE and PG_IMAGE); empty = the
+# Dockerfile's defaults. The run stage follows the server's image: pg_dump matches the server.
+BUILD_IMAGE ?=
+PG_IMAGE ?= $(POSTGRES_IMAGE)
+# How long deploy and update wait for the services to converge (swarm/wait-converged.sh).
+DEPLOY_TIMEOUT ?= 300
 ARGS ?=
 
 LOCAL_IMAGE = $(IMAGE):$(VERSION)
@@ -113,10 +139,10 @@ PGTIER_IMAGE ?= $(if $(REGISTRY),$(REGISTRY)/)$(LOCAL_IMAGE)
 # Swarm configs are immutable: the stack names them after the files' sha256 (see the stack file).
 PGTIER_CONF_DIGEST = $(shell sha256sum swarm/pgtier.toml | cut -c1-12)
 POSTGRESQL_CONF_DIGEST = $(shell sha256sum swarm/postgresql.conf | cut -c1-12)
-# The variables the stack file reads (POSTGRES_IMAGE and TZ pass through from the environment
-# or the command line: make deploy TZ=Europe/Berlin).
+# The variables the stack file reads (empty ones take the stack file's defaults).
 STACK_ENV = STACK=$(STACK) PGTIER_IMAGE=$(PGTIER_IMAGE) PGTIER_CONF_DIGEST=$(PGTIER_CONF_DIGEST) \
-	POSTGRESQL_CONF_DIGEST=$(POSTGRESQL_CONF_DIGEST) BACKUP_DIR=$(BACKUP_DIR)
+	POSTGRESQL_CONF_DIGEST=$(POSTGRESQL_CONF_DIGEST) BACKUP_DIR=$(BACKUP_DIR) \
+	POSTGRES_PASSWORD_SECRET=$(POSTGRES_PASSWORD_SECRET) POSTGRES_IMAGE=$(POSTGRES_IMAGE) TZ=$(DEPLOY_TZ)
 # A shell snippet: the running pgtier container of the stack on this node, in $cid, or an error.
 FIND_PGTIER = cid=$$($(DOCKER) ps -q -f label=com.docker.swarm.service.name=$(STACK)_pgtier | head -n1); \
 	if [ -z "$$cid" ]; then echo "no running $(STACK)_pgtier container on this node: run this on the \
@@ -129,8 +155,10 @@ FIND_PGTIER = cid=$$($(DOCKER) ps -q -f label=com.docker.swarm.service.name=$(ST
 help-ops:
 	@sed -n '/^# Operator targets/,/^# ----/p' $(firstword $(MAKEFILE_LIST))
 
+# The build stage carries the label pgtier.build-stage, so that `make clean` finds it.
 build:
-	$(DOCKER) build -f docker/Dockerfile $(if $(PG_IMAGE),--build-arg PG_IMAGE=$(PG_IMAGE)) -t $(LOCAL_IMAGE) .
+	$(DOCKER) build -f docker/Dockerfile $(if $(BUILD_IMAGE),--build-arg BUILD_IMAGE=$(BUILD_IMAGE)) \
+		$(if $(PG_IMAGE),--build-arg PG_IMAGE=$(PG_IMAGE)) -t $(LOCAL_IMAGE) .
 
 push:
 	@if [ -z "$(REGISTRY)" ]; then echo "push: set REGISTRY, e.g. make push REGISTRY=registry.example.com:5000" >&2; exit 1; fi
@@ -138,10 +166,13 @@ push:
 	$(DOCKER) push $(REGISTRY)/$(LOCAL_IMAGE)
 
 # With a registry, nodes pull with the manager's credentials; without one each node uses its
-# local image (built there), so the digest is not looked up in a registry.
+# local image (built there), so the digest is not looked up in a registry. `docker stack deploy`
+# returns before any task has started: wait-converged.sh waits (DEPLOY_TIMEOUT seconds at most)
+# until each service runs its new definition, and fails with the tasks' errors when it does not.
 DEPLOY_FLAGS = $(if $(REGISTRY),--with-registry-auth,--resolve-image never)
 deploy:
 	$(STACK_ENV) $(DOCKER) stack deploy $(DEPLOY_FLAGS) -c $(STACK_FILE) $(STACK)
+	DOCKER=$(DOCKER) swarm/wait-converged.sh $(STACK) $(DEPLOY_TIMEOUT)
 
 # update re-deploys the stack rather than `docker service update --image`: only a deploy moves a
 # service to a config edited since (new digest, new config name), and a service changed behind
@@ -149,8 +180,14 @@ deploy:
 # definition changed (a new VERSION, an edited config, BACKUP_DIR ...).
 update: deploy
 
-# The stack file as Swarm reads it, with the variables above.
+# The stack file as Swarm reads it, with the variables above. `docker stack config` came with
+# the Docker CLI 23.0; Debian 12's docker.io (20.10) lacks it.
 stack-config:
+	@if ! $(DOCKER) stack config --help 2>/dev/null | grep -q 'docker stack config'; then \
+		echo "stack-config: needs the Docker CLI 23.0 or later (docker stack config); this one is" \
+			"$$($(DOCKER) version --format '{{.Client.Version}}' 2>/dev/null || echo unknown). A newer CLI" \
+			"(client only, e.g. docker-ce-cli from Docker's repository) works with a 20.10 engine;" \
+			"without one, make -n deploy shows the variables the stack file is read with." >&2; exit 1; fi
 	$(STACK_ENV) $(DOCKER) stack config -c $(STACK_FILE)
 
 # Keeps the data volume, the secret, the configs of other stacks and the backups.
@@ -193,8 +230,10 @@ backup-restore:
 		"restore-latest, restore-full FILE, list-databases FILE, restore-database FILE DB" >&2; exit 2; fi
 	@$(FIND_PGTIER); set -x; $(DOCKER) exec "$$cid" backup-restore.sh $(ARGS)
 
-# Build output and the image only; never backups, volumes or the stack.
+# Build output and the image only (and the build stage's untagged image, by its label); never
+# backups, volumes or the stack.
 clean: clean-build
 	@for image in $(LOCAL_IMAGE) $(if $(REGISTRY),$(REGISTRY)/$(LOCAL_IMAGE)); do \
 		if $(DOCKER) image inspect "$$image" >/dev/null 2>&1; then set -x; $(DOCKER) image rm "$$image"; fi; \
 	done
+	@if command -v $(DOCKER) >/dev/null; then set -x; $(DOCKER) image prune -a -f --filter label=pgtier.stage=build; fi

@@ -5,8 +5,9 @@
 # the host side of the bind mount, and auto-restore into a fresh empty server.
 #
 # Base images: BUILD_IMAGE (debian:bookworm) and PG_IMAGE (postgres:16-bookworm) are used when
-# podman has them; otherwise local stand-ins are built (debootstrap minbase bookworm, and Debian's
-# PostgreSQL 15 with an entry point like the official image's), since no registry is reachable.
+# podman has them; otherwise local stand-ins are built (lib_standin.sh: debootstrap minbase
+# bookworm, and Debian's PostgreSQL 15 with an entry point like the official image's and the
+# postgres user as uid/gid 999), since no registry is reachable.
 set -euo pipefail
 set -E
 # shellcheck disable=SC2154  # _rc is assigned inside the trap string itself
@@ -19,7 +20,7 @@ VERSION=$(tr -d '[:space:]' <"$SRC/VERSION")
 IMAGE=${IMAGE:-localhost/pgtier}:$VERSION
 BUILD_IMAGE=${BUILD_IMAGE:-docker.io/library/debian:bookworm}
 PG_IMAGE=${PG_IMAGE:-docker.io/library/postgres:16-bookworm}
-STANDIN_PG=localhost/pgtier-standin-postgres:15-bookworm
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 UID_GID=10001:10001 # the image's pgtier user
 
 T0=$(date +%s)
@@ -50,18 +51,10 @@ cleanup() {
 trap cleanup EXIT
 
 # ---- images ---------------------------------------------------------------------------------------
-# shellcheck source=lib_images.sh
-. "$HERE/lib_images.sh"
-use_bookworm_base "$BUILD_IMAGE"
-BUILD_IMAGE=$BOOKWORM_BASE
-if ! podman image exists "$PG_IMAGE"; then
-    if ! podman image exists "$STANDIN_PG"; then
-        say "no $PG_IMAGE: building the stand-in $STANDIN_PG"
-        podman build --network=host --build-arg BASE_IMAGE="$BUILD_IMAGE" -t "$STANDIN_PG" \
-            "$HERE/postgres-standin" >"$WORK/standin.log" 2>&1 || { tail -20 "$WORK/standin.log" >&2; fail "building $STANDIN_PG failed"; }
-    fi
-    PG_IMAGE=$STANDIN_PG
-fi
+ENGINE=podman
+# shellcheck source=tests/container/lib_standin.sh
+. "$HERE/lib_standin.sh"
+standin_images
 say "building $IMAGE from docker/Dockerfile (build on $BUILD_IMAGE, run on $PG_IMAGE)"
 # Docker format: OCI images have no HEALTHCHECK.
 podman build --format docker --network=host --build-arg BUILD_IMAGE="$BUILD_IMAGE" \

@@ -24,7 +24,11 @@ fail() {
     printf 'FAIL: %s\n' "$*"
     FAILS=$((FAILS + 1))
 }
-skip() { printf '\nskip: ******** %s ********\n\n' "$*"; }
+SKIPPED=()
+skip() {
+    printf '\nskip: ******** %s ********\n\n' "$*"
+    SKIPPED+=("$*")
+}
 # check DESCRIPTION COMMAND...: ok when the command succeeds, else FAIL.
 check() {
     local what=$1
@@ -38,7 +42,8 @@ sha12() { sha256sum "$1" | cut -c1-12; }
 
 # Make and the stack file must see only what this script sets.
 unset REGISTRY PGTIER_IMAGE POSTGRES_IMAGE BACKUP_DIR STACK STACK_FILE DOCKER IMAGE ARGS PG_IMAGE \
-    PGTIER_CONF_DIGEST POSTGRESQL_CONF_DIGEST TZ MAKEFLAGS MAKELEVEL 2>/dev/null || true
+    PGTIER_CONF_DIGEST POSTGRESQL_CONF_DIGEST TZ MAKEFLAGS MAKELEVEL POSTGRES_PASSWORD_SECRET \
+    DEPLOY_ENV BUILD_IMAGE DEPLOY_TIMEOUT 2>/dev/null || true
 mk() { make -C "$REPO" --no-print-directory "$@"; }
 
 # ------------------------------------------------------------------------------------------------
@@ -161,13 +166,15 @@ for f in "$STACK_FILE" swarm/pgtier.toml swarm/postgresql.conf; do check "$f exi
 check "the stack's default pgtier image is pgtier:$VERSION (VERSION)" \
     grep -qF "\${PGTIER_IMAGE:-pgtier:$VERSION}" "$STACK_FILE"
 
-if command -v docker >/dev/null 2>&1 && docker stack config --help >/dev/null 2>&1; then
+# `docker stack config` came with the Docker CLI 23.0; 20.10 (Debian 12's docker.io) answers
+# `docker stack config --help` with the usage of `docker stack`, exit 0.
+if command -v docker >/dev/null 2>&1 && docker stack config --help 2>/dev/null | grep -q 'docker stack config'; then
     if python3 -c 'import yaml' 2>/dev/null; then
-        # check_stack FILE IMAGE PGTIER_CONF POSTGRESQL_CONF BACKUP_DIR TZ: the rendered stack.
+        # check_stack FILE IMAGE PGTIER_CONF POSTGRESQL_CONF BACKUP_DIR TZ SECRET: the rendered stack.
         check_stack() {
             python3 - "$@" <<'PY'
 import sys, yaml
-path, image, pgtier_conf, pg_conf, backup_dir, tz = sys.argv[1:]
+path, image, pgtier_conf, pg_conf, backup_dir, tz, secret = sys.argv[1:]
 doc = yaml.safe_load(open(path))
 bad = []
 def need(cond, what):
@@ -207,7 +214,9 @@ need("pgdata" in doc.get("volumes", {}), "volume pgdata declared")
 net = doc.get("networks", {}).get("backend", {})
 need(net.get("driver") == "overlay" and net.get("attachable") is True, "network backend: overlay, attachable")
 sec = doc.get("secrets", {}).get("postgres_password", {})
-need(sec.get("external") is True and sec.get("name") == "postgres_password", "secret postgres_password is external")
+need(sec.get("external") is True and sec.get("name") == secret,
+     f"secret postgres_password is external, named {secret} (got {sec.get('name')})")
+need(pg.get("deploy", {}).get("endpoint_mode") == "dnsrr", "postgres: endpoint_mode dnsrr (no virtual IP, no IPVS)")
 cfg = doc.get("configs", {})
 need(cfg.get("pgtier-conf", {}).get("name") == pgtier_conf, f"config pgtier-conf named {pgtier_conf} (got {cfg.get('pgtier-conf', {}).get('name')})")
 need(cfg.get("postgresql-conf", {}).get("name") == pg_conf, f"config postgresql-conf named {pg_conf} (got {cfg.get('postgresql-conf', {}).get('name')})")
@@ -228,14 +237,15 @@ PY
         if mk -s stack-config TZ=Europe/Berlin >"$T/stack-make.yml" 2>"$T/stack-make.err"; then
             check "docker stack config with the Makefile's variables: all required settings" \
                 check_stack "$T/stack-make.yml" "pgtier:$VERSION" "pgtier-conf-$(sha12 swarm/pgtier.toml)" \
-                "pgtier-postgresql-conf-$(sha12 swarm/postgresql.conf)" /srv/pgtier/backups Europe/Berlin
+                "pgtier-postgresql-conf-$(sha12 swarm/postgresql.conf)" /srv/pgtier/backups Europe/Berlin postgres_password
         else
             fail "make stack-config: $(cat "$T/stack-make.err")"
         fi
-        if mk -s stack-config REGISTRY=reg.example:5000 BACKUP_DIR=/mnt/b STACK=db >"$T/stack-reg.yml" 2>"$T/stack-reg.err"; then
-            check "docker stack config with REGISTRY, BACKUP_DIR and STACK set: image, bind source, config names follow" \
+        if mk -s stack-config REGISTRY=reg.example:5000 BACKUP_DIR=/mnt/b STACK=db POSTGRES_PASSWORD_SECRET=pw_v2 \
+            >"$T/stack-reg.yml" 2>"$T/stack-reg.err"; then
+            check "docker stack config with REGISTRY, BACKUP_DIR, STACK, POSTGRES_PASSWORD_SECRET set: image, bind source, config and secret names follow" \
                 check_stack "$T/stack-reg.yml" "reg.example:5000/pgtier:$VERSION" "db-conf-$(sha12 swarm/pgtier.toml)" \
-                "db-postgresql-conf-$(sha12 swarm/postgresql.conf)" /mnt/b UTC
+                "db-postgresql-conf-$(sha12 swarm/postgresql.conf)" /mnt/b UTC pw_v2
         else
             fail "make stack-config REGISTRY=…: $(cat "$T/stack-reg.err")"
         fi
@@ -243,7 +253,7 @@ PY
         if docker stack config -c "$STACK_FILE" >"$T/stack-plain.yml" 2>"$T/stack-plain.err"; then
             check "docker stack config with no variables set: defaults" \
                 check_stack "$T/stack-plain.yml" "pgtier:$VERSION" pgtier-conf-initial \
-                pgtier-postgresql-conf-initial /srv/pgtier/backups UTC
+                pgtier-postgresql-conf-initial /srv/pgtier/backups UTC postgres_password
         else
             fail "docker stack config -c $STACK_FILE: $(cat "$T/stack-plain.err")"
         fi
@@ -252,7 +262,7 @@ PY
         skip "python3 with PyYAML not found: the rendered stack was NOT checked"
     fi
 else
-    skip "docker with 'stack config' not found: the stack file was NOT checked"
+    skip "no docker CLI with 'docker stack config' (needs 23.0 or later; $(docker version --format 'this one is {{.Client.Version}}' 2>/dev/null || echo 'none found')): the rendered stack file was NOT checked (make stack-config's message for it is checked below)"
 fi
 
 if [ -x "$PGTIER_BIN" ]; then
@@ -332,8 +342,30 @@ expect_n "push REGISTRY=reg.example:5000" "docker tag pgtier:$VERSION reg.exampl
 for t in deploy update; do
     expect_n "$t" "STACK=pgtier" "PGTIER_IMAGE=pgtier:$VERSION" "PGTIER_CONF_DIGEST=$(sha12 swarm/pgtier.toml)" \
         "POSTGRESQL_CONF_DIGEST=$(sha12 swarm/postgresql.conf)" "BACKUP_DIR=/srv/pgtier/backups" \
-        "docker stack deploy" "-c swarm/docker-compose.swarm.yml pgtier"
+        "POSTGRES_PASSWORD_SECRET=postgres_password" "POSTGRES_IMAGE=postgres:16-bookworm" "TZ=UTC" \
+        "docker stack deploy" "-c swarm/docker-compose.swarm.yml pgtier" "swarm/wait-converged.sh pgtier 300"
 done
+# Another variables file (DEPLOY_ENV): deploy and the docker exec targets follow it; the command
+# line wins over it, the environment does not (an exported TZ would otherwise move the schedules).
+cat >"$T/deploy.env" <<'ENV'
+STACK = db
+BACKUP_DIR = /mnt/x
+TZ = Asia/Tokyo
+POSTGRES_IMAGE = postgres:17-bookworm
+POSTGRES_PASSWORD_SECRET = pw_v3
+ENV
+expect_n "deploy DEPLOY_ENV=$T/deploy.env DEPLOY_TIMEOUT=60" "STACK=db" "BACKUP_DIR=/mnt/x" "TZ=Asia/Tokyo" \
+    "POSTGRES_IMAGE=postgres:17-bookworm" "POSTGRES_PASSWORD_SECRET=pw_v3" "-c swarm/docker-compose.swarm.yml db" \
+    "swarm/wait-converged.sh db 60"
+expect_n "deploy DEPLOY_ENV=$T/deploy.env TZ=UTC BACKUP_DIR=/mnt/y" "TZ=UTC" "BACKUP_DIR=/mnt/y" "STACK=db"
+if out=$(TZ=Europe/Paris mk -n deploy DEPLOY_ENV="$T/deploy.env" 2>&1) && grep -q 'TZ=Asia/Tokyo' <<<"$out"; then
+    ok "TZ in the environment does not override the variables file's"
+else
+    fail "TZ=Europe/Paris make -n deploy with a variables file saying Asia/Tokyo: $out"
+fi
+expect_n "backup-list DEPLOY_ENV=$T/deploy.env" "label=com.docker.swarm.service.name=db_pgtier"
+expect_n "build DEPLOY_ENV=$T/deploy.env BUILD_IMAGE=local/debian:bookworm" "--build-arg PG_IMAGE=postgres:17-bookworm" \
+    "--build-arg BUILD_IMAGE=local/debian:bookworm"
 expect_n "deploy REGISTRY=reg.example:5000 STACK=db BACKUP_DIR=/mnt/b" "PGTIER_IMAGE=reg.example:5000/pgtier:$VERSION" \
     "BACKUP_DIR=/mnt/b" "--with-registry-auth" "-c swarm/docker-compose.swarm.yml db"
 expect_n "remove" "docker stack rm pgtier"
@@ -350,7 +382,10 @@ expect_n "backup-verify" "$FIND" 'docker exec "$cid" pgtier verify'
 expect_n "backup-status" "$FIND" 'docker exec "$cid" pgtier status'
 expect_n "backup-health" "$FIND" 'docker exec "$cid" pgtier health'
 expect_n "backup-restore ARGS=restore-latest" "$FIND" 'docker exec "$cid" backup-restore.sh restore-latest'
-expect_n "clean" "rm -rf build build-asan build-release" 'docker image rm "$image"' "pgtier:$VERSION"
+expect_n "clean" "rm -rf build build-asan build-release" 'docker image rm "$image"' "pgtier:$VERSION" \
+    "docker image prune -a -f --filter label=pgtier.stage=build"
+check "docker/Dockerfile labels its build stage pgtier.stage=build (make clean prunes by it)" \
+    grep -qx 'LABEL pgtier.stage=build' docker/Dockerfile
 # clean touches build output and the image only.
 clean_rm=$(mk -n clean | grep -o 'rm -rf.*' || true)
 if [ "$clean_rm" = "rm -rf build build-asan build-release" ] && ! mk -n clean | grep -qE 'backups|volume|stack|/srv|/var'; then
@@ -400,6 +435,13 @@ if mk -s backup-restore DOCKER="$T/docker" >"$T/run.out" 2>&1; then
 else
     check "make backup-restore without ARGS fails with a usage line" grep -q '^usage: make backup-restore ARGS=' "$T/run.out"
 fi
+# A CLI without `docker stack config` (the stub, like Debian's 20.10): a clear refusal.
+if mk -s stack-config DOCKER="$T/docker" >"$T/run.out" 2>&1; then
+    fail "make stack-config with a docker lacking 'stack config' succeeded"
+else
+    check "make stack-config with a docker lacking 'stack config' names the minimum CLI version" \
+        grep -q 'needs the Docker CLI 23.0 or later' "$T/run.out"
+fi
 if mk -s push >"$T/run.out" 2>&1; then fail "make push without REGISTRY succeeded"; else
     check "make push without REGISTRY fails, naming REGISTRY" grep -q 'set REGISTRY' "$T/run.out"
 fi
@@ -421,8 +463,12 @@ else
 fi
 
 echo
+if [ ${#SKIPPED[@]} -gt 0 ]; then
+    echo "check_deploy_files: ${#SKIPPED[@]} check(s) SKIPPED:"
+    printf '  - %s\n' "${SKIPPED[@]}"
+fi
 if [ "$FAILS" -gt 0 ]; then
     echo "check_deploy_files: $FAILS FAILED"
     exit 1
 fi
-echo "check_deploy_files: all passed"
+echo "check_deploy_files: all passed${SKIPPED:+ except the ${#SKIPPED[@]} skipped above}"
