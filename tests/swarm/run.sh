@@ -325,8 +325,11 @@ NEW=$(pgtier_cid)
 wait_for 60 "the new task's daemon to sweep the partial" no_partial
 docker logs "$NEW" >"$WORK/new.log" 2>&1
 grep -q 'partial' "$WORK/new.log" || fail "the new task's log does not mention the removed partial"
+grep -q 'the full run started at .* was interrupted' "$WORK/new.log" || fail "the new task's daemon does not record the killed full as interrupted"
+docker exec "$NEW" pgtier status --json >"$WORK/status-kill.json"
+[ "$(jq '.tiers.full.interrupted' "$WORK/status-kill.json")" -ge 1 ] || fail "status does not count the killed full as interrupted"
 make backup-verify >"$WORK/verify2.out" 2>&1 || { cat "$WORK/verify2.out" >&2; fail "make backup-verify after docker kill failed"; }
-pass "docker kill mid-full: new task ${NEW:0:12} running (stack $(grep -o 'converged in [0-9]* s' "$WORK/kill.out")), partial swept ($(grep -m1 -o 'removed .*partial' "$WORK/new.log")), backup-verify exits 0"
+pass "docker kill mid-full: new task ${NEW:0:12} running (stack $(grep -o 'converged in [0-9]* s' "$WORK/kill.out")), partial swept ($(grep -m1 -o 'removed .*partial' "$WORK/new.log")), the full recorded as interrupted, backup-verify exits 0"
 
 # ---- password rotation (README, "Changing the password") ---------------------------------------------------
 step "password rotation"
