@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 .PHONY: all deps test unit-test release-build demo bench format format-check shellcheck tidy \
-	clean-build container-test systemd-test
+	clean-build container-test systemd-test pg-matrix-test
 
 # -Werror is for development and CI only (PGTIER_WERROR is off for a plain cmake configure).
 CONFIGURE = cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPGTIER_WERROR=ON $(CMAKE_FLAGS) >/dev/null
@@ -48,6 +48,15 @@ systemd-test: deps
 	$(CONFIGURE)
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target pgtier
 	PGTIER=$(BUILD_DIR)/pgtier tests/systemd/run.sh
+
+# PostgreSQL 15, 17 and 18 (CI runs it last): tests/pgversions/run.sh builds pgtier from this tree in
+# trixie and sid containers (podman; Debian's packages cached as images) and runs the integration
+# tests that matter across majors in each, plus the upgrade paths; 15 is this host's build.
+pg-matrix-test: deps
+	@scripts/install-deps --container
+	$(CONFIGURE)
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target pgtier
+	PGTIER=$(BUILD_DIR)/pgtier tests/pgversions/run.sh
 
 unit-test: all
 	cd $(BUILD_DIR) && ctest --output-on-failure -L '^$$' -E integration
