@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 .PHONY: all deps test unit-test release-build demo bench format format-check shellcheck tidy \
-	clean-build container-test swarm-test systemd-test
+	clean-build container-test swarm-test systemd-test pg-matrix-test
 
 # -Werror is for development and CI only (PGTIER_WERROR is off for a plain cmake configure).
 CONFIGURE = cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPGTIER_WERROR=ON $(CMAKE_FLAGS) >/dev/null
@@ -55,6 +55,15 @@ systemd-test: deps
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target pgtier
 	PGTIER=$(BUILD_DIR)/pgtier tests/systemd/run.sh
 
+# PostgreSQL 15, 17 and 18 (CI runs it last): tests/pgversions/run.sh builds pgtier from this tree in
+# trixie and sid containers (podman; Debian's packages cached as images) and runs the integration
+# tests that matter across majors in each, plus the upgrade paths; 15 is this host's build.
+pg-matrix-test: deps
+	@scripts/install-deps --container
+	$(CONFIGURE)
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target pgtier
+	PGTIER=$(BUILD_DIR)/pgtier tests/pgversions/run.sh
+
 unit-test: all
 	cd $(BUILD_DIR) && ctest --output-on-failure -L '^$$' -E integration
 
@@ -98,7 +107,7 @@ clean-build:
 # The deployment's variables (STACK, BACKUP_DIR, TZ, POSTGRES_IMAGE, POSTGRES_PASSWORD_SECRET,
 # REGISTRY, STACK_FILE) are in swarm/deploy.env (DEPLOY_ENV=FILE for another); one given on the
 # command line wins for that command.
-#   make build [DOCKER=podman] [BUILD_IMAGE=debian:bookworm]        image $(IMAGE):$(VERSION)
+#   make build [DOCKER=podman] [PG_IMAGE=postgres:17-bookworm]      image $(IMAGE):$(VERSION)
 #   make push REGISTRY=registry.example.com:5000                   tag and push it there
 #   make deploy | update [DEPLOY_TIMEOUT=300]                      deploy, wait until converged
 #   make remove | ps | logs | shell | stack-config
@@ -126,9 +135,8 @@ STACK_FILE ?= swarm/docker-compose.swarm.yml
 BACKUP_DIR ?= /srv/pgtier/backups
 POSTGRES_IMAGE ?=
 POSTGRES_PASSWORD_SECRET ?= postgres_password
-# Bases of the image's stages (docker/Dockerfile's BUILD_IMAGE and PG_IMAGE); empty = the
-# Dockerfile's defaults. The run stage follows the server's image: pg_dump matches the server.
-BUILD_IMAGE ?=
+# Base of both of the image's stages (docker/Dockerfile's PG_IMAGE); empty = the Dockerfile's
+# default. It follows the server's image: pg_dump matches the server.
 PG_IMAGE ?= $(POSTGRES_IMAGE)
 # How long deploy and update wait for the services to converge (swarm/wait-converged.sh).
 DEPLOY_TIMEOUT ?= 300
@@ -155,10 +163,9 @@ FIND_PGTIER = cid=$$($(DOCKER) ps -q -f label=com.docker.swarm.service.name=$(ST
 help-ops:
 	@sed -n '/^# Operator targets/,/^# ----/p' $(firstword $(MAKEFILE_LIST))
 
-# The build stage carries the label pgtier.build-stage, so that `make clean` finds it.
+# The build stage carries the label pgtier.stage=build, so that `make clean` finds it.
 build:
-	$(DOCKER) build -f docker/Dockerfile $(if $(BUILD_IMAGE),--build-arg BUILD_IMAGE=$(BUILD_IMAGE)) \
-		$(if $(PG_IMAGE),--build-arg PG_IMAGE=$(PG_IMAGE)) -t $(LOCAL_IMAGE) .
+	$(DOCKER) build -f docker/Dockerfile $(if $(PG_IMAGE),--build-arg PG_IMAGE=$(PG_IMAGE)) -t $(LOCAL_IMAGE) .
 
 push:
 	@if [ -z "$(REGISTRY)" ]; then echo "push: set REGISTRY, e.g. make push REGISTRY=registry.example.com:5000" >&2; exit 1; fi

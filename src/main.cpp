@@ -148,7 +148,11 @@ void add_restore(CLI::App& app, std::vector<Command>& all) {
         std::string archive, database;
         std::optional<std::string> as;
         bool replace = false, if_empty = false, json = false, dry_run = false;
+        bool force_version = false;
     };
+    const std::string force_version_help =
+        "restore an archive dumped from a newer PostgreSQL major than the server's (refused "
+        "otherwise)";
     auto o = std::make_shared<Options>();
     const std::string archive_help =
         "archive path or file name, or latest-full / latest-differential / latest-incremental";
@@ -166,17 +170,20 @@ void add_restore(CLI::App& app, std::vector<Command>& all) {
     database->add_option("database", o->database, "database name in the archive")->required();
     database->add_option("--as", o->as, "restore under this name, beside the original");
     database->add_flag("--replace", o->replace, "replace an existing database of that name");
+    database->add_flag("--force-version", o->force_version, force_version_help);
     all.push_back({database, [o](const Context& c) {
                        return commands::restore_database(c.config, c.env, o->archive, o->database,
-                                                         o->as, o->replace);
+                                                         o->as, o->replace, o->force_version);
                    }});
     auto* full = restore->add_subcommand(
         "full",
         "restore the whole cluster (globals and every database) from a full or differential");
     full->add_option("archive", o->archive, archive_help)->required();
     full->add_flag("--replace", o->replace, "replace databases that exist");
+    full->add_flag("--force-version", o->force_version, force_version_help);
     all.push_back({full, [o](const Context& c) {
-                       return commands::restore_full(c.config, c.env, o->archive, o->replace);
+                       return commands::restore_full(c.config, c.env, o->archive, o->replace,
+                                                     o->force_version);
                    }});
     auto* latest = restore->add_subcommand(
         "latest",
@@ -185,9 +192,10 @@ void add_restore(CLI::App& app, std::vector<Command>& all) {
                      "only when the cluster has no user databases and postgres no tables");
     latest->add_flag("--replace", o->replace, "replace databases that exist");
     latest->add_flag("--dry-run", o->dry_run, "print the plan and change nothing");
+    latest->add_flag("--force-version", o->force_version, force_version_help);
     all.push_back({latest, [o](const Context& c) {
                        return commands::restore_latest(c.config, c.env, o->if_empty, o->replace,
-                                                       o->dry_run, print_line);
+                                                       o->dry_run, print_line, o->force_version);
                    }});
     auto* plan =
         restore->add_subcommand("plan", "print what `restore latest` would restore from where");

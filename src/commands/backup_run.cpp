@@ -5,6 +5,7 @@
 #include "pgtier/archive/fingerprint_sha256.hpp"
 #include "pgtier/commands/commands.hpp"
 #include "pgtier/core/naming.hpp"
+#include "pgtier/core/pg_version.hpp"
 #include "pgtier/core/text.hpp"
 #include "pgtier/pg/dump.hpp"
 #include "pgtier/pg/queries.hpp"
@@ -36,12 +37,17 @@ struct ServerState {
 };
 
 // The state fingerprint, taken before the dump starts (docs/design.md, Change detection).
-ServerState read_server_state(const ConnectionSettings& settings) {
+// First, once connected, pg_dump's major against the server's: a pg_dump that would refuse the
+// server is a ConfigError (exit 2) before any work.
+ServerState read_server_state(const ConnectionSettings& settings,
+                              const std::string& pg_dump_version) {
     ServerState server;
     ClusterState state;
     {
         auto conn = connect_maintenance(settings);
         server.version = queries::server_version(*conn);
+        if (const auto refusal = pg_dump_refusal(pg_dump_version, server.version))
+            throw ConfigError(*refusal);
         if (!queries::is_superuser(*conn)) {
             throw Error("role " + settings.user +
                         " is not a superuser: pg_dumpall --globals-only and pg_dump of every "
@@ -80,7 +86,9 @@ RunRecord take_backup(const Config& config, const Repository& repo,
     RunRecord record;
     record.requested = requested;
     record.started_at = started;
-    const auto server = read_server_state(settings);
+    Dumper dumper(settings, stop_requested());
+    const std::string pg_dump_version = dumper.pg_dump_version();
+    const auto server = read_server_state(settings, pg_dump_version);
     const auto plan = plan_backup(requested, force, server.fingerprint, repo.published_manifests());
     if (plan.skip) {
         record.result = RunResult::skipped;
@@ -105,8 +113,7 @@ RunRecord take_backup(const Config& config, const Repository& repo,
     for (const auto& db : plan.databases) sections.push_back({SectionKind::database, db});
 
     PartialFile partial = repo.create_partial(plan.type, manifest.name);
-    Dumper dumper(settings, stop_requested());
-    manifest.pg_dump_version = dumper.pg_dump_version();
+    manifest.pg_dump_version = pg_dump_version;
     CompressedTotals totals;
     {
         ParallelBzip2Writer writer(partial.fd(), config.compression.level,
@@ -167,6 +174,13 @@ RunRecord take_backup(const Config& config, const Repository& repo,
 }
 
 }  // namespace
+
+std::optional<std::string> check_pg_dump_version(const ConnectionSettings& settings) {
+    const Dumper dumper(settings, stop_requested());
+    const std::string pg_dump_version = dumper.pg_dump_version();
+    const auto conn = connect_maintenance(settings);
+    return pg_dump_refusal(pg_dump_version, queries::server_version(*conn));
+}
 
 BackupOutcome run_backup(const Config& config, const Environment& env, const Repository& repo,
                          BackupType requested, Force force, int retry) {

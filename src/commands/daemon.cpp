@@ -329,6 +329,16 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
         return ExitCode::failure;
     }
     if (!wait_for_server(state)) return ExitCode::ok;
+    // A pg_dump older than the server cannot dump it: said once here, as critical; every run
+    // then fails up front with the same message (recorded, so status and health show it) and
+    // gets the usual retries.
+    try {
+        if (const auto refusal = check_pg_dump_version(resolve_connection(config, env)))
+            spdlog::critical("{}", *refusal);
+    } catch (const Error& err) {
+        spdlog::warn("could not compare pg_dump's version with the server's: {}",
+                     one_line(err.what()));
+    }
     // A restore killed earlier may have left its work database behind.
     try {
         Restorer(resolve_connection(config, env), stop_requested()).drop_stale_work_databases();

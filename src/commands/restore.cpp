@@ -11,6 +11,7 @@
 #include "pgtier/archive/section_reader.hpp"
 #include "pgtier/commands/commands.hpp"
 #include "pgtier/core/naming.hpp"
+#include "pgtier/core/pg_version.hpp"
 #include "pgtier/core/restore_plan.hpp"
 #include "pgtier/core/sql_filter.hpp"
 #include "pgtier/core/text.hpp"
@@ -287,6 +288,21 @@ ExitCode restore_cluster(const Repository& repo, Restorer& restorer, const Clust
     return ExitCode::ok;
 }
 
+// An archive dumped from a newer major than the target server's is refused (ConfigError, before
+// anything changes) unless forced, and then it is a warning.
+void check_restore_versions(Restorer& restorer, const std::vector<const Manifest*>& archives,
+                            bool force_version) {
+    const std::string target = restorer.server_version();
+    for (const Manifest* m : archives) {
+        const std::string name = std::string(to_string(m->type)) + "/" + m->name;
+        const auto refusal = restore_version_refusal(name, m->server_version, target);
+        if (!refusal) continue;
+        if (!force_version) throw ConfigError(*refusal);
+        spdlog::warn("--force-version: restoring {} (dumped from PostgreSQL {}) into PostgreSQL {}",
+                     name, version_number(m->server_version), version_number(target));
+    }
+}
+
 }  // namespace
 
 std::optional<InterruptedRestore> interrupted_restore(const Repository& repo) {
@@ -333,7 +349,7 @@ ExitCode restore_list_databases(const Config& config, const Environment& env,
 
 ExitCode restore_database(const Config& config, const Environment& env,
                           const std::string& archive_name, const std::string& database,
-                          const std::optional<std::string>& as, bool replace) {
+                          const std::optional<std::string>& as, bool replace, bool force_version) {
     // A bad target is a usage error, refused before any work (a name PostgreSQL cannot hold
     // would fail only at the final rename, after the whole section was loaded).
     try {
@@ -356,6 +372,7 @@ ExitCode restore_database(const Config& config, const Environment& env,
     check_section(*ref.archive, ref.section);  // before anything changes
     const auto roles = roles_for(catalog, archive);
     Restorer restorer(resolve_connection(config, env), stop_requested());
+    check_restore_versions(restorer, {&archive.manifest}, force_version);
     restorer.drop_stale_work_databases();
     const std::string target = as.value_or(database);
     const auto result = restorer.restore_database(ref, target, replace, roles);
@@ -379,7 +396,7 @@ ExitCode restore_database(const Config& config, const Environment& env,
 }
 
 ExitCode restore_full(const Config& config, const Environment& env, const std::string& archive_name,
-                      bool replace) {
+                      bool replace, bool force_version) {
     const Repository repo(config.storage.dir);
     const auto lock = lock_for_restore(repo);
     Catalog catalog(config, env, repo);
@@ -399,12 +416,14 @@ ExitCode restore_full(const Config& config, const Environment& env, const std::s
         }
     }
     Restorer restorer(resolve_connection(config, env), stop_requested());
+    check_restore_versions(restorer, {&archive.manifest}, force_version);
     restorer.drop_stale_work_databases();
     return restore_cluster(repo, restorer, source, replace, print_line);
 }
 
 ExitCode restore_latest(const Config& config, const Environment& env, bool if_empty, bool replace,
-                        bool dry_run, const std::function<void(const std::string&)>& report) {
+                        bool dry_run, const std::function<void(const std::string&)>& report,
+                        bool force_version) {
     const Repository repo(config.storage.dir);
     Catalog catalog(config, env, repo);
     if (dry_run) {
@@ -436,6 +455,14 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
     }
     const auto plan = plan_latest_restore(published);
     for (const auto& line : describe_plan(plan)) report(line);
+    {
+        std::set<std::string> used{plan.base, plan.globals.archive};
+        for (const auto& db : plan.databases) used.insert(db.source.archive);
+        std::vector<const Manifest*> archives;
+        for (const auto& m : published)
+            if (used.count(m.name) != 0) archives.push_back(&m);
+        check_restore_versions(restorer, archives, force_version);
+    }
     std::set<std::string> from_bucket;
     for (const auto& db : plan.databases) {
         if (catalog.in_bucket_only(db.source.tier, db.source.archive))

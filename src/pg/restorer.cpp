@@ -57,6 +57,11 @@ std::vector<std::string> Restorer::databases() {
     return queries::database_names(conn);
 }
 
+std::string Restorer::server_version() {
+    Connection conn(client_.settings(), "postgres");
+    return queries::server_version(conn);
+}
+
 bool Restorer::has_user_tables(const std::string& database) {
     Connection conn(client_.settings(), database);
     return queries::has_user_tables(conn);

@@ -162,7 +162,7 @@ ENGINE=docker
 REAL_PG_IMAGE=$PG_IMAGE
 standin_images
 [ "$PG_IMAGE" = "$REAL_PG_IMAGE" ] || say "using the stand-ins $BUILD_IMAGE and $PG_IMAGE (no $REAL_PG_IMAGE in docker's store)"
-pass "bases: $BUILD_IMAGE (build stage), $PG_IMAGE (server and run stage)"
+pass "bases: $BUILD_IMAGE (of the postgres stand-in), $PG_IMAGE (server, and both stages of the pgtier image)"
 
 # ---- the checkout and the deployment's variables ------------------------------------------------------
 # A copy of the checkout (tracked and untracked, not ignored), so that the edits of the operator
@@ -209,7 +209,7 @@ done
 pass "node labelled database=true, secret $SECRET1, $B owned 10001:10001 0750"
 
 step "make build"
-make build BUILD_IMAGE="$BUILD_IMAGE" >"$WORK/build.log" 2>&1 || { tail -40 "$WORK/build.log" >&2; fail "make build failed"; }
+make build >"$WORK/build.log" 2>&1 || { tail -40 "$WORK/build.log" >&2; fail "make build failed"; }
 [ "$(docker image inspect --format '{{.Config.User}}' "$IMAGE")" = pgtier ] || fail "$IMAGE does not run as pgtier"
 [ -z "$(docker image inspect --format '{{index .Config.Labels "pgtier.stage"}}' "$IMAGE")" ] ||
     fail "$IMAGE carries the build stage's label (make clean would prune it)"

@@ -1,7 +1,8 @@
 #include <bzlib.h>
 #include <fcntl.h>
 #include <unistd.h>
-#include <catch2/catch.hpp>
+
+#include "catch_compat.hpp"
 
 #include <cstdio>
 #include <filesystem>
@@ -133,6 +134,6 @@ TEST_CASE("a write error surfaces as an Error, not a crash or a hang") {
         writer.end_section();
         writer.finish();
     };
-    CHECK_THROWS_WITH(run(), Catch::Contains("No space left on device"));
+    CHECK_THROWS_WITH(run(), match::Contains("No space left on device"));
     close(fd);
 }

@@ -1,4 +1,4 @@
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include "pgtier/core/errors.hpp"
 #include "pgtier/sys/config.hpp"
@@ -61,23 +61,23 @@ log_level = "debug"
 
 TEST_CASE("errors name the file, the key and the problem") {
     auto unknown = error_of("[storage]\ndirr = \"/x\"\n");
-    CHECK_THAT(unknown, Catch::Contains("/etc/pgtier/test.toml:2") &&
-                            Catch::Contains("unknown key storage.dirr"));
+    CHECK_THAT(unknown, match::Contains("/etc/pgtier/test.toml:2") &&
+                            match::Contains("unknown key storage.dirr"));
 
     auto section = error_of("[stroage]\ndir = \"/x\"\n");
-    CHECK_THAT(section, Catch::Contains("unknown section [stroage]"));
+    CHECK_THAT(section, match::Contains("unknown section [stroage]"));
 
     auto type = error_of("[postgres]\nport = \"abc\"\n");
-    CHECK_THAT(type, Catch::Contains("postgres.port must be an integer"));
+    CHECK_THAT(type, match::Contains("postgres.port must be an integer"));
 
     auto range = error_of("[compression]\nlevel = 42\n");
-    CHECK_THAT(range, Catch::Contains("compression.level must be between 1 and 9, got 42"));
+    CHECK_THAT(range, match::Contains("compression.level must be between 1 and 9, got 42"));
 
     auto level = error_of("[daemon]\nlog_level = \"loud\"\n");
-    CHECK_THAT(level, Catch::Contains("daemon.log_level must be one of"));
+    CHECK_THAT(level, match::Contains("daemon.log_level must be one of"));
 
     auto syntax = error_of("[storage\n");
-    CHECK_THAT(syntax, Catch::Contains("not valid TOML"));
+    CHECK_THAT(syntax, match::Contains("not valid TOML"));
 }
 
 TEST_CASE("PGTIER_<SECTION>_<KEY> overrides the file") {
@@ -94,14 +94,14 @@ TEST_CASE("PGTIER_<SECTION>_<KEY> overrides the file") {
 
     CHECK_THAT(
         error_of("", {{"PGTIER_COMPRESSION_LEVEL", "fast"}}),
-        Catch::Contains("PGTIER_COMPRESSION_LEVEL") && Catch::Contains("must be an integer"));
+        match::Contains("PGTIER_COMPRESSION_LEVEL") && match::Contains("must be an integer"));
     CHECK_THAT(error_of("", {{"PGTIER_STORAGE_DIRECTORY", "/x"}}),
-               Catch::Contains("unknown key storage.directory"));
+               match::Contains("unknown key storage.directory"));
 }
 
 TEST_CASE("load_config: an explicit file must exist, the default may not") {
     CHECK_THROWS_WITH(load_config({"/nonexistent/pgtier.toml", std::nullopt}, {}),
-                      Catch::Contains("/nonexistent/pgtier.toml: configuration file not found"));
+                      match::Contains("/nonexistent/pgtier.toml: configuration file not found"));
     CHECK_THROWS_AS(load_config({}, {{"PGTIER_CONFIG", "/nonexistent/x.toml"}}), ConfigError);
     const Config c =
         load_config({std::nullopt, std::string("/cli/dir")}, {{"PGTIER_STORAGE_DIR", "/env"}});
@@ -128,11 +128,11 @@ TEST_CASE("connection settings follow config, then libpq's environment") {
     CHECK(s.password == "pw");
 
     c.postgres.password_file = "/nonexistent/secret";
-    CHECK_THROWS_WITH(resolve_connection(c, {}), Catch::Contains("postgres.password_file") &&
-                                                     Catch::Contains("/nonexistent/secret"));
+    CHECK_THROWS_WITH(resolve_connection(c, {}), match::Contains("postgres.password_file") &&
+                                                     match::Contains("/nonexistent/secret"));
     Config plain;
     CHECK_THROWS_WITH(resolve_connection(plain, {{"POSTGRES_PASSWORD_FILE", "/nonexistent/pw"}}),
-                      Catch::Contains("POSTGRES_PASSWORD_FILE"));
+                      match::Contains("POSTGRES_PASSWORD_FILE"));
 }
 
 TEST_CASE("a bad value from a variable names the variable, not the file") {
@@ -149,39 +149,39 @@ TEST_CASE("a bad value from a variable names the variable, not the file") {
     CHECK(from_env.origin("postgres.password_file") ==
           "environment variable PGTIER_POSTGRES_PASSWORD_FILE");
     CHECK_THAT(connection_error(from_env),
-               Catch::StartsWith("environment variable PGTIER_POSTGRES_PASSWORD_FILE: ") &&
-                   Catch::Contains("/nonexistent/env-pw") && !Catch::Contains("cfg.toml"));
+               match::StartsWith("environment variable PGTIER_POSTGRES_PASSWORD_FILE: ") &&
+                   match::Contains("/nonexistent/env-pw") && !match::Contains("cfg.toml"));
 
     // The variable overrides a value in the file: still the variable is named.
     const Config both = parse_config("[postgres]\npassword_file = \"/file/pw\"\n", "cfg.toml", env);
     CHECK_THAT(connection_error(both),
-               Catch::Contains("PGTIER_POSTGRES_PASSWORD_FILE") && !Catch::Contains("cfg.toml"));
+               match::Contains("PGTIER_POSTGRES_PASSWORD_FILE") && !match::Contains("cfg.toml"));
 
     const Config from_file =
         parse_config("[postgres]\npassword_file = \"/nonexistent/file-pw\"\n", "cfg.toml", {});
     CHECK(from_file.origin("postgres.password_file") == "cfg.toml: postgres.password_file");
     CHECK_THAT(connection_error(from_file),
-               Catch::StartsWith("cfg.toml: postgres.password_file: ") &&
-                   Catch::Contains("/nonexistent/file-pw"));
+               match::StartsWith("cfg.toml: postgres.password_file: ") &&
+                   match::Contains("/nonexistent/file-pw"));
 }
 
 TEST_CASE("a key before any [section] is reported as such, not as a section") {
     auto port = error_of("port = 5601\n[postgres]\nhost = \"db\"\n");
-    CHECK_THAT(port, Catch::StartsWith("/etc/pgtier/test.toml:1: ") &&
-                         Catch::Contains("key 'port' is outside any section") &&
-                         Catch::Contains("belongs under [postgres]") &&
-                         Catch::Contains("[storage]") && !Catch::Contains("unknown section"));
+    CHECK_THAT(port, match::StartsWith("/etc/pgtier/test.toml:1: ") &&
+                         match::Contains("key 'port' is outside any section") &&
+                         match::Contains("belongs under [postgres]") &&
+                         match::Contains("[storage]") && !match::Contains("unknown section"));
     // A key that no section has: still outside a section, with the sections listed.
     auto stray = error_of("\n\nfoo = true\n");
-    CHECK_THAT(stray, Catch::StartsWith("/etc/pgtier/test.toml:3: ") &&
-                          Catch::Contains("key 'foo' is outside any section") &&
-                          Catch::Contains("[postgres], [storage], [schedule]") &&
-                          !Catch::Contains("belongs under"));
+    CHECK_THAT(stray, match::StartsWith("/etc/pgtier/test.toml:3: ") &&
+                          match::Contains("key 'foo' is outside any section") &&
+                          match::Contains("[postgres], [storage], [schedule]") &&
+                          !match::Contains("belongs under"));
     // A key several sections have names them all.
-    CHECK_THAT(error_of("full_days = 3\n"), Catch::Contains("belongs under [retention]"));
+    CHECK_THAT(error_of("full_days = 3\n"), match::Contains("belongs under [retention]"));
     // An unknown [section] lists the known ones.
     CHECK_THAT(error_of("[stroage]\ndir = \"/x\"\n"),
-               Catch::Contains("unknown section [stroage]") && Catch::Contains("[storage]"));
+               match::Contains("unknown section [stroage]") && match::Contains("[storage]"));
 }
 
 TEST_CASE("time zone: schedule.timezone, else TZ, else UTC") {

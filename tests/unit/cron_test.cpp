@@ -1,4 +1,4 @@
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include "pgtier/core/cron.hpp"
 #include "pgtier/core/errors.hpp"
@@ -52,17 +52,17 @@ TEST_CASE("cron: bad expressions name the field and the reason") {
         return std::string("(accepted)");
     };
     CHECK_THAT(message("0 3 * *"),
-               Catch::Contains("expected 5 fields") && Catch::Contains("got 4"));
-    CHECK_THAT(message("0 25 * * *"), Catch::Contains("field hour '25': 25 is out of range 0-23"));
-    CHECK_THAT(message("61 * * * *"), Catch::Contains("field minute"));
-    CHECK_THAT(message("0 0 0 * *"), Catch::Contains("field day-of-month '0'"));
-    CHECK_THAT(message("0 0 * foo *"), Catch::Contains("unknown name 'foo'"));
-    CHECK_THAT(message("0 0 * * 8"), Catch::Contains("field day-of-week"));
-    CHECK_THAT(message("*/0 * * * *"), Catch::Contains("step 0 is out of range"));
-    CHECK_THAT(message("5-1 * * * *"), Catch::Contains("runs backwards"));
-    CHECK_THAT(message("1,,2 * * * *"), Catch::Contains("empty list item"));
-    CHECK_THAT(message("@sometimes"), Catch::Contains("unknown macro"));
-    CHECK_THAT(message("a * * * *"), Catch::Contains("'a' is not a number"));
+               match::Contains("expected 5 fields") && match::Contains("got 4"));
+    CHECK_THAT(message("0 25 * * *"), match::Contains("field hour '25': 25 is out of range 0-23"));
+    CHECK_THAT(message("61 * * * *"), match::Contains("field minute"));
+    CHECK_THAT(message("0 0 0 * *"), match::Contains("field day-of-month '0'"));
+    CHECK_THAT(message("0 0 * foo *"), match::Contains("unknown name 'foo'"));
+    CHECK_THAT(message("0 0 * * 8"), match::Contains("field day-of-week"));
+    CHECK_THAT(message("*/0 * * * *"), match::Contains("step 0 is out of range"));
+    CHECK_THAT(message("5-1 * * * *"), match::Contains("runs backwards"));
+    CHECK_THAT(message("1,,2 * * * *"), match::Contains("empty list item"));
+    CHECK_THAT(message("@sometimes"), match::Contains("unknown macro"));
+    CHECK_THAT(message("a * * * *"), match::Contains("'a' is not a number"));
 }
 
 TEST_CASE("config rejects a bad cron expression with file and key") {
@@ -70,8 +70,8 @@ TEST_CASE("config rejects a bad cron expression with file and key") {
         parse_config("[schedule]\nincremental = \"0 25 * * *\"\n", "/etc/pgtier/pgtier.toml", {});
         FAIL("accepted");
     } catch (const ConfigError& err) {
-        CHECK_THAT(err.what(), Catch::Contains("/etc/pgtier/pgtier.toml:2") &&
-                                   Catch::Contains("schedule.incremental") &&
-                                   Catch::Contains("field hour"));
+        CHECK_THAT(err.what(), match::Contains("/etc/pgtier/pgtier.toml:2") &&
+                                   match::Contains("schedule.incremental") &&
+                                   match::Contains("field hour"));
     }
 }

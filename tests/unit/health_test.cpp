@@ -1,4 +1,4 @@
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include "pgtier/core/health.hpp"
 
@@ -124,6 +124,6 @@ TEST_CASE("health --live: the daemon's heartbeat must be fresh") {
     beat.at = t("2026-11-23T09:57:59Z");  // 121 s
     const auto stale = judge_liveness(beat, now, max_age);
     REQUIRE(stale);
-    CHECK_THAT(*stale, Catch::Contains("pid 42, running the full backup (scheduled)") &&
-                           Catch::Contains("is 121 s old, more than 120 s"));
+    CHECK_THAT(*stale, match::Contains("pid 42, running the full backup (scheduled)") &&
+                           match::Contains("is 121 s old, more than 120 s"));
 }

@@ -1,5 +1,7 @@
 #define CATCH_CONFIG_RUNNER
-#include <catch2/catch.hpp>
+
+#include "catch_compat.hpp"
+
 #include <cstdlib>
 #include <ctime>
 

@@ -1,4 +1,5 @@
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include "pgtier/core/errors.hpp"
@@ -36,9 +37,9 @@ TEST_CASE("manifest survives a JSON round trip, with any database name") {
 }
 
 TEST_CASE("a broken manifest is an Error naming its source") {
-    CHECK_THROWS_WITH(manifest_from_json("{", "/b/full/x.json"), Catch::Contains("/b/full/x.json"));
+    CHECK_THROWS_WITH(manifest_from_json("{", "/b/full/x.json"), match::Contains("/b/full/x.json"));
     CHECK_THROWS_WITH(manifest_from_json(R"({"format": 99})", "m.json"),
-                      Catch::Contains("unsupported manifest format 99"));
+                      match::Contains("unsupported manifest format 99"));
 }
 
 TEST_CASE("UTC ISO 8601 times round trip and reject garbage") {

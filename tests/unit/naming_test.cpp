@@ -1,4 +1,4 @@
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include "pgtier/core/naming.hpp"
 #include "pgtier/core/text.hpp"
@@ -42,7 +42,7 @@ TEST_CASE("names use the configured time zone") {
     set_process_timezone("UTC");
     CHECK(archive_name(BackupType::full, local_time(t)) == "20260701_013000_full.sql.bz2");
     CHECK_THROWS_WITH(set_process_timezone("Mars/Olympus_Mons"),
-                      Catch::Contains("unknown time zone"));
+                      match::Contains("unknown time zone"));
 }
 
 TEST_CASE("database names a restore can target") {
@@ -57,7 +57,7 @@ TEST_CASE("database names a restore can target") {
     CHECK_THROWS_AS(check_database_name("a\nb"), BadDatabaseName);
     CHECK_THROWS_AS(check_database_name("a\rb"), BadDatabaseName);
     CHECK_THROWS_WITH(check_database_name(std::string("a\0b", 3)),
-                      Catch::Contains("NUL, carriage return or line feed"));
+                      match::Contains("NUL, carriage return or line feed"));
 }
 
 TEST_CASE("work database names: one pattern, parsed back") {

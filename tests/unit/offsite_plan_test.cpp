@@ -1,6 +1,7 @@
 #include <fcntl.h>
 #include <unistd.h>
-#include <catch2/catch.hpp>
+
+#include "catch_compat.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -86,26 +87,26 @@ TEST_CASE("offsite: parse_s3_url takes a bucket and an optional prefix") {
 
 TEST_CASE("offsite: parse_s3_url refuses what is not an s3:// URL of a bucket") {
     CHECK_THAT(error_of("https://bkt/x"),
-               Catch::Contains("s3://BUCKET") && Catch::Contains("'https://bkt/x'"));
-    CHECK_THAT(error_of("S3://bkt"), Catch::Contains("s3://BUCKET"));
-    CHECK_THAT(error_of("bkt/prefix"), Catch::Contains("s3://BUCKET"));
-    CHECK_THAT(error_of("s3://ab"), Catch::Contains("'ab' is not a bucket name"));
-    CHECK_THAT(error_of("s3://"), Catch::Contains("is not a bucket name"));
-    CHECK_THAT(error_of("s3:///prefix"), Catch::Contains("is not a bucket name"));
-    CHECK_THAT(error_of("s3://Upper/x"), Catch::Contains("'Upper' is not a bucket name"));
-    CHECK_THAT(error_of("s3://" + std::string(64, 'b')), Catch::Contains("is not a bucket name"));
+               match::Contains("s3://BUCKET") && match::Contains("'https://bkt/x'"));
+    CHECK_THAT(error_of("S3://bkt"), match::Contains("s3://BUCKET"));
+    CHECK_THAT(error_of("bkt/prefix"), match::Contains("s3://BUCKET"));
+    CHECK_THAT(error_of("s3://ab"), match::Contains("'ab' is not a bucket name"));
+    CHECK_THAT(error_of("s3://"), match::Contains("is not a bucket name"));
+    CHECK_THAT(error_of("s3:///prefix"), match::Contains("is not a bucket name"));
+    CHECK_THAT(error_of("s3://Upper/x"), match::Contains("'Upper' is not a bucket name"));
+    CHECK_THAT(error_of("s3://" + std::string(64, 'b')), match::Contains("is not a bucket name"));
     CHECK(error_of("s3://" + std::string(63, 'b')).empty());
     CHECK(error_of("s3://abc").empty());
 }
 
 TEST_CASE("offsite: parse_s3_url refuses a prefix with an empty, . or .. segment") {
-    CHECK_THAT(error_of("s3://bkt/a/../b"), Catch::Contains("empty, . or .. segment"));
-    CHECK_THAT(error_of("s3://bkt/.."), Catch::Contains("empty, . or .. segment"));
-    CHECK_THAT(error_of("s3://bkt/a/.."), Catch::Contains("empty, . or .. segment"));
-    CHECK_THAT(error_of("s3://bkt/./a"), Catch::Contains("empty, . or .. segment"));
-    CHECK_THAT(error_of("s3://bkt//a"), Catch::Contains("empty, . or .. segment"));
-    CHECK_THAT(error_of("s3://bkt/a//b"), Catch::Contains("empty, . or .. segment"));
-    CHECK_THAT(error_of("s3://bkt/a\nb"), Catch::Contains("control character"));
+    CHECK_THAT(error_of("s3://bkt/a/../b"), match::Contains("empty, . or .. segment"));
+    CHECK_THAT(error_of("s3://bkt/.."), match::Contains("empty, . or .. segment"));
+    CHECK_THAT(error_of("s3://bkt/a/.."), match::Contains("empty, . or .. segment"));
+    CHECK_THAT(error_of("s3://bkt/./a"), match::Contains("empty, . or .. segment"));
+    CHECK_THAT(error_of("s3://bkt//a"), match::Contains("empty, . or .. segment"));
+    CHECK_THAT(error_of("s3://bkt/a//b"), match::Contains("empty, . or .. segment"));
+    CHECK_THAT(error_of("s3://bkt/a\nb"), match::Contains("control character"));
     // A dot inside a segment is a plain name.
     CHECK(parse_s3_url("s3://bkt/a..b/.c").prefix == "a..b/.c");
 }
@@ -242,8 +243,8 @@ TEST_CASE("offsite plan: shorter remote days delete old remote archives, the new
     CHECK(r.at(i5.name) == false);  // superseded by i0 (same database), older than 1 day
     for (const auto& d : plan.retention) {
         INFO(d.name);
-        if (d.name == f9.name) CHECK_THAT(d.reason, Catch::Contains("newest full"));
-        if (d.name == f60.name) CHECK_THAT(d.reason, Catch::Contains("> 7 days (full_days)"));
+        if (d.name == f9.name) CHECK_THAT(d.reason, match::Contains("newest full"));
+        if (d.name == f60.name) CHECK_THAT(d.reason, match::Contains("> 7 days (full_days)"));
     }
 }
 
@@ -325,9 +326,9 @@ TEST_CASE("offsite: the lag is a health problem only beyond max_lag") {
                           "pending)");
     const auto with_error = judge_offsite_lag({old}, 90, now, "connection refused");
     REQUIRE(with_error.has_value());
-    CHECK_THAT(*with_error, Catch::StartsWith("offsite: " + old.name + " has waited 3.0 h") &&
-                                Catch::Contains("offsite.max_lag 90.0 s; 1 archive pending)") &&
-                                Catch::EndsWith("; last error: connection refused"));
+    CHECK_THAT(*with_error, match::StartsWith("offsite: " + old.name + " has waited 3.0 h") &&
+                                match::Contains("offsite.max_lag 90.0 s; 1 archive pending)") &&
+                                match::EndsWith("; last error: connection refused"));
 }
 
 namespace {
@@ -373,7 +374,7 @@ TEST_CASE("LocalStore: list, read, put and remove in the tier folders") {
     CHECK(store.list(full).empty());
     CHECK_FALSE(store.read_small(full, "x.json").has_value());
     CHECK_THAT(thrown_by([&] { store.open(full, "x.sql.bz2"); }),
-               Catch::Contains((dir / "full" / "x.sql.bz2").string()));
+               match::Contains((dir / "full" / "x.sql.bz2").string()));
     CHECK_FALSE(store.remove(full, "x.json"));
     CHECK(store.describe() == dir.string());
     CHECK(store.describe(incr, "a.sql.bz2") == (dir / "incremental" / "a.sql.bz2").string());
@@ -410,7 +411,7 @@ TEST_CASE("LocalStore: list, read, put and remove in the tier folders") {
                    opened->read(content.size() - 5, 10, "the tail",
                                 [](const char*, std::size_t) {});
                }),
-               Catch::Contains("is truncated: the tail should end at byte"));
+               match::Contains("is truncated: the tail should end at byte"));
     // No temporary file stays behind.
     for (const auto& e : fs::directory_iterator(dir / "full"))
         CHECK(e.path().filename() == "f.sql.bz2");
@@ -418,7 +419,7 @@ TEST_CASE("LocalStore: list, read, put and remove in the tier folders") {
     CHECK(store.remove(full, "f.sql.bz2"));
     CHECK_FALSE(store.remove(full, "f.sql.bz2"));
     CHECK(store.list(full).empty());
-    CHECK_THAT(thrown_by([&] { store.open(full, "f.sql.bz2"); }), Catch::Contains("cannot open"));
+    CHECK_THAT(thrown_by([&] { store.open(full, "f.sql.bz2"); }), match::Contains("cannot open"));
 }
 
 TEST_CASE("LocalStore: a symbolic link in a tier folder is neither listed nor followed") {
@@ -433,11 +434,11 @@ TEST_CASE("LocalStore: a symbolic link in a tier folder is neither listed nor fo
     fs::create_directory(dir / "full" / "sub");
     CHECK(names_of(store.list(full)) == std::vector<std::string>{"real.json:4"});
     CHECK_THAT(thrown_by([&] { store.open(full, "link.sql.bz2"); }),
-               Catch::Contains((dir / "full" / "link.sql.bz2").string()));
+               match::Contains((dir / "full" / "link.sql.bz2").string()));
     CHECK_THAT(thrown_by([&] { store.read_small(full, "link.json"); }),
-               Catch::Contains((dir / "full" / "link.json").string()));
+               match::Contains((dir / "full" / "link.json").string()));
     CHECK_THAT(thrown_by([&] { store.open(full, "sub"); }),
-               Catch::Contains((dir / "full" / "sub").string()));
+               match::Contains((dir / "full" / "sub").string()));
     // remove takes the link itself away, never its target.
     CHECK(store.remove(full, "link.json"));
     CHECK(fs::exists(outside));

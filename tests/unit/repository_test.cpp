@@ -1,6 +1,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
-#include <catch2/catch.hpp>
+
+#include "catch_compat.hpp"
 
 #include <fstream>
 #include <iterator>
@@ -137,7 +138,7 @@ TEST_CASE("ensure_layout reports a directory it cannot create") {
     TempDir tmp;
     write(tmp.path / "file", "x");
     Repository repo(tmp.path / "file" / "backups");
-    CHECK_THROWS_WITH(repo.ensure_layout(), Catch::Contains("cannot create backup directory"));
+    CHECK_THROWS_WITH(repo.ensure_layout(), match::Contains("cannot create backup directory"));
 }
 
 // --- the backup directory is untrusted input (issue 11) ------------------------------------
@@ -169,8 +170,8 @@ TEST_CASE("a symbolic link planted at the lock or a state file is refused, not f
     const Victim victim(tmp.path / "victim");
 
     fs::create_symlink(victim.path, repo.state_dir() / "lock");
-    CHECK_THROWS_WITH(repo.lock(), Catch::Contains("refusing") && Catch::Contains("lock") &&
-                                       Catch::Contains("symbolic link"));
+    CHECK_THROWS_WITH(repo.lock(), match::Contains("refusing") && match::Contains("lock") &&
+                                       match::Contains("symbolic link"));
     CHECK_FALSE(repo.lock_held());
     fs::remove(repo.state_dir() / "lock");
 
@@ -186,7 +187,7 @@ TEST_CASE("a symbolic link planted at the lock or a state file is refused, not f
     CHECK(mode_of(repo.state_dir() / "metrics.prom") == 0640);
     // Reading through a link is refused too.
     fs::create_symlink(victim.path, repo.state_dir() / "status.json");
-    CHECK_THROWS_WITH(repo.read_state_file("status.json"), Catch::Contains("symbolic link"));
+    CHECK_THROWS_WITH(repo.read_state_file("status.json"), match::Contains("symbolic link"));
     victim.check_untouched();
 }
 
@@ -196,7 +197,7 @@ TEST_CASE("a hard link at the lock is refused") {
     repo.ensure_layout();
     const Victim victim(tmp.path / "victim");
     REQUIRE(::link(victim.path.c_str(), (repo.state_dir() / "lock").c_str()) == 0);
-    CHECK_THROWS_WITH(repo.lock(), Catch::Contains("hard links"));
+    CHECK_THROWS_WITH(repo.lock(), match::Contains("hard links"));
     victim.check_untouched();
 }
 
@@ -207,8 +208,8 @@ TEST_CASE("a tier folder or .pgtier that is a link is refused") {
     fs::create_directory_symlink(tmp.path / "elsewhere", tmp.path / "backups" / "full");
     Repository repo(tmp.path / "backups");
     CHECK_THROWS_WITH(repo.ensure_layout(),
-                      Catch::Contains("full") && Catch::Contains("symbolic link"));
-    CHECK_THROWS_WITH(repo.scan(), Catch::Contains("symbolic link"));
+                      match::Contains("full") && match::Contains("symbolic link"));
+    CHECK_THROWS_WITH(repo.scan(), match::Contains("symbolic link"));
     CHECK(fs::is_empty(tmp.path / "elsewhere"));
 }
 
@@ -256,11 +257,11 @@ TEST_CASE("a manifest that names another file is reported and never acted on") {
     const auto entries = repo.scan();
     REQUIRE(entries.size() == 1);
     CHECK(entries[0].state == ArchiveState::foreign_manifest);
-    CHECK_THAT(entries[0].problem, Catch::Contains("../../secret.txt"));
+    CHECK_THAT(entries[0].problem, match::Contains("../../secret.txt"));
     CHECK(repo.published_manifests().empty());
-    CHECK_THROWS_WITH(repo.resolve("latest-full"), Catch::Contains("../../secret.txt"));
+    CHECK_THROWS_WITH(repo.resolve("latest-full"), match::Contains("../../secret.txt"));
     CHECK_THROWS_WITH(repo.remove_archive(BackupType::full, m.name),
-                      Catch::Contains("not an archive name"));
+                      match::Contains("not an archive name"));
     victim.check_untouched();
     victim_json.check_untouched();
 
@@ -285,9 +286,9 @@ TEST_CASE("a latest link resolves one level, to an archive in its own folder") {
     fs::create_symlink(victim.path, dir / "20260102_000000_full.sql.bz2");
     CHECK_THROWS_WITH(
         repo.resolve("20260102_000000_full.sql.bz2"),
-        Catch::Contains("refusing") && Catch::Contains("not an archive in the same folder"));
+        match::Contains("refusing") && match::Contains("not an archive in the same folder"));
     fs::create_symlink("../../etc/passwd", dir / "evil");
-    CHECK_THROWS_WITH(repo.resolve((dir / "evil").string()), Catch::Contains("refusing"));
+    CHECK_THROWS_WITH(repo.resolve((dir / "evil").string()), match::Contains("refusing"));
 }
 
 TEST_CASE("modes are 0750 and 0640 whatever the umask") {
@@ -314,6 +315,6 @@ TEST_CASE("modes are 0750 and 0640 whatever the umask") {
 TEST_CASE("a missing backup directory is an error, not an empty one") {
     TempDir tmp;
     Repository repo(tmp.path / "nonexistent");
-    CHECK_THROWS_WITH(repo.require_exists(), Catch::Contains("does not exist"));
-    CHECK_THROWS_WITH(repo.scan(), Catch::Contains("does not exist"));
+    CHECK_THROWS_WITH(repo.require_exists(), match::Contains("does not exist"));
+    CHECK_THROWS_WITH(repo.scan(), match::Contains("does not exist"));
 }

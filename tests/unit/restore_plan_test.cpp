@@ -1,4 +1,4 @@
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include "fixtures.hpp"
 #include "pgtier/core/errors.hpp"
@@ -93,7 +93,7 @@ TEST_CASE("restore plan: refusals") {
         plan_latest_restore(
             {archive(BackupType::full, "2026-01-01T00:00:00Z", s0, true, {"A"}),
              archive(BackupType::incremental, "2026-01-01T01:00:00Z", s1, false, {"A"})}),
-        Catch::Contains("\"X\""));
+        match::Contains("\"X\""));
 }
 
 TEST_CASE("restore plan: the globals for a single-database restore") {

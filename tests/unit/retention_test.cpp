@@ -1,4 +1,5 @@
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
+
 #include <map>
 #include <random>
 #include <set>
@@ -72,7 +73,7 @@ TEST_CASE("retention: the default tiers (14 / 42 / 42 days, min_full 2)") {
         INFO(row.name);
         REQUIRE(d.count(row.name));
         CHECK(d.at(row.name).first == row.keep);
-        CHECK_THAT(d.at(row.name).second, Catch::Contains(row.reason_part));
+        CHECK_THAT(d.at(row.name).second, match::Contains(row.reason_part));
     }
 }
 
@@ -83,7 +84,7 @@ TEST_CASE("retention: a single old full and the incrementals its restore chain n
                            at(incr, 20, {"B"}, fp), at(incr, 2, {"A"}, fp)});
     CHECK(d.at("full-100.000000") == std::make_pair(true, std::string("newest full: always kept")));
     CHECK(d.at("incremental-20.000000").first);
-    CHECK_THAT(d.at("incremental-20.000000").second, Catch::Contains("restore chain"));
+    CHECK_THAT(d.at("incremental-20.000000").second, match::Contains("restore chain"));
     // A's older incremental is superseded by the 2-day one: deleted.
     CHECK_FALSE(d.at("incremental-30.000000").first);
 }
@@ -94,7 +95,7 @@ TEST_CASE("retention: min_full counts the newest full and keeps the rest whateve
     const auto d = decide({at(full, 100), at(full, 90), at(full, 80), at(full, 70)}, policy);
     CHECK(d.at("full-100.000000").first == false);
     CHECK(d.at("full-90.000000").first);
-    CHECK_THAT(d.at("full-90.000000").second, Catch::Contains("min_full"));
+    CHECK_THAT(d.at("full-90.000000").second, match::Contains("min_full"));
     CHECK(d.at("full-80.000000").first);
     CHECK(d.at("full-70.000000").first);
 }
@@ -102,9 +103,9 @@ TEST_CASE("retention: min_full counts the newest full and keeps the rest whateve
 TEST_CASE("retention: archives dated in the future are kept and do not count as newest") {
     const auto d = decide({at(full, -2), at(full, 60), at(full, 50), at(full, 45)});
     CHECK(d.at("full--2.000000").first);
-    CHECK_THAT(d.at("full--2.000000").second, Catch::Contains("future"));
-    CHECK_THAT(d.at("full-45.000000").second, Catch::Contains("newest full"));
-    CHECK_THAT(d.at("full-50.000000").second, Catch::Contains("min_full"));
+    CHECK_THAT(d.at("full--2.000000").second, match::Contains("future"));
+    CHECK_THAT(d.at("full-45.000000").second, match::Contains("newest full"));
+    CHECK_THAT(d.at("full-50.000000").second, match::Contains("min_full"));
     CHECK_FALSE(d.at("full-60.000000").first);
 }
 
@@ -127,7 +128,7 @@ TEST_CASE("retention: keep_monthly_full keeps the newest full of each recent mon
     CHECK(d.at("2026-10-25").first);  // newest of October (also young enough)
     CHECK_FALSE(d.at("2026-10-04").first);
     CHECK(d.at("2026-09-27").first);
-    CHECK_THAT(d.at("2026-09-27").second, Catch::Contains("newest full of 2026-09"));
+    CHECK_THAT(d.at("2026-09-27").second, match::Contains("newest full of 2026-09"));
     CHECK_FALSE(d.at("2026-09-06").first);
     CHECK_FALSE(d.at("2026-08-30").first);
     // Without the option the September full goes.

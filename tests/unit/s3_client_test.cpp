@@ -1,6 +1,7 @@
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
+
 #include <cstdio>
 #include <string>
 
@@ -41,7 +42,7 @@ TEST_CASE("the part size grows so that no upload needs more than 10000 parts") {
     }
     CHECK(plan_upload(5ULL << 40, tuning).parts == 9987);
     CHECK(plan_upload(5ULL << 40, tuning).part_size == 525 * mib);
-    CHECK_THROWS_WITH(plan_upload((5ULL << 40) + 1, tuning), Catch::Contains("5 TiB"));
+    CHECK_THROWS_WITH(plan_upload((5ULL << 40) + 1, tuning), match::Contains("5 TiB"));
 }
 
 TEST_CASE("tests can shrink the thresholds") {
@@ -105,7 +106,7 @@ TEST_CASE("ListObjectsV2 replies are read with their continuation token") {
 
 TEST_CASE("odd ListObjectsV2 replies are refused") {
     CHECK_THROWS_WITH(parse_list_reply("<ListAllMyBucketsResult/>"),
-                      Catch::Contains("not a ListBucketResult"));
+                      match::Contains("not a ListBucketResult"));
     CHECK_THROWS(parse_list_reply("not xml"));
     CHECK_THROWS(
         parse_list_reply("<ListBucketResult><Contents><Key>k</Key><Size>-1</Size>"
@@ -115,7 +116,7 @@ TEST_CASE("odd ListObjectsV2 replies are refused") {
                          "</ListBucketResult>"));
     CHECK_THROWS_WITH(
         parse_list_reply("<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>"),
-        Catch::Contains("no continuation token"));
+        match::Contains("no continuation token"));
 }
 
 TEST_CASE("error replies give their code and message") {
@@ -156,7 +157,7 @@ TEST_CASE("Content-MD5 of memory and of a file range") {
     const std::string text = "xxhello\nyy";
     REQUIRE(::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
     CHECK(content_md5(fd, 2, 6) == "sZRqySSS0jR8YjW00mERhA==");
-    CHECK_THROWS_WITH(content_md5(fd, 2, 100), Catch::Contains("shorter"));
+    CHECK_THROWS_WITH(content_md5(fd, 2, 100), match::Contains("shorter"));
     ::close(fd);
     ::unlink(path);
 }
@@ -174,5 +175,5 @@ TEST_CASE("a bad endpoint is refused when the client is made") {
     S3Location location;
     location.bucket = "bkt";
     location.endpoint = "ftp://example.com";
-    CHECK_THROWS_WITH(S3Client(location, {}), Catch::Contains("http:// or https://"));
+    CHECK_THROWS_WITH(S3Client(location, {}), match::Contains("http:// or https://"));
 }

@@ -1,4 +1,4 @@
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include "pgtier/core/scheduler.hpp"
 
@@ -60,7 +60,7 @@ TEST_CASE("scheduler: a bad schedule names its key") {
     ScheduleConfig bad;
     bad.differential = "0 3 * * funday";
     CHECK_THROWS_WITH(parse_schedules(bad, "/etc/pgtier/pgtier.toml"),
-                      Catch::Contains("schedule.differential") && Catch::Contains("funday"));
+                      match::Contains("schedule.differential") && match::Contains("funday"));
 }
 
 TEST_CASE("scheduler: the last attempt of a tier is its newest archive or its last run") {

@@ -1,5 +1,6 @@
 #include <bzlib.h>
-#include <catch2/catch.hpp>
+
+#include "catch_compat.hpp"
 
 #include <cstdlib>
 #include <filesystem>
@@ -211,7 +212,7 @@ TEST_CASE("read_section: restore's wording for each verdict") {
     flipped[flipped.size() / 2] = static_cast<char>(flipped[flipped.size() / 2] ^ 0x10);
     write(flipped);
     CHECK_THROWS_WITH(read_section(*file(), entry, sink),
-                      Catch::StartsWith(prefix + ": bzip2 data is corrupt (code "));
+                      match::StartsWith(prefix + ": bzip2 data is corrupt (code "));
     CHECK_THROWS_WITH(
         check_section(*file(), entry),
         prefix + " does not match the SHA-256 in its manifest (corrupted or changed)");

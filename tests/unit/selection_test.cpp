@@ -1,4 +1,4 @@
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include "fixtures.hpp"
 #include "pgtier/core/selection.hpp"
@@ -40,7 +40,7 @@ TEST_CASE("differential: skipped when nothing changed since the newest full") {
     const auto full = archive(BackupType::full, "2026-01-01T00:00:00Z", v1, true, {"a", "b", "c"});
     auto plan = plan_backup(BackupType::differential, Force::no, v1, {full});
     CHECK(plan.skip);
-    CHECK_THAT(plan.reason, Catch::Contains("nothing changed since full"));
+    CHECK_THAT(plan.reason, match::Contains("nothing changed since full"));
 
     CHECK_FALSE(plan_backup(BackupType::differential, Force::yes, v1, {full}).skip);
 
@@ -82,14 +82,14 @@ TEST_CASE("incremental: globals, new and dropped databases") {
     const auto added = state({{"a", "a1"}, {"b", "b1"}, {"c", "c1"}, {"d", "d1"}});
     plan = plan_backup(BackupType::incremental, Force::no, added, {full});
     CHECK(plan.databases == std::vector<std::string>{"d"});
-    CHECK_THAT(plan.reason, Catch::Contains("d (new)"));
+    CHECK_THAT(plan.reason, match::Contains("d (new)"));
 
     const auto dropped = state({{"a", "a1"}, {"c", "c1"}});
     plan = plan_backup(BackupType::incremental, Force::no, dropped, {full});
     CHECK_FALSE(plan.skip);
     CHECK(plan.globals);
     CHECK(plan.databases.empty());
-    CHECK_THAT(plan.reason, Catch::Contains("dropped: b"));
+    CHECK_THAT(plan.reason, match::Contains("dropped: b"));
     // Once recorded, the drop does not trigger again.
     const auto marker = archive(BackupType::incremental, "2026-01-01T02:00:00Z", dropped, true, {});
     CHECK(plan_backup(BackupType::incremental, Force::no, dropped, {full, marker}).skip);

@@ -1,4 +1,4 @@
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include "pgtier/core/sql_filter.hpp"
 #include "pgtier/core/sql_text.hpp"

@@ -28,6 +28,9 @@ struct BackupOutcome {
 // `retry`: 0 for a scheduled or manual run, n for the daemon's n-th retry (recorded, counted).
 BackupOutcome run_backup(const Config& config, const Environment& env, const Repository& repo,
                          BackupType type, Force force, int retry = 0);
+// pg_dump's major against the server's: the refusal (core/pg_version) when pg_dump is older,
+// else nothing. Connects; throws Error when it cannot. The daemon checks it once at start.
+std::optional<std::string> check_pg_dump_version(const ConnectionSettings& settings);
 // "full: wrote full/… (N bytes, 1.2 s)" or "full: skipped: …".
 std::string backup_result_line(BackupType requested, const RunRecord& record);
 
@@ -90,12 +93,15 @@ ExitCode restore_list_databases(const Config& config, const Environment& env,
                                 const std::string& archive, OutputFormat format);
 ExitCode restore_database(const Config& config, const Environment& env, const std::string& archive,
                           const std::string& database, const std::optional<std::string>& as,
-                          bool replace);
+                          bool replace, bool force_version = false);
+// force_version (restore database, full and latest): restore an archive dumped from a newer
+// PostgreSQL major than the target server's, which is otherwise refused up front (exit 2).
 ExitCode restore_full(const Config& config, const Environment& env, const std::string& archive,
-                      bool replace);
+                      bool replace, bool force_version = false);
 // `report` takes the result lines (the plan, "not restoring …", the summary): stdout for the
 // command, the log for the daemon's auto_restore.
 ExitCode restore_latest(const Config& config, const Environment& env, bool if_empty, bool replace,
-                        bool dry_run, const std::function<void(const std::string&)>& report);
+                        bool dry_run, const std::function<void(const std::string&)>& report,
+                        bool force_version = false);
 
 }  // namespace pgtier::commands

@@ -38,6 +38,8 @@ class Restorer {
     Restorer(const ConnectionSettings& settings, const std::atomic<bool>& stop);
 
     std::vector<std::string> databases();
+    // SHOW server_version of the target ("17.12 (Debian 17.12-1)").
+    std::string server_version();
     // Whether the cluster is empty (no database besides postgres/template0/template1, and no
     // user table in postgres), and why it is or is not.
     struct EmptyCheck {
