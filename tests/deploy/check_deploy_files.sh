@@ -43,7 +43,7 @@ sha12() { sha256sum "$1" | cut -c1-12; }
 # Make and the stack file must see only what this script sets.
 unset REGISTRY PGTIER_IMAGE POSTGRES_IMAGE BACKUP_DIR STACK STACK_FILE DOCKER IMAGE ARGS PG_IMAGE \
     PGTIER_CONF_DIGEST POSTGRESQL_CONF_DIGEST TZ MAKEFLAGS MAKELEVEL POSTGRES_PASSWORD_SECRET \
-    DEPLOY_ENV BUILD_IMAGE DEPLOY_TIMEOUT 2>/dev/null || true
+    DEPLOY_ENV DEPLOY_TIMEOUT 2>/dev/null || true
 mk() { make -C "$REPO" --no-print-directory "$@"; }
 
 # ------------------------------------------------------------------------------------------------
@@ -364,8 +364,7 @@ else
     fail "TZ=Europe/Paris make -n deploy with a variables file saying Asia/Tokyo: $out"
 fi
 expect_n "backup-list DEPLOY_ENV=$T/deploy.env" "label=com.docker.swarm.service.name=db_pgtier"
-expect_n "build DEPLOY_ENV=$T/deploy.env BUILD_IMAGE=local/debian:bookworm" "--build-arg PG_IMAGE=postgres:17-bookworm" \
-    "--build-arg BUILD_IMAGE=local/debian:bookworm"
+expect_n "build DEPLOY_ENV=$T/deploy.env" "--build-arg PG_IMAGE=postgres:17-bookworm"
 expect_n "deploy REGISTRY=reg.example:5000 STACK=db BACKUP_DIR=/mnt/b" "PGTIER_IMAGE=reg.example:5000/pgtier:$VERSION" \
     "BACKUP_DIR=/mnt/b" "--with-registry-auth" "-c swarm/docker-compose.swarm.yml db"
 expect_n "remove" "docker stack rm pgtier"
