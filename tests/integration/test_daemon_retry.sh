@@ -29,11 +29,22 @@ live l0
 expect_rc l0 1 "health --live without a daemon"
 grep -q '^not alive: no daemon heartbeat' "$WORK/l0.out" || fail_run l0 "health --live does not say there is no heartbeat"
 
+# The backup directory is untrusted: a planted heartbeat.json link to a fresh-looking file outside
+# is not followed by health --live, and the daemon replaces the link, never writing through it.
+OUTSIDE="$WORK/outside-heartbeat.json"
+printf '{"pid": 1, "at": "%s", "activity": "planted"}\n' "$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)" >"$OUTSIDE"
+cp "$OUTSIDE" "$WORK/outside.orig"
+ln -s "$OUTSIDE" "$B/.pgtier/heartbeat.json"
+live l0b
+expect_rc l0b 1 "health --live with heartbeat.json a planted link"
+
 # ---- a scheduled run fails (server down): retries after 2 s, then every 5 s, until it succeeds ------
 write_cfg '*/30 * * * * *' '2s 5s'
 start_daemon d1 --config "$CFG"
 L="$WORK/d1.log"
-wait_until 10 test -f "$B/.pgtier/heartbeat.json" || { show_log "$L"; fail "no heartbeat file within 10 s of the daemon's start"; }
+wait_until 10 test -f "$B/.pgtier/heartbeat.json" -a ! -L "$B/.pgtier/heartbeat.json" || { show_log "$L"; fail "no heartbeat file (replacing the planted link) within 10 s of the daemon's start"; }
+cmp -s "$OUTSIDE" "$WORK/outside.orig" || fail "the daemon wrote through the planted heartbeat.json link"
+pass "a planted heartbeat.json link: health --live exit 1 (not followed); the daemon replaced the link, the file outside untouched"
 _waiting() { "$PGTIER" --dir "$B" health --live | grep -q 'waiting for the next run: incremental'; }
 wait_until 10 _waiting || { show_log "$L"; fail "the daemon does not wait for the next incremental"; }
 live l1
