@@ -235,19 +235,10 @@ bool wait_for_server(DaemonState& state) {
     }
 }
 
-// After a run of `tier`: a success clears the pending retries it covers (a full covers every
-// tier, a differential the incremental); a failure schedules the next retry, if one fits
-// before the tier's next fire time.
-void note_result(DaemonState& state, BackupType tier, bool ok) {
+// Schedules retry number `failures` of `tier` (after that many consecutive failed runs), if
+// one fits before the tier's next fire time.
+void schedule_retry(DaemonState& state, BackupType tier, int failures) {
     const std::string name(to_string(tier));
-    if (ok) {
-        std::erase_if(state.retries, [&](const auto& entry) {
-            return static_cast<int>(entry.first) >= static_cast<int>(tier);
-        });
-        return;
-    }
-    const auto pending = state.retries.find(tier);
-    const int failures = (pending == state.retries.end() ? 0 : pending->second.failures) + 1;
     if (const auto at = retry_time(state.schedules, tier, failures, now_utc(),
                                    state.config.daemon.retry_delays)) {
         state.retries[tier] = {failures, *at};
@@ -256,6 +247,20 @@ void note_result(DaemonState& state, BackupType tier, bool ok) {
         state.retries.erase(tier);
         spdlog::info("{} backup: no retry before its next scheduled run", name);
     }
+}
+
+// After a run of `tier`: a success clears the pending retries it covers (a full covers every
+// tier, a differential the incremental); a failure schedules the next retry.
+void note_result(DaemonState& state, BackupType tier, bool ok) {
+    if (ok) {
+        std::erase_if(state.retries, [&](const auto& entry) {
+            return static_cast<int>(entry.first) >= static_cast<int>(tier);
+        });
+        return;
+    }
+    const auto pending = state.retries.find(tier);
+    schedule_retry(state, tier,
+                   (pending == state.retries.end() ? 0 : pending->second.failures) + 1);
 }
 
 // One backup run (`retry` > 0: the daemon's retry number); a failure is logged (and recorded
@@ -382,13 +387,8 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
         // A last run that failed or was interrupted (also before a restart) gets its retries.
         for (const auto& [tier, s] : status) {
             if (!s.last_run || succeeded(s.last_run->result)) continue;
-            const int failures = s.last_run->retry + 1;
-            if (const auto at = retry_time(state.schedules, tier, failures, now_utc(),
-                                           state.config.daemon.retry_delays)) {
-                state.retries[tier] = {failures, *at};
-                spdlog::info("the last {} run {}: retry {} at {}", to_string(tier),
-                             to_string(s.last_run->result), failures, format_local_iso(*at));
-            }
+            spdlog::info("the last {} run {}", to_string(tier), to_string(s.last_run->result));
+            schedule_retry(state, tier, s.last_run->retry + 1);
         }
         auto attempt = [&](BackupType tier) {
             std::optional<TimePoint> last_run;
