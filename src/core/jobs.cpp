@@ -1,0 +1,11 @@
+#include "pgtier/core/jobs.hpp"
+
+#include <algorithm>
+
+namespace pgtier {
+
+int default_jobs(unsigned cores) {
+    return std::clamp(static_cast<int>(std::max(cores, 1u) / 4), 2, 8);
+}
+
+}  // namespace pgtier

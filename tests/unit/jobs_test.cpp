@@ -1,0 +1,15 @@
+#include "catch_compat.hpp"
+
+#include "pgtier/core/jobs.hpp"
+
+using pgtier::default_jobs;
+
+TEST_CASE("default jobs: a quarter of the cores, between 2 and 8") {
+    CHECK(default_jobs(0) == 2);
+    CHECK(default_jobs(1) == 2);
+    CHECK(default_jobs(2) == 2);
+    CHECK(default_jobs(12) == 3);
+    CHECK(default_jobs(16) == 4);
+    CHECK(default_jobs(32) == 8);
+    CHECK(default_jobs(256) == 8);
+}
