@@ -50,7 +50,7 @@ awk -v s="$BENCH_SCALE" 'BEGIN { exit !(s ~ /^[0-9]*\.?[0-9]+$/ && s > 0) }' \
 [[ $BENCH_REPEAT =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_REPEAT must be a positive integer" >&2; exit 2; }
 [[ $BENCH_IDLE_WAIT =~ ^[0-9]+$ ]] || { echo "bench: BENCH_IDLE_WAIT must be a number of seconds" >&2; exit 2; }
 
-for tool in bzip2 lbzip2 sha256sum awk; do
+for tool in bzip2 lbzip2 zstd sha256sum awk jq; do
     command -v "$tool" >/dev/null || { echo "bench: '$tool' is missing (run scripts/install-deps)" >&2; exit 1; }
 done
 gnu_time_out=$(/usr/bin/time -v true 2>&1 || true)
@@ -125,10 +125,19 @@ wait_idle() {
 }
 
 # ---- data --------------------------------------------------------------------------------------
-# Rows of `big` at BENCH_SCALE=1 (about 24 MB of dump text per 100000 rows: 60% orders, 40% events,
-# plus 10% as many customers). `small` gets 2% of that.
-BIG_ROWS=$(awk -v s="$BENCH_SCALE" 'BEGIN { r = int(900000 * s); print (r < 2000 ? 2000 : r) }')
-SMALL_ROWS=$(awk -v r="$BIG_ROWS" 'BEGIN { r = int(r * 0.02); print (r < 100 ? 100 : r) }')
+# A cluster of 20 databases of unequal sizes (issue 15): `big` holds a quarter of the rows, `small`
+# 2% of big's, and app01..app18 the rest in decreasing shares. TOTAL_ROWS at BENCH_SCALE=1 gives
+# about 24 MB of dump text per 100000 rows (60% orders, 40% events, plus 10% as many customers),
+# i.e. >= 200 MB of pg_dumpall text in all.
+TOTAL_ROWS=$(awk -v s="$BENCH_SCALE" 'BEGIN { r = int(900000 * s); print (r < 20000 ? 20000 : r) }')
+BENCH_DBS=(big app01 app02 app03 app04 app05 app06 app07 app08 app09 app10 app11 app12 app13 app14
+    app15 app16 app17 app18 small)
+BENCH_WEIGHTS=(250 130 100 80 65 55 45 40 35 30 25 20 20 15 15 10 10 5 5 5)
+declare -A DB_ROWS=()
+for i in "${!BENCH_DBS[@]}"; do
+    DB_ROWS[${BENCH_DBS[$i]}]=$(awk -v t="$TOTAL_ROWS" -v w="${BENCH_WEIGHTS[$i]}" \
+        'BEGIN { r = int(t * w / 960); print (r < 200 ? 200 : r) }')
+done
 
 create_schema() {
     psql_q -d postgres -c "CREATE DATABASE $1" >/dev/null
@@ -214,6 +223,8 @@ measure_dump() {
 # ---- measurements ------------------------------------------------------------------------------
 CLK_TCK=$(getconf CLK_TCK)
 NCPU=$(nproc)
+# What pgtier picks for --jobs when not told (include/pgtier/core/jobs.hpp).
+default_jobs() { awk -v n="$NCPU" 'BEGIN { j = int(n / 4); if (j < 2) j = 2; if (j > 8) j = 8; print j }'; }
 # Busy CPU ticks of the whole host (user, nice, system, irq, softirq, steal).
 host_busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 # CPU ticks of the benchmark cluster's server: the postmaster, its live children and the children
@@ -254,14 +265,16 @@ measure() {
     [ "$M_OTHERS" -le "$OTHERS_MAX" ] || OTHERS_MAX=$M_OTHERS
 }
 
-# run_pgtier_full DIR — sets PG_SECS, PG_CPU, PG_RSS_KB, PG_OTHERS, PG_LINE, PG_ARCHIVE, PG_USIZE;
-# checks the archive.
+# run_pgtier_full DIR [ARG...] — `pgtier --dir DIR backup full ARG...` (the format comes from
+# PGTIER_COMPRESSION_FORMAT in the caller's environment); sets PG_SECS, PG_CPU, PG_RSS_KB,
+# PG_OTHERS, PG_LINE, PG_ARCHIVE, PG_USIZE; checks the archive (bzip2 -t or zstd -t, sha256sum -c).
 run_pgtier_full() {
     local dir=$1 name
+    shift
     mkdir -p "$dir"
-    measure pgtier "$PGTIER" --dir "$dir" backup full
+    measure pgtier "$PGTIER" --dir "$dir" backup full "$@"
     if [ "$M_RC" -ne 0 ]; then
-        echo "---- pgtier --dir $dir backup full: exit $M_RC; stdout:" >&2
+        echo "---- pgtier --dir $dir backup full $*: exit $M_RC; stdout:" >&2
         cat "$WORK/pgtier.out" >&2
         echo "---- stderr (last 30 lines):" >&2
         tail -n 30 "$WORK/pgtier.err" >&2
@@ -270,10 +283,13 @@ run_pgtier_full() {
     PG_SECS=$M_SECS PG_CPU=$M_CPU PG_RSS_KB=$M_RSS_KB PG_OTHERS=$M_OTHERS
     PG_LINE=$(sed '/^$/d' "$WORK/pgtier.out" | tail -n 1)
     PG_ARCHIVE=$(find "$dir/full" -maxdepth 1 -type f -regextype posix-extended \
-        -regex '.*/[0-9]{8}_[0-9]{6}(-[0-9]+)?_full\.sql\.bz2' 2>/dev/null | sort | tail -n 1)
+        -regex '.*/[0-9]{8}_[0-9]{6}(-[0-9]+)?_full\.sql\.(bz2|zst)' 2>/dev/null | sort | tail -n 1)
     [ -n "$PG_ARCHIVE" ] || fail "pgtier exited 0 but wrote no archive under $dir/full (stdout: $PG_LINE)"
     name=$(basename "$PG_ARCHIVE")
-    bzip2 -t "$PG_ARCHIVE" 2>"$WORK/bzip2-t.err" || fail "$name: bzip2 -t failed: $(cat "$WORK/bzip2-t.err")"
+    case $name in
+    *.zst) zstd -tq "$PG_ARCHIVE" 2>"$WORK/decomp-t.err" || fail "$name: zstd -t failed: $(cat "$WORK/decomp-t.err")" ;;
+    *) bzip2 -t "$PG_ARCHIVE" 2>"$WORK/decomp-t.err" || fail "$name: bzip2 -t failed: $(cat "$WORK/decomp-t.err")" ;;
+    esac
     [ -f "$PG_ARCHIVE.sha256" ] || fail "$name: no .sha256 sidecar"
     (cd "$dir/full" && sha256sum -c --quiet "$name.sha256") >"$WORK/sha.out" 2>&1 \
         || fail "$name: 'sha256sum -c $name.sha256' in $dir/full failed: $(cat "$WORK/sha.out")"
@@ -282,8 +298,8 @@ run_pgtier_full() {
     command -v jq >/dev/null && PG_USIZE=$(jq -r '.uncompressed_size // empty' "$PG_ARCHIVE.json" 2>/dev/null || true)
 }
 
-# run_pipeline KIND OUTFILE — KIND bzip2 (with the sha256sum sidecar, as the shell scripts do) or
-# lbzip2; sets PIPE_SECS, PIPE_CPU, PIPE_OTHERS.
+# run_pipeline KIND OUTFILE — KIND bzip2 (with the sha256sum sidecar, as the shell scripts do),
+# lbzip2, or zstd (zstd -3 -T0, with the sidecar); sets PIPE_SECS, PIPE_CPU, PIPE_OTHERS.
 run_pipeline() {
     local kind=$1 out=$2
     rm -f "$out" "$out.sha256"
@@ -292,6 +308,8 @@ run_pipeline() {
     bzip2) measure pipe-bzip2 bash -c 'set -euo pipefail; cd "$1"
             pg_dumpall | bzip2 -9 >"$2" && sha256sum "$2" >"$2.sha256"' _ "$(dirname "$out")" "$(basename "$out")" ;;
     lbzip2) measure pipe-lbzip2 bash -c 'set -euo pipefail; pg_dumpall | lbzip2 -9 >"$1"' _ "$out" ;;
+    zstd) measure pipe-zstd bash -c 'set -euo pipefail; cd "$1"
+            pg_dumpall | zstd -q -3 -T0 >"$2" && sha256sum "$2" >"$2.sha256"' _ "$(dirname "$out")" "$(basename "$out")" ;;
     esac
     if [ "$M_RC" -ne 0 ]; then
         tail -n 20 "$WORK/pipe-$kind.err" >&2
@@ -315,17 +333,18 @@ SHELL_EXTRACT_AWK='
 # shell way (bzcat ARCHIVE | extract | psql), best of BENCH_REPEAT; checks that both copies hold
 # the rows of small. Sets RS_PG, RS_SHELL, RS_PG_RSS_KB.
 restore_small() {
-    local archive=$1 dir=$2 i best_pg="" best_sh="" rss="" rows want
+    local archive=$1 dir=$2 i best_pg="" best_sh="" rss="" rows want shell_cat=bzcat
+    [[ $archive != *.zst ]] || shell_cat=zstdcat
     want=$(psql_q -d small -c "SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM events)")
     for ((i = 1; i <= BENCH_REPEAT; i++)); do
         psql_q -d postgres -c "DROP DATABASE IF EXISTS small_copy" -c "DROP DATABASE IF EXISTS small_shell" >/dev/null
         # shellcheck disable=SC2016  # the bash -c script expands its own $1 and $2
         measure restore-shell bash -c 'set -euo pipefail
-            bzcat "$1" | awk -v db=small "$2" | sed -e "s/^CREATE DATABASE small /CREATE DATABASE small_shell /" \
+            case $1 in *.zst) zstdcat "$1" ;; *) bzcat "$1" ;; esac | awk -v db=small "$2" | sed -e "s/^CREATE DATABASE small /CREATE DATABASE small_shell /" \
                 -e "s/^ALTER DATABASE small /ALTER DATABASE small_shell /" -e "s/^\\\\connect small\$/\\\\connect small_shell/" \
                 | psql -X -q -v ON_ERROR_STOP=1 -d postgres >/dev/null' _ "$archive" "$SHELL_EXTRACT_AWK"
         [ "$M_RC" = 0 ] || { tail -n 20 "$WORK/restore-shell.err" >&2; fail "the shell restore of small failed (exit $M_RC)"; }
-        say "   run $i  bzcat | extract | psql        : $M_SECS s, CPU $M_CPU s, others ${M_OTHERS}%"
+        say "   run $i  $(printf '%-30s' "$shell_cat | extract | psql"): $M_SECS s, CPU $M_CPU s, others ${M_OTHERS}%"
         if better "$M_SECS" "$best_sh"; then best_sh=$M_SECS; fi
 
         measure restore-pgtier "$PGTIER" --dir "$dir" restore database "$archive" small --as small_copy
@@ -342,19 +361,32 @@ restore_small() {
 }
 
 # ---- phases ------------------------------------------------------------------------------------
+# gen_cluster ROUND — adds each database's share of rows (ROUND 0: rows 0..N-1, ROUND 1: N..2N-1),
+# two databases at a time, largest first.
+gen_cluster() {
+    local round=$1 db n pids=() rc=0
+    for db in "${BENCH_DBS[@]}"; do
+        n=${DB_ROWS[$db]}
+        gen_rows "$db" $((round * n)) $(((round + 1) * n - 1)) &
+        pids+=($!)
+        if [ "${#pids[@]}" -ge 2 ]; then
+            wait "${pids[0]}" || rc=1
+            pids=("${pids[@]:1}")
+        fi
+    done
+    for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
+    [ "$rc" = 0 ] || fail "generating data failed"
+    settle_data "${BENCH_DBS[@]}"
+}
+
 phase_setup() {
-    local t0 t1
-    say "== setup: cluster, data (BENCH_SCALE=$BENCH_SCALE: big $BIG_ROWS rows, small $SMALL_ROWS rows)"
+    local t0 t1 db
+    say "== setup: a cluster of ${#BENCH_DBS[@]} databases (BENCH_SCALE=$BENCH_SCALE: $TOTAL_ROWS rows in all; big ${DB_ROWS[big]}, app01 ${DB_ROWS[app01]}, app18 ${DB_ROWS[app18]}, small ${DB_ROWS[small]})"
     pg_start bench
     psql_q -d postgres -c "ALTER SYSTEM SET autovacuum = off" -c "SELECT pg_reload_conf()" >/dev/null
     t0=$(now_ns)
-    create_schema big
-    create_schema small
-    gen_rows big 0 $((BIG_ROWS - 1)) &
-    local gen_pid=$!
-    gen_rows small 0 $((SMALL_ROWS - 1))
-    wait "$gen_pid" || fail "generating data in big failed"
-    settle_data big small
+    for db in "${BENCH_DBS[@]}"; do create_schema "$db"; done
+    gen_cluster 0
     t1=$(now_ns)
     measure_dump
     local big_b small_b
@@ -362,7 +394,7 @@ phase_setup() {
     small_b=$(pg_dump -d small | wc -c)
     say "   generated in $(secs "$t0" "$t1") s; pg_dumpall text: $(mb "$DUMP_BYTES") (big $(mb "$big_b"), small $(mb "$small_b")); pg_dumpall alone: $DUMP_SECS s"
     [ "$small_b" -le $((big_b / 20)) ] || fail "small ($small_b bytes) is more than 5% of big ($big_b bytes)"
-    result "dump text (pg_dumpall | wc -c), 1x" "$(mb "$DUMP_BYTES")  (pg_dumpall alone ${DUMP_SECS} s, peak RSS $(mib "$DUMP_RSS_KB"))"
+    result "dump text (pg_dumpall | wc -c), 1x" "$(mb "$DUMP_BYTES")  in ${#BENCH_DBS[@]} databases (pg_dumpall alone ${DUMP_SECS} s, peak RSS $(mib "$DUMP_RSS_KB"))"
     if [ "$DUMP_BYTES" -lt 200000000 ]; then
         say "   note: less than 200 MB of dump text (BENCH_SCALE=$BENCH_SCALE): a quick run, not the issue's benchmark"
     fi
@@ -395,6 +427,8 @@ phase_backup() {
     [ -z "$PG_USIZE" ] || say "   pgtier uncompressed (manifest): $(mb "$PG_USIZE") vs pg_dumpall $(mb "$DUMP_BYTES_1X")"
     PG_SECS_1X=$best_pg
     PG_RSS_1X=$rss_pg
+    BZ_PIPE_1X=$best_bz
+    BZ_ARCHIVE_1X=$PG_ARCHIVE
 
     local speedup vs_lbz
     speedup=$(ratio "$best_bz" "$best_pg")
@@ -419,10 +453,9 @@ phase_backup() {
 
 phase_scale2() {
     local i t0 t1 best_pg="" cpu_pg="" rss_pg=""
-    say "== 2x data: doubling the rows of big"
+    say "== 2x data: doubling the rows of every database"
     t0=$(now_ns)
-    gen_rows big "$BIG_ROWS" $((2 * BIG_ROWS - 1))
-    settle_data big
+    gen_cluster 1
     t1=$(now_ns)
     measure_dump
     say "   generated in $(secs "$t0" "$t1") s; pg_dumpall text: $(mb "$DUMP_BYTES"); pg_dumpall alone: $DUMP_SECS s"
@@ -557,7 +590,177 @@ phase_offsite2() {
     rm -rf "$WORK/tiers-offsite"
 }
 
-BENCH_PHASES=(setup backup restore offsite scale2 restore2 offsite2)
+# ---- issue 15: databases in parallel, zstd, parallel decoding ------------------------------------
+# Whether this host can judge the many-core goals (full backup >= 10x the shell pipeline, a
+# single-database restore >= 20x the shell way); on fewer cores they are reported, not judged.
+many_core_target() {
+    local name=$1 met=$2 detail=$3
+    if [ "$NCPU" -ge 16 ]; then
+        target "$name" "$met" "$detail"
+    else
+        result "goal on >= 16 cores: $name" "$detail (not judged on $NCPU cores)"
+    fi
+}
+
+# best_pgtier_full TAG DIR [ARG...] — best of BENCH_REPEAT runs of run_pgtier_full; sets B_SECS,
+# B_CPU, B_RSS (largest), B_SIZE, and PG_ARCHIVE (the last run's archive).
+best_pgtier_full() {
+    local tag=$1 dir=$2 i
+    shift 2
+    B_SECS="" B_CPU="" B_RSS=""
+    for ((i = 1; i <= BENCH_REPEAT; i++)); do
+        rm -rf "$dir"
+        run_pgtier_full "$dir" "$@"
+        say "   run $i  $(printf '%-30s' "$tag"): $PG_SECS s, peak RSS $(mib "$PG_RSS_KB"), CPU $PG_CPU s, others ${PG_OTHERS}%"
+        if better "$PG_SECS" "$B_SECS"; then B_SECS=$PG_SECS B_CPU=$PG_CPU; fi
+        B_RSS=$(kmax "$B_RSS" "$PG_RSS_KB")
+    done
+    B_SIZE=$(fsize "$PG_ARCHIVE")
+}
+
+phase_jobs() {
+    local i best_zp="" cpu_zp="" zp_size j1 jd z1 zd
+    say "== backup full of the ${#BENCH_DBS[@]}-database cluster: --jobs 1 vs default jobs ($(default_jobs)), bzip2 and zstd (best of $BENCH_REPEAT)"
+    for ((i = 1; i <= BENCH_REPEAT; i++)); do
+        run_pipeline zstd "$WORK/pipe/dumpall.sql.zst"
+        say "   run $i  zstd -3 -T0 pipeline + sha256sum : $PIPE_SECS s, CPU $PIPE_CPU s, others ${PIPE_OTHERS}%"
+        if better "$PIPE_SECS" "$best_zp"; then best_zp=$PIPE_SECS cpu_zp=$PIPE_CPU; fi
+        zp_size=$(fsize "$WORK/pipe/dumpall.sql.zst")
+    done
+    rm -f "$WORK/pipe/"*.zst "$WORK/pipe/"*.sha256
+    best_pgtier_full "pgtier bzip2 --jobs 1" "$WORK/tiers-j1" --jobs 1
+    j1=$B_SECS
+    result "pgtier backup full, bzip2, --jobs 1" "$B_SECS s  (CPU $B_CPU s, peak RSS $(mib "$B_RSS")); default jobs $PG_SECS_1X s"
+    rm -rf "$WORK/tiers-j1"
+    jd=$PG_SECS_1X
+    PGTIER_COMPRESSION_FORMAT=zstd best_pgtier_full "pgtier zstd --jobs 1" "$WORK/tiers-zj1" --jobs 1
+    z1=$B_SECS
+    result "pgtier backup full, zstd, --jobs 1" "$B_SECS s  (CPU $B_CPU s, peak RSS $(mib "$B_RSS"))"
+    rm -rf "$WORK/tiers-zj1"
+    PGTIER_COMPRESSION_FORMAT=zstd best_pgtier_full "pgtier zstd (default jobs)" "$WORK/tiers-zstd"
+    zd=$B_SECS
+    ZST_ARCHIVE_1X=$PG_ARCHIVE
+    ZST_RSS_1X=$B_RSS
+    result "pgtier backup full, zstd, default jobs" "$B_SECS s  (CPU $B_CPU s, peak RSS $(mib "$B_RSS"))"
+    result "pg_dumpall | zstd -3 -T0 && sha256sum" "$best_zp s  (CPU $cpu_zp s)"
+    result "ratio bzip2 pipeline / pgtier (bzip2, jobs 1 | default)" "$(ratio "$BZ_PIPE_1X" "$j1") x | $(ratio "$BZ_PIPE_1X" "$jd") x"
+    result "ratio bzip2 pipeline / pgtier (zstd, jobs 1 | default)" "$(ratio "$BZ_PIPE_1X" "$z1") x | $(ratio "$BZ_PIPE_1X" "$zd") x"
+    result "ratio zstd pipeline / pgtier zstd (default jobs)" "$(ratio "$best_zp" "$zd") x"
+    result "archive size: bzip2 | zstd (pgtier) | zstd pipeline" "$(mb "$(fsize "$BZ_ARCHIVE_1X")") | $(mb "$B_SIZE") | $(mb "$zp_size")"
+    many_core_target "full backup >= 10x the bzip2 pipeline" \
+        "$(awk -v r="$(ratio "$BZ_PIPE_1X" "$jd")" 'BEGIN { print (r >= 10) ? 1 : 0 }')" "$(ratio "$BZ_PIPE_1X" "$jd") x (bzip2, default jobs)"
+}
+
+# The zstd archive: one database restored from it, as phase_restore does for the bzip2 one.
+phase_restore_zstd() {
+    say "== restore one small database from the 1x zstd archive ($(mb "$(fsize "$ZST_ARCHIVE_1X")"), best of $BENCH_REPEAT)"
+    restore_small "$ZST_ARCHIVE_1X" "$WORK/tiers-zstd"
+    result "restore small (zstd): pgtier | zstdcat | extract | psql" "$RS_PG s | $RS_SHELL s  ($(ratio "$RS_SHELL" "$RS_PG") x)"
+    many_core_target "single-database restore >= 20x the shell way" \
+        "$(awk -v r="$(ratio "$RS_SHELL" "$RS_PG_1X")" 'BEGIN { print (r >= 20) ? 1 : 0 }')" "$(ratio "$RS_SHELL" "$RS_PG_1X") x (bzip2)"
+}
+
+# verify_run TAG ARCHIVE DIR [ARG...] — best of BENCH_REPEAT; sets V_SECS.
+verify_run() {
+    local tag=$1 archive=$2 dir=$3 i
+    shift 3
+    V_SECS=""
+    for ((i = 1; i <= BENCH_REPEAT; i++)); do
+        measure verify "$PGTIER" --dir "$dir" verify "$archive" "$@"
+        [ "$M_RC" = 0 ] || { tail -n 20 "$WORK/verify.out" "$WORK/verify.err" >&2; fail "pgtier verify $archive $* failed (exit $M_RC)"; }
+        say "   run $i  $(printf '%-30s' "$tag"): $M_SECS s, CPU $M_CPU s, others ${M_OTHERS}%"
+        if better "$M_SECS" "$V_SECS"; then V_SECS=$M_SECS; fi
+    done
+}
+
+phase_verify() {
+    local b1 bn z1 zn sh_b sh_z
+    say "== verify: one thread vs all ($NCPU), bzip2 and zstd archives (best of $BENCH_REPEAT)"
+    verify_run "verify bzip2 --threads 1" "$BZ_ARCHIVE_1X" "$WORK/tiers-1x" --threads 1
+    b1=$V_SECS
+    verify_run "verify bzip2 (all threads)" "$BZ_ARCHIVE_1X" "$WORK/tiers-1x"
+    bn=$V_SECS
+    verify_run "verify zstd --threads 1" "$ZST_ARCHIVE_1X" "$WORK/tiers-zstd" --threads 1
+    z1=$V_SECS
+    verify_run "verify zstd (all threads)" "$ZST_ARCHIVE_1X" "$WORK/tiers-zstd"
+    zn=$V_SECS
+    # shellcheck disable=SC2016  # the bash -c scripts expand their own $1
+    measure verify-shell bash -c 'bzip2 -t "$1" && sha256sum -c --quiet "$1.sha256" >/dev/null' _ "$BZ_ARCHIVE_1X"
+    sh_b=$M_SECS
+    # shellcheck disable=SC2016
+    measure verify-shell bash -c 'zstd -tq "$1" && sha256sum -c --quiet "$1.sha256" >/dev/null' _ "$ZST_ARCHIVE_1X"
+    sh_z=$M_SECS
+    result "verify bzip2: 1 thread | all | bzip2 -t + sha256sum" "$b1 s | $bn s | $sh_b s  (1/all = $(ratio "$b1" "$bn") x)"
+    result "verify zstd: 1 thread | all | zstd -t + sha256sum" "$z1 s | $zn s | $sh_z s  (1/all = $(ratio "$z1" "$zn") x)"
+}
+
+# The restore target: a second throwaway cluster, emptied of the bench's databases before each run.
+empty_target() {
+    local db
+    for db in "${BENCH_DBS[@]}"; do psql_q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null; done
+}
+# Rows of orders+events in every bench database of the current cluster, one line each.
+cluster_rows() {
+    local db
+    for db in "${BENCH_DBS[@]}"; do
+        printf '%s %s\n' "$db" "$(psql_q -d "$db" -c "SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM events)")"
+    done
+}
+
+# restore_full_run TAG [CMD...] — empties the target, runs CMD against it, checks every database's
+# rows against the source; best of BENCH_REPEAT in RF_SECS.
+restore_full_run() {
+    local tag=$1 i
+    shift
+    RF_SECS=""
+    for ((i = 1; i <= BENCH_REPEAT; i++)); do
+        empty_target
+        measure restore-full "$@"
+        [ "$M_RC" = 0 ] || { tail -n 20 "$WORK/restore-full.out" "$WORK/restore-full.err" >&2; fail "$tag failed (exit $M_RC)"; }
+        [ "$(cluster_rows)" = "$SOURCE_ROWS" ] || fail "$tag: the restored cluster's rows differ from the source's"
+        say "   run $i  $(printf '%-34s' "$tag"): $M_SECS s, peak RSS $(mib "$M_RSS_KB"), CPU $M_CPU s (server not counted), others ${M_OTHERS}%"
+        if better "$M_SECS" "$RF_SECS"; then RF_SECS=$M_SECS; fi
+    done
+}
+
+phase_restore_full() {
+    local sh_b j1 jd zd sh_z
+    SOURCE_ROWS=$(cluster_rows)
+    say "== restore full of the ${#BENCH_DBS[@]}-database cluster into an empty second cluster (best of $BENCH_REPEAT)"
+    pg_start target
+    # shellcheck disable=SC2016  # the bash -c scripts expand their own $1
+    restore_full_run "bzcat | psql" bash -c 'set -o pipefail; bzcat "$1" | psql -X -q -d postgres >/dev/null 2>&1' _ "$BZ_ARCHIVE_1X"
+    sh_b=$RF_SECS
+    restore_full_run "pgtier restore full --jobs 1" "$PGTIER" --dir "$WORK/tiers-1x" restore full "$BZ_ARCHIVE_1X" --jobs 1
+    j1=$RF_SECS
+    restore_full_run "pgtier restore full (default jobs)" "$PGTIER" --dir "$WORK/tiers-1x" restore full "$BZ_ARCHIVE_1X"
+    jd=$RF_SECS
+    # shellcheck disable=SC2016
+    restore_full_run "zstdcat | psql" bash -c 'set -o pipefail; zstdcat "$1" | psql -X -q -d postgres >/dev/null 2>&1' _ "$ZST_ARCHIVE_1X"
+    sh_z=$RF_SECS
+    restore_full_run "pgtier restore full zstd (default)" "$PGTIER" --dir "$WORK/tiers-zstd" restore full "$ZST_ARCHIVE_1X"
+    zd=$RF_SECS
+    empty_target
+    pg_stop target
+    pg_use bench
+    result "restore full bzip2: jobs 1 | default | bzcat | psql" "$j1 s | $jd s | $sh_b s  (jobs 1/default = $(ratio "$j1" "$jd") x; shell/default = $(ratio "$sh_b" "$jd") x)"
+    result "restore full zstd: default | zstdcat | psql" "$zd s | $sh_z s  (zstd/bzip2 = $(ratio "$zd" "$jd"))"
+}
+
+# After scale2: the zstd backup at 2x, for its RSS.
+phase_zstd2() {
+    say "== 2x data: pgtier zstd backup full (default jobs)"
+    PGTIER_COMPRESSION_FORMAT=zstd best_pgtier_full "pgtier zstd (default jobs)" "$WORK/tiers-zstd2"
+    result "pgtier backup full, zstd, 2x" "$B_SECS s  (peak RSS $(mib "$B_RSS"); 1x $(mib "$ZST_RSS_1X"))"
+    target "zstd: same RSS at 2x data (+<=10% or 4 MiB)" \
+        "$(awk -v a="$ZST_RSS_1X" -v b="$B_RSS" 'BEGIN { d = b - a; lim = a * 0.10; if (lim < 4096) lim = 4096; print (d <= lim) ? 1 : 0 }')" \
+        "1x $(mib "$ZST_RSS_1X") -> 2x $(mib "$B_RSS")"
+    rm -rf "$WORK/tiers-zstd2"
+}
+
+BENCH_PHASES=(setup backup restore jobs restore_zstd verify restore_full offsite scale2 restore2 offsite2 zstd2)
+# BENCH_ONLY="setup backup …" runs a subset (setup first; a phase needs those it reads from).
+read -ra BENCH_PHASES <<<"${BENCH_ONLY:-${BENCH_PHASES[*]}}"
 
 # ---- main --------------------------------------------------------------------------------------
 mkdir -p "$WORK/pipe"
@@ -574,7 +777,7 @@ say "==================== pgtier bench summary ===================="
 say "BENCH_SCALE=$BENCH_SCALE BENCH_REPEAT=$BENCH_REPEAT, $(nproc) cores; total bench time $(secs "$BENCH_T0" "$BENCH_T1") s"
 say "figures:"
 for line in "${SUMMARY_RESULTS[@]}"; do say "$line"; done
-say "targets (issues 2 and 3):"
+say "targets (issues 2, 3, 13 and 15):"
 for line in "${SUMMARY_TARGETS[@]}"; do say "$line"; done
 say "archive checks: every pgtier archive passed bzip2 -t and sha256sum -c (in its tier folder)"
 if [ "$BUSY_MAX" -ge 20 ] || [ "$OTHERS_MAX" -ge 10 ]; then
