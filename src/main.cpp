@@ -65,11 +65,17 @@ void add_backup(CLI::App& app, std::vector<Command>& all) {
     struct Options {
         std::string type_text;
         bool force = false;
+        std::optional<int> jobs;
     };
     auto o = std::make_shared<Options>();
     auto* backup = app.add_subcommand("backup", "take a full, differential or incremental backup");
     backup->add_option("type", o->type_text, "full | diff[erential] | incr[emental]")->required();
     backup->add_flag("--force", o->force, "take it even when nothing changed");
+    backup
+        ->add_option("--jobs", o->jobs,
+                     "databases dumped at once (default: backup.jobs; 0 = a quarter of the "
+                     "cores, 2 to 8; 1 = one after another)")
+        ->check(CLI::Range(0, 64));
     all.push_back(
         {backup, [o](const Context& c) {
              const auto type = parse_backup_type(o->type_text);
@@ -78,7 +84,9 @@ void add_backup(CLI::App& app, std::vector<Command>& all) {
                               o->type_text.c_str());
                  return ExitCode::usage;
              }
-             return commands::backup(c.config, c.env, *type, o->force ? Force::yes : Force::no);
+             Config config = c.config;
+             if (o->jobs) config.backup.jobs = *o->jobs;
+             return commands::backup(config, c.env, *type, o->force ? Force::yes : Force::no);
          }});
 }
 

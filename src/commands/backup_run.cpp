@@ -1,9 +1,12 @@
 // The backup service: one run under the repository lock, recorded, then retention. Shared by
 // the backup command (backup.cpp) and the daemon; neither printing nor offsite sync is here.
 #include <cstdio>
+#include <thread>
 
 #include "pgtier/archive/fingerprint_sha256.hpp"
+#include "pgtier/commands/backup_sections.hpp"
 #include "pgtier/commands/commands.hpp"
+#include "pgtier/core/jobs.hpp"
 #include "pgtier/core/naming.hpp"
 #include "pgtier/core/pg_version.hpp"
 #include "pgtier/core/text.hpp"
@@ -79,6 +82,19 @@ ServerState read_server_state(const ConnectionSettings& settings,
     return server;
 }
 
+// What a parallel backup orders its dumps by (largest first); without them (a database dropped
+// while the sizes were read) the dumps start in archive order.
+std::map<std::string, std::uint64_t> database_sizes(const ConnectionSettings& settings) {
+    try {
+        auto conn = connect_maintenance(settings);
+        return queries::database_sizes(*conn);
+    } catch (const Error& err) {
+        spdlog::debug("cannot read the database sizes ({}): dumps start in archive order",
+                      err.what());
+        return {};
+    }
+}
+
 // One run under the lock; returns what happened, throws Error on failure.
 RunRecord take_backup(const Config& config, const Repository& repo,
                       const ConnectionSettings& settings, BackupType requested, Force force,
@@ -111,25 +127,25 @@ RunRecord take_backup(const Config& config, const Repository& repo,
     std::vector<DumpSection> sections;
     if (plan.globals) sections.push_back({SectionKind::globals, ""});
     for (const auto& db : plan.databases) sections.push_back({SectionKind::database, db});
+    const int jobs = backup_jobs(config.backup.jobs, std::thread::hardware_concurrency());
 
     PartialFile partial = repo.create_partial(plan.type, manifest.name);
     manifest.pg_dump_version = pg_dump_version;
-    CompressedTotals totals;
-    {
-        ParallelBzip2Writer writer(partial.fd(), config.compression.level,
-                                   config.compression.threads);
-        // A database dropped since the listing has no section; the rest is published.
-        std::vector<DumpSection> dumped;
-        for (const auto& section : sections) {
-            if (dumper.dump(section, writer) == DumpOutcome::dumped) {
-                dumped.push_back(section);
-            } else {
-                manifest.dropped.push_back(section.database);
-            }
-        }
-        sections = std::move(dumped);
-        totals = writer.finish();
-    }
+    SectionsDumped dumped = dump_sections({
+        .config = config,
+        .repo = repo,
+        .dumper = dumper,
+        .type = plan.type,
+        .archive = manifest.name,
+        .archive_fd = partial.fd(),
+        .sections = sections,
+        .sizes = jobs > 1 && sections.size() > 1 ? database_sizes(settings)
+                                                 : std::map<std::string, std::uint64_t>{},
+        .jobs = jobs,
+    });
+    const CompressedTotals& totals = dumped.totals;
+    sections = std::move(dumped.sections);
+    manifest.dropped = std::move(dumped.dropped);
     partial.sync_and_close();
     if (!manifest.dropped.empty()) {
         // The archive describes the cluster without them, as the next run will see it.

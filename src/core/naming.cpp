@@ -50,6 +50,30 @@ std::string partial_name(const std::string& archive) {
     return "." + archive + ".partial";
 }
 
+std::string spool_name(const std::string& archive, std::size_t index) {
+    std::string name = ".";  // by appends: GCC 12 -Wrestrict, as above
+    return name.append(archive)
+        .append(".section-")
+        .append(std::to_string(index))
+        .append(".partial");
+}
+
+bool looks_like_spool(const std::string& file_name, BackupType type) {
+    const std::string_view suffix = ".partial";
+    const std::string_view marker = ".section-";
+    if (file_name.size() <= 1 + suffix.size() || file_name[0] != '.' ||
+        file_name.compare(file_name.size() - suffix.size(), suffix.size(), suffix) != 0)
+        return false;
+    const std::string inner = file_name.substr(1, file_name.size() - 1 - suffix.size());
+    const auto at = inner.rfind(marker);
+    if (at == std::string::npos) return false;
+    const std::string index = inner.substr(at + marker.size());
+    if (index.empty() || index.size() > 9 ||
+        index.find_first_not_of("0123456789") != std::string::npos)
+        return false;
+    return looks_like_archive(inner.substr(0, at), type);
+}
+
 std::string latest_link_name(BackupType type) {
     return "latest_" + std::string(to_string(type)) + ".sql.bz2";
 }

@@ -41,7 +41,8 @@ bool Dumper::still_exists(const std::string& database) const {
     return true;
 }
 
-DumpOutcome Dumper::dump(const DumpSection& section, ParallelBzip2Writer& writer) {
+DumpOutcome Dumper::dump(const DumpSection& section, ParallelBzip2Writer& writer,
+                         const DumpControl& control) {
     std::vector<std::string> argv;
     std::string preamble;
     const std::string label =
@@ -84,6 +85,10 @@ DumpOutcome Dumper::dump(const DumpSection& section, ParallelBzip2Writer& writer
             child.kill_now();
             throw Error("interrupted while dumping " + label);
         }
+        if (control.abort != nullptr && control.abort->load()) {
+            child.kill_now();
+            throw DumpAborted("stopped dumping " + label + ": another dump of this run failed");
+        }
         const long n = child.read_stdout(buffer.data(), buffer.size(), 200);
         if (n == 0) break;
         if (n < 0) continue;
@@ -97,7 +102,9 @@ DumpOutcome Dumper::dump(const DumpSection& section, ParallelBzip2Writer& writer
         bytes += size;
         tail.append(buffer.data(), size);
         if (tail.size() > 2 * tail_keep) tail.erase(0, tail.size() - tail_keep);
-        if (const auto seconds = progress.due()) {
+        if (control.bytes != nullptr) {
+            control.bytes->store(bytes);
+        } else if (const auto seconds = progress.due()) {
             spdlog::info("dumping {}: {:.1f} MiB so far, {:.1f} MiB/s", label, bytes / 1048576.0,
                          bytes / 1048576.0 / *seconds);
         }

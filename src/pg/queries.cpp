@@ -106,6 +106,16 @@ DatabaseContent database_content(Connection& conn) {
     return {result.at(0, 0), result.at(0, 1)};
 }
 
+std::map<std::string, std::uint64_t> database_sizes(Connection& conn) {
+    const auto result = conn.run(
+        "SELECT datname, pg_catalog.pg_database_size(oid)::text FROM pg_catalog.pg_database "
+        "WHERE datallowconn");
+    std::map<std::string, std::uint64_t> sizes;
+    for (std::size_t i = 0; i < result.rows.size(); ++i)
+        sizes[result.at(i, 0)] = std::stoull(result.at(i, 1));
+    return sizes;
+}
+
 std::set<std::string> role_names(Connection& conn) {
     std::set<std::string> roles;
     for (const auto& row : conn.run("SELECT rolname FROM pg_catalog.pg_roles").rows) {

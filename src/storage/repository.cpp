@@ -26,9 +26,10 @@ std::string trimmed(std::string text) {
     return text;
 }
 
-// Whether `name` is a temporary or partial file of pgtier's in a tier folder: the sweep
-// removes only these.
+// Whether `name` is a temporary or partial file of pgtier's in a tier folder (a parallel
+// backup's section spools included): the sweep removes only these.
 bool is_leftover_name(const std::string& name, BackupType type) {
+    if (looks_like_spool(name, type)) return true;
     auto strip = [&](std::string_view suffix) -> std::optional<std::string> {
         if (name.size() <= suffix.size() + 1 || name[0] != '.' ||
             name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
@@ -64,6 +65,21 @@ PartialFile::~PartialFile() {
 void PartialFile::sync_and_close() {
     if (::fsync(fd_.get()) != 0)
         throw Error("cannot fsync " + path().string() + ": " + errno_text(errno));
+    if (::close(fd_.release()) != 0)
+        throw Error("cannot write " + path().string() + ": " + errno_text(errno));
+}
+
+SpoolFile::SpoolFile(Directory dir, std::string name)
+    : dir_(std::move(dir)), name_(std::move(name)) {
+    fd_ = dir_.create_new(name_);
+}
+
+SpoolFile::~SpoolFile() {
+    fd_.reset();
+    dir_.remove_quietly(name_);
+}
+
+void SpoolFile::close() {
     if (::close(fd_.release()) != 0)
         throw Error("cannot write " + path().string() + ": " + errno_text(errno));
 }
@@ -247,6 +263,12 @@ std::string Repository::new_archive_name(BackupType type, const std::tm& local) 
 PartialFile Repository::create_partial(BackupType type, const std::string& name) const {
     if (!looks_like_archive(name, type)) throw Error("not an archive name: " + name);
     return PartialFile(tier(type), partial_name(name));
+}
+
+std::unique_ptr<SpoolFile> Repository::create_spool(BackupType type, const std::string& name,
+                                                    std::size_t index) const {
+    if (!looks_like_archive(name, type)) throw Error("not an archive name: " + name);
+    return std::make_unique<SpoolFile>(tier(type), spool_name(name, index));
 }
 
 namespace {

@@ -92,6 +92,8 @@ const std::vector<KeySpec>& key_specs() {
          [](Config& c, const Value& v) { c.retention.min_full = in_range(v, 1, 1000); }},
         {"retention", "keep_monthly_full", KeyType::integer,
          [](Config& c, const Value& v) { c.retention.keep_monthly_full = in_range(v, 0, 1200); }},
+        {"backup", "jobs", KeyType::integer,
+         [](Config& c, const Value& v) { c.backup.jobs = in_range(v, 0, 64); }},
         {"compression", "level", KeyType::integer,
          [](Config& c, const Value& v) { c.compression.level = in_range(v, 1, 9); }},
         {"compression", "threads", KeyType::integer,

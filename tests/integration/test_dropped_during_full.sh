@@ -4,7 +4,7 @@
 # archive describes the cluster without it (restore plan works, the next differential skips). Any
 # other pg_dump failure (here: a database that stops accepting connections) still fails the run.
 # Deterministic: pg_dump of a_held waits on a table lock the test holds while the later database
-# is dropped.
+# is dropped. One dump at a time (--jobs 1); test_parallel_backup.sh drops one during a parallel run.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_backup.sh"
 
@@ -37,7 +37,7 @@ dump_waits() { [ "$(psql_q -d postgres -c "SELECT count(*) FROM pg_stat_activity
 
 # ---- a database dropped while an earlier one is being dumped -----------------------------------------
 hold_lock a_held
-"$PGTIER" --dir "$B" backup full >"$WORK/full.out" 2>"$WORK/full.err" &
+"$PGTIER" --dir "$B" backup full --jobs 1 >"$WORK/full.out" 2>"$WORK/full.err" &
 pid=$!
 kill_on_exit "$pid"
 wait_until 60 dump_waits a_held || { cat "$WORK/full.err" >&2; fail "pg_dump of a_held never waited for the lock"; }
@@ -47,7 +47,7 @@ set +e
 wait "$pid"
 RC=$?
 set -e
-_RUN_CMD[full]="$PGTIER --dir $B backup full"
+_RUN_CMD[full]="$PGTIER --dir $B backup full --jobs 1"
 expect_rc full 0 "the full during which b_gone was dropped"
 F=$(new_archive "$B" full "")
 check_archive "$F" full
@@ -69,7 +69,7 @@ pass "restore plan works and the next differential skips (the fingerprint is the
 # ---- any other pg_dump failure still fails the run ---------------------------------------------------
 before=$(archives "$B" full)
 hold_lock a_held
-"$PGTIER" --dir "$B" backup full >"$WORK/full2.out" 2>"$WORK/full2.err" &
+"$PGTIER" --dir "$B" backup full --jobs 1 >"$WORK/full2.out" 2>"$WORK/full2.err" &
 pid=$!
 kill_on_exit "$pid"
 wait_until 60 dump_waits a_held || { cat "$WORK/full2.err" >&2; fail "pg_dump of a_held never waited for the lock"; }
@@ -79,7 +79,7 @@ set +e
 wait "$pid"
 RC=$?
 set -e
-_RUN_CMD[full2]="$PGTIER --dir $B backup full"
+_RUN_CMD[full2]="$PGTIER --dir $B backup full --jobs 1"
 expect_rc full2 1 "a full whose pg_dump of an existing database fails"
 grep -i c_kept "$WORK/full2.err" | grep -qi pg_dump || fail_run full2 "the error does not name pg_dump and c_kept"
 [ "$(archives "$B" full)" = "$before" ] || fail "a full was published although pg_dump of c_kept failed"

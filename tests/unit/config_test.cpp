@@ -28,6 +28,7 @@ TEST_CASE("defaults match the README's Configuration section") {
     CHECK(c.retention.min_full == 2);
     CHECK(c.compression.level == 9);
     CHECK(c.compression.threads == 0);
+    CHECK(c.backup.jobs == 0);
     CHECK_FALSE(c.daemon.auto_restore);
     CHECK(c.daemon.log_level == "info");
 }
@@ -41,6 +42,8 @@ user = "backup"
 password_file = "/run/secrets/postgres_password"
 [storage]
 dir = "/srv/backups"
+[backup]
+jobs = 4
 [compression]
 level = 6
 threads = 3
@@ -55,6 +58,7 @@ log_level = "debug"
     CHECK(c.storage.dir == "/srv/backups");
     CHECK(c.compression.level == 6);
     CHECK(c.compression.threads == 3);
+    CHECK(c.backup.jobs == 4);
     CHECK(c.daemon.auto_restore);
     CHECK(c.daemon.log_level == "debug");
 }
@@ -73,6 +77,9 @@ TEST_CASE("errors name the file, the key and the problem") {
     auto range = error_of("[compression]\nlevel = 42\n");
     CHECK_THAT(range, match::Contains("compression.level must be between 1 and 9, got 42"));
 
+    CHECK_THAT(error_of("[backup]\njobs = 65\n"),
+               match::Contains("backup.jobs must be between 0 and 64, got 65"));
+
     auto level = error_of("[daemon]\nlog_level = \"loud\"\n");
     CHECK_THAT(level, match::Contains("daemon.log_level must be one of"));
 
@@ -84,6 +91,7 @@ TEST_CASE("PGTIER_<SECTION>_<KEY> overrides the file") {
     const Environment env = {{"PGTIER_STORAGE_DIR", "/env/dir"},
                              {"PGTIER_COMPRESSION_LEVEL", "3"},
                              {"PGTIER_DAEMON_AUTO_RESTORE", "true"},
+                             {"PGTIER_BACKUP_JOBS", "3"},
                              {"PGTIER_POSTGRES_PASSWORD_FILE", "/run/secrets/pw"},
                              {"PGTIER_BIN", "/not/a/config/key"}};
     const Config c = parse_config("[storage]\ndir = \"/file/dir\"\n", "x.toml", env);
@@ -91,6 +99,7 @@ TEST_CASE("PGTIER_<SECTION>_<KEY> overrides the file") {
     CHECK(c.compression.level == 3);
     CHECK(c.daemon.auto_restore);
     CHECK(c.postgres.password_file == "/run/secrets/pw");
+    CHECK(c.backup.jobs == 3);
 
     CHECK_THAT(
         error_of("", {{"PGTIER_COMPRESSION_LEVEL", "fast"}}),

@@ -33,6 +33,28 @@ TEST_CASE("looks_like_archive ignores links, sidecars and foreign files") {
     CHECK_FALSE(looks_like_archive("notes.txt", BackupType::full));
 }
 
+TEST_CASE("spool names of a parallel backup's sections") {
+    CHECK(spool_name("20261123_030405_full.sql.bz2", 3) ==
+          ".20261123_030405_full.sql.bz2.section-3.partial");
+    CHECK(looks_like_spool(".20261123_030405_full.sql.bz2.section-3.partial", BackupType::full));
+    CHECK(
+        looks_like_spool(".20261123_030405-2_full.sql.bz2.section-120.partial", BackupType::full));
+    CHECK_FALSE(looks_like_spool(".20261123_030405_full.sql.bz2.section-3.partial",
+                                 BackupType::incremental));
+    CHECK_FALSE(looks_like_spool(".20261123_030405_full.sql.bz2.partial", BackupType::full));
+    CHECK_FALSE(
+        looks_like_spool(".20261123_030405_full.sql.bz2.section-.partial", BackupType::full));
+    CHECK_FALSE(
+        looks_like_spool(".20261123_030405_full.sql.bz2.section-3x.partial", BackupType::full));
+    CHECK_FALSE(
+        looks_like_spool("20261123_030405_full.sql.bz2.section-3.partial", BackupType::full));
+    CHECK_FALSE(looks_like_spool(".notes.section-3.partial", BackupType::full));
+    CHECK_FALSE(
+        looks_like_spool(".20261123_030405_full.sql.bz2.section-3.partial.x", BackupType::full));
+    CHECK_FALSE(
+        looks_like_archive(spool_name("20261123_030405_full.sql.bz2", 0), BackupType::full));
+}
+
 TEST_CASE("names use the configured time zone") {
     const auto t = *parse_utc_iso("2026-07-01T01:30:00Z");
     set_process_timezone("Europe/Berlin");

@@ -97,6 +97,9 @@ TEST_CASE("sweep removes crash leftovers and nothing pgtier did not make") {
     const auto dir = repo.tier_dir(BackupType::incremental);
     write(dir / ".20260101_000000_incremental.sql.bz2.partial", "half");
     write(dir / ".20260101_000000_incremental.sql.bz2.json.tmp", "{");
+    // A parallel backup's section spool.
+    write(dir / ".20260101_000000_incremental.sql.bz2.section-2.partial", "spooled");
+    write(dir / ".notes.section-2.partial", "not pgtier's");
     // An interrupted publication: renamed, sidecar written, no manifest.
     write(dir / "20260101_000100_incremental.sql.bz2", "renamed");
     write(dir / "20260101_000100_incremental.sql.bz2.sha256", "x");
@@ -106,8 +109,10 @@ TEST_CASE("sweep removes crash leftovers and nothing pgtier did not make") {
     write(dir / "README.txt", "mine");
 
     const auto removed = repo.sweep();
-    CHECK(removed.size() == 4);
+    CHECK(removed.size() == 5);
     CHECK_FALSE(fs::exists(dir / ".20260101_000000_incremental.sql.bz2.partial"));
+    CHECK_FALSE(fs::exists(dir / ".20260101_000000_incremental.sql.bz2.section-2.partial"));
+    CHECK(fs::exists(dir / ".notes.section-2.partial"));
     CHECK_FALSE(fs::exists(dir / "20260101_000100_incremental.sql.bz2"));
     CHECK_FALSE(fs::exists(dir / "20260101_000100_incremental.sql.bz2.sha256"));
     CHECK_FALSE(fs::exists(repo.state_dir() / "publishing"));

@@ -9,4 +9,12 @@ namespace pgtier {
 // `cores` is what the machine reports; 0 (unknown) counts as 1.
 int default_jobs(unsigned cores);
 
+// The dumps a backup runs at once: `configured` ([backup] jobs or backup --jobs), where 0 is
+// default_jobs(cores).
+int backup_jobs(int configured, unsigned cores);
+
+// The compression threads of one section while `jobs` sections are compressed at once:
+// `compression_threads` (0 = one per core) split between them, at least 1 each.
+int section_threads(int compression_threads, unsigned cores, int jobs);
+
 }  // namespace pgtier

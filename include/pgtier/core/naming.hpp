@@ -1,4 +1,5 @@
 #pragma once
+#include <cstddef>
 #include <ctime>
 #include <optional>
 #include <string>
@@ -16,10 +17,15 @@ std::string archive_name(BackupType type, const std::tm& local, int collision = 
 std::string sidecar_name(const std::string& archive);   // NAME.sha256
 std::string manifest_name(const std::string& archive);  // NAME.json
 std::string partial_name(const std::string& archive);   // .NAME.partial
-std::string latest_link_name(BackupType type);          // latest_<tier>.sql.bz2
+// ".NAME.section-INDEX.partial": section INDEX (its place in the archive) of a parallel backup,
+// compressed apart until it is appended to .NAME.partial. Partial too: the sweep removes it.
+std::string spool_name(const std::string& archive, std::size_t index);
+std::string latest_link_name(BackupType type);  // latest_<tier>.sql.bz2
 
 // True only for names archive_name() makes for `type`: YYYYMMDD_HHMMSS[-N]_<tier>.sql.bz2.
 bool looks_like_archive(const std::string& file_name, BackupType type);
+// True only for names spool_name() makes for an archive of `type`.
+bool looks_like_spool(const std::string& file_name, BackupType type);
 
 // A name pgtier cannot restore a database into; the message is the reason alone ("the
 // database name is empty"), for the caller to phrase.

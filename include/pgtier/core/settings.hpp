@@ -36,6 +36,10 @@ struct RetentionConfig {
     int keep_monthly_full = 0;  // also keep the newest full of each of the last N months
 };
 
+struct BackupConfig {
+    int jobs = 0;  // databases dumped at once; 0 = default_jobs(cores) (core/jobs.hpp)
+};
+
 struct CompressionConfig {
     int level = 9;
     int threads = 0;  // 0 = one per core

@@ -1,10 +1,12 @@
 #pragma once
 #include <atomic>
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "pgtier/archive/compressor.hpp"
 #include "pgtier/core/backup_type.hpp"
+#include "pgtier/core/errors.hpp"
 #include "pgtier/core/sql_filter.hpp"  // has_dump_trailer
 #include "pgtier/pg/pg_client.hpp"
 #include "pgtier/sys/config.hpp"
@@ -21,19 +23,35 @@ enum class DumpOutcome {
     dropped,  // the database no longer exists and pg_dump wrote nothing: no section
 };
 
-// Runs pg_dumpall --globals-only / pg_dump --create for each section, in order, streaming
-// their output into `writer` (one section each). The password reaches the children only
-// through an inherited, unnamed PGPASSFILE (see ClientEnvironment). Throws Error when a child
-// fails, ends without its "dump complete" trailer, or `stop` is set; except that a database dropped
-// after it was listed (pg_dump failed before any output and the database is gone) is
-// DumpOutcome::dropped.
+// Thrown by a dump stopped through DumpControl::abort (another dump of the run failed).
+class DumpAborted : public Error {
+  public:
+    using Error::Error;
+};
+
+// What a caller running several dumps at once gives each one.
+struct DumpControl {
+    // Once set: the child is killed and dump() throws DumpAborted (within 0.2 s).
+    const std::atomic<bool>* abort = nullptr;
+    // When given: the bytes read so far are kept here, and dump() logs no progress lines of its
+    // own (the caller logs one line for all its dumps).
+    std::atomic<std::uint64_t>* bytes = nullptr;
+};
+
+// Runs pg_dumpall --globals-only / pg_dump --create for each section, streaming their output
+// into `writer` (one section each). The password reaches the children only through an
+// inherited, unnamed PGPASSFILE (see ClientEnvironment). Throws Error when a child fails, ends
+// without its "dump complete" trailer, or `stop` is set; except that a database dropped after
+// it was listed (pg_dump failed before any output and the database is gone) is
+// DumpOutcome::dropped. dump() may run in several threads at once (one Dumper, one writer each).
 class Dumper {
   public:
     Dumper(const ConnectionSettings& settings, const std::atomic<bool>& stop);
     Dumper(const Dumper&) = delete;
     Dumper& operator=(const Dumper&) = delete;
 
-    DumpOutcome dump(const DumpSection& section, ParallelBzip2Writer& writer);
+    DumpOutcome dump(const DumpSection& section, ParallelBzip2Writer& writer,
+                     const DumpControl& control = {});
 
     // "pg_dump (PostgreSQL) 15.18 …"
     std::string pg_dump_version() const;

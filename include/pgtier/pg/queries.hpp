@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -29,6 +30,10 @@ struct DatabaseContent {
 };
 // One query inside a database: what statistics count and what they cannot see (sequences).
 DatabaseContent database_content(Connection& conn);
+
+// The size on disk of every connectable database, by name: what a parallel backup orders its
+// dumps by (largest first).
+std::map<std::string, std::uint64_t> database_sizes(Connection& conn);
 
 // ---- restore
 std::set<std::string> role_names(Connection& conn);

@@ -1,6 +1,7 @@
 #pragma once
 #include <atomic>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,6 +44,30 @@ class PartialFile {
     std::string name_;
     UniqueFd fd_;
     bool released_ = false;
+};
+
+// One section of a parallel backup, compressed apart under its spool_name() in the tier folder
+// until it is appended to the archive; removed when destroyed (the sweep removes one that a
+// crash left).
+class SpoolFile {
+  public:
+    SpoolFile(Directory dir, std::string name);
+    ~SpoolFile();
+    SpoolFile(const SpoolFile&) = delete;
+    SpoolFile& operator=(const SpoolFile&) = delete;
+
+    // For writing, until close().
+    int fd() const { return fd_.get(); }
+    fs::path path() const { return dir_.path_of(name_); }
+    // No fsync: a spool never outlives its run.
+    void close();
+    // Opens it again to append it, never through a link.
+    UniqueFd open_for_reading() const { return dir_.open_for_reading(name_); }
+
+  private:
+    Directory dir_;
+    std::string name_;
+    UniqueFd fd_;
 };
 
 // The backup directory: tier folders, published archives, pgtier's state files, the lock and
@@ -99,6 +124,9 @@ class Repository {
 
     // Starts writing a new archive under its .partial name in the tier folder.
     PartialFile create_partial(BackupType type, const std::string& name) const;
+    // Starts writing section `index` (archive order) of archive `name` apart (parallel backup).
+    std::unique_ptr<SpoolFile> create_spool(BackupType type, const std::string& name,
+                                            std::size_t index) const;
 
     // Resolves what a user named: a path, a name in a tier folder, or latest-<tier>. A link
     // (latest_full.sql.bz2) is resolved one level, to an archive in the same folder. Throws

@@ -18,6 +18,7 @@ struct Config {
     StorageConfig storage;
     ScheduleConfig schedule;
     RetentionConfig retention;
+    BackupConfig backup;
     CompressionConfig compression;
     OffsiteConfig offsite;
     DaemonConfig daemon;
