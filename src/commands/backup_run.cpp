@@ -116,8 +116,9 @@ RunRecord take_backup(const Config& config, const Repository& repo,
     manifest.pg_dump_version = pg_dump_version;
     CompressedTotals totals;
     {
-        ParallelBzip2Writer writer(partial.fd(), config.compression.level,
-                                   config.compression.threads);
+        WorkerPool pool(config.compression.threads);
+        ArchiveWriter writer(partial.fd(), {config.compression.format, config.compression.level},
+                             pool);
         // A database dropped since the listing has no section; the rest is published.
         std::vector<DumpSection> dumped;
         for (const auto& section : sections) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "pgtier/core/compression.hpp"
+
 // The configuration's sections as plain values, for the logic that uses them; reading them from
 // TOML and the environment is sys/config.hpp.
 namespace pgtier {
@@ -37,6 +39,7 @@ struct RetentionConfig {
 };
 
 struct CompressionConfig {
+    CompressionFormat format = CompressionFormat::bzip2;
     int level = 9;
     int threads = 0;  // 0 = one per core
 };

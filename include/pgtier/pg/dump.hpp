@@ -33,7 +33,7 @@ class Dumper {
     Dumper(const Dumper&) = delete;
     Dumper& operator=(const Dumper&) = delete;
 
-    DumpOutcome dump(const DumpSection& section, ParallelBzip2Writer& writer);
+    DumpOutcome dump(const DumpSection& section, ArchiveWriter& writer);
 
     // "pg_dump (PostgreSQL) 15.18 …"
     std::string pg_dump_version() const;
