@@ -40,8 +40,9 @@ struct RetentionConfig {
 
 struct CompressionConfig {
     CompressionFormat format = CompressionFormat::bzip2;
-    int level = 9;
-    int threads = 0;  // 0 = one per core
+    int level = 9;           // after loading: the configured level, else the format's default
+    int threads = 0;         // 0 = one per core
+    bool level_set = false;  // whether the file or the environment gave a level
 };
 
 // [offsite]: copies in S3-compatible object storage (docs/design.md, Offsite copies).
