@@ -107,6 +107,7 @@ void add_verify(CLI::App& app, std::vector<Command>& all) {
     struct Options {
         std::vector<std::string> archives;
         bool remote = false, deep = false;
+        std::optional<int> threads;
     };
     auto o = std::make_shared<Options>();
     auto* verify = app.add_subcommand(
@@ -117,8 +118,14 @@ void add_verify(CLI::App& app, std::vector<Command>& all) {
     verify->add_flag("--remote", o->remote,
                      "check the bucket's archives: sizes and checksums against the manifests");
     verify->add_flag("--deep", o->deep, "with --remote: also download and decode every section");
+    verify
+        ->add_option("--threads", o->threads,
+                     "threads that decode a section (default: compression.threads; 0 = one per "
+                     "core)")
+        ->check(CLI::Range(0, 256));
     all.push_back({verify, [o](const Context& c) {
-                       return commands::verify(c.config, c.env, o->archives, o->remote, o->deep);
+                       return commands::verify(c.config, c.env, o->archives, o->remote, o->deep,
+                                               o->threads.value_or(c.config.compression.threads));
                    }});
 }
 
@@ -301,7 +308,7 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
     CLI::App app{"pgtier " PGTIER_VERSION
                  " — tiered logical backups of a PostgreSQL cluster: full, differential and "
-                 "incremental dumps as checked bzip2 archives."};
+                 "incremental dumps as checked bzip2 (or zstd) archives."};
     app.set_version_flag("--version", "pgtier " PGTIER_VERSION);
     app.require_subcommand(1);
     app.fallthrough();

@@ -1,10 +1,11 @@
 #include "pgtier/archive/compressor.hpp"
 
 #include <bzlib.h>
-#include <unistd.h>
+#include <zstd.h>
 
-#include <cerrno>
+#include <algorithm>
 
+#include "bzip2_memory.hpp"
 #include "pgtier/core/errors.hpp"
 #include "pgtier/sys/files.hpp"
 
@@ -12,47 +13,17 @@ namespace pgtier {
 
 namespace {
 
-// libbz2 allocates about 7.6 MB of work memory per stream at level 9 (four allocations, the
-// same sizes in the same order every time). Fresh memory per 900 kB block cost a page fault
-// storm (measured: 124,000 faults and ~45% more CPU than bzip2 on a 220 MB dump), so each
-// compressor thread keeps its allocations and hands them back to libbz2 for every block.
-class ReusedBzipMemory {
-  public:
-    void rewind() { next_ = 0; }
-    void* take(std::size_t size) {
-        if (next_ == chunks_.size()) chunks_.push_back({});
-        auto& chunk = chunks_[next_++];
-        if (chunk.size < size) {
-            chunk.memory = std::make_unique<char[]>(size);
-            chunk.size = size;
-        }
-        return chunk.memory.get();
-    }
+// Per pool thread, kept from block to block (see ReusedBzipMemory).
+thread_local ReusedBzipMemory bzip_memory;
 
-  private:
-    struct Chunk {
-        std::unique_ptr<char[]> memory;
-        std::size_t size = 0;
-    };
-    std::vector<Chunk> chunks_;
-    std::size_t next_ = 0;
-};
-
-void* reuse_alloc(void* opaque, int count, int size) {
-    return static_cast<ReusedBzipMemory*>(opaque)->take(static_cast<std::size_t>(count) *
-                                                        static_cast<std::size_t>(size));
-}
-void reuse_free(void*, void*) {}  // kept for the next block
-
-void compress_block(const std::vector<char>& input, std::vector<char>& output, int level,
-                    ReusedBzipMemory& memory) {
+void compress_bzip2(const std::vector<char>& input, std::vector<char>& output, int level) {
     // bzip2's documented bound: 1% larger plus 600 bytes.
     output.resize(input.size() + input.size() / 100 + 600);
-    memory.rewind();
+    bzip_memory.rewind();
     bz_stream stream{};
-    stream.bzalloc = reuse_alloc;
-    stream.bzfree = reuse_free;
-    stream.opaque = &memory;
+    stream.bzalloc = ReusedBzipMemory::alloc;
+    stream.bzfree = ReusedBzipMemory::free;
+    stream.opaque = &bzip_memory;
     int rc = BZ2_bzCompressInit(&stream, level, 0, 0);
     if (rc != BZ_OK)
         throw Error("bzip2 compression failed to start (code " + std::to_string(rc) + ")");
@@ -71,73 +42,96 @@ void compress_block(const std::vector<char>& input, std::vector<char>& output, i
     output.resize(written);
 }
 
+struct FreeCCtx {
+    void operator()(ZSTD_CCtx* context) const { ZSTD_freeCCtx(context); }
+};
+// Per pool thread: a context keeps its tables from frame to frame.
+thread_local std::unique_ptr<ZSTD_CCtx, FreeCCtx> zstd_context;
+
+void check_zstd(std::size_t rc, const char* what) {
+    if (ZSTD_isError(rc))
+        throw Error(std::string("zstd compression failed (") + what + ": " + ZSTD_getErrorName(rc) +
+                    ")");
+}
+
+void compress_zstd(const std::vector<char>& input, std::vector<char>& output, int level) {
+    if (!zstd_context) zstd_context.reset(ZSTD_createCCtx());
+    if (!zstd_context) throw Error("zstd compression failed to start (out of memory)");
+    ZSTD_CCtx* cctx = zstd_context.get();
+    check_zstd(ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters), "reset");
+    check_zstd(ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level), "level");
+    // A checksum per frame: zstdcat and pgtier's decoder find corrupt text, as bzip2's CRCs do.
+    check_zstd(ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1), "checksum");
+    output.resize(ZSTD_compressBound(input.size()));
+    const std::size_t written =
+        ZSTD_compress2(cctx, output.data(), output.size(), input.data(), input.size());
+    check_zstd(written, "frame");
+    output.resize(written);
+}
+
 }  // namespace
 
-ParallelBzip2Writer::ParallelBzip2Writer(int fd, int level, int threads, std::size_t block_size)
-    : fd_(fd), level_(level), block_size_(block_size) {
-    if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    max_in_flight_ = 2 * static_cast<std::size_t>(threads) + 1;
-    for (int i = 0; i < threads; ++i) compressors_.emplace_back([this] { compressor_loop(); });
-    writer_ = std::thread([this] { writer_loop(); });
+std::size_t ArchiveWriter::default_block_size(CompressionFormat format) {
+    return format == CompressionFormat::zstd ? zstd_frame_size : bzip2_block_size;
 }
 
-ParallelBzip2Writer::~ParallelBzip2Writer() {
-    shut_down();
+std::size_t ArchiveWriter::default_window(std::size_t block_size, std::size_t pool_threads) {
+    constexpr std::size_t input_budget = std::size_t{64} << 20;
+    const std::size_t by_memory = input_budget / std::max<std::size_t>(block_size, 1);
+    return std::max<std::size_t>(2, std::min(2 * pool_threads + 1, by_memory));
 }
 
-void ParallelBzip2Writer::shut_down() {
-    {
-        std::lock_guard lock(mutex_);
-        stopping_ = true;
-    }
-    work_ready_.notify_all();
-    block_done_.notify_all();
-    space_free_.notify_all();
-    if (writer_.joinable()) writer_.join();
-    for (auto& t : compressors_) {
-        if (t.joinable()) t.join();
-    }
+ArchiveWriter::ArchiveWriter(int fd, const CompressionSettings& settings, WorkerPool& pool)
+    : fd_(fd), settings_(settings), pool_(pool) {
+    if (settings_.block_size == 0) settings_.block_size = default_block_size(settings_.format);
+    window_ = settings_.window != 0 ? settings_.window
+                                    : default_window(settings_.block_size, pool_.size());
 }
 
-void ParallelBzip2Writer::begin_section() {
+ArchiveWriter::~ArchiveWriter() {
+    // The pool's threads hold pointers to this writer's blocks until they report them done.
+    std::unique_lock lock(mutex_);
+    cancelled_ = true;
+    block_done_.wait(lock, [&] { return running_ == 0; });
+}
+
+void ArchiveWriter::begin_section() {
     if (in_section_) end_section();
     in_section_ = true;
 }
 
-void ParallelBzip2Writer::write(const char* data, std::size_t size) {
+void ArchiveWriter::write(const char* data, std::size_t size) {
     bytes_in_ += size;
+    const std::size_t block_size = settings_.block_size;
     while (size > 0) {
         if (!current_) current_ = take_free_block();
-        const std::size_t room = block_size_ - current_->input.size();
+        const std::size_t room = block_size - current_->input.size();
         const std::size_t take = std::min(room, size);
         current_->input.insert(current_->input.end(), data, data + take);
         data += take;
         size -= take;
-        if (current_->input.size() == block_size_) submit_current(false);
+        if (current_->input.size() == block_size) submit_current(false);
     }
 }
 
 // Blocks are recycled so their buffers keep their capacity: no allocation per block.
-std::unique_ptr<ParallelBzip2Writer::Block> ParallelBzip2Writer::take_free_block() {
+std::unique_ptr<ArchiveWriter::Block> ArchiveWriter::take_free_block() {
     std::unique_ptr<Block> block;
-    {
-        std::lock_guard lock(mutex_);
-        if (!free_blocks_.empty()) {
-            block = std::move(free_blocks_.back());
-            free_blocks_.pop_back();
-        }
-    }
-    if (!block) {
+    if (!free_blocks_.empty()) {
+        block = std::move(free_blocks_.back());
+        free_blocks_.pop_back();
+    } else {
         block = std::make_unique<Block>();
-        block->input.reserve(block_size_);
+        block->input.reserve(settings_.block_size);
     }
     block->input.clear();
     block->output.clear();
     block->done = false;
+    block->error = nullptr;
     return block;
 }
 
-void ParallelBzip2Writer::end_section() {
+void ArchiveWriter::end_section() {
     if (!in_section_) return;
     // Always close the section with a block (possibly empty): its stream ends here.
     if (!current_) current_ = take_free_block();
@@ -146,110 +140,98 @@ void ParallelBzip2Writer::end_section() {
     ++section_index_;
 }
 
-void ParallelBzip2Writer::submit_current(bool last_of_section) {
+void ArchiveWriter::submit_current(bool last_of_section) {
+    while (in_flight_.size() >= window_) write_front();
     auto block = std::move(current_);
     block->section = section_index_;
     block->last_of_section = last_of_section;
-    block->input_size = block->input.size();
-    std::unique_lock lock(mutex_);
-    space_free_.wait(lock,
-                     [&] { return in_flight_.size() < max_in_flight_ || failure_ || stopping_; });
-    rethrow_if_failed();
-    block->sequence = next_sequence_++;
     Block* raw = block.get();
-    in_flight_.emplace(raw->sequence, std::move(block));
-    to_compress_.push_back(raw);
-    work_ready_.notify_one();
+    {
+        std::lock_guard lock(mutex_);
+        ++running_;
+    }
+    in_flight_.push_back(std::move(block));
+    pool_.submit([this, raw] { compress(raw); });
+    write_ready();
 }
 
-void ParallelBzip2Writer::rethrow_if_failed() {
-    if (failure_) std::rethrow_exception(failure_);
-}
-
-void ParallelBzip2Writer::compressor_loop() {
-    ReusedBzipMemory memory;
-    for (;;) {
-        Block* block = nullptr;
-        {
-            std::unique_lock lock(mutex_);
-            work_ready_.wait(lock, [&] { return stopping_ || !to_compress_.empty(); });
-            if (stopping_) return;
-            block = to_compress_.front();
-            to_compress_.pop_front();
-        }
+void ArchiveWriter::compress(Block* block) {
+    bool skip = false;
+    {
+        std::lock_guard lock(mutex_);
+        skip = cancelled_;
+    }
+    std::exception_ptr error;
+    if (!skip) {
         try {
-            compress_block(block->input, block->output, level_, memory);
+            if (settings_.format == CompressionFormat::zstd) {
+                compress_zstd(block->input, block->output, settings_.level);
+            } else {
+                compress_bzip2(block->input, block->output, settings_.level);
+            }
         } catch (...) {
-            std::lock_guard lock(mutex_);
-            if (!failure_) failure_ = std::current_exception();
+            error = std::current_exception();
         }
+    }
+    // Notified under the lock: once running_ reaches 0 the writer may be destroyed.
+    std::lock_guard lock(mutex_);
+    block->error = error;
+    block->done = true;
+    --running_;
+    block_done_.notify_all();
+}
+
+void ArchiveWriter::write_ready() {
+    for (;;) {
+        if (in_flight_.empty()) return;
         {
             std::lock_guard lock(mutex_);
-            block->done = true;
+            if (!in_flight_.front()->done) return;
         }
-        block_done_.notify_all();
-        space_free_.notify_all();
+        write_front();
     }
 }
 
-void ParallelBzip2Writer::writer_loop() {
-    std::size_t open_section = static_cast<std::size_t>(-1);
-    CompressedSection section;
-    for (;;) {
-        Block* block = nullptr;
-        {
-            std::unique_lock lock(mutex_);
-            block_done_.wait(lock, [&] {
-                if (stopping_ || failure_) return true;
-                auto it = in_flight_.find(next_to_write_);
-                return it != in_flight_.end() && it->second->done;
-            });
-            if (stopping_ || failure_) return;
-            block = in_flight_.find(next_to_write_)->second.get();
-        }
-        try {
-            if (block->section != open_section) {
-                open_section = block->section;
-                section = CompressedSection{};
-                section.offset = file_offset_;
-                section_hash_ = Sha256();
-            }
-            write_all(fd_, block->output.data(), block->output.size(), "the archive");
-            file_hash_.update(block->output.data(), block->output.size());
-            section_hash_.update(block->output.data(), block->output.size());
-            file_offset_ += block->output.size();
-            section.length += block->output.size();
-            section.uncompressed_length += block->input_size;
-            if (block->last_of_section) {
-                section.sha256 = section_hash_.hex_digest();
-                std::lock_guard lock(mutex_);
-                sections_.push_back(section);
-            }
-        } catch (...) {
-            std::lock_guard lock(mutex_);
-            failure_ = std::current_exception();
-            space_free_.notify_all();
-            return;
-        }
-        {
-            std::lock_guard lock(mutex_);
-            auto it = in_flight_.find(next_to_write_);
-            free_blocks_.push_back(std::move(it->second));
-            in_flight_.erase(it);
-            ++next_to_write_;
-        }
-        space_free_.notify_all();
-    }
-}
-
-CompressedTotals ParallelBzip2Writer::finish() {
-    if (in_section_) end_section();
+void ArchiveWriter::write_front() {
+    if (failure_) std::rethrow_exception(failure_);  // the file is no longer whole
+    Block& block = *in_flight_.front();
     {
         std::unique_lock lock(mutex_);
-        space_free_.wait(lock, [&] { return in_flight_.empty() || failure_; });
-        rethrow_if_failed();
+        block_done_.wait(lock, [&] { return block.done; });
     }
-    shut_down();
+    try {
+        if (block.error) std::rethrow_exception(block.error);
+        append(block);
+    } catch (...) {
+        failure_ = std::current_exception();
+        throw;
+    }
+    if (free_blocks_.size() < window_) free_blocks_.push_back(std::move(in_flight_.front()));
+    in_flight_.pop_front();
+}
+
+void ArchiveWriter::append(const Block& block) {
+    if (block.section != open_section_) {
+        open_section_ = block.section;
+        section_ = CompressedSection{};
+        section_.offset = file_offset_;
+        section_hash_ = Sha256();
+    }
+    write_all(fd_, block.output.data(), block.output.size(), "the archive");
+    file_hash_.update(block.output.data(), block.output.size());
+    section_hash_.update(block.output.data(), block.output.size());
+    file_offset_ += block.output.size();
+    section_.length += block.output.size();
+    section_.uncompressed_length += block.input.size();
+    if (block.last_of_section) {
+        section_.sha256 = section_hash_.hex_digest();
+        sections_.push_back(section_);
+    }
+}
+
+CompressedTotals ArchiveWriter::finish() {
+    if (in_section_) end_section();
+    while (!in_flight_.empty()) write_front();
     CompressedTotals totals;
     totals.compressed_size = file_offset_;
     totals.uncompressed_size = bytes_in_;

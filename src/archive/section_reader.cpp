@@ -17,7 +17,8 @@ void check_whole_archive(const ArchiveSource& archive, const std::string& sideca
 }
 
 void check_section(const ArchiveSource& archive, const SectionEntry& section) {
-    SectionCheck check(section, nullptr, SectionCheck::Mode::hash_only);
+    SectionCheck check(section, {archive_format(archive.name())}, nullptr,
+                       SectionCheck::Mode::hash_only);
     archive.read(section.offset, section.length, check.label(),
                  [&](const char* data, std::size_t n) { check.feed(data, n); });
     if (check.finish().has(SectionFault::sha256)) {
@@ -26,8 +27,9 @@ void check_section(const ArchiveSource& archive, const SectionEntry& section) {
     }
 }
 
-void read_section(const ArchiveSource& archive, const SectionEntry& section, const TextSink& sink) {
-    SectionCheck check(section, sink);
+void read_section(const ArchiveSource& archive, const SectionEntry& section, const TextSink& sink,
+                  WorkerPool* pool) {
+    SectionCheck check(section, {archive_format(archive.name()), pool}, sink);
     const std::string& what = check.label();
     archive.read(section.offset, section.length, what, [&](const char* data, std::size_t n) {
         check.feed(data, n);
@@ -36,8 +38,13 @@ void read_section(const ArchiveSource& archive, const SectionEntry& section, con
             throw Error(archive.describe() + ": " + check.problems().front().message);
         }
     });
-    // Restore names one problem, in this order (verify lists them all).
+    // Restore names one problem, in this order (verify lists them all). A decode error can
+    // also come last: text held back (a zstd frame, chunks decoded in parallel) is decoded then.
     const SectionVerdict verdict = check.finish();
+    for (const auto& problem : verdict.problems) {
+        if (problem.fault == SectionFault::corrupt)
+            throw Error(archive.describe() + ": " + problem.message);
+    }
     if (verdict.has(SectionFault::cut_short))
         throw Error(archive.describe() + ": " + what + " is truncated");
     if (verdict.has(SectionFault::sha256)) {

@@ -106,13 +106,14 @@ std::vector<PlannedSection> plan_sections(const Manifest& manifest, const Proble
 
 }  // namespace
 
-VerifyResult verify_archive(const StoredArchive& archive) {
+VerifyResult verify_archive(const StoredArchive& archive, WorkerPool* pool) {
     VerifyResult result;
     const ProblemSink problem = [&](std::string text) {
         result.ok = false;
         result.problems.push_back(std::move(text));
     };
     const std::string& name = archive.name;
+    const Decoding decoding{archive_format(name), pool};
     std::shared_ptr<const ArchiveSource> source;
     std::uint64_t file_size = 0;
     try {
@@ -138,7 +139,8 @@ VerifyResult verify_archive(const StoredArchive& archive) {
     }
     if (manifest && manifest->name != name) {
         problem("its manifest describes \"" + manifest->name +
-                "\", not this file: never acted on (checked as a plain bzip2 file)");
+                "\", not this file: never acted on (checked as a plain " +
+                std::string(to_string(decoding.format)) + " file)");
         manifest.reset();
     }
 
@@ -159,7 +161,7 @@ VerifyResult verify_archive(const StoredArchive& archive) {
         file_hash.update(data, got);
         if (!manifest) {
             // Keep hashing after a decode error: the sidecar is compared with the whole file.
-            if (!whole) whole = std::make_unique<SectionDecoder>("archive");
+            if (!whole) whole = std::make_unique<SectionDecoder>("archive", decoding);
             if (!whole->corrupt()) {
                 whole->feed(data, got);
                 if (whole->corrupt()) problem(whole->corruption());
@@ -179,7 +181,7 @@ VerifyResult verify_archive(const StoredArchive& archive) {
                 take = static_cast<std::size_t>(
                     std::min<std::uint64_t>(got, check.entry.offset - position));
             } else {
-                if (!run) run = std::make_unique<SectionCheck>(check.entry);
+                if (!run) run = std::make_unique<SectionCheck>(check.entry, decoding);
                 take = static_cast<std::size_t>(std::min<std::uint64_t>(got, check.end - position));
                 run->feed(data, take);
             }
@@ -201,10 +203,14 @@ VerifyResult verify_archive(const StoredArchive& archive) {
     }
 
     if (!manifest) {
+        if (whole && !whole->corrupt()) {
+            whole->finish();
+            if (whole->corrupt()) problem(whole->corruption());
+        }
         if (file_size == 0) {
             problem("archive: the file is empty");
         } else if (whole && !whole->corrupt() && !whole->ended_cleanly()) {
-            problem("archive: the file ends inside a bzip2 stream");
+            problem(std::string("archive: the file ends inside a ") + whole->unit());
         }
     } else {
         // The file ended inside or before these: a decode error found so far, then the end.
@@ -220,7 +226,7 @@ VerifyResult verify_archive(const StoredArchive& archive) {
                 report_file_end(check, file_size, problem);
                 continue;
             }
-            SectionCheck overlapped(check.entry);
+            SectionCheck overlapped(check.entry, decoding);
             try {
                 source->read(check.entry.offset, check.entry.length, check.label,
                              [&](const char* data, std::size_t n) { overlapped.feed(data, n); });

@@ -116,7 +116,8 @@ RunRecord take_backup(const Config& config, const Repository& repo,
 
     Manifest manifest;
     manifest.type = plan.type;
-    manifest.name = repo.new_archive_name(plan.type, local_time(started));
+    manifest.name =
+        repo.new_archive_name(plan.type, local_time(started), config.compression.format);
     manifest.tool_version = PGTIER_VERSION;
     manifest.server_version = server.version;
     manifest.started_at = started;

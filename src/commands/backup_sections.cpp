@@ -14,7 +14,6 @@
 #include <thread>
 
 #include "pgtier/archive/sha256.hpp"
-#include "pgtier/core/jobs.hpp"
 #include "pgtier/core/section_schedule.hpp"
 #include "pgtier/sys/log.hpp"
 
@@ -38,20 +37,22 @@ std::string mib_text(std::uint64_t bytes) {
     return text;
 }
 
-// The writer of a run's archive (jobs = 1) or of one section's spool file. The one place that
-// decides how sections compressed at once share the compressors: for now each has its own
-// threads, compression.threads split between the jobs (all of them when jobs = 1).
-std::unique_ptr<ParallelBzip2Writer> make_section_writer(int fd,
-                                                         const CompressionConfig& compression,
-                                                         int jobs) {
-    return std::make_unique<ParallelBzip2Writer>(
-        fd, compression.level,
-        section_threads(compression.threads, std::thread::hardware_concurrency(), jobs));
+// The writer of a run's archive (jobs = 1) or of one section's spool file. Every writer of a run
+// shares the run's compression threads (`pool`); each keeps its share of the blocks in flight, so
+// that several sections compressed at once hold no more memory than one did.
+std::unique_ptr<ArchiveWriter> make_section_writer(int fd, const CompressionConfig& compression,
+                                                   WorkerPool& pool, int jobs) {
+    CompressionSettings settings{compression.format, compression.level};
+    const std::size_t window = ArchiveWriter::default_window(
+        ArchiveWriter::default_block_size(compression.format), pool.size());
+    settings.window = std::max<std::size_t>(2, window / static_cast<std::size_t>(jobs));
+    return std::make_unique<ArchiveWriter>(fd, settings, pool);
 }
 
 SectionsDumped dump_serially(const SectionDumpJob& job) {
     SectionsDumped result;
-    const auto writer = make_section_writer(job.archive_fd, job.config.compression, 1);
+    WorkerPool pool(job.config.compression.threads);
+    const auto writer = make_section_writer(job.archive_fd, job.config.compression, pool, 1);
     // A database dropped since the listing has no section; the rest is published.
     for (const auto& section : job.sections) {
         if (job.dumper.dump(section, *writer) == DumpOutcome::dumped) {
@@ -78,6 +79,7 @@ class ParallelDump {
   public:
     explicit ParallelDump(const SectionDumpJob& job)
         : job_(job),
+          pool_(job.config.compression.threads),
           workers_(std::min<std::size_t>(static_cast<std::size_t>(job.jobs), job.sections.size())),
           slots_(job.sections.size()),
           append_(job.sections.size()) {
@@ -160,7 +162,7 @@ class ParallelDump {
         DumpOutcome outcome;
         CompressedTotals totals;
         {
-            const auto writer = make_section_writer(spool->fd(), job_.config.compression,
+            const auto writer = make_section_writer(spool->fd(), job_.config.compression, pool_,
                                                     static_cast<int>(workers_));
             outcome = job_.dumper.dump(section, *writer, {&abort_, &slot.bytes});
             totals = writer->finish();
@@ -250,6 +252,7 @@ class ParallelDump {
     }
 
     const SectionDumpJob& job_;
+    WorkerPool pool_;  // the compression threads every section's writer shares
     const std::size_t workers_;
     std::vector<Slot> slots_;
     std::vector<std::size_t> start_order_;

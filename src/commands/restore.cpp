@@ -137,7 +137,9 @@ ResolvedArchive resolve_archive(const Repository& repo, Catalog& catalog, const 
     const auto manifest_text = stored.read_beside(manifest_name(stored.name));
     if (!manifest_text) {
         throw Error(stored.location + " has no manifest " + manifest_name(stored.name) +
-                    ": not a pgtier archive (a plain SQL archive replays with bzcat | psql)");
+                    ": not a pgtier archive (a plain SQL archive replays with " +
+                    (archive_format(stored.name) == CompressionFormat::zstd ? "zstdcat" : "bzcat") +
+                    " | psql)");
     }
     if (!stored.read_beside(sidecar_name(stored.name))) {
         throw Error(stored.location + " has no sidecar " + sidecar_name(stored.name));
@@ -371,7 +373,8 @@ ExitCode restore_database(const Config& config, const Environment& env,
     const SectionRef ref{archive.source, *section};
     check_section(*ref.archive, ref.section);  // before anything changes
     const auto roles = roles_for(catalog, archive);
-    Restorer restorer(resolve_connection(config, env), stop_requested());
+    WorkerPool decode_pool(config.compression.threads);
+    Restorer restorer(resolve_connection(config, env), stop_requested(), &decode_pool);
     check_restore_versions(restorer, {&archive.manifest}, force_version);
     restorer.drop_stale_work_databases();
     const std::string target = as.value_or(database);
@@ -415,7 +418,8 @@ ExitCode restore_full(const Config& config, const Environment& env, const std::s
             source.databases.push_back({archive.source, s});
         }
     }
-    Restorer restorer(resolve_connection(config, env), stop_requested());
+    WorkerPool decode_pool(config.compression.threads);
+    Restorer restorer(resolve_connection(config, env), stop_requested(), &decode_pool);
     check_restore_versions(restorer, {&archive.manifest}, force_version);
     restorer.drop_stale_work_databases();
     return restore_cluster(repo, restorer, source, replace, print_line);
@@ -432,7 +436,8 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
         return ExitCode::ok;
     }
     const auto lock = lock_for_restore(repo);
-    Restorer restorer(resolve_connection(config, env), stop_requested());
+    WorkerPool decode_pool(config.compression.threads);
+    Restorer restorer(resolve_connection(config, env), stop_requested(), &decode_pool);
     restorer.drop_stale_work_databases();
     // --if-empty looks at the cluster first: on a cluster in use it does nothing, whatever
     // state the backup directory is in (it is what the daemon runs at every start).

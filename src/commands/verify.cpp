@@ -52,7 +52,7 @@ VerifyResult check_remote_listing(const std::shared_ptr<S3Store>& store,
 }
 
 ExitCode verify_remote(const Config& config, const Environment& env,
-                       const std::vector<std::string>& names, bool deep) {
+                       const std::vector<std::string>& names, bool deep, WorkerPool& pool) {
     const std::shared_ptr<S3Store> store = open_offsite_store(config, env, &stop_requested());
     auto entries = scan_store(*store);
     bool all_ok = true;
@@ -86,7 +86,7 @@ ExitCode verify_remote(const Config& config, const Environment& env,
             continue;
         }
         spdlog::debug("verifying {}", e->location);
-        const auto result = deep ? verify_archive(stored_archive(store, e->tier, e->name))
+        const auto result = deep ? verify_archive(stored_archive(store, e->tier, e->name), &pool)
                                  : check_remote_listing(store, *e);
         all_ok = all_ok && result.ok;
         print_verdict(e->location, result);
@@ -97,10 +97,11 @@ ExitCode verify_remote(const Config& config, const Environment& env,
 }  // namespace
 
 ExitCode verify(const Config& config, const Environment& env,
-                const std::vector<std::string>& archives, bool remote, bool deep) {
+                const std::vector<std::string>& archives, bool remote, bool deep, int threads) {
     if (deep && !remote)
         throw ConfigError("--deep goes with --remote (a local verify always decodes)");
-    if (remote) return verify_remote(config, env, archives, deep);
+    WorkerPool pool(threads);
+    if (remote) return verify_remote(config, env, archives, deep, pool);
     Repository repo(config.storage.dir);
     if (archives.empty()) repo.require_exists();
     std::vector<std::filesystem::path> paths;
@@ -131,7 +132,7 @@ ExitCode verify(const Config& config, const Environment& env,
     }
     for (const auto& path : paths) {
         spdlog::debug("verifying {}", path.string());
-        const auto result = verify_archive(archive_at_path(path));
+        const auto result = verify_archive(archive_at_path(path), &pool);
         all_ok = all_ok && result.ok;
         print_verdict(path.string(), result);
     }

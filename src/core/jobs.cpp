@@ -12,10 +12,4 @@ int backup_jobs(int configured, unsigned cores) {
     return configured > 0 ? configured : default_jobs(cores);
 }
 
-int section_threads(int compression_threads, unsigned cores, int jobs) {
-    const int total =
-        compression_threads > 0 ? compression_threads : static_cast<int>(std::max(cores, 1u));
-    return std::max(1, total / std::max(jobs, 1));
-}
-
 }  // namespace pgtier

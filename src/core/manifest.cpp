@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pgtier/core/errors.hpp"
+#include "pgtier/core/naming.hpp"
 
 namespace pgtier {
 
@@ -43,6 +44,7 @@ std::string manifest_to_json(const Manifest& m) {
         {"format", m.format},
         {"type", to_string(m.type)},
         {"name", m.name},
+        {"compression", to_string(archive_format(m.name))},
         {"tool_version", m.tool_version},
         {"server_version", m.server_version},
         {"pg_dump_version", m.pg_dump_version},
@@ -83,6 +85,17 @@ Manifest manifest_from_json(const std::string& text, const std::string& source) 
         if (!type) throw std::invalid_argument("unknown type " + doc.at("type").dump());
         m.type = *type;
         m.name = doc.at("name").get<std::string>();
+        // Written since zstd became a choice; the name's extension says the same (older
+        // manifests, all bzip2, lack it).
+        if (doc.contains("compression")) {
+            const auto text = doc.at("compression").get<std::string>();
+            const auto format = parse_compression_format(text);
+            if (!format) throw std::invalid_argument("unknown compression \"" + text + "\"");
+            if (*format != archive_format(m.name)) {
+                throw std::invalid_argument("compression \"" + text +
+                                            "\" does not match the name " + m.name);
+            }
+        }
         m.tool_version = doc.value("tool_version", "");
         m.server_version = doc.value("server_version", "");
         m.pg_dump_version = doc.value("pg_dump_version", "");

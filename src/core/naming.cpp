@@ -29,7 +29,8 @@ std::string_view to_string(SectionKind kind) {
     return kind == SectionKind::globals ? "globals" : "database";
 }
 
-std::string archive_name(BackupType type, const std::tm& local, int collision) {
+std::string archive_name(BackupType type, const std::tm& local, int collision,
+                         CompressionFormat format) {
     char stamp[32];
     std::snprintf(stamp, sizeof stamp, "%04d%02d%02d_%02d%02d%02d", local.tm_year + 1900,
                   local.tm_mon + 1, local.tm_mday, local.tm_hour, local.tm_min, local.tm_sec);
@@ -37,7 +38,7 @@ std::string archive_name(BackupType type, const std::tm& local, int collision) {
     // Appended piecewise: GCC 12 at -O3 reports a false -Wrestrict for "x" + std::string
     // (GCC bug 105329), as below.
     if (collision > 0) name.append("-").append(std::to_string(collision + 1));
-    return name + "_" + std::string(to_string(type)) + ".sql.bz2";
+    return name.append("_").append(to_string(type)).append(archive_extension(format));
 }
 
 std::string sidecar_name(const std::string& archive) {
@@ -74,15 +75,22 @@ bool looks_like_spool(const std::string& file_name, BackupType type) {
     return looks_like_archive(inner.substr(0, at), type);
 }
 
-std::string latest_link_name(BackupType type) {
-    return "latest_" + std::string(to_string(type)) + ".sql.bz2";
+std::string latest_link_name(BackupType type, CompressionFormat format) {
+    return std::string("latest_").append(to_string(type)).append(archive_extension(format));
+}
+
+CompressionFormat archive_format(std::string_view file_name) {
+    constexpr std::string_view zst = ".zst";
+    const bool zstd =
+        file_name.size() >= zst.size() && file_name.substr(file_name.size() - zst.size()) == zst;
+    return zstd ? CompressionFormat::zstd : CompressionFormat::bzip2;
 }
 
 bool looks_like_archive(const std::string& file_name, BackupType type) {
-    // Exactly what archive_name() makes: YYYYMMDD_HHMMSS[-N]_<tier>.sql.bz2. Names read from
-    // the backup directory (or a manifest, or .pgtier/publishing) are untrusted: only this
-    // pattern is ever acted on, so no name can reach outside its tier folder.
-    const std::string suffix = std::string("_").append(to_string(type)).append(".sql.bz2");
+    // Exactly what archive_name() makes: YYYYMMDD_HHMMSS[-N]_<tier>.sql.bz2 (or .sql.zst).
+    // Names read from the backup directory (or a manifest, or .pgtier/publishing) are
+    // untrusted: only this pattern is ever acted on, so no name can reach outside its tier
+    // folder.
     auto digits = [&](std::size_t from, std::size_t count) {
         if (from + count > file_name.size()) return false;
         for (std::size_t i = from; i < from + count; ++i)
@@ -97,7 +105,12 @@ bool looks_like_archive(const std::string& file_name, BackupType type) {
         while (at < file_name.size() && at - start < 6 && digits(at, 1)) ++at;
         if (at == start) return false;
     }
-    return file_name.compare(at, std::string::npos, suffix) == 0;
+    for (auto format : all_compression_formats) {
+        const std::string suffix =
+            std::string("_").append(to_string(type)).append(archive_extension(format));
+        if (file_name.compare(at, std::string::npos, suffix) == 0) return true;
+    }
+    return false;
 }
 
 void check_database_name(const std::string& name) {

@@ -41,7 +41,7 @@ bool Dumper::still_exists(const std::string& database) const {
     return true;
 }
 
-DumpOutcome Dumper::dump(const DumpSection& section, ParallelBzip2Writer& writer,
+DumpOutcome Dumper::dump(const DumpSection& section, ArchiveWriter& writer,
                          const DumpControl& control) {
     std::vector<std::string> argv;
     std::string preamble;

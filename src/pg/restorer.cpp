@@ -35,14 +35,16 @@ bool section_creates_database(const std::string& source) {
     return source != "template1" && source != "postgres";
 }
 
-std::function<void(const TextSink&)> reader(const SectionRef& ref) {
-    return [ref](const TextSink& sink) { read_section(*ref.archive, ref.section, sink); };
+std::function<void(const TextSink&)> reader(const SectionRef& ref, WorkerPool* pool) {
+    return
+        [ref, pool](const TextSink& sink) { read_section(*ref.archive, ref.section, sink, pool); };
 }
 
 }  // namespace
 
-Restorer::Restorer(const ConnectionSettings& settings, const std::atomic<bool>& stop)
-    : client_(settings), stop_(stop) {}
+Restorer::Restorer(const ConnectionSettings& settings, const std::atomic<bool>& stop,
+                   WorkerPool* decode_pool)
+    : client_(settings), stop_(stop), decode_pool_(decode_pool) {}
 
 std::string Restorer::psql_application_name() const {
     return restore_application_name(::getpid());
@@ -333,7 +335,7 @@ RestoredDatabase Restorer::restore_database(
     try {
         if (!creates_database && !in_place) queries::create_empty_database(conn, work);
         result.bytes = replay(describe(ref), ref.section.uncompressed_length,
-                              in_place ? target : maintenance, reader(ref), &filter);
+                              in_place ? target : maintenance, reader(ref, decode_pool_), &filter);
     } catch (const Error& err) {
         throw Error(cleanup(err.what()));
     }

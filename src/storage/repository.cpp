@@ -38,9 +38,10 @@ bool is_leftover_name(const std::string& name, BackupType type) {
     };
     if (auto archive = strip(".partial")) return looks_like_archive(*archive, type);
     if (auto file = strip(".tmp")) {
-        const std::string latest = latest_link_name(type);
-        if (*file == latest || *file == "latest_" + std::string(to_string(type)) + ".json")
-            return true;
+        for (auto format : all_compression_formats) {
+            if (*file == latest_link_name(type, format)) return true;
+        }
+        if (*file == "latest_" + std::string(to_string(type)) + ".json") return true;
         for (std::string_view ext : {".sha256", ".json"}) {
             if (file->size() > ext.size() &&
                 file->compare(file->size() - ext.size(), ext.size(), ext) == 0)
@@ -248,15 +249,21 @@ std::vector<Manifest> Repository::published_manifests() const {
     return pgtier::published_manifests(scan());
 }
 
-std::string Repository::new_archive_name(BackupType type, const std::tm& local) const {
+std::string Repository::new_archive_name(BackupType type, const std::tm& local,
+                                         CompressionFormat format) const {
     const Directory dir = tier(type);
+    // A time stamp names one archive of the tier whatever its format: names sort as they were
+    // taken.
+    const auto unused = [&](const std::string& name) {
+        return dir.type_of(name) == EntryType::missing &&
+               dir.type_of(partial_name(name)) == EntryType::missing &&
+               dir.type_of(manifest_name(name)) == EntryType::missing;
+    };
     for (int collision = 0;; ++collision) {
-        std::string name = archive_name(type, local, collision);
-        if (dir.type_of(name) == EntryType::missing &&
-            dir.type_of(partial_name(name)) == EntryType::missing &&
-            dir.type_of(manifest_name(name)) == EntryType::missing) {
-            return name;
-        }
+        bool free = true;
+        for (auto other : all_compression_formats)
+            free = free && unused(archive_name(type, local, collision, other));
+        if (free) return archive_name(type, local, collision, format);
     }
 }
 
@@ -382,7 +389,8 @@ void Repository::remove_archive(BackupType type, const std::string& name) const 
     dir->sync();
     // Repoint latest_* when it named this archive (the newest is never deleted by retention,
     // but an operator's manual removal goes through here too).
-    if (dir->read_link(latest_link_name(type)) == name) point_latest_to_newest(type);
+    if (dir->read_link(latest_link_name(type, archive_format(name))) == name)
+        point_latest_to_newest(type);
 }
 
 void Repository::point_latest_to_newest(BackupType type) const {
@@ -394,13 +402,14 @@ void Repository::point_latest_to_newest(BackupType type) const {
     if (newest) {
         point_latest(dir, type, newest->name);
     } else {
-        dir.remove(latest_link_name(type));
+        for (auto format : all_compression_formats) dir.remove(latest_link_name(type, format));
     }
 }
 
 void Repository::point_latest(const Directory& dir, BackupType type,
                               const std::string& name) const {
-    const std::string link = latest_link_name(type);
+    const CompressionFormat format = archive_format(name);
+    const std::string link = latest_link_name(type, format);
     const std::string tmp = "." + link + ".tmp";
     dir.remove_quietly(tmp);
     // Relative target: the link resolves on the host through a bind mount too.
@@ -410,6 +419,12 @@ void Repository::point_latest(const Directory& dir, BackupType type,
         } catch (...) {
             dir.remove_quietly(tmp);
             throw;
+        }
+        // The link of the other format would name an older archive as the latest: a script
+        // that reads latest_full.sql.bz2 must fail, not restore stale data, once the newest
+        // archive is .sql.zst (and the other way round).
+        for (auto other : all_compression_formats) {
+            if (other != format) dir.remove(latest_link_name(type, other));
         }
         dir.sync();
         return;

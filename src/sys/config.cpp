@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <functional>
+#include <limits>
 #include <sstream>
 #include <variant>
 
@@ -94,8 +95,21 @@ const std::vector<KeySpec>& key_specs() {
          [](Config& c, const Value& v) { c.retention.keep_monthly_full = in_range(v, 0, 1200); }},
         {"backup", "jobs", KeyType::integer,
          [](Config& c, const Value& v) { c.backup.jobs = in_range(v, 0, 64); }},
+        {"compression", "format", KeyType::string,
+         [](Config& c, const Value& v) {
+             const auto& text = std::get<std::string>(v);
+             const auto format = parse_compression_format(text);
+             if (!format) throw BadValue{"must be \"bzip2\" or \"zstd\", got '" + text + "'"};
+             c.compression.format = *format;
+         }},
+        // Its range depends on the format, which may be set later (by the environment):
+        // checked once both are known (resolve_compression).
         {"compression", "level", KeyType::integer,
-         [](Config& c, const Value& v) { c.compression.level = in_range(v, 1, 9); }},
+         [](Config& c, const Value& v) {
+             c.compression.level =
+                 in_range(v, std::numeric_limits<int>::min(), std::numeric_limits<int>::max());
+             c.compression.level_set = true;
+         }},
         {"compression", "threads", KeyType::integer,
          [](Config& c, const Value& v) { c.compression.threads = in_range(v, 0, 256); }},
         {"offsite", "url", KeyType::string,
@@ -341,6 +355,38 @@ void apply_environment(Config& config, const Environment& env) {
     }
 }
 
+// The level for the format: the configured one, checked against the format's range, else the
+// format's default.
+void resolve_compression(Config& config) {
+    auto& compression = config.compression;
+    const auto levels = compression_levels(compression.format);
+    if (!compression.level_set) {
+        compression.level = levels.default_level;
+        return;
+    }
+    if (compression.level < levels.low || compression.level > levels.high) {
+        const auto other = compression.format == CompressionFormat::zstd ? CompressionFormat::bzip2
+                                                                         : CompressionFormat::zstd;
+        const auto other_levels = compression_levels(other);
+        const auto variable = [&](const std::string& key) {
+            const auto it = config.from_environment.find(key);
+            return it == config.from_environment.end() ? std::string() : it->second;
+        };
+        const std::string level_variable = variable("compression.level");
+        const std::string format_variable = variable("compression.format");
+        const std::string format = std::string(to_string(compression.format));
+        throw ConfigError(
+            (level_variable.empty() ? config.source : "environment variable " + level_variable) +
+            ": compression.level " + std::to_string(compression.level) +
+            " is out of range for compression.format \"" + format + "\"" +
+            (format_variable.empty() ? ""
+                                     : " (from environment variable " + format_variable + ")") +
+            ": " + format + " takes " + std::to_string(levels.low) + " to " +
+            std::to_string(levels.high) + " (" + std::string(to_string(other)) + ": " +
+            std::to_string(other_levels.low) + " to " + std::to_string(other_levels.high) + ")");
+    }
+}
+
 std::string lookup(const Environment& env, const std::string& name) {
     auto it = env.find(name);
     return it == env.end() ? std::string{} : it->second;
@@ -370,6 +416,7 @@ Config parse_config(const std::string& toml_text, const std::string& source,
                           ": not valid TOML: " + std::string(err.description()));
     }
     apply_environment(config, env);
+    resolve_compression(config);
     return config;
 }
 

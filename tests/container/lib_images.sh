@@ -48,10 +48,10 @@ use_debian_base() {
 # What building pgtier and running its integration tests need, from the release's own archive
 # (its compiler, libraries, Catch2 and PostgreSQL). No ceph: the S3 tests are not in the matrix.
 PG_MATRIX_PACKAGES=(
-    g++ cmake make pkg-config libpq-dev libbz2-dev libssl-dev libtomlplusplus-dev libspdlog-dev
-    libfmt-dev nlohmann-json3-dev libcli11-dev catch2 libcurl4-openssl-dev libtinyxml2-dev
-    postgresql postgresql-client bzip2 lbzip2 time util-linux procps coreutils jq python3 curl
-    openssl ca-certificates
+    g++ cmake make pkg-config libpq-dev libbz2-dev libzstd-dev libssl-dev libtomlplusplus-dev
+    libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev catch2 libcurl4-openssl-dev
+    libtinyxml2-dev postgresql postgresql-client bzip2 lbzip2 zstd time util-linux procps
+    coreutils jq python3 curl openssl ca-certificates
 )
 
 # use_build_image RELEASE: sets BUILD_DEPS_IMAGE to localhost/pgtier-builddeps:RELEASE, the base
@@ -60,7 +60,14 @@ PG_MATRIX_PACKAGES=(
 use_build_image() {
     local release=$1 ctr
     BUILD_DEPS_IMAGE=localhost/pgtier-builddeps:$release
-    podman image exists "$BUILD_DEPS_IMAGE" && return 0
+    if podman image exists "$BUILD_DEPS_IMAGE"; then
+        # Kept from an earlier run; rebuilt once the list has grown (libzstd-dev and zstd came
+        # with zstd archives).
+        podman run --rm "$BUILD_DEPS_IMAGE" dpkg-query -W "${PG_MATRIX_PACKAGES[@]}" \
+            >/dev/null 2>&1 && return 0
+        say "$BUILD_DEPS_IMAGE lacks some of PG_MATRIX_PACKAGES: building it again"
+        podman rmi -f "$BUILD_DEPS_IMAGE" >/dev/null
+    fi
     use_debian_base "$release"
     say "building $BUILD_DEPS_IMAGE (build dependencies and PostgreSQL from $release)"
     ctr=pgtier-builddeps-$release-$$

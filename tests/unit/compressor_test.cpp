@@ -1,6 +1,7 @@
 #include <bzlib.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "catch_compat.hpp"
 
@@ -9,6 +10,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "pgtier/archive/compressor.hpp"
 #include "pgtier/archive/sha256.hpp"
@@ -39,6 +41,34 @@ std::string decompress_all(const std::string& compressed) {
         BZ2_bzDecompressEnd(&stream);
     }
     return out;
+}
+
+std::string zstd_decompress_all(const std::string& compressed) {
+    std::string out;
+    std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+    std::vector<char> buffer(1 << 16);
+    ZSTD_inBuffer in{compressed.data(), compressed.size(), 0};
+    std::size_t rc = 0;
+    do {
+        ZSTD_outBuffer out_buffer{buffer.data(), buffer.size(), 0};
+        rc = ZSTD_decompressStream(dctx.get(), &out_buffer, &in);
+        REQUIRE_FALSE(ZSTD_isError(rc));
+        out.append(buffer.data(), out_buffer.pos);
+    } while (in.pos < in.size || rc != 0);
+    return out;
+}
+
+// The frames of `compressed`, which must be whole: their sizes.
+std::vector<std::size_t> zstd_frames(const std::string& compressed) {
+    std::vector<std::size_t> sizes;
+    for (std::size_t pos = 0; pos < compressed.size();) {
+        const std::size_t n =
+            ZSTD_findFrameCompressedSize(compressed.data() + pos, compressed.size() - pos);
+        REQUIRE_FALSE(ZSTD_isError(n));
+        sizes.push_back(n);
+        pos += n;
+    }
+    return sizes;
 }
 
 std::string text_like(std::size_t size, unsigned seed) {
@@ -77,7 +107,8 @@ TEST_CASE("sections are independent bzip2 streams at the recorded offsets") {
                                              text_like(300'000, 3)};
     CompressedTotals totals;
     {
-        ParallelBzip2Writer writer(file.fd, 9, 3, 100'000);
+        WorkerPool pool(3);
+        ArchiveWriter writer(file.fd, {CompressionFormat::bzip2, 9, 100'000}, pool);
         for (const auto& input : inputs) {
             writer.begin_section();
             // Odd write sizes cross block boundaries.
@@ -112,7 +143,8 @@ TEST_CASE("sections are independent bzip2 streams at the recorded offsets") {
 TEST_CASE("the output is accepted by the bzip2 command line tool") {
     TempFile file;
     {
-        ParallelBzip2Writer writer(file.fd, 9, 2);
+        WorkerPool pool(2);
+        ArchiveWriter writer(file.fd, {CompressionFormat::bzip2, 9}, pool);
         writer.begin_section();
         const auto data = text_like(2'000'000, 7);
         writer.write(data.data(), data.size());
@@ -127,7 +159,8 @@ TEST_CASE("a write error surfaces as an Error, not a crash or a hang") {
     const int fd = open("/dev/full", O_WRONLY);
     REQUIRE(fd >= 0);
     auto run = [&] {
-        ParallelBzip2Writer writer(fd, 1, 2, 10'000);
+        WorkerPool pool(2);
+        ArchiveWriter writer(fd, {CompressionFormat::bzip2, 1, 10'000}, pool);
         const auto data = text_like(1'000'000, 3);
         writer.begin_section();
         writer.write(data.data(), data.size());
@@ -136,4 +169,120 @@ TEST_CASE("a write error surfaces as an Error, not a crash or a hang") {
     };
     CHECK_THROWS_WITH(run(), match::Contains("No space left on device"));
     close(fd);
+}
+
+namespace {
+
+// One archive of `sections` written through `writer` in odd-sized writes; its bytes.
+CompressedTotals write_sections(ArchiveWriter& writer, const std::vector<std::string>& sections) {
+    for (const auto& input : sections) {
+        writer.begin_section();
+        for (std::size_t pos = 0; pos < input.size(); pos += 65'537)
+            writer.write(input.data() + pos, std::min<std::size_t>(65'537, input.size() - pos));
+        writer.end_section();
+    }
+    return writer.finish();
+}
+
+}  // namespace
+
+TEST_CASE("bzip2 archives keep their byte format: 899,000-byte streams, one ending each section") {
+    // The format of every bzip2 archive so far: the same input gives the same bytes as one
+    // BZ2_bzBuffToBuffCompress per 899,000 bytes, a section's last (possibly empty) stream
+    // ending it.
+    const std::vector<std::string> inputs = {text_like(2 * 899'000, 11), text_like(1000, 12)};
+    TempFile file;
+    {
+        WorkerPool pool(2);
+        ArchiveWriter writer(file.fd, {CompressionFormat::bzip2, 9}, pool);
+        write_sections(writer, inputs);
+    }
+    const auto stream = [](const std::string& text) {
+        std::vector<char> out(text.size() + text.size() / 100 + 600);
+        auto size = static_cast<unsigned int>(out.size());
+        REQUIRE(BZ2_bzBuffToBuffCompress(out.data(), &size, const_cast<char*>(text.data()),
+                                         static_cast<unsigned int>(text.size()), 9, 0, 0) == BZ_OK);
+        return std::string(out.data(), size);
+    };
+    const std::string expected = stream(inputs[0].substr(0, 899'000)) +
+                                 stream(inputs[0].substr(899'000)) + stream("") + stream(inputs[1]);
+    CHECK(file.contents() == expected);
+}
+
+TEST_CASE("writers sharing one pool write the same bytes as a writer alone") {
+    std::vector<std::vector<std::string>> archives;
+    for (unsigned i = 0; i < 4; ++i)
+        archives.push_back({text_like(300'000 + i * 70'000, 20 + i), text_like(50'000, 30 + i)});
+    for (auto format : all_compression_formats) {
+        CAPTURE(to_string(format));
+        const CompressionSettings settings{format, 3, 40'000, 3};
+        std::vector<std::string> alone;
+        for (const auto& sections : archives) {
+            TempFile file;
+            WorkerPool pool(1);
+            ArchiveWriter writer(file.fd, settings, pool);
+            write_sections(writer, sections);
+            alone.push_back(file.contents());
+        }
+        // Four writers on four threads, one pool of two threads.
+        std::vector<TempFile> files(archives.size());
+        std::vector<CompressedTotals> totals(archives.size());
+        WorkerPool pool(2);
+        {
+            std::vector<std::thread> threads;
+            for (std::size_t i = 0; i < archives.size(); ++i) {
+                threads.emplace_back([&, i] {
+                    ArchiveWriter writer(files[i].fd, settings, pool);
+                    totals[i] = write_sections(writer, archives[i]);
+                });
+            }
+            for (auto& t : threads) t.join();
+        }
+        for (std::size_t i = 0; i < archives.size(); ++i) {
+            CHECK(files[i].contents() == alone[i]);
+            CHECK(totals[i].sha256 == sha256_hex(alone[i]));
+            CHECK(totals[i].sections.size() == 2);
+        }
+    }
+}
+
+TEST_CASE("zstd sections are independent frames of the block size at the recorded offsets") {
+    TempFile file;
+    const std::vector<std::string> inputs = {text_like(10, 1), text_like(250'000, 2), "",
+                                             text_like(100'000, 3)};
+    CompressedTotals totals;
+    {
+        WorkerPool pool(3);
+        ArchiveWriter writer(file.fd, {CompressionFormat::zstd, 3, 100'000}, pool);
+        totals = write_sections(writer, inputs);
+    }
+    const std::string archive = file.contents();
+    REQUIRE(totals.compressed_size == archive.size());
+    CHECK(totals.sha256 == sha256_hex(archive));
+    REQUIRE(totals.sections.size() == inputs.size());
+    std::string all;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        const auto& s = totals.sections[i];
+        const std::string bytes = archive.substr(s.offset, s.length);
+        CHECK(s.sha256 == sha256_hex(bytes));
+        CHECK(s.uncompressed_length == inputs[i].size());
+        CHECK(zstd_decompress_all(bytes) == inputs[i]);
+        // 100,000-byte frames, then the rest (or an empty frame) ending the section.
+        CHECK(zstd_frames(bytes).size() == inputs[i].size() / 100'000 + 1);
+        all += inputs[i];
+    }
+    CHECK(zstd_decompress_all(archive) == all);
+    const std::string cmd = "zstd -t -q < " + file.path;
+    CHECK(std::system(cmd.c_str()) == 0);  // what zstdcat reads
+}
+
+TEST_CASE("a writer's window bounds its blocks in flight") {
+    CHECK(ArchiveWriter::default_window(ArchiveWriter::bzip2_block_size, 16) == 33);
+    CHECK(ArchiveWriter::default_window(ArchiveWriter::zstd_frame_size, 16) == 8);
+    CHECK(ArchiveWriter::default_window(ArchiveWriter::zstd_frame_size, 1) == 3);
+    CHECK(ArchiveWriter::default_window(std::size_t{1} << 30, 4) == 2);
+    WorkerPool pool(4);
+    TempFile file;
+    ArchiveWriter writer(file.fd, {CompressionFormat::zstd, 3}, pool);
+    CHECK(writer.window() == 8);
 }

@@ -75,7 +75,12 @@ TEST_CASE("errors name the file, the key and the problem") {
     CHECK_THAT(type, match::Contains("postgres.port must be an integer"));
 
     auto range = error_of("[compression]\nlevel = 42\n");
-    CHECK_THAT(range, match::Contains("compression.level must be between 1 and 9, got 42"));
+    CHECK_THAT(range, match::Contains("/etc/pgtier/test.toml: compression.level 42 is out of range "
+                                      "for compression.format \"bzip2\": bzip2 takes 1 to 9"));
+
+    auto format = error_of("[compression]\nformat = \"gzip\"\n");
+    CHECK_THAT(format, match::Contains("/etc/pgtier/test.toml:2: compression.format must be "
+                                       "\"bzip2\" or \"zstd\", got 'gzip'"));
 
     CHECK_THAT(error_of("[backup]\njobs = 65\n"),
                match::Contains("backup.jobs must be between 0 and 64, got 65"));
@@ -85,6 +90,38 @@ TEST_CASE("errors name the file, the key and the problem") {
 
     auto syntax = error_of("[storage\n");
     CHECK_THAT(syntax, match::Contains("not valid TOML"));
+}
+
+TEST_CASE("compression: the format chooses the level's range and default") {
+    CHECK(parse_config("", "x.toml", {}).compression.format == CompressionFormat::bzip2);
+    const Config zstd = parse_config("[compression]\nformat = \"zstd\"\n", "x.toml", {});
+    CHECK(zstd.compression.format == CompressionFormat::zstd);
+    CHECK(zstd.compression.level == 3);
+    CHECK(parse_config("[compression]\nformat = \"zstd\"\nlevel = 19\n", "x.toml", {})
+              .compression.level == 19);
+    CHECK(parse_config("[compression]\nlevel = 1\nformat = \"zstd\"\n", "x.toml", {})
+              .compression.level == 1);
+    CHECK_THAT(error_of("[compression]\nformat = \"zstd\"\nlevel = 20\n"),
+               match::Contains("compression.level 20 is out of range for compression.format "
+                               "\"zstd\": zstd takes 1 to 19 (bzip2: 1 to 9)"));
+    CHECK_THAT(error_of("[compression]\nformat = \"zstd\"\nlevel = 0\n"),
+               match::Contains("compression.level 0 is out of range"));
+    // The environment's format judges the file's level.
+    CHECK_THAT(error_of("[compression]\nformat = \"zstd\"\nlevel = 12\n",
+                        {{"PGTIER_COMPRESSION_FORMAT", "bzip2"}}),
+               match::Contains("/etc/pgtier/test.toml: compression.level 12 is out of range for "
+                               "compression.format \"bzip2\" (from environment variable "
+                               "PGTIER_COMPRESSION_FORMAT): bzip2 takes 1 to 9 (zstd: 1 to 19)"));
+    CHECK_THAT(error_of("", {{"PGTIER_COMPRESSION_LEVEL", "15"}}),
+               match::Contains("environment variable PGTIER_COMPRESSION_LEVEL: compression.level "
+                               "15 is out of range for compression.format \"bzip2\""));
+    const Config from_env = parse_config(
+        "", "x.toml", {{"PGTIER_COMPRESSION_FORMAT", "zstd"}, {"PGTIER_COMPRESSION_LEVEL", "15"}});
+    CHECK(from_env.compression.format == CompressionFormat::zstd);
+    CHECK(from_env.compression.level == 15);
+    CHECK_THAT(error_of("", {{"PGTIER_COMPRESSION_FORMAT", "xz"}}),
+               match::Contains("environment variable PGTIER_COMPRESSION_FORMAT: compression.format "
+                               "must be \"bzip2\" or \"zstd\", got 'xz'"));
 }
 
 TEST_CASE("PGTIER_<SECTION>_<KEY> overrides the file") {

@@ -21,13 +21,3 @@ TEST_CASE("backup jobs: the configured number, 0 for the default") {
     CHECK(backup_jobs(1, 32) == 1);
     CHECK(backup_jobs(12, 2) == 12);
 }
-
-TEST_CASE("compression threads are split between the sections compressed at once") {
-    using pgtier::section_threads;
-    CHECK(section_threads(0, 16, 4) == 4);  // 0 = one per core
-    CHECK(section_threads(8, 16, 4) == 2);
-    CHECK(section_threads(8, 16, 3) == 2);
-    CHECK(section_threads(2, 2, 4) == 1);  // at least one each
-    CHECK(section_threads(0, 0, 2) == 1);  // unknown core count
-    CHECK(section_threads(6, 16, 1) == 6);
-}

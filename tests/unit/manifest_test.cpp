@@ -62,3 +62,24 @@ TEST_CASE("the dropped list round trips and is optional when reading") {
     doc.erase("dropped");
     CHECK(manifest_from_json(doc.dump(), "old").dropped.empty());
 }
+
+TEST_CASE("the manifest records its archive's compression; older ones lack it") {
+    Manifest m;
+    m.name = "20261123_090000_full.sql.zst";
+    m.started_at = m.finished_at = *parse_utc_iso("2026-11-23T09:00:00Z");
+    auto doc = nlohmann::json::parse(manifest_to_json(m));
+    CHECK(doc.at("compression") == "zstd");
+    CHECK(manifest_from_json(doc.dump(), "m").name == m.name);
+    doc["compression"] = "bzip2";
+    CHECK_THROWS_WITH(manifest_from_json(doc.dump(), "m.json"),
+                      match::Contains("m.json: not a valid pgtier manifest: compression \"bzip2\" "
+                                      "does not match the name 20261123_090000_full.sql.zst"));
+    doc["compression"] = "lz4";
+    CHECK_THROWS_WITH(manifest_from_json(doc.dump(), "m.json"),
+                      match::Contains("unknown compression \"lz4\""));
+    m.name = "20261123_090000_full.sql.bz2";
+    doc = nlohmann::json::parse(manifest_to_json(m));
+    CHECK(doc.at("compression") == "bzip2");
+    doc.erase("compression");  // written before zstd
+    CHECK(manifest_from_json(doc.dump(), "old").name == m.name);
+}

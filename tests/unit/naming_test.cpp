@@ -14,13 +14,34 @@ TEST_CASE("archive names follow the shell-script layout") {
     tm.tm_hour = 3;
     tm.tm_min = 4;
     tm.tm_sec = 5;
-    CHECK(archive_name(BackupType::full, tm) == "20261123_030405_full.sql.bz2");
-    CHECK(archive_name(BackupType::differential, tm) == "20261123_030405_differential.sql.bz2");
-    CHECK(archive_name(BackupType::incremental, tm, 1) == "20261123_030405-2_incremental.sql.bz2");
+    const auto bz2 = CompressionFormat::bzip2;
+    const auto zst = CompressionFormat::zstd;
+    CHECK(archive_name(BackupType::full, tm, 0, bz2) == "20261123_030405_full.sql.bz2");
+    CHECK(archive_name(BackupType::differential, tm, 0, bz2) ==
+          "20261123_030405_differential.sql.bz2");
+    CHECK(archive_name(BackupType::incremental, tm, 1, bz2) ==
+          "20261123_030405-2_incremental.sql.bz2");
+    CHECK(archive_name(BackupType::full, tm, 0, zst) == "20261123_030405_full.sql.zst");
+    CHECK(archive_name(BackupType::incremental, tm, 2, zst) ==
+          "20261123_030405-3_incremental.sql.zst");
     CHECK(sidecar_name("a.sql.bz2") == "a.sql.bz2.sha256");
     CHECK(manifest_name("a.sql.bz2") == "a.sql.bz2.json");
     CHECK(partial_name("a.sql.bz2") == ".a.sql.bz2.partial");
-    CHECK(latest_link_name(BackupType::full) == "latest_full.sql.bz2");
+    CHECK(latest_link_name(BackupType::full, bz2) == "latest_full.sql.bz2");
+    CHECK(latest_link_name(BackupType::full, zst) == "latest_full.sql.zst");
+    CHECK(sidecar_name("a.sql.zst") == "a.sql.zst.sha256");
+    CHECK(manifest_name("a.sql.zst") == "a.sql.zst.json");
+}
+
+TEST_CASE("an archive's format is its file name's") {
+    CHECK(archive_format("20261123_030405_full.sql.zst") == CompressionFormat::zstd);
+    CHECK(archive_format("20261123_030405_full.sql.bz2") == CompressionFormat::bzip2);
+    CHECK(archive_format("/tmp/copy.zst") == CompressionFormat::zstd);
+    CHECK(archive_format("/tmp/copy") == CompressionFormat::bzip2);
+    CHECK(parse_compression_format("zstd") == CompressionFormat::zstd);
+    CHECK(parse_compression_format("bzip2") == CompressionFormat::bzip2);
+    CHECK_FALSE(parse_compression_format("gzip"));
+    CHECK_FALSE(parse_compression_format("ZSTD"));
 }
 
 TEST_CASE("looks_like_archive ignores links, sidecars and foreign files") {
@@ -31,6 +52,13 @@ TEST_CASE("looks_like_archive ignores links, sidecars and foreign files") {
     CHECK_FALSE(looks_like_archive("20261123_030405_full.sql.bz2.sha256", BackupType::full));
     CHECK_FALSE(looks_like_archive(".20261123_030405_full.sql.bz2.partial", BackupType::full));
     CHECK_FALSE(looks_like_archive("notes.txt", BackupType::full));
+    CHECK(looks_like_archive("20261123_030405_full.sql.zst", BackupType::full));
+    CHECK(looks_like_archive("20261123_030405-9_incremental.sql.zst", BackupType::incremental));
+    CHECK_FALSE(looks_like_archive("20261123_030405_full.sql.zst", BackupType::differential));
+    CHECK_FALSE(looks_like_archive("latest_full.sql.zst", BackupType::full));
+    CHECK_FALSE(looks_like_archive("20261123_030405_full.sql.zstd", BackupType::full));
+    CHECK_FALSE(looks_like_archive("20261123_030405_full.sql.gz", BackupType::full));
+    CHECK_FALSE(looks_like_archive("20261123_030405_full.zst", BackupType::full));
 }
 
 TEST_CASE("spool names of a parallel backup's sections") {
@@ -58,11 +86,14 @@ TEST_CASE("spool names of a parallel backup's sections") {
 TEST_CASE("names use the configured time zone") {
     const auto t = *parse_utc_iso("2026-07-01T01:30:00Z");
     set_process_timezone("Europe/Berlin");
-    CHECK(archive_name(BackupType::full, local_time(t)) == "20260701_033000_full.sql.bz2");
+    CHECK(archive_name(BackupType::full, local_time(t), 0, CompressionFormat::bzip2) ==
+          "20260701_033000_full.sql.bz2");
     set_process_timezone("America/New_York");
-    CHECK(archive_name(BackupType::full, local_time(t)) == "20260630_213000_full.sql.bz2");
+    CHECK(archive_name(BackupType::full, local_time(t), 0, CompressionFormat::bzip2) ==
+          "20260630_213000_full.sql.bz2");
     set_process_timezone("UTC");
-    CHECK(archive_name(BackupType::full, local_time(t)) == "20260701_013000_full.sql.bz2");
+    CHECK(archive_name(BackupType::full, local_time(t), 0, CompressionFormat::bzip2) ==
+          "20260701_013000_full.sql.bz2");
     CHECK_THROWS_WITH(set_process_timezone("Mars/Olympus_Mons"),
                       match::Contains("unknown time zone"));
 }

@@ -132,11 +132,52 @@ TEST_CASE("two archives in one second get distinct names") {
     std::tm tm{};
     tm.tm_year = 126;
     tm.tm_mday = 1;
-    const auto first = repo.new_archive_name(BackupType::full, tm);
+    const auto first = repo.new_archive_name(BackupType::full, tm, CompressionFormat::bzip2);
     write(repo.tier_dir(BackupType::full) / partial_name(first), "x");
-    const auto second = repo.new_archive_name(BackupType::full, tm);
+    const auto second = repo.new_archive_name(BackupType::full, tm, CompressionFormat::bzip2);
     CHECK(first != second);
     CHECK(looks_like_archive(second, BackupType::full));
+    // A time stamp names one archive of the tier, whatever its format.
+    write(repo.tier_dir(BackupType::full) / second, "x");
+    const auto third = repo.new_archive_name(BackupType::full, tm, CompressionFormat::zstd);
+    CHECK(third == "20260101_000000-3_full.sql.zst");
+}
+
+TEST_CASE("bzip2 and zstd archives in one tier: one latest link, with the newest's extension") {
+    TempDir tmp;
+    Repository repo(tmp.path);
+    repo.ensure_layout();
+    const auto dir = repo.tier_dir(BackupType::full);
+    const std::string bz2 = "20260101_000000_full.sql.bz2";
+    const std::string zst = "20260102_000000_full.sql.zst";
+    publish(repo, manifest_for(BackupType::full, bz2, "2026-01-01T00:00:00Z", "one"), "one");
+    CHECK(fs::read_symlink(dir / "latest_full.sql.bz2") == bz2);
+    publish(repo, manifest_for(BackupType::full, zst, "2026-01-02T00:00:00Z", "two"), "two");
+    CHECK(fs::read_symlink(dir / "latest_full.sql.zst") == zst);
+    // A script reading latest_full.sql.bz2 fails instead of restoring the older archive.
+    CHECK_FALSE(fs::exists(fs::symlink_status(dir / "latest_full.sql.bz2")));
+    CHECK(fs::exists(dir / (zst + ".sha256")));
+    CHECK(fs::exists(dir / (zst + ".json")));
+
+    const auto manifests = repo.published_manifests();
+    REQUIRE(manifests.size() == 2);
+    CHECK(manifests[1].name == zst);
+    CHECK(repo.resolve("latest-full") == dir / zst);
+    CHECK(repo.resolve("latest_full.sql.zst") == dir / zst);
+    CHECK(repo.resolve(zst) == dir / zst);
+
+    // Deleting the newest points the link back at the bzip2 one, under its own name.
+    repo.remove_archive(BackupType::full, zst);
+    CHECK(fs::read_symlink(dir / "latest_full.sql.bz2") == bz2);
+    CHECK_FALSE(fs::exists(fs::symlink_status(dir / "latest_full.sql.zst")));
+    repo.remove_archive(BackupType::full, bz2);
+    CHECK_FALSE(fs::exists(fs::symlink_status(dir / "latest_full.sql.bz2")));
+
+    // The sweep knows the zstd names too.
+    write(dir / ".20260103_000000_full.sql.zst.partial", "half");
+    write(dir / ".latest_full.sql.zst.tmp", "x");
+    write(dir / ".20260103_000000_full.sql.zst.sha256.tmp", "x");
+    CHECK(repo.sweep().size() == 3);
 }
 
 TEST_CASE("ensure_layout reports a directory it cannot create") {

@@ -68,7 +68,7 @@ TEST_CASE("section check: an intact section (two streams) passes and streams its
     const std::string compressed = bzip2(text.substr(0, 1000)) + bzip2(text.substr(1000));
     const auto entry = entry_for(compressed, text);
     std::string seen;
-    SectionCheck check(entry, [&](std::string_view chunk) { seen.append(chunk); });
+    SectionCheck check(entry, {}, [&](std::string_view chunk) { seen.append(chunk); });
     CHECK(check.label() == "section database \"db\"");
     const auto verdict = run(check, compressed);
     CHECK(verdict.intact());
@@ -81,7 +81,7 @@ TEST_CASE("section check: an intact section (two streams) passes and streams its
 TEST_CASE("section check: globals are labelled as such") {
     SectionEntry entry;
     entry.kind = SectionKind::globals;
-    CHECK(SectionCheck(entry).label() == "section globals");
+    CHECK(SectionCheck(entry, {}).label() == "section globals");
 }
 
 TEST_CASE("section check: one flipped byte is a decode error and a SHA-256 mismatch") {
@@ -89,7 +89,7 @@ TEST_CASE("section check: one flipped byte is a decode error and a SHA-256 misma
     std::string compressed = bzip2(text);
     const auto entry = entry_for(compressed, text);
     compressed[compressed.size() / 2] = static_cast<char>(compressed[compressed.size() / 2] ^ 0x10);
-    SectionCheck check(entry);
+    SectionCheck check(entry, {});
     const auto verdict = run(check, compressed);
     REQUIRE(verdict.problems.size() == 2);
     CHECK(verdict.problems[0].fault == SectionFault::corrupt);
@@ -108,7 +108,7 @@ TEST_CASE("section check: a decode error is known while feeding, and stops the t
     const auto entry = entry_for(compressed, text);
     compressed[10] = static_cast<char>(compressed[10] ^ 0x01);
     std::string seen;
-    SectionCheck check(entry, [&](std::string_view chunk) { seen.append(chunk); });
+    SectionCheck check(entry, {}, [&](std::string_view chunk) { seen.append(chunk); });
     check.feed(compressed.data(), compressed.size());
     REQUIRE(check.problems().size() == 1);
     CHECK(check.problems()[0].fault == SectionFault::corrupt);
@@ -124,7 +124,7 @@ TEST_CASE("section check: bytes cut short end inside a bzip2 stream") {
     auto entry = entry_for(compressed, text);
     const std::string cut = compressed.substr(0, compressed.size() - 10);
     entry.length = cut.size();  // the manifest's range is shorter than the stream
-    SectionCheck check(entry);
+    SectionCheck check(entry, {});
     const auto verdict = run(check, cut);
     CHECK(messages(verdict) ==
           std::vector<std::string>{"section database \"db\": SHA-256 is " +
@@ -141,7 +141,7 @@ TEST_CASE("section check: a decoded length other than the manifest's") {
     const std::string compressed = bzip2(text);
     auto entry = entry_for(compressed, text);
     entry.uncompressed_length = text.size() + 1;
-    SectionCheck check(entry);
+    SectionCheck check(entry, {});
     const auto verdict = run(check, compressed);
     CHECK(messages(verdict) ==
           std::vector<std::string>{"section database \"db\": decodes to " +
@@ -153,7 +153,7 @@ TEST_CASE("section check: a decoded length other than the manifest's") {
 TEST_CASE("section check: text without the dump trailer") {
     const std::string text = dump_text();
     const std::string compressed = bzip2(text);
-    SectionCheck check(entry_for(compressed, text));
+    SectionCheck check(entry_for(compressed, text), {});
     const auto verdict = run(check, compressed);
     CHECK(messages(verdict) ==
           std::vector<std::string>{"section database \"db\": no \"dump complete\" trailer"});
@@ -164,10 +164,10 @@ TEST_CASE("section check: hash_only judges the SHA-256 alone") {
     const std::string text = dump_text();  // no trailer: not looked at
     const std::string compressed = bzip2(text);
     auto entry = entry_for(compressed, text);
-    SectionCheck intact(entry, nullptr, SectionCheck::Mode::hash_only);
+    SectionCheck intact(entry, {}, nullptr, SectionCheck::Mode::hash_only);
     CHECK(run(intact, compressed).intact());
     entry.sha256 = sha256_hex("other");
-    SectionCheck changed(entry, nullptr, SectionCheck::Mode::hash_only);
+    SectionCheck changed(entry, {}, nullptr, SectionCheck::Mode::hash_only);
     const auto verdict = run(changed, compressed);
     REQUIRE(verdict.problems.size() == 1);
     CHECK(verdict.problems[0].fault == SectionFault::sha256);
@@ -212,6 +212,11 @@ TEST_CASE("read_section: restore's wording for each verdict") {
     flipped[flipped.size() / 2] = static_cast<char>(flipped[flipped.size() / 2] ^ 0x10);
     write(flipped);
     CHECK_THROWS_WITH(read_section(*file(), entry, sink),
+                      match::StartsWith(prefix + ": bzip2 data is corrupt (code "));
+    // Decoded in parallel, the one stream is cut (and found corrupt) only once it has all been
+    // read: the error still stops the restore.
+    WorkerPool pool(2);
+    CHECK_THROWS_WITH(read_section(*file(), entry, sink, &pool),
                       match::StartsWith(prefix + ": bzip2 data is corrupt (code "));
     CHECK_THROWS_WITH(
         check_section(*file(), entry),

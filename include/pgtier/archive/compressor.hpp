@@ -3,14 +3,14 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "pgtier/archive/sha256.hpp"
+#include "pgtier/archive/worker_pool.hpp"
+#include "pgtier/core/compression.hpp"
 
 namespace pgtier {
 
@@ -28,79 +28,96 @@ struct CompressedTotals {
     std::vector<CompressedSection> sections;
 };
 
-// Streams data into a file as standard bzip2: input is cut into blocks of at most
-// `block_size` bytes, each compressed as an independent bzip2 stream by a pool of threads and
-// written in order, so `bzcat` reads the concatenation. A section never shares a stream with
-// another, so each section can be decompressed alone from its offset. Memory is bounded: at
-// most 2 * threads + 1 blocks are in flight.
-class ParallelBzip2Writer {
+struct CompressionSettings {
+    CompressionFormat format = CompressionFormat::bzip2;
+    int level = 9;
+    // Input bytes per independent block (bzip2 stream, zstd frame); 0: the format's default.
+    std::size_t block_size = 0;
+    // Blocks this writer keeps in flight (queued, compressing or waiting to be written); 0:
+    // default_window(). Writers sharing a pool each have their own.
+    std::size_t window = 0;
+};
+
+// Streams data into a file as standard bzip2 or zstd: input is cut into blocks of at most
+// `block_size` bytes, each compressed as an independent bzip2 stream or zstd frame by the
+// threads of a WorkerPool and written in order, so `bzcat` / `zstdcat` read the concatenation.
+// A section never shares a block with another and always ends with one (possibly empty), so
+// each section decodes alone from its offset. Memory is bounded by the window: at most that many
+// blocks (input and output) per writer, plus the pool threads' compression memory.
+class ArchiveWriter {
   public:
     // bzip2 -9 holds 899,981 bytes per block (after its run-length step); a little less keeps
-    // each stream to a single block for ordinary text.
-    static constexpr std::size_t default_block_size = 899'000;
+    // each stream to a single block for ordinary text. The byte format of bzip2 archives.
+    static constexpr std::size_t bzip2_block_size = 899'000;
+    // zstd frames of 8 MiB: large enough that restarting the window costs little ratio (levels
+    // up to 19 use windows of at most 8 MiB), small enough that a section decodes in parallel
+    // and a decoder holds a bounded amount.
+    static constexpr std::size_t zstd_frame_size = std::size_t{8} << 20;
+    static std::size_t default_block_size(CompressionFormat format);
+    // 2 blocks per pool thread plus one (every thread busy while finished blocks wait to be
+    // written), but no more than 64 MiB of input and at least 2 blocks.
+    static std::size_t default_window(std::size_t block_size, std::size_t pool_threads);
 
-    ParallelBzip2Writer(int fd, int level, int threads,
-                        std::size_t block_size = default_block_size);
-    ~ParallelBzip2Writer();
-    ParallelBzip2Writer(const ParallelBzip2Writer&) = delete;
-    ParallelBzip2Writer& operator=(const ParallelBzip2Writer&) = delete;
+    // The writer must not outlive `pool`; several writers may share it, from different threads
+    // (one thread per writer).
+    ArchiveWriter(int fd, const CompressionSettings& settings, WorkerPool& pool);
+    // Without finish() (an error path): stops its queued blocks and waits for those running.
+    ~ArchiveWriter();
+    ArchiveWriter(const ArchiveWriter&) = delete;
+    ArchiveWriter& operator=(const ArchiveWriter&) = delete;
 
     void begin_section();
+    // Throws Error when an earlier block failed to compress or be written.
     void write(const char* data, std::size_t size);
     void end_section();
     // Waits for every block to be written. Throws Error if writing failed (disk full, …).
     CompressedTotals finish();
 
     std::uint64_t bytes_in() const { return bytes_in_; }
+    std::size_t window() const { return window_; }
 
   private:
     struct Block {
-        std::uint64_t sequence = 0;
         std::size_t section = 0;
         bool last_of_section = false;
-        std::size_t input_size = 0;
         std::vector<char> input;
         std::vector<char> output;
-        bool done = false;
+        bool done = false;  // under mutex_
+        std::exception_ptr error;
     };
 
     std::unique_ptr<Block> take_free_block();
     void submit_current(bool last_of_section);
-    void compressor_loop();
-    void writer_loop();
-    void rethrow_if_failed();
-    void shut_down();
+    void compress(Block* block);
+    void write_front();               // waits for the oldest block, then writes it
+    void write_ready();               // writes the oldest blocks that are done, without waiting
+    void append(const Block& block);  // to the file, the hashes and the section records
 
     int fd_;
-    int level_;
-    std::size_t block_size_;
-    std::size_t max_in_flight_;
+    CompressionSettings settings_;
+    WorkerPool& pool_;
+    std::size_t window_;
 
+    // The calling thread's: blocks in order, the one being filled, recycled ones.
+    std::deque<std::unique_ptr<Block>> in_flight_;
     std::unique_ptr<Block> current_;
+    std::vector<std::unique_ptr<Block>> free_blocks_;
     bool in_section_ = false;
     std::size_t section_index_ = 0;
-    std::uint64_t next_sequence_ = 0;
     std::uint64_t bytes_in_ = 0;
-
-    std::mutex mutex_;
-    std::condition_variable work_ready_;  // compressors wait for input
-    std::condition_variable block_done_;  // writer waits for the next block in order
-    std::condition_variable space_free_;  // producer waits for room
-    std::deque<Block*> to_compress_;
-    std::map<std::uint64_t, std::unique_ptr<Block>> in_flight_;
-    std::vector<std::unique_ptr<Block>> free_blocks_;
-    std::uint64_t next_to_write_ = 0;
-    bool stopping_ = false;
-    std::exception_ptr failure_;
-
-    // Owned by the writer thread until finish() joins it.
+    std::size_t open_section_ = static_cast<std::size_t>(-1);
+    CompressedSection section_;
     std::uint64_t file_offset_ = 0;
     Sha256 file_hash_;
     Sha256 section_hash_;
     std::vector<CompressedSection> sections_;
+    std::exception_ptr failure_;  // a block failed or the file could not be written
 
-    std::vector<std::thread> compressors_;
-    std::thread writer_;
+    // Shared with the pool's threads.
+    std::mutex mutex_;
+    std::condition_variable block_done_;
+    std::size_t running_ = 0;  // blocks queued in the pool or compressing
+    bool cancelled_ = false;
 };
 
 }  // namespace pgtier

@@ -15,9 +15,11 @@ void check_whole_archive(const ArchiveSource& archive, const std::string& sideca
 // section, no decompression). Throws Error naming the archive and the section.
 void check_section(const ArchiveSource& archive, const SectionEntry& section);
 
-// Streams one section's text into `sink` (reads only that section), through SectionCheck.
-// Throws Error when the bytes are unreadable, do not decode (at once, as the text is
-// streamed), or differ from the manifest (hash, length, trailer).
-void read_section(const ArchiveSource& archive, const SectionEntry& section, const TextSink& sink);
+// Streams one section's text into `sink` (reads only that section), through SectionCheck; the
+// format is the archive name's, and `pool` (when given) decodes it in parallel. Throws Error
+// when the bytes are unreadable, do not decode (at once, as the text is streamed), or differ
+// from the manifest (hash, length, trailer).
+void read_section(const ArchiveSource& archive, const SectionEntry& section, const TextSink& sink,
+                  WorkerPool* pool = nullptr);
 
 }  // namespace pgtier

@@ -2,6 +2,7 @@
 #include <string>
 #include <vector>
 
+#include "pgtier/archive/worker_pool.hpp"
 #include "pgtier/storage/archive_store.hpp"
 
 namespace pgtier {
@@ -15,8 +16,9 @@ struct VerifyResult {
 };
 
 // Checks one archive with no database connection: the sidecar's SHA-256 against the file, the
-// manifest's size and SHA-256, and a full bzip2 decode of every section (length, per-section
-// SHA-256, dump trailer). Each section is judged on its own bytes.
-VerifyResult verify_archive(const StoredArchive& archive);
+// manifest's size and SHA-256, and a full decode of every section (bzip2 or zstd, by the
+// archive's name; length, per-section SHA-256, dump trailer), by `pool`'s threads when given.
+// Each section is judged on its own bytes.
+VerifyResult verify_archive(const StoredArchive& archive, WorkerPool* pool = nullptr);
 
 }  // namespace pgtier

@@ -43,9 +43,10 @@ enum class OutputFormat { text, json };
 ExitCode list(const Config& config, const Environment& env, OutputFormat format, bool remote);
 
 // verify.cpp: every archive (or those named) of the directory, or of the bucket (remote: sizes
-// and checksums against the manifests; deep: also downloads and decodes every section).
+// and checksums against the manifests; deep: also downloads and decodes every section). A
+// section is decoded by `threads` threads (0: one per core).
 ExitCode verify(const Config& config, const Environment& env,
-                const std::vector<std::string>& archives, bool remote, bool deep);
+                const std::vector<std::string>& archives, bool remote, bool deep, int threads);
 
 // offsite.cpp: `offsite sync` uploads what is pending (exit 1 when something stays pending);
 // `fetch` downloads an archive from the bucket into the directory and checks it.

@@ -13,8 +13,4 @@ int default_jobs(unsigned cores);
 // default_jobs(cores).
 int backup_jobs(int configured, unsigned cores);
 
-// The compression threads of one section while `jobs` sections are compressed at once:
-// `compression_threads` (0 = one per core) split between them, at least 1 each.
-int section_threads(int compression_threads, unsigned cores, int jobs);
-
 }  // namespace pgtier

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "pgtier/core/compression.hpp"
+
 // The configuration's sections as plain values, for the logic that uses them; reading them from
 // TOML and the environment is sys/config.hpp.
 namespace pgtier {
@@ -41,8 +43,10 @@ struct BackupConfig {
 };
 
 struct CompressionConfig {
-    int level = 9;
-    int threads = 0;  // 0 = one per core
+    CompressionFormat format = CompressionFormat::bzip2;
+    int level = 9;           // after loading: the configured level, else the format's default
+    int threads = 0;         // 0 = one per core
+    bool level_set = false;  // whether the file or the environment gave a level
 };
 
 // [offsite]: copies in S3-compatible object storage (docs/design.md, Offsite copies).

@@ -50,7 +50,7 @@ class Dumper {
     Dumper(const Dumper&) = delete;
     Dumper& operator=(const Dumper&) = delete;
 
-    DumpOutcome dump(const DumpSection& section, ParallelBzip2Writer& writer,
+    DumpOutcome dump(const DumpSection& section, ArchiveWriter& writer,
                      const DumpControl& control = {});
 
     // "pg_dump (PostgreSQL) 15.18 …"

@@ -35,7 +35,10 @@ struct RestoredDatabase {
 // failure leaves the target as it was and drops the partial copy.
 class Restorer {
   public:
-    Restorer(const ConnectionSettings& settings, const std::atomic<bool>& stop);
+    // `decode_pool` (when given; it must outlive the Restorer, and may be shared) decodes the
+    // sections replayed in parallel (compression.threads).
+    Restorer(const ConnectionSettings& settings, const std::atomic<bool>& stop,
+             WorkerPool* decode_pool = nullptr);
 
     std::vector<std::string> databases();
     // SHOW server_version of the target ("17.12 (Debian 17.12-1)").
@@ -90,6 +93,7 @@ class Restorer {
 
     ClientEnvironment client_;
     const std::atomic<bool>& stop_;
+    WorkerPool* decode_pool_;
     int work_counter_ = 0;
 };
 

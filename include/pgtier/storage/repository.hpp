@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "pgtier/core/backup_type.hpp"
+#include "pgtier/core/compression.hpp"
 #include "pgtier/core/manifest.hpp"
 #include "pgtier/storage/archive_store.hpp"
 #include "pgtier/storage/directory.hpp"
@@ -119,8 +120,10 @@ class Repository {
     // type always match its archive's file name and tier folder (scan() checks).
     std::vector<Manifest> published_manifests() const;
 
-    // A name for a new archive started at `local`, unused in its tier.
-    std::string new_archive_name(BackupType type, const std::tm& local) const;
+    // A name for a new archive started at `local` in `format`, its time stamp unused in its
+    // tier (in either format).
+    std::string new_archive_name(BackupType type, const std::tm& local,
+                                 CompressionFormat format) const;
 
     // Starts writing a new archive under its .partial name in the tier folder.
     PartialFile create_partial(BackupType type, const std::string& name) const;
@@ -145,7 +148,8 @@ class Repository {
     void remove_archive(BackupType type, const std::string& name) const;
 
     // Points latest_<tier> at the newest published archive of the tier (removes it when there
-    // is none): after a fetch of an older archive, or a deletion.
+    // is none): after a fetch of an older archive, or a deletion. The link has the archive's
+    // extension (latest_full.sql.bz2 or latest_full.sql.zst); the other one is removed.
     void point_latest_to_newest(BackupType type) const;
 
   private:
