@@ -485,6 +485,7 @@ phase_restore() {
     say "== restore one small database ($(mb "$small_sql") of SQL) from the 1x archive ($(mb "$(fsize "$archive")"), best of $BENCH_REPEAT)"
     restore_small "$archive" "$WORK/tiers-1x"
     RS_PG_1X=$RS_PG
+    RS_SHELL_1X=$RS_SHELL
     local speedup
     speedup=$(ratio "$RS_SHELL" "$RS_PG")
     result "restore small: pgtier restore database" "$RS_PG s  (peak RSS $(mib "$RS_PG_RSS_KB"))"
@@ -657,7 +658,7 @@ phase_restore_zstd() {
     restore_small "$ZST_ARCHIVE_1X" "$WORK/tiers-zstd"
     result "restore small (zstd): pgtier | zstdcat | extract | psql" "$RS_PG s | $RS_SHELL s  ($(ratio "$RS_SHELL" "$RS_PG") x)"
     many_core_target "single-database restore >= 20x the shell way" \
-        "$(awk -v r="$(ratio "$RS_SHELL" "$RS_PG_1X")" 'BEGIN { print (r >= 20) ? 1 : 0 }')" "$(ratio "$RS_SHELL" "$RS_PG_1X") x (bzip2)"
+        "$(awk -v r="$(ratio "$RS_SHELL_1X" "$RS_PG_1X")" 'BEGIN { print (r >= 20) ? 1 : 0 }')" "$(ratio "$RS_SHELL_1X" "$RS_PG_1X") x (bzip2)"
 }
 
 # verify_run TAG ARCHIVE DIR [ARG...] — best of BENCH_REPEAT; sets V_SECS.
