@@ -107,7 +107,7 @@ clean-build:
 # The deployment's variables (STACK, BACKUP_DIR, TZ, POSTGRES_IMAGE, POSTGRES_PASSWORD_SECRET,
 # REGISTRY, STACK_FILE) are in swarm/deploy.env (DEPLOY_ENV=FILE for another); one given on the
 # command line wins for that command.
-#   make build [DOCKER=podman] [PG_IMAGE=postgres:17-bookworm]      image $(IMAGE):$(VERSION)
+#   make build [DOCKER=podman] [PG_IMAGE=postgres:18-bookworm]      image $(IMAGE):$(VERSION)
 #   make push REGISTRY=registry.example.com:5000                   tag and push it there
 #   make deploy | update [DEPLOY_TIMEOUT=300]                      deploy, wait until converged
 #   make remove | ps | logs | shell | stack-config

@@ -4,10 +4,11 @@
 # checks a backup cycle, a single-database restore through backup-restore.sh, the archives from
 # the host side of the bind mount, and auto-restore into a fresh empty server.
 #
-# Base images: BUILD_IMAGE (debian:bookworm) and PG_IMAGE (postgres:16-bookworm) are used when
-# podman has them; otherwise local stand-ins are built (lib_standin.sh: debootstrap minbase
-# bookworm, and Debian's PostgreSQL 15 with an entry point like the official image's and the
-# postgres user as uid/gid 999), since no registry is reachable.
+# The server image: PG_IMAGE, default the stack's (swarm/deploy.env: postgres:17-bookworm), used
+# when podman has it; otherwise a local stand-in is built, since no registry is reachable
+# (lib_images.sh: Debian's PostgreSQL of that major from the release that ships it — 17 from
+# trixie — on a debootstrap minbase of that release, with an entry point like the official image's
+# and the postgres user as uid/gid 999). The pgtier image is built on it, as `make build` does.
 set -euo pipefail
 set -E
 # shellcheck disable=SC2154  # _rc is assigned inside the trap string itself
@@ -18,9 +19,6 @@ HERE=$SRC/tests/container
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$HERE/containers.conf}
 VERSION=$(tr -d '[:space:]' <"$SRC/VERSION")
 IMAGE=${IMAGE:-localhost/pgtier}:$VERSION
-BUILD_IMAGE=${BUILD_IMAGE:-docker.io/library/debian:bookworm}
-PG_IMAGE=${PG_IMAGE:-docker.io/library/postgres:16-bookworm}
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 UID_GID=10001:10001 # the image's pgtier user
 
 T0=$(date +%s)
@@ -52,9 +50,9 @@ trap cleanup EXIT
 
 # ---- images ---------------------------------------------------------------------------------------
 ENGINE=podman
-# shellcheck source=tests/container/lib_standin.sh
-. "$HERE/lib_standin.sh"
-standin_images
+# shellcheck source=tests/container/lib_images.sh
+. "$HERE/lib_images.sh"
+use_postgres_image "${PG_IMAGE:-docker.io/library/$STACK_PG_IMAGE}"
 say "building $IMAGE from docker/Dockerfile (built and run on $PG_IMAGE)"
 # Docker format: OCI images have no HEALTHCHECK.
 podman build --format docker --network=host --build-arg PG_IMAGE="$PG_IMAGE" -f "$SRC/docker/Dockerfile" -t "$IMAGE" "$SRC" >"$WORK/build.log" 2>&1 ||
@@ -66,6 +64,11 @@ podman image inspect --format '{{json .Config.Healthcheck}}' "$IMAGE" | grep -q 
     fail "the image has no HEALTHCHECK running pgtier health --live"
 [ "$(podman run --rm --no-healthcheck "$IMAGE" --version)" = "pgtier $VERSION" ] || fail "pgtier --version in the image is not $VERSION"
 pass "image: user pgtier, HEALTHCHECK pgtier health --live, version $VERSION"
+# The run stage's packages are derived from the binary's libraries in the build stage (ldd,
+# dpkg -S), so they are those of the base's release, whichever it is.
+podman run --rm --no-healthcheck --entrypoint cat "$IMAGE" /usr/share/pgtier/runtime-packages >"$WORK/runtime-packages" ||
+    fail "the image has no /usr/share/pgtier/runtime-packages"
+pass "image: runtime packages derived in the build stage: $(tr '\n' ' ' <"$WORK/runtime-packages")"
 
 # ---- a PostgreSQL container and the pgtier container, as the stack runs them ------------------------
 free_port() {
@@ -137,7 +140,11 @@ psql_in "$PG1" "$PORT" postgres "CREATE DATABASE shop"
 psql_in "$PG1" "$PORT" postgres "CREATE DATABASE \"Ünïcode db\""
 psql_in "$PG1" "$PORT" shop "CREATE TABLE orders AS SELECT g AS id, md5(g::text) AS note FROM generate_series(1, 5000) g"
 psql_in "$PG1" "$PORT" "Ünïcode db" "CREATE TABLE t (x int); INSERT INTO t VALUES (1), (2)"
-pass "PostgreSQL container $PG1 on port $PORT with databases shop and 'Ünïcode db'"
+SERVER_MAJOR=$(psql_in "$PG1" "$PORT" postgres "SELECT current_setting('server_version_num')::int / 10000")
+DUMP_VERSION=$(podman run --rm --no-healthcheck --entrypoint pg_dump "$IMAGE" --version)
+[ "$(awk '{split($3, v, "."); print v[1]}' <<<"$DUMP_VERSION")" = "$SERVER_MAJOR" ] ||
+    fail "the image's pg_dump ($DUMP_VERSION) is not of the server's major $SERVER_MAJOR"
+pass "PostgreSQL $SERVER_MAJOR container $PG1 on port $PORT with databases shop and 'Ünïcode db'; the image's $DUMP_VERSION"
 
 write_config "$PORT"
 D1=$NAME-pgtier1

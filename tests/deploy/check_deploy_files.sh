@@ -165,16 +165,25 @@ STACK_FILE=swarm/docker-compose.swarm.yml
 for f in "$STACK_FILE" swarm/pgtier.toml swarm/postgresql.conf; do check "$f exists" test -f "$f"; done
 check "the stack's default pgtier image is pgtier:$VERSION (VERSION)" \
     grep -qF "\${PGTIER_IMAGE:-pgtier:$VERSION}" "$STACK_FILE"
+# The default server image has one place, swarm/deploy.env; the stack file's and the Dockerfile's
+# defaults (used without the Makefile) must say the same.
+PG_DEFAULT=$(sed -n 's/^POSTGRES_IMAGE *= *//p' swarm/deploy.env)
+check "swarm/deploy.env names the default server image ($PG_DEFAULT)" grep -qE '^postgres:[0-9]+-' <<<"$PG_DEFAULT"
+check "the stack file's default server image is swarm/deploy.env's ($PG_DEFAULT)" \
+    grep -qF "\${POSTGRES_IMAGE:-$PG_DEFAULT}" "$STACK_FILE"
+check "docker/Dockerfile's default PG_IMAGE is swarm/deploy.env's ($PG_DEFAULT)" \
+    grep -qxF "ARG PG_IMAGE=$PG_DEFAULT" docker/Dockerfile
 
 # `docker stack config` came with the Docker CLI 23.0; 20.10 (Debian 12's docker.io) answers
 # `docker stack config --help` with the usage of `docker stack`, exit 0.
 if command -v docker >/dev/null 2>&1 && docker stack config --help 2>/dev/null | grep -q 'docker stack config'; then
     if python3 -c 'import yaml' 2>/dev/null; then
-        # check_stack FILE IMAGE PGTIER_CONF POSTGRESQL_CONF BACKUP_DIR TZ SECRET: the rendered stack.
+        # check_stack FILE IMAGE PGTIER_CONF POSTGRESQL_CONF BACKUP_DIR TZ SECRET PG_IMAGE: the
+        # rendered stack.
         check_stack() {
             python3 - "$@" <<'PY'
 import sys, yaml
-path, image, pgtier_conf, pg_conf, backup_dir, tz, secret = sys.argv[1:]
+path, image, pgtier_conf, pg_conf, backup_dir, tz, secret, pg_image = sys.argv[1:]
 doc = yaml.safe_load(open(path))
 bad = []
 def need(cond, what):
@@ -182,7 +191,7 @@ def need(cond, what):
 svc = doc.get("services", {})
 need(set(svc) == {"postgres", "pgtier"}, f"services are postgres and pgtier (got {sorted(svc)})")
 pg, pt = svc.get("postgres", {}), svc.get("pgtier", {})
-need(pg.get("image") == "postgres:16-bookworm", f"postgres image postgres:16-bookworm (got {pg.get('image')})")
+need(pg.get("image") == pg_image, f"postgres image {pg_image} (got {pg.get('image')})")
 need(pt.get("image") == image, f"pgtier image {image} (got {pt.get('image')})")
 need("config_file=/etc/postgresql/postgresql.conf" in (pg.get("command") or []),
      "postgres runs with -c config_file=/etc/postgresql/postgresql.conf")
@@ -237,7 +246,7 @@ PY
         if mk -s stack-config TZ=Europe/Berlin >"$T/stack-make.yml" 2>"$T/stack-make.err"; then
             check "docker stack config with the Makefile's variables: all required settings" \
                 check_stack "$T/stack-make.yml" "pgtier:$VERSION" "pgtier-conf-$(sha12 swarm/pgtier.toml)" \
-                "pgtier-postgresql-conf-$(sha12 swarm/postgresql.conf)" /srv/pgtier/backups Europe/Berlin postgres_password
+                "pgtier-postgresql-conf-$(sha12 swarm/postgresql.conf)" /srv/pgtier/backups Europe/Berlin postgres_password "$PG_DEFAULT"
         else
             fail "make stack-config: $(cat "$T/stack-make.err")"
         fi
@@ -245,7 +254,7 @@ PY
             >"$T/stack-reg.yml" 2>"$T/stack-reg.err"; then
             check "docker stack config with REGISTRY, BACKUP_DIR, STACK, POSTGRES_PASSWORD_SECRET set: image, bind source, config and secret names follow" \
                 check_stack "$T/stack-reg.yml" "reg.example:5000/pgtier:$VERSION" "db-conf-$(sha12 swarm/pgtier.toml)" \
-                "db-postgresql-conf-$(sha12 swarm/postgresql.conf)" /mnt/b UTC pw_v2
+                "db-postgresql-conf-$(sha12 swarm/postgresql.conf)" /mnt/b UTC pw_v2 "$PG_DEFAULT"
         else
             fail "make stack-config REGISTRY=…: $(cat "$T/stack-reg.err")"
         fi
@@ -253,7 +262,7 @@ PY
         if docker stack config -c "$STACK_FILE" >"$T/stack-plain.yml" 2>"$T/stack-plain.err"; then
             check "docker stack config with no variables set: defaults" \
                 check_stack "$T/stack-plain.yml" "pgtier:$VERSION" pgtier-conf-initial \
-                pgtier-postgresql-conf-initial /srv/pgtier/backups UTC postgres_password
+                pgtier-postgresql-conf-initial /srv/pgtier/backups UTC postgres_password "$PG_DEFAULT"
         else
             fail "docker stack config -c $STACK_FILE: $(cat "$T/stack-plain.err")"
         fi
@@ -334,15 +343,15 @@ expect_n() {
     fi
 }
 FIND='docker ps -q -f label=com.docker.swarm.service.name=pgtier_pgtier'
-expect_n "build" "docker build -f docker/Dockerfile" "-t pgtier:$VERSION ."
-expect_n "build DOCKER=podman PG_IMAGE=postgres:17-bookworm" "podman build -f docker/Dockerfile" \
-    "--build-arg PG_IMAGE=postgres:17-bookworm"
+expect_n "build" "docker build -f docker/Dockerfile" "--build-arg PG_IMAGE=$PG_DEFAULT" "-t pgtier:$VERSION ."
+expect_n "build DOCKER=podman PG_IMAGE=postgres:18-bookworm" "podman build -f docker/Dockerfile" \
+    "--build-arg PG_IMAGE=postgres:18-bookworm"
 expect_n "push REGISTRY=reg.example:5000" "docker tag pgtier:$VERSION reg.example:5000/pgtier:$VERSION" \
     "docker push reg.example:5000/pgtier:$VERSION"
 for t in deploy update; do
     expect_n "$t" "STACK=pgtier" "PGTIER_IMAGE=pgtier:$VERSION" "PGTIER_CONF_DIGEST=$(sha12 swarm/pgtier.toml)" \
         "POSTGRESQL_CONF_DIGEST=$(sha12 swarm/postgresql.conf)" "BACKUP_DIR=/srv/pgtier/backups" \
-        "POSTGRES_PASSWORD_SECRET=postgres_password" "POSTGRES_IMAGE=postgres:16-bookworm" "TZ=UTC" \
+        "POSTGRES_PASSWORD_SECRET=postgres_password" "POSTGRES_IMAGE=$PG_DEFAULT" "TZ=UTC" \
         "docker stack deploy" "-c swarm/docker-compose.swarm.yml pgtier" "swarm/wait-converged.sh pgtier 300"
 done
 # Another variables file (DEPLOY_ENV): deploy and the docker exec targets follow it; the command
@@ -351,11 +360,11 @@ cat >"$T/deploy.env" <<'ENV'
 STACK = db
 BACKUP_DIR = /mnt/x
 TZ = Asia/Tokyo
-POSTGRES_IMAGE = postgres:17-bookworm
+POSTGRES_IMAGE = postgres:18-bookworm
 POSTGRES_PASSWORD_SECRET = pw_v3
 ENV
 expect_n "deploy DEPLOY_ENV=$T/deploy.env DEPLOY_TIMEOUT=60" "STACK=db" "BACKUP_DIR=/mnt/x" "TZ=Asia/Tokyo" \
-    "POSTGRES_IMAGE=postgres:17-bookworm" "POSTGRES_PASSWORD_SECRET=pw_v3" "-c swarm/docker-compose.swarm.yml db" \
+    "POSTGRES_IMAGE=postgres:18-bookworm" "POSTGRES_PASSWORD_SECRET=pw_v3" "-c swarm/docker-compose.swarm.yml db" \
     "swarm/wait-converged.sh db 60"
 expect_n "deploy DEPLOY_ENV=$T/deploy.env TZ=UTC BACKUP_DIR=/mnt/y" "TZ=UTC" "BACKUP_DIR=/mnt/y" "STACK=db"
 if out=$(TZ=Europe/Paris mk -n deploy DEPLOY_ENV="$T/deploy.env" 2>&1) && grep -q 'TZ=Asia/Tokyo' <<<"$out"; then
@@ -364,7 +373,7 @@ else
     fail "TZ=Europe/Paris make -n deploy with a variables file saying Asia/Tokyo: $out"
 fi
 expect_n "backup-list DEPLOY_ENV=$T/deploy.env" "label=com.docker.swarm.service.name=db_pgtier"
-expect_n "build DEPLOY_ENV=$T/deploy.env" "--build-arg PG_IMAGE=postgres:17-bookworm"
+expect_n "build DEPLOY_ENV=$T/deploy.env" "--build-arg PG_IMAGE=postgres:18-bookworm"
 expect_n "deploy REGISTRY=reg.example:5000 STACK=db BACKUP_DIR=/mnt/b" "PGTIER_IMAGE=reg.example:5000/pgtier:$VERSION" \
     "BACKUP_DIR=/mnt/b" "--with-registry-auth" "-c swarm/docker-compose.swarm.yml db"
 expect_n "remove" "docker stack rm pgtier"

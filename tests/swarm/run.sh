@@ -2,9 +2,11 @@
 # Swarm test (issue 14): the README's Docker Swarm operator path on a real single-node Swarm.
 #
 # Prepares what a fresh machine lacks and undoes it at the end: starts dockerd when none runs,
-# `docker swarm init --advertise-addr 127.0.0.1` when the engine is in no swarm, and local stand-ins
-# for debian:bookworm and postgres:16-bookworm when docker has neither (tests/container/
-# lib_standin.sh; no registry is reachable). Then, in a copy of the checkout, exactly as the README
+# `docker swarm init --advertise-addr 127.0.0.1` when the engine is in no swarm, and a local
+# stand-in for the stack's server image (swarm/deploy.env: postgres:17-bookworm; PG_IMAGE for
+# another) when docker lacks it (tests/container/lib_images.sh: Debian's PostgreSQL 17 from trixie,
+# the container test's, copied from podman's store or built the same way; no registry is
+# reachable). Then, in a copy of the checkout, exactly as the README
 # says, with a private stack name, secret names and backup directory written into the copy's
 # swarm/deploy.env: the node label, the secret, the backup directory; a deploy with a secret that
 # does not exist and one onto a private mount, both refused with the error; the shared-mount fix;
@@ -25,10 +27,8 @@ trap '_rc=$?; [[ $- == *e* ]] && echo "FAIL: unexpected exit status $_rc at ${BA
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$SRC/tests/container/containers.conf} # podman, for the stand-ins
 VERSION=$(tr -d '[:space:]' <"$SRC/VERSION")
-BUILD_IMAGE=${BUILD_IMAGE:-debian:bookworm}
-PG_IMAGE=${PG_IMAGE:-postgres:16-bookworm}
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-export -n BUILD_IMAGE PG_IMAGE
+WANT_PG_IMAGE=${PG_IMAGE:-}
+export -n PG_IMAGE
 # The Makefile must see only the variables file and what this script passes.
 unset MAKEFLAGS MFLAGS MAKELEVEL REGISTRY STACK STACK_FILE BACKUP_DIR POSTGRES_IMAGE \
     POSTGRES_PASSWORD_SECRET DEPLOY_ENV DEPLOY_TIMEOUT IMAGE DOCKER ARGS 2>/dev/null || true
@@ -157,12 +157,12 @@ pass "a single-node swarm, node $NODE"
 # ---- images --------------------------------------------------------------------------------------
 step "base images"
 ENGINE=docker
-# shellcheck source=tests/container/lib_standin.sh
-. "$SRC/tests/container/lib_standin.sh"
-REAL_PG_IMAGE=$PG_IMAGE
-standin_images
-[ "$PG_IMAGE" = "$REAL_PG_IMAGE" ] || say "using the stand-ins $BUILD_IMAGE and $PG_IMAGE (no $REAL_PG_IMAGE in docker's store)"
-pass "bases: $BUILD_IMAGE (of the postgres stand-in), $PG_IMAGE (server, and both stages of the pgtier image)"
+# shellcheck source=tests/container/lib_images.sh
+. "$SRC/tests/container/lib_images.sh"
+WANT_PG_IMAGE=${WANT_PG_IMAGE:-$STACK_PG_IMAGE}
+use_postgres_image "$WANT_PG_IMAGE"
+[ -z "$PG_STANDIN_RELEASE" ] || say "using the stand-in $PG_IMAGE (no $WANT_PG_IMAGE in docker's store; $PG_STANDIN_RELEASE's PostgreSQL)"
+pass "server image $PG_IMAGE (the server, and both stages of the pgtier image)"
 
 # ---- the checkout and the deployment's variables ------------------------------------------------------
 # A copy of the checkout (tracked and untracked, not ignored), so that the edits of the operator
@@ -267,7 +267,12 @@ wait_for 300 "the daemon's first full in $B/full" test -e "$B/full/latest_full.s
 FULL=$(readlink "$B/full/latest_full.sql.bz2")
 [ "${FULL%%_full*}" = "$(TZ=Europe/Berlin date -d "$(jq -r .started_at "$B/full/$FULL.json")" +%Y%m%d_%H%M%S)" ] ||
     fail "$FULL is not named in Europe/Berlin time (TZ from swarm/deploy.env)"
-pass "first full on the host: $B/full/$FULL (Europe/Berlin time)"
+# The server is the major the stack's image names (the stand-in carries that major, not another).
+want_major=$(sed -nE 's|^(.*/)?postgres:([0-9]+).*|\2|p' <<<"$WANT_PG_IMAGE")
+server_version=$(jq -r .server_version "$B/full/$FULL.json")
+[ -z "$want_major" ] || [ "${server_version%%.*}" = "$want_major" ] ||
+    fail "the full was taken from PostgreSQL $server_version, not $want_major as $WANT_PG_IMAGE names"
+pass "first full on the host: $B/full/$FULL (Europe/Berlin time), from PostgreSQL $server_version"
 
 step "change, make backup-incr, backup-list, backup-verify"
 psql_pg postgres "CREATE DATABASE shop"

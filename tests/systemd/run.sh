@@ -16,8 +16,8 @@
 #
 # The container gets CAP_SYS_ADMIN: without it systemd cannot set up the units' mount namespaces and
 # silently runs them unsandboxed (ProtectSystem=, PrivateTmp=, ProtectHome= ... ignored), which a
-# real host never does. The base image is debian:bookworm when podman has it, else the stand-in
-# that tests/container/run.sh builds too (tests/container/lib_images.sh).
+# real host never does. The base image is debian:bookworm when podman has it, else the bookworm
+# stand-in base of tests/container/lib_images.sh (debootstrap, built once and kept).
 set -euo pipefail
 set -E
 # shellcheck disable=SC2154  # _rc is assigned inside the trap string itself
