@@ -75,10 +75,13 @@ std::size_t ArchiveWriter::default_block_size(CompressionFormat format) {
     return format == CompressionFormat::zstd ? zstd_frame_size : bzip2_block_size;
 }
 
-std::size_t ArchiveWriter::default_window(std::size_t block_size, std::size_t pool_threads) {
+std::size_t ArchiveWriter::default_window(std::size_t block_size, std::size_t pool_threads,
+                                          std::size_t writers) {
     constexpr std::size_t input_budget = std::size_t{64} << 20;
     const std::size_t by_memory = input_budget / std::max<std::size_t>(block_size, 1);
-    return std::max<std::size_t>(2, std::min(2 * pool_threads + 1, by_memory));
+    const std::size_t all = std::min(2 * pool_threads + 1, by_memory);
+    const std::size_t share = std::max<std::size_t>(writers, 1);
+    return std::max<std::size_t>(2, (all + share - 1) / share);
 }
 
 ArchiveWriter::ArchiveWriter(int fd, const CompressionSettings& settings, WorkerPool& pool)

@@ -424,7 +424,13 @@ void Repository::point_latest(const Directory& dir, BackupType type,
         // that reads latest_full.sql.bz2 must fail, not restore stale data, once the newest
         // archive is .sql.zst (and the other way round).
         for (auto other : all_compression_formats) {
-            if (other != format) dir.remove(latest_link_name(type, other));
+            const std::string stale = latest_link_name(type, other);
+            if (other == format || dir.remove_quietly(stale)) continue;
+            // Not a reason to fail a published backup: whatever is there is never followed.
+            const int error = errno;
+            if (dir.type_of(stale) != EntryType::missing)
+                spdlog::warn("cannot remove {}: {}", dir.path_of(stale).string(),
+                             errno_text(error));
         }
         dir.sync();
         return;

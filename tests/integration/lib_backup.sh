@@ -11,10 +11,13 @@
 #   count_archives DIR TIER
 #   new_archive DIR TIER BEFORE_LIST   the single archive of TIER not in BEFORE_LIST (fails otherwise)
 #   tree_state DIR             every name below DIR (except .pgtier/) with type, size, link target, hash
-#   check_archive PATH TYPE    sidecar, manifest, bzip2 stream, section offsets/lengths/hashes
+#   check_archive PATH TYPE    sidecar, manifest, bzip2 (.sql.bz2) or zstd (.sql.zst) data, section
+#                              offsets/lengths/hashes, each section decoding alone
+#   decompress PATH            the text of an archive (or of stdin when PATH is -; bzip2 unless
+#                              FORMAT=zstd), by bzip2 -dc or zstd -dc by the name
 #   manifest_dbs PATH          database names of the archive's sections, sorted, one per line
 #   manifest_has_globals PATH  exit 0 when the archive has a globals section
-#   bz_contains PATH STRING    exit 0 when the decompressed archive contains STRING
+#   bz_contains PATH STRING    exit 0 when the decompressed archive (either format) contains STRING
 #   settle                     wait until backends' statistics are surely flushed
 #   pg_quiet                   turn autovacuum off (its ANALYZE writes catalog rows = "changes")
 #   pg_crash NAME              immediate shutdown (crash) of a cluster
@@ -84,7 +87,7 @@ archives() {
     local dir=$1 tier=$2
     [ -d "$dir/$tier" ] || return 0
     find "$dir/$tier" -maxdepth 1 -type f -regextype posix-extended \
-        -regex ".*/[0-9]{8}_[0-9]{6}(-[0-9]+)?_${tier}\.sql\.bz2" | sort
+        -regex ".*/[0-9]{8}_[0-9]{6}(-[0-9]+)?_${tier}\.sql\.(bz2|zst)" | sort
 }
 
 count_archives() { archives "$1" "$2" | wc -l; }
@@ -115,22 +118,41 @@ tree_state() {
     )
 }
 
+# decompress PATH — the archive's text: zstd for .zst, else bzip2 (PATH - : stdin, FORMAT).
+decompress() {
+    local format=${FORMAT:-bzip2}
+    [ "$1" = - ] || case $1 in *.zst) format=zstd ;; *) format=bzip2 ;; esac
+    if [ "$format" = zstd ]; then
+        if [ "$1" = - ]; then zstd -dcq; else zstd -dcq -- "$1"; fi
+    elif [ "$1" = - ]; then
+        bzip2 -dc
+    else
+        bzip2 -dc -- "$1"
+    fi
+}
+
 # check_archive PATH TYPE — everything a published archive must satisfy.
 check_archive() {
-    local a=$1 type=$2 tdir name m size sum n i off len ulen ssum kind expect_off total_u
+    local a=$1 type=$2 tdir name m size sum n i off len ulen ssum kind expect_off total_u format
     [ -f "$a" ] || fail "archive $a does not exist"
     tdir=$(dirname "$a")
     name=$(basename "$a")
     m="$a.json"
     [ -f "$a.sha256" ] || fail "$name: no .sha256 sidecar"
     [ -f "$m" ] || fail "$name: no .json manifest"
-    [[ $name =~ ^[0-9]{8}_[0-9]{6}(-[0-9]+)?_${type}\.sql\.bz2$ ]] || fail "$name: unexpected file name for a $type archive"
+    [[ $name =~ ^[0-9]{8}_[0-9]{6}(-[0-9]+)?_${type}\.sql\.(bz2|zst)$ ]] || fail "$name: unexpected file name for a $type archive"
     [ "$(basename "$tdir")" = "$type" ] || fail "$name: a $type archive in folder $(basename "$tdir")"
-    bzip2 -t "$a" 2>"$WORK/bzip2-t.err" || fail "$name: bzip2 -t failed: $(cat "$WORK/bzip2-t.err")"
+    case $name in *.zst) format=zstd ;; *) format=bzip2 ;; esac
+    if [ "$format" = zstd ]; then
+        zstd -tq "$a" 2>"$WORK/bzip2-t.err" || fail "$name: zstd -t failed: $(cat "$WORK/bzip2-t.err")"
+    else
+        bzip2 -t "$a" 2>"$WORK/bzip2-t.err" || fail "$name: bzip2 -t failed: $(cat "$WORK/bzip2-t.err")"
+    fi
     (cd "$tdir" && sha256sum -c --status "$name.sha256") || fail "$name: 'sha256sum -c $name.sha256' inside $tdir failed: $(cat "$a.sha256")"
     jq -e . "$m" >/dev/null || fail "$name: manifest is not valid JSON"
     [ "$(jq -r .type "$m")" = "$type" ] || fail "$name: manifest type is $(jq -r .type "$m"), expected $type"
     [ "$(jq -r .name "$m")" = "$name" ] || fail "$name: manifest name is $(jq -r .name "$m")"
+    [ "$(jq -r .compression "$m")" = "$format" ] || fail "$name: manifest compression is $(jq -r .compression "$m"), expected $format"
     local key
     for key in format tool_version server_version started_at finished_at compressed_size uncompressed_size sha256 fingerprint sections; do
         jq -e --arg k "$key" 'has($k) and .[$k] != null' "$m" >/dev/null || fail "$name: manifest lacks \"$key\""
@@ -162,7 +184,7 @@ check_archive() {
         [ "$(stat -c %s "$WORK/section.bin")" = "$len" ] || fail "$name: section $i runs past the end of the file"
         [ "$(sha256sum <"$WORK/section.bin" | cut -c1-64)" = "$ssum" ] || fail "$name: section $i sha256 mismatch"
         local got
-        got=$(bzip2 -dc <"$WORK/section.bin" | wc -c) || fail "$name: section $i is not a standalone bzip2 stream"
+        got=$(FORMAT=$format decompress - <"$WORK/section.bin" | wc -c) || fail "$name: section $i does not decode alone ($format)"
         [ "$got" = "$ulen" ] || fail "$name: section $i decompresses to $got bytes, manifest says $ulen"
         expect_off=$((off + len))
         total_u=$((total_u + ulen))
@@ -176,7 +198,7 @@ manifest_dbs() { jq -r '.sections[] | select(.kind == "database") | .database' "
 
 manifest_has_globals() { jq -e 'any(.sections[]; .kind == "globals")' "$1.json" >/dev/null; }
 
-bz_contains() { bzip2 -dc "$1" | grep -F -c -- "$2" >/dev/null; }
+bz_contains() { decompress "$1" | grep -F -c -- "$2" >/dev/null; }
 
 settle() { sleep "${SETTLE_SECONDS:-1.5}"; }
 

@@ -40,6 +40,14 @@ bad bad-value-level level '[compression]
 level = 42' 42
 bad bad-value-level-zero level '[compression]
 level = 0'
+# Issue 15: the format, and a level out of the range of the format chosen.
+bad bad-format format '[compression]
+format = "gzip"' gzip
+bad bad-zstd-level level '[compression]
+format = "zstd"
+level = 20' 'out of range for compression.format "zstd": zstd takes 1 to 19'
+bad bad-bzip2-level level '[compression]
+level = 12' 'bzip2 takes 1 to 9 (zstd: 1 to 19)'
 bad bad-value-port port '[postgres]
 port = 70000' 70000
 bad bad-value-threads threads '[compression]

@@ -62,9 +62,10 @@ plant_state_links() {
 }
 plant_tier_links() {
     local tier=$1 s name f
-    rm -f "$B/$tier/latest_$tier.sql.bz2" "$B/$tier/.latest_$tier.sql.bz2.tmp"
-    ln -s "$D/victim" "$B/$tier/latest_$tier.sql.bz2"
-    ln -s "$D/victim" "$B/$tier/.latest_$tier.sql.bz2.tmp"
+    for f in "latest_$tier.sql.bz2" ".latest_$tier.sql.bz2.tmp" "latest_$tier.sql.zst"; do
+        rm -f "$B/$tier/$f"
+        ln -s "$D/victim" "$B/$tier/$f"
+    done
     # Every name an archive started in the next few seconds could take.
     for s in 0 1 2 3 4 5 6 7 8 9; do
         name="$(date -u -d "@$(($(date +%s) + s))" +%Y%m%d_%H%M%S)_$tier.sql.bz2"
@@ -83,6 +84,7 @@ untouched "a full among planted links"
 F2=$(new_archive "$B" full "$F1")
 [ ! -L "$F2" ] && [ -f "$F2.json" ] && [ ! -L "$F2.json" ] && [ ! -L "$F2.sha256" ] || fail "the new archive $F2 or its sidecar/manifest is a link"
 [ "$(readlink "$B/full/latest_full.sql.bz2")" = "$(basename "$F2")" ] || fail "latest_full was not repointed over the planted link: $(readlink "$B/full/latest_full.sql.bz2")"
+[ ! -L "$B/full/latest_full.sql.zst" ] || fail "the link planted at latest_full.sql.zst (the other format's) was not removed"
 (cd "$B/full" && sha256sum -c --quiet "$(basename "$F2").sha256") || fail "the new archive's sidecar does not check"
 pass "a full among links at the lock's neighbours, status, metrics, partials, sidecars, manifests and latest_full: published under a free name, nothing outside touched"
 

@@ -6,6 +6,8 @@
 # object holds exactly the local file's bytes and nothing else is under the prefix;
 # `list --remote` shows both complete; `verify --remote` and `verify --remote --deep` say OK for
 # each; a second sync uploads nothing; status, metrics.prom and health report nothing pending.
+# Then a zstd incremental (.sql.zst) goes up the same way, is complete in `list --remote`, decodes
+# in `verify --remote --deep` and is fetched into an empty directory with its latest link.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_backup.sh"
 . "$(dirname "$0")/lib_s3.sh"
@@ -100,5 +102,26 @@ PGTIER_OFFSITE_MAX_LAG=1s run_pgtier health --config "$CFG" health
 expect_rc health 0 "health with nothing pending (offsite.max_lag 1s)"
 grep -q offsite "$WORK/health.out" "$WORK/health.err" && fail_run health "health reports an offsite problem with nothing pending"
 pass "status --json: pending 0, last_success_at set; metrics.prom: pending 0, last_sync_ok 1; health: no offsite problem"
+
+# ---- a zstd archive beside them (issue 15): uploaded, listed, decoded remotely, fetched ----------
+psql_db shop -c "INSERT INTO t VALUES (-2, 'zstd')"
+settle
+PGTIER_COMPRESSION_FORMAT=zstd backup_and_sync zincr incr
+Z=$(archives "$B" incremental | grep '\.sql\.zst$')
+[ -n "$Z" ] || fail "no zstd incremental"
+bucket_matches_local
+run_pgtier zlr --config "$CFG" list --remote
+grep -E "complete +incremental/$(basename "$Z")\$" "$WORK/zlr.out" >/dev/null || fail_run zlr "list --remote does not show the zstd archive as complete"
+run_pgtier zvr --config "$CFG" verify --remote --deep "$(basename "$Z")"
+expect_rc zvr 0 "verify --remote --deep of the zstd archive"
+grep -qx "OK s3://$BUCKET/$PREFIX/incremental/$(basename "$Z")" "$WORK/zvr.out" || fail_run zvr "no OK line"
+run_pgtier zfetch --config "$CFG" --dir "$WORK/fetched" fetch "$(basename "$Z")"
+expect_rc zfetch 0 "fetch of the zstd archive into an empty directory"
+cmp "$Z" "$WORK/fetched/incremental/$(basename "$Z")" || fail "the fetched zstd archive differs"
+[ "$(readlink "$WORK/fetched/incremental/latest_incremental.sql.zst")" = "$(basename "$Z")" ] \
+    || fail "fetch did not point latest_incremental.sql.zst at the zstd archive"
+run_pgtier zv --config "$CFG" --dir "$WORK/fetched" verify
+expect_rc zv 0 "verify of the fetched zstd archive"
+pass "a zstd archive: uploaded with its sidecar and manifest, complete in list --remote, OK in verify --remote --deep, fetched and verified"
 
 pass "test_offsite_upload in $(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')s"

@@ -281,6 +281,10 @@ TEST_CASE("a writer's window bounds its blocks in flight") {
     CHECK(ArchiveWriter::default_window(ArchiveWriter::zstd_frame_size, 16) == 8);
     CHECK(ArchiveWriter::default_window(ArchiveWriter::zstd_frame_size, 1) == 3);
     CHECK(ArchiveWriter::default_window(std::size_t{1} << 30, 4) == 2);
+    // Shared by writers compressing at once: together about what one writer has.
+    CHECK(ArchiveWriter::default_window(ArchiveWriter::bzip2_block_size, 16, 4) == 9);
+    CHECK(ArchiveWriter::default_window(ArchiveWriter::zstd_frame_size, 16, 4) == 2);
+    CHECK(ArchiveWriter::default_window(ArchiveWriter::bzip2_block_size, 2, 8) == 2);
     WorkerPool pool(4);
     TempFile file;
     ArchiveWriter writer(file.fd, {CompressionFormat::zstd, 3}, pool);

@@ -34,7 +34,8 @@ struct CompressionSettings {
     // Input bytes per independent block (bzip2 stream, zstd frame); 0: the format's default.
     std::size_t block_size = 0;
     // Blocks this writer keeps in flight (queued, compressing or waiting to be written); 0:
-    // default_window(). Writers sharing a pool each have their own.
+    // default_window() for one writer. Writers sharing a pool each have their own: N writers
+    // at once should each take default_window(block_size, pool threads, N).
     std::size_t window = 0;
 };
 
@@ -55,8 +56,11 @@ class ArchiveWriter {
     static constexpr std::size_t zstd_frame_size = std::size_t{8} << 20;
     static std::size_t default_block_size(CompressionFormat format);
     // 2 blocks per pool thread plus one (every thread busy while finished blocks wait to be
-    // written), but no more than 64 MiB of input and at least 2 blocks.
-    static std::size_t default_window(std::size_t block_size, std::size_t pool_threads);
+    // written), but no more than 64 MiB of input, shared by `writers` writers compressing at
+    // once on one pool (so their memory together is that of one writer), and at least 2 blocks
+    // per writer (one filling while one compresses).
+    static std::size_t default_window(std::size_t block_size, std::size_t pool_threads,
+                                      std::size_t writers = 1);
 
     // The writer must not outlive `pool`; several writers may share it, from different threads
     // (one thread per writer).
