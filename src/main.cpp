@@ -6,10 +6,12 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "pgtier/commands/commands.hpp"
 #include "pgtier/core/health.hpp"
+#include "pgtier/core/jobs.hpp"
 #include "pgtier/sys/clock.hpp"
 #include "pgtier/sys/log.hpp"
 
@@ -164,7 +166,12 @@ void add_restore(CLI::App& app, std::vector<Command>& all) {
         std::optional<std::string> as;
         bool replace = false, if_empty = false, json = false, dry_run = false;
         bool force_version = false;
+        int jobs = 0;
     };
+    const std::string jobs_help =
+        "databases loaded at once, each by its own psql (default: a quarter of the cores, 2 to "
+        "8; " +
+        std::to_string(default_jobs(std::thread::hardware_concurrency())) + " here)";
     const std::string force_version_help =
         "restore an archive dumped from a newer PostgreSQL major than the server's (refused "
         "otherwise)";
@@ -196,9 +203,10 @@ void add_restore(CLI::App& app, std::vector<Command>& all) {
     full->add_option("archive", o->archive, archive_help)->required();
     full->add_flag("--replace", o->replace, "replace databases that exist");
     full->add_flag("--force-version", o->force_version, force_version_help);
+    full->add_option("--jobs", o->jobs, jobs_help)->check(CLI::Range(1, 256));
     all.push_back({full, [o](const Context& c) {
                        return commands::restore_full(c.config, c.env, o->archive, o->replace,
-                                                     o->force_version);
+                                                     o->force_version, o->jobs);
                    }});
     auto* latest = restore->add_subcommand(
         "latest",
@@ -208,9 +216,11 @@ void add_restore(CLI::App& app, std::vector<Command>& all) {
     latest->add_flag("--replace", o->replace, "replace databases that exist");
     latest->add_flag("--dry-run", o->dry_run, "print the plan and change nothing");
     latest->add_flag("--force-version", o->force_version, force_version_help);
+    latest->add_option("--jobs", o->jobs, jobs_help)->check(CLI::Range(1, 256));
     all.push_back({latest, [o](const Context& c) {
                        return commands::restore_latest(c.config, c.env, o->if_empty, o->replace,
-                                                       o->dry_run, print_line, o->force_version);
+                                                       o->dry_run, print_line, o->force_version,
+                                                       o->jobs);
                    }});
     auto* plan =
         restore->add_subcommand("plan", "print what `restore latest` would restore from where");

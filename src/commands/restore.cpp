@@ -5,11 +5,16 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "pgtier/archive/section_reader.hpp"
 #include "pgtier/commands/commands.hpp"
+#include "pgtier/core/jobs.hpp"
 #include "pgtier/core/naming.hpp"
 #include "pgtier/core/pg_version.hpp"
 #include "pgtier/core/restore_plan.hpp"
@@ -31,6 +36,7 @@ struct ResolvedArchive {
     StoredArchive stored;
     std::shared_ptr<const ArchiveSource> source;
     Manifest manifest;
+    std::optional<BackupType> bucket_tier;  // set when it is read from the bucket
     const std::string& name() const { return stored.name; }
 };
 
@@ -53,8 +59,8 @@ class Catalog {
             remote_entries_ = remote() ? scan_store(*remote()) : std::vector<ArchiveEntry>{};
         return *remote_entries_;
     }
-    // The complete remote archive a user named (its file name or latest-<tier>).
-    std::optional<StoredArchive> find_remote(const std::string& name) {
+    // The complete remote archive a user named (its file name or latest-<tier>), and its tier.
+    std::optional<std::pair<BackupType, StoredArchive>> find_remote(const std::string& name) {
         if (!remote()) return std::nullopt;
         const ArchiveEntry* found = nullptr;
         for (const auto& e : remote_entries()) {
@@ -67,7 +73,7 @@ class Catalog {
         if (!found) return std::nullopt;
         spdlog::info("{} is not in {}: reading it from {}", found->name, repo_.dir().string(),
                      remote()->describe());
-        return stored_archive(remote_, found->tier, found->name);
+        return std::pair{found->tier, stored_archive(remote_, found->tier, found->name)};
     }
     // Every published archive a plan may use: the directory's, then the bucket's that the
     // directory lacks. A bucket that cannot be read leaves the directory's alone, with a
@@ -108,6 +114,16 @@ class Catalog {
     std::uint64_t bytes_downloaded() const {
         return remote_ ? remote_->client().bytes_downloaded() : 0;
     }
+    // Opens a bucket archive through a client of its own: one client serves one transfer at a
+    // time, and a parallel restore reads several sections at once.
+    std::function<std::shared_ptr<const ArchiveSource>()> own_opener(
+        BackupType tier, const std::string& name) const {
+        return [this, tier, name] {
+            const std::shared_ptr<const ArchiveStore> store =
+                open_offsite_store(config_, env_, &stop_requested());
+            return store->open(tier, name);
+        };
+    }
 
   private:
     const Config& config_;
@@ -123,7 +139,7 @@ class Catalog {
 // else in the bucket); it must be a pgtier archive with its sidecar and manifest.
 ResolvedArchive resolve_archive(const Repository& repo, Catalog& catalog, const std::string& name) {
     const auto path = repo.resolve(name);
-    std::optional<StoredArchive> remote;
+    std::optional<std::pair<BackupType, StoredArchive>> remote;
     if (!path) remote = catalog.find_remote(name);
     if (!path && !remote) {
         throw Error("no archive \"" + name + "\" (a path, a file name in " + repo.dir().string() +
@@ -132,7 +148,10 @@ ResolvedArchive resolve_archive(const Repository& repo, Catalog& catalog, const 
                          ? " in " + repo.dir().string() + " or " + catalog.remote()->describe()
                          : ""));
     }
-    ResolvedArchive archive{path ? archive_at_path(*path) : *remote, nullptr, {}};
+    ResolvedArchive archive{path ? archive_at_path(*path) : remote->second,
+                            nullptr,
+                            {},
+                            remote ? std::optional(remote->first) : std::nullopt};
     const StoredArchive& stored = archive.stored;
     const auto manifest_text = stored.read_beside(manifest_name(stored.name));
     if (!manifest_text) {
@@ -226,25 +245,223 @@ std::map<std::string, std::string> roles_for(Catalog& catalog, const ResolvedArc
     return role_definitions(Restorer::read_text(*globals));
 }
 
+struct ClusterDatabase {
+    SectionRef ref;
+    // Set for a section in the bucket: opens a source with a client of its own for the worker
+    // that replays it (a file is read by every worker at once).
+    std::function<std::shared_ptr<const ArchiveSource>()> open_own;
+};
+
 struct ClusterSource {
     SectionRef globals;
-    std::vector<SectionRef> databases;
+    std::vector<ClusterDatabase> databases;
+};
+
+// The databases of a whole-cluster restore, loaded `jobs` at a time, each through its own psql
+// under its own work name (Restorer::restore_database runs in several threads at once), each
+// reported as it ends. After the first failure no database starts and those in flight are let
+// finish: each is all or nothing, independent of the failed one, and a database completed is one
+// less that the operator waits for (SIGTERM stops them all at once).
+class ClusterLoad {
+  public:
+    ClusterLoad(Restorer& restorer, const std::vector<ClusterDatabase>& databases,
+                const std::function<void(const std::string&)>& report)
+        : restorer_(restorer),
+          databases_(databases),
+          report_(report),
+          outcomes_(databases.size()) {}
+
+    // Loads the databases at these indexes, started in this order, `jobs` at a time. False when
+    // one failed or a stop was requested (what was not started then stays so).
+    bool run(const std::vector<std::size_t>& order, int jobs) {
+        next_ = 0;
+        order_ = &order;
+        own_sources_ = jobs > 1;
+        const auto workers = std::min(static_cast<std::size_t>(jobs), order.size());
+        std::size_t active = workers;
+        {
+            std::vector<std::jthread> threads;
+            for (std::size_t i = 0; i < workers; ++i) {
+                threads.emplace_back([this, &active] {
+                    work();
+                    const std::lock_guard lock(mutex_);
+                    --active;
+                    ended_changed_.notify_all();
+                });
+            }
+            std::unique_lock lock(mutex_);
+            try {
+                for (;;) {
+                    ended_changed_.wait(lock, [&] { return !ended_.empty() || active == 0; });
+                    while (!ended_.empty()) {
+                        const std::size_t index = ended_.front();
+                        ended_.pop_front();
+                        lock.unlock();
+                        announce(index);
+                        lock.lock();
+                    }
+                    if (active == 0) break;
+                }
+            } catch (...) {
+                if (!lock.owns_lock()) lock.lock();
+                failed_ = true;  // start nothing more; the threads are joined on the way out
+                throw;
+            }
+        }
+        return !failed_ && !stop_requested().load();
+    }
+
+    std::size_t restored() const { return count(State::restored); }
+    std::uint64_t bytes() const {
+        std::uint64_t total = 0;
+        for (const auto& o : outcomes_) total += o.result.bytes;
+        return total;
+    }
+
+    // What happened to every database, after a failure or a stop.
+    std::string failure_summary() const {
+        std::string text;
+        std::vector<std::string> restored, failed, not_started;
+        for (std::size_t i = 0; i < outcomes_.size(); ++i) {
+            const std::string& name = *databases_[i].ref.section.database;
+            switch (outcomes_[i].state) {
+                case State::restored:
+                    restored.push_back(name);
+                    break;
+                case State::failed:
+                    failed.push_back(name);
+                    text += "database \"" + name + "\": " + outcomes_[i].error + "\n";
+                    break;
+                default:
+                    not_started.push_back(name);
+                    break;
+            }
+        }
+        text += stop_requested().load() ? "The whole-cluster restore was interrupted"
+                                        : "The whole-cluster restore stopped";
+        text += " with the cluster partly restored. Restored: globals" +
+                (restored.empty() ? "" : ", " + join_quoted(restored)) +
+                ". Failed: " + (failed.empty() ? "none" : join_quoted(failed)) +
+                ". Not started: " + (not_started.empty() ? "none" : join_quoted(not_started)) +
+                ". Restore again with --replace once the cause is fixed.";
+        return text;
+    }
+
+  private:
+    enum class State { not_started, running, restored, failed };
+    struct Outcome {
+        State state = State::not_started;
+        std::string error;
+        RestoredDatabase result;
+    };
+
+    std::size_t count(State state) const {
+        return static_cast<std::size_t>(
+            std::count_if(outcomes_.begin(), outcomes_.end(),
+                          [&](const Outcome& o) { return o.state == state; }));
+    }
+
+    void work() {
+        for (;;) {
+            std::size_t index = 0;
+            {
+                const std::lock_guard lock(mutex_);
+                if (failed_ || stop_requested().load() || next_ == order_->size()) return;
+                index = (*order_)[next_++];
+                outcomes_[index].state = State::running;
+            }
+            Outcome outcome;
+            try {
+                SectionRef ref = databases_[index].ref;
+                if (own_sources_ && databases_[index].open_own) {
+                    const std::lock_guard lock(open_mutex_);
+                    ref.archive = databases_[index].open_own();
+                }
+                outcome.result = restorer_.restore_database(ref, *ref.section.database, true, {});
+                outcome.state = State::restored;
+            } catch (const std::exception& err) {
+                outcome.state = State::failed;
+                outcome.error = err.what();
+            }
+            {
+                const std::lock_guard lock(mutex_);
+                if (outcome.state == State::failed) failed_ = true;
+                outcomes_[index] = std::move(outcome);
+                ended_.push_back(index);
+            }
+            ended_changed_.notify_all();
+        }
+    }
+
+    // In the main thread, as each database ends.
+    void announce(std::size_t index) {
+        std::vector<std::string> running;
+        State state;
+        std::size_t done = 0;
+        {
+            const std::lock_guard lock(mutex_);
+            state = outcomes_[index].state;
+            done = count(State::restored);
+            for (std::size_t i = 0; i < outcomes_.size(); ++i) {
+                if (outcomes_[i].state == State::running)
+                    running.push_back(*databases_[i].ref.section.database);
+            }
+        }
+        const Outcome& o = outcomes_[index];  // no longer written by any thread
+        const std::string& name = *databases_[index].ref.section.database;
+        if (state == State::restored) {
+            char line[200];
+            std::snprintf(line, sizeof line, " (%zu of %zu): %s of SQL in %.1f s", done,
+                          outcomes_.size(), human_size(o.result.bytes).c_str(), o.result.seconds);
+            report_("restored database \"" + name + "\"" + line);
+            return;
+        }
+        // The whole message ends the command; said now too when others still run (for long).
+        if (!running.empty() && !stop_requested().load()) {
+            spdlog::error(
+                "restoring database \"{}\" failed ({}); no further database starts, waiting for "
+                "the {} in flight to finish: {}",
+                name, one_line(o.error), running.size(), join_quoted(running));
+        }
+    }
+
+    Restorer& restorer_;
+    const std::vector<ClusterDatabase>& databases_;
+    const std::function<void(const std::string&)>& report_;
+    std::vector<Outcome> outcomes_;
+    const std::vector<std::size_t>* order_ = nullptr;
+    bool own_sources_ = false;
+    std::mutex mutex_;  // guards what follows, and the state of outcomes_
+    std::condition_variable ended_changed_;
+    std::size_t next_ = 0;
+    std::deque<std::size_t> ended_;  // ended, not yet announced
+    bool failed_ = false;
+    std::mutex open_mutex_;  // one bucket client opened at a time
 };
 
 // Restores globals then every database; refuses before changing anything when a database
 // exists (unless replace) — postgres and template1 count only when they have user tables.
+// With jobs > 1 the databases are loaded concurrently, the largest first; a postgres or template1
+// that is replaced (not loaded in place) is restored alone before them: replacing it renames it,
+// which ends every session connected to it, and the other restores connect to postgres (to
+// template1 when they restore postgres).
 ExitCode restore_cluster(const Repository& repo, Restorer& restorer, const ClusterSource& source,
-                         bool replace, const std::function<void(const std::string&)>& report) {
+                         bool replace, int jobs,
+                         const std::function<void(const std::string&)>& report) {
     // Every section is checked (its target name, its header against its label) before the
     // first change: a bad one found half-way would leave a partly restored cluster.
-    for (const auto& ref : source.databases) Restorer::check_restorable(ref, *ref.section.database);
+    for (const auto& db : source.databases)
+        Restorer::check_restorable(db.ref, *db.ref.section.database);
     std::vector<std::string> conflicts;
+    std::set<std::string> in_place;  // postgres, template1 when they exist without user tables
     const auto existing = restorer.databases();
-    for (const auto& ref : source.databases) {
-        const std::string& name = *ref.section.database;
+    for (const auto& db : source.databases) {
+        const std::string& name = *db.ref.section.database;
         if (std::find(existing.begin(), existing.end(), name) == existing.end()) continue;
-        if ((name == "postgres" || name == "template1") && !restorer.has_user_tables(name))
+        if ((name == "postgres" || name == "template1") && !restorer.has_user_tables(name)) {
+            in_place.insert(name);
             continue;
+        }
         conflicts.push_back(name);
     }
     if (!conflicts.empty() && !replace) {
@@ -252,6 +469,20 @@ ExitCode restore_cluster(const Repository& repo, Restorer& restorer, const Clust
             "these databases of the archive exist (postgres and template1 count only "
             "when they have user tables): " +
             join_quoted(conflicts) + "; nothing was changed (use --replace to replace them)");
+    }
+    // One job: the archive's order, as before parallel restores. Several: the largest first, so
+    // that a big database does not start last and run alone.
+    std::vector<std::size_t> alone, order;
+    for (std::size_t i = 0; i < source.databases.size(); ++i) {
+        const std::string& name = *source.databases[i].ref.section.database;
+        const bool maintenance = name == "postgres" || name == "template1";
+        (jobs > 1 && maintenance && in_place.count(name) == 0 ? alone : order).push_back(i);
+    }
+    if (jobs > 1) {
+        std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+            return source.databases[a].ref.section.uncompressed_length >
+                   source.databases[b].ref.section.uncompressed_length;
+        });
     }
     const auto started = std::chrono::steady_clock::now();
     // While this file exists the cluster holds part of a restore: the daemon refuses to start
@@ -265,29 +496,23 @@ ExitCode restore_cluster(const Repository& repo, Restorer& restorer, const Clust
                      err.what());
     }
     restorer.restore_globals(source.globals);
-    std::uint64_t bytes = 0;
-    std::vector<std::string> done;
-    for (const auto& ref : source.databases) {
-        const std::string& name = *ref.section.database;
-        try {
-            const auto result = restorer.restore_database(ref, name, true, {});
-            bytes += result.bytes;
-            done.push_back(name);
-        } catch (const Error& err) {
-            throw Error(std::string(err.what()) + "\nAlready restored: globals" +
-                        (done.empty() ? "" : ", " + join_quoted(done)) +
-                        "; the databases after \"" + name + "\" were not restored.");
-        }
-    }
+    spdlog::info("restoring {} databases, {} at a time", source.databases.size(), jobs);
+    ClusterLoad load(restorer, source.databases, report);
+    if (!load.run(alone, 1) || !load.run(order, jobs)) throw Error(load.failure_summary());
     repo.remove_state_file(restoring_marker);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    char summary[160];
+    char summary[200];
     std::snprintf(summary, sizeof summary,
-                  "restored globals and %zu databases: %s of SQL in %.1f s", done.size(),
-                  human_size(bytes).c_str(), seconds);
+                  "restored globals and %zu databases: %s of SQL in %.1f s (up to %d at a time)",
+                  load.restored(), human_size(load.bytes()).c_str(), seconds, jobs);
     report(summary);
     return ExitCode::ok;
+}
+
+// The --jobs of restore full / latest: 0 is the default for this machine.
+int restore_jobs(int requested) {
+    return requested > 0 ? requested : default_jobs(std::thread::hardware_concurrency());
 }
 
 // An archive dumped from a newer major than the target server's is refused (ConfigError, before
@@ -399,7 +624,7 @@ ExitCode restore_database(const Config& config, const Environment& env,
 }
 
 ExitCode restore_full(const Config& config, const Environment& env, const std::string& archive_name,
-                      bool replace, bool force_version) {
+                      bool replace, bool force_version, int jobs) {
     const Repository repo(config.storage.dir);
     const auto lock = lock_for_restore(repo);
     Catalog catalog(config, env, repo);
@@ -415,19 +640,22 @@ ExitCode restore_full(const Config& config, const Environment& env, const std::s
         if (s.kind == SectionKind::globals) {
             source.globals = {archive.source, s};
         } else {
-            source.databases.push_back({archive.source, s});
+            ClusterDatabase db{{archive.source, s}, nullptr};
+            if (archive.bucket_tier)
+                db.open_own = catalog.own_opener(*archive.bucket_tier, archive.name());
+            source.databases.push_back(std::move(db));
         }
     }
     WorkerPool decode_pool(config.compression.threads);
     Restorer restorer(resolve_connection(config, env), stop_requested(), &decode_pool);
     check_restore_versions(restorer, {&archive.manifest}, force_version);
     restorer.drop_stale_work_databases();
-    return restore_cluster(repo, restorer, source, replace, print_line);
+    return restore_cluster(repo, restorer, source, replace, restore_jobs(jobs), print_line);
 }
 
 ExitCode restore_latest(const Config& config, const Environment& env, bool if_empty, bool replace,
                         bool dry_run, const std::function<void(const std::string&)>& report,
-                        bool force_version) {
+                        bool force_version, int jobs) {
     const Repository repo(config.storage.dir);
     Catalog catalog(config, env, repo);
     if (dry_run) {
@@ -497,9 +725,12 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
     for (const auto& db : plan.databases) {
         SectionRef ref{source_of(db.source), db.source.section};
         if (db.source.archive != plan.base) check_section(*ref.archive, ref.section);
-        source.databases.push_back(ref);
+        ClusterDatabase entry{ref, nullptr};
+        if (catalog.in_bucket_only(db.source.tier, db.source.archive))
+            entry.open_own = catalog.own_opener(db.source.tier, db.source.archive);
+        source.databases.push_back(std::move(entry));
     }
-    return restore_cluster(repo, restorer, source, replace, report);
+    return restore_cluster(repo, restorer, source, replace, restore_jobs(jobs), report);
 }
 
 }  // namespace pgtier::commands

@@ -163,4 +163,8 @@ std::string restore_application_name(long pid) {
     return "pgtier-restore-" + std::to_string(pid);
 }
 
+std::string restore_application_name(long pid, int n) {
+    return restore_application_name(pid) + "-" + std::to_string(n);
+}
+
 }  // namespace pgtier

@@ -173,12 +173,14 @@ std::optional<ParsedIdentifier> parse_identifier(std::string_view text, std::siz
 std::string idempotent_create_role(std::string_view statement) {
     while (!statement.empty() && (statement.back() == '\n' || statement.back() == ';'))
         statement.remove_suffix(1);
+    // unique_violation: the same role created at that moment by another session (two databases
+    // of a parallel restore that need it) that committed first.
     // A dollar-quote tag that the statement (a role name) cannot end early.
     std::string tag = "$pgtier$";
     for (int n = 1; statement.find(tag) != std::string_view::npos; ++n)
         tag = "$pgtier" + std::to_string(n) + "$";
     return "DO " + tag + "BEGIN " + std::string(statement) +
-           "; EXCEPTION WHEN duplicate_object THEN NULL; END" + tag + ";\n";
+           "; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END" + tag + ";\n";
 }
 
 namespace {

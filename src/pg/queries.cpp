@@ -140,9 +140,12 @@ bool database_exists(Connection& conn, const std::string& database) {
 }
 
 bool has_sessions_of(Connection& conn, const std::string& application_name) {
+    // Compared by prefix, not LIKE: the name holds no pattern characters to escape.
     return conn.run(
                    "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity "
-                   "WHERE application_name = $1 AND pid <> pg_catalog.pg_backend_pid())",
+                   "WHERE (application_name = $1 OR "
+                   "left(application_name, length($1) + 1) = $1 || '-') "
+                   "AND pid <> pg_catalog.pg_backend_pid())",
                    {application_name})
                .at(0, 0) == "t";
 }

@@ -46,8 +46,8 @@ Restorer::Restorer(const ConnectionSettings& settings, const std::atomic<bool>& 
                    WorkerPool* decode_pool)
     : client_(settings), stop_(stop), decode_pool_(decode_pool) {}
 
-std::string Restorer::psql_application_name() const {
-    return restore_application_name(::getpid());
+std::string Restorer::psql_application_name() {
+    return restore_application_name(::getpid(), ++work_counter_);
 }
 
 std::string Restorer::maintenance_database(const std::string& avoid) const {
@@ -86,7 +86,7 @@ std::string Restorer::read_text(const SectionRef& ref) {
 }
 
 std::uint64_t Restorer::replay(const std::string& what, std::uint64_t total,
-                               const std::string& connect_to,
+                               const std::string& connect_to, const std::string& application_name,
                                const std::function<void(const TextSink&)>& produce,
                                RestoreFilter* filter) {
     std::vector<std::string> argv = {
@@ -96,7 +96,7 @@ std::uint64_t Restorer::replay(const std::string& what, std::uint64_t total,
     argv.push_back("--file=-");
     ChildSpec spec{argv, client_.env(), true, client_.inherit_fds()};
     // Named, so that a failed restore can end the server session psql leaves behind.
-    spec.env.push_back("PGAPPNAME=" + psql_application_name());
+    spec.env.push_back("PGAPPNAME=" + application_name);
     Child psql(spec);
 
     std::uint64_t bytes = 0;
@@ -156,7 +156,7 @@ void Restorer::restore_globals(const SectionRef& ref) {
     const std::string globals = make_roles_idempotent(read_text(ref));
     replay(
         "the globals (roles, tablespaces) from " + ref.archive->name(), globals.size(), "postgres",
-        [&](const TextSink& sink) { sink(globals); }, nullptr);
+        psql_application_name(), [&](const TextSink& sink) { sink(globals); }, nullptr);
     spdlog::info("restored globals from {} ({} bytes, {:.1f} s)", ref.archive->name(),
                  globals.size(), seconds_since(started));
 }
@@ -285,12 +285,16 @@ RestoredDatabase Restorer::restore_database(
         throw Error("cannot restore \"" + source + "\" into " + target +
                     ": only the section of postgres or template1 can go there; use --as NEW");
     }
+    // The psql session is named after the work database's number, so that both are told apart
+    // from those of the other databases a parallel restore loads meanwhile.
+    int number = ++work_counter_;
     std::string work = target;
     if (!in_place) {
-        do {
-            work = work_database_name(::getpid(), ++work_counter_);
-        } while (std::find(existing.begin(), existing.end(), work) != existing.end());
+        work = work_database_name(::getpid(), number);
+        while (std::find(existing.begin(), existing.end(), work) != existing.end())
+            work = work_database_name(::getpid(), number = ++work_counter_);
     }
+    const std::string application_name = restore_application_name(::getpid(), number);
 
     RestoreFilter::Options options;
     options.database = source;
@@ -318,7 +322,7 @@ RestoredDatabase Restorer::restore_database(
             try {
                 // A killed psql's statement (a CREATE DATABASE, say) runs on in the server
                 // and could commit after the drop: end that session first.
-                queries::terminate_sessions_of(conn, psql_application_name());
+                queries::terminate_sessions_of(conn, application_name);
                 queries::drop_database(conn, work);
                 message += "\nThe partial copy \"" + work + "\" was dropped; \"" + target + "\" " +
                            (target_exists ? "was not changed." : "was not created.");
@@ -334,8 +338,9 @@ RestoredDatabase Restorer::restore_database(
     };
     try {
         if (!creates_database && !in_place) queries::create_empty_database(conn, work);
-        result.bytes = replay(describe(ref), ref.section.uncompressed_length,
-                              in_place ? target : maintenance, reader(ref, decode_pool_), &filter);
+        result.bytes =
+            replay(describe(ref), ref.section.uncompressed_length, in_place ? target : maintenance,
+                   application_name, reader(ref, decode_pool_), &filter);
     } catch (const Error& err) {
         throw Error(cleanup(err.what()));
     }

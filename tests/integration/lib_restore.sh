@@ -30,7 +30,8 @@
 #   same_dump FILE_A FILE_B CONTEXT  fail with a diff unless the two files are identical
 #   copy_archive ARCHIVE DIR   copy an archive with its sidecar and manifest into DIR; prints the path
 #   inject_sql ARCHIVE DB DIR SQL  a consistent copy of ARCHIVE (valid checksums) whose DB section has
-#                              the line SQL after its first COPY block; prints the path
+#                              the line SQL after its first COPY block (DB "(globals)": the
+#                              globals section, at its end); prints the path
 
 # The opening every restore test shares: backups in $B, cluster src started, autovacuum off.
 start_source_cluster() {
@@ -252,7 +253,7 @@ out = bytearray()
 found = False
 for s in m["sections"]:
     chunk = data[s["offset"]:s["offset"] + s["length"]]
-    if s.get("database") == db:
+    if s.get("database") == db or (db == "(globals)" and s.get("kind") == "globals"):
         found = True
         text = bz2.decompress(chunk).decode()
         marker = "\n\\.\n"

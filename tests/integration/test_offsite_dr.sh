@@ -2,7 +2,8 @@
 # Offsite copies, disaster recovery: a cluster with several databases and roles is backed up
 # (full, then an incremental after changes) and synced to the bucket; the backup directory is
 # then lost (emptied, the folder kept) and a fresh empty cluster stands in for the server.
-#   1. `pgtier restore latest --if-empty` restores the newest state from the bucket alone: the
+#   1. `pgtier restore latest --if-empty --jobs 4` restores the newest state from the bucket
+#      alone, four databases at once (each reading through an S3 client of its own): the
 #      cluster equals the source (pg_dumpall --globals-only, pg_dump --create of every database,
 #      catalog rows), and nothing is downloaded into the backup directory.
 #   2. `pgtier daemon` with `daemon.auto_restore = true` and [offsite] does the same on its own at
@@ -93,7 +94,7 @@ run_pgtier dry --config "$CFG" restore latest --dry-run
 expect_rc dry 0 "restore latest --dry-run with an empty directory"
 grep -qF "$(jq -r '.[] | select(.tier == "incremental") | .name' "$WORK/lr.out")" "$WORK/dry.out" \
     || fail_run dry "the plan does not name the remote incremental"
-run_pgtier rl --config "$CFG" restore latest --if-empty
+run_pgtier rl --config "$CFG" restore latest --if-empty --jobs 4
 expect_rc rl 0 "restore latest --if-empty from the bucket"
 grep -qE "restored globals and $((${#SAMPLE_DBS[@]} + 3)) databases" "$WORK/rl.out" "$WORK/rl.err" \
     || fail_run rl "no 'restored globals and $((${#SAMPLE_DBS[@]} + 3)) databases' line"

@@ -34,7 +34,7 @@ exec 9>&-
 wait "$HOLDER" || true
 # The killed restore's server session ends once it has its lock and finds psql gone; until then
 # the work database counts as in use.
-no_session() { [ "$(psql_q -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgtier-restore-$pid'")" = 0 ]; }
+no_session() { [ "$(psql_q -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgtier-restore-$pid-1'")" = 0 ]; }
 wait_until 30 no_session || fail "the killed restore's server session did not end"
 STALE=$(work_dbs)
 [ "$STALE" = "pgtier_restore_${pid}_1" ] || fail "expected the work database pgtier_restore_${pid}_1 after kill -9, have: '$STALE'"
@@ -63,6 +63,27 @@ grep -F "$STALE" "$WORK/restore2.err" | grep -qi drop || fail_run restore2 "the 
 [ "$(work_dbs)" = "pgtier_restore_${LIVE}_1" ] || fail "after the restore, work databases are '$(work_dbs)' (expected only the live pid's)"
 [ "$(psql_db copy2 -c "SELECT count(*) FROM t")" = 1000 ] || fail "copy2 is not complete"
 pass "restore dropped $STALE (pid gone), kept pgtier_restore_${LIVE}_1 (pid alive)"
+
+# ---- a dead pid's work database that a session of that pid uses (a restore on another host) is kept --
+# Its psql is named pgtier-restore-<pid>-<n> (one name per database a parallel restore loads).
+psql_q -d postgres -c "CREATE DATABASE pgtier_restore_${pid}_5"
+PGAPPNAME="pgtier-restore-$pid-5" psql -X -q -d pgtier_restore_${pid}_5 -c "SELECT pg_sleep(300)" >/dev/null 2>&1 &
+SLEEPER=$!
+kill_on_exit "$SLEEPER"
+sleeping() { [ "$(psql_q -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgtier-restore-$pid-5'")" = 1 ]; }
+wait_until 30 sleeping || fail "setup: the session named pgtier-restore-$pid-5 did not start"
+run_pgtier restore3 --dir "$B" restore database "$FULL" "my db" --as copy3
+expect_rc restore3 0 "restore with a dead pid's work database in use"
+[ "$(work_dbs | sort)" = "$(printf '%s\n' "pgtier_restore_${LIVE}_1" "pgtier_restore_${pid}_5" | sort)" ] \
+    || fail "a work database in use by a session pgtier-restore-$pid-5 was not kept: '$(work_dbs)'"
+psql_q -d postgres -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgtier-restore-$pid-5'" >/dev/null
+wait "$SLEEPER" 2>/dev/null || true
+ended() { ! sleeping; }
+wait_until 30 ended || fail "the session pgtier-restore-$pid-5 did not end"
+run_pgtier restore4 --dir "$B" restore database "$FULL" "my db" --as copy4
+expect_rc restore4 0 "restore after the session ended"
+[ "$(work_dbs)" = "pgtier_restore_${LIVE}_1" ] || fail "after its session ended, work databases are '$(work_dbs)'"
+pass "pgtier_restore_${pid}_5 was kept while a session pgtier-restore-$pid-5 used it, dropped once it ended"
 
 # ---- and so does the daemon at start ------------------------------------------------------------
 psql_q -d postgres -c "CREATE DATABASE pgtier_restore_${pid}_7"

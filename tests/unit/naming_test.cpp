@@ -124,6 +124,8 @@ TEST_CASE("work database names: one pattern, parsed back") {
     CHECK_FALSE(work_database_pid("pgtier_replaced_12_1"));
     CHECK_FALSE(work_database_pid("app"));
     CHECK(work_database_regex() == "^pgtier_restore_[0-9]+_[0-9]+$");
+    CHECK(restore_application_name(4242) == "pgtier-restore-4242");
+    CHECK(restore_application_name(4242, 3) == "pgtier-restore-4242-3");
 }
 
 TEST_CASE("printable escapes control characters only") {

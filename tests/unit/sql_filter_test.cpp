@@ -145,7 +145,8 @@ TEST_CASE("missing roles are created once, before their first use, from the glob
     const auto defs = role_definitions(globals);
     REQUIRE(defs.count("alice") == 1);
     CHECK(defs.at("alice") ==
-          "DO $pgtier$BEGIN CREATE ROLE alice; EXCEPTION WHEN duplicate_object THEN NULL; "
+          "DO $pgtier$BEGIN CREATE ROLE alice; EXCEPTION WHEN duplicate_object OR unique_violation "
+          "THEN NULL; "
           "END$pgtier$;\n"
           "ALTER ROLE alice WITH NOSUPERUSER INHERIT LOGIN PASSWORD 'SCRAM-SHA-256$x';\n"
           "ALTER ROLE alice SET statement_timeout TO '5s';\n"
@@ -177,10 +178,12 @@ TEST_CASE("whole-cluster globals: every CREATE ROLE becomes idempotent") {
     const auto out = make_roles_idempotent(
         "CREATE ROLE a;\nALTER ROLE a WITH LOGIN;\nCREATE ROLE \"B c\";\nCREATE ROLE x WITH;\n");
     CHECK(out ==
-          "DO $pgtier$BEGIN CREATE ROLE a; EXCEPTION WHEN duplicate_object THEN NULL; "
+          "DO $pgtier$BEGIN CREATE ROLE a; EXCEPTION WHEN duplicate_object OR unique_violation "
+          "THEN NULL; "
           "END$pgtier$;\n"
           "ALTER ROLE a WITH LOGIN;\n"
-          "DO $pgtier$BEGIN CREATE ROLE \"B c\"; EXCEPTION WHEN duplicate_object THEN NULL; "
+          "DO $pgtier$BEGIN CREATE ROLE \"B c\"; EXCEPTION WHEN duplicate_object OR "
+          "unique_violation THEN NULL; "
           "END$pgtier$;\n"
           "CREATE ROLE x WITH;\n");
 }
@@ -196,7 +199,8 @@ TEST_CASE("only the connecting role's CREATE ROLE becomes idempotent") {
     CHECK(out ==
           "CREATE ROLE alice;\n"
           "ALTER ROLE alice WITH NOSUPERUSER;\n"
-          "DO $pgtier$BEGIN CREATE ROLE postgres; EXCEPTION WHEN duplicate_object THEN NULL; "
+          "DO $pgtier$BEGIN CREATE ROLE postgres; EXCEPTION WHEN duplicate_object OR "
+          "unique_violation THEN NULL; "
           "END$pgtier$;\n"
           "ALTER ROLE postgres WITH SUPERUSER;\n"
           "CREATE ROLE postgres_extra;\n");
@@ -261,7 +265,8 @@ TEST_CASE("review findings: tablespaces, multi-line comments, REVOKE GRANT OPTIO
     CHECK(out.find("COMMENT ON DATABASE \"w\" IS 'Main store.\nSee database shop docs") !=
           std::string::npos);
     CHECK(idempotent_create_role("CREATE ROLE \"a$pgtier$b\";") ==
-          "DO $pgtier1$BEGIN CREATE ROLE \"a$pgtier$b\"; EXCEPTION WHEN duplicate_object THEN "
+          "DO $pgtier1$BEGIN CREATE ROLE \"a$pgtier$b\"; EXCEPTION WHEN duplicate_object OR "
+          "unique_violation THEN "
           "NULL; END$pgtier1$;\n");
 }
 

@@ -97,12 +97,14 @@ ExitCode restore_database(const Config& config, const Environment& env, const st
                           bool replace, bool force_version = false);
 // force_version (restore database, full and latest): restore an archive dumped from a newer
 // PostgreSQL major than the target server's, which is otherwise refused up front (exit 2).
+// jobs (full and latest): how many databases are loaded at once; 0 = default_jobs for this
+// machine's cores.
 ExitCode restore_full(const Config& config, const Environment& env, const std::string& archive,
-                      bool replace, bool force_version = false);
+                      bool replace, bool force_version = false, int jobs = 0);
 // `report` takes the result lines (the plan, "not restoring …", the summary): stdout for the
 // command, the log for the daemon's auto_restore.
 ExitCode restore_latest(const Config& config, const Environment& env, bool if_empty, bool replace,
                         bool dry_run, const std::function<void(const std::string&)>& report,
-                        bool force_version = false);
+                        bool force_version = false, int jobs = 0);
 
 }  // namespace pgtier::commands

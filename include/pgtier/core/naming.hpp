@@ -56,7 +56,12 @@ std::string work_database_name(long pid, int n);
 std::optional<long> work_database_pid(std::string_view name);
 // A PostgreSQL regular expression matching exactly the work database names.
 std::string work_database_regex();
-// psql's application_name while restoring for process `pid`.
+// What the psql sessions of process `pid` are named: "pgtier-restore-<pid>" (each psql's own
+// name starts with it, below).
 std::string restore_application_name(long pid);
+// The application_name of one psql of process `pid`: "pgtier-restore-<pid>-<n>", unique per
+// restore in the process, so that ending one restore's session (a failed database of a parallel
+// restore) leaves the others running.
+std::string restore_application_name(long pid, int n);
 
 }  // namespace pgtier

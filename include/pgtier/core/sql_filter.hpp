@@ -19,8 +19,9 @@ struct ParsedIdentifier {
 };
 std::optional<ParsedIdentifier> parse_identifier(std::string_view text, std::size_t pos);
 
-// "CREATE ROLE x;" as a DO block that ignores duplicate_object, for replay onto a cluster
-// where the role may exist.
+// "CREATE ROLE x;" as a DO block that ignores duplicate_object (and unique_violation: the same
+// role committed meanwhile by a concurrent session), for replay onto a cluster where the role
+// may exist.
 std::string idempotent_create_role(std::string_view create_role_statement);
 
 // Every "CREATE ROLE x;" line of a pg_dumpall --globals-only script made idempotent, or with

@@ -40,7 +40,8 @@ std::set<std::string> role_names(Connection& conn);
 std::vector<std::string> database_names(Connection& conn);
 // Whether a database of that name exists (connectable or not).
 bool database_exists(Connection& conn, const std::string& database);
-// Whether a session other than this one has that application_name.
+// Whether a session other than this one has that application_name, or one that starts with
+// it and a "-" (the psql sessions of one restore process, restore_application_name).
 bool has_sessions_of(Connection& conn, const std::string& application_name);
 // Tables, views, sequences… outside the system schemas of the connected database.
 bool has_user_tables(Connection& conn);

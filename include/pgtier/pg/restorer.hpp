@@ -33,6 +33,8 @@ struct RestoredDatabase {
 // Replays archive sections into the server through psql (ON_ERROR_STOP=1). A database is
 // always loaded under a private work name and renamed to its target only when complete, so a
 // failure leaves the target as it was and drops the partial copy.
+// restore_database may run in several threads at once (a parallel whole-cluster restore): each
+// call has its own connection, psql, work name and application_name.
 class Restorer {
   public:
     // `decode_pool` (when given; it must outlive the Restorer, and may be shared) decodes the
@@ -81,11 +83,12 @@ class Restorer {
     // Streams the text `produce` passes to its sink through `filter` (may be null) into psql
     // connected to `connect_to`. Returns the bytes read; throws Error with psql's message.
     std::uint64_t replay(const std::string& what, std::uint64_t total,
-                         const std::string& connect_to,
+                         const std::string& connect_to, const std::string& application_name,
                          const std::function<void(const TextSink&)>& produce,
                          class RestoreFilter* filter);
     std::string maintenance_database(const std::string& avoid) const;
-    std::string psql_application_name() const;
+    // The application_name of one psql of this process (restore_application_name), unique.
+    std::string psql_application_name();
     // Renames the complete work database to the target; an existing target is moved aside
     // first and dropped last (its database-level settings carried over when asked).
     void put_in_place(Connection& conn, const std::string& source, const std::string& work,
@@ -94,7 +97,8 @@ class Restorer {
     ClientEnvironment client_;
     const std::atomic<bool>& stop_;
     WorkerPool* decode_pool_;
-    int work_counter_ = 0;
+    // Numbers work, replaced-aside and application names; shared by concurrent restores.
+    std::atomic<int> work_counter_{0};
 };
 
 }  // namespace pgtier
