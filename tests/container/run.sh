@@ -124,7 +124,7 @@ start_pgtier() { # CONTAINER [podman run options]
     # (podman may complain there that it has no systemd to schedule health checks: this machine has
     # none; `podman healthcheck run` below runs the check itself.)
 }
-wait_for() { # SECONDS WHAT CMD...
+wait_for() { # SECONDS WHAT CMD... (CMD is run anew each time)
     local deadline=$(($(date +%s) + $1)) what=$2
     shift 2
     until "$@" >/dev/null 2>&1; do
@@ -221,7 +221,9 @@ D2=$NAME-pgtier2
 start_pgtier "$D2" -e PGTIER_DAEMON_AUTO_RESTORE=true
 restored() { [ "$(psql_in "$PG2" "$PORT2" shop "SELECT count(*) FROM orders" 2>/dev/null)" = 5100 ]; }
 wait_for 180 "auto-restore of shop into the fresh server $PG2" restored
-wait_for 60 "the restored cluster's 'Ünïcode db'" test "$(psql_in "$PG2" "$PORT2" "Ünïcode db" "SELECT count(*) FROM t" 2>/dev/null)" = 2
+# A function, so that each try queries anew (a $(…) argument would be evaluated once).
+unicode_restored() { [ "$(psql_in "$PG2" "$PORT2" "Ünïcode db" "SELECT count(*) FROM t" 2>/dev/null)" = 2 ]; }
+wait_for 60 "the restored cluster's 'Ünïcode db'" unicode_restored
 grep -q 'restored globals and 4 databases' <<<"$(podman logs "$D2" 2>&1)" || fail "the daemon's log does not mention the restore"
 pass "auto-restore: a fresh empty PostgreSQL came back with shop (5100 rows) and 'Ünïcode db'"
 
