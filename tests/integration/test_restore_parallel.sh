@@ -164,7 +164,7 @@ PID=$!
 kill_on_exit "$PID"
 wait_log "$WORK/fail.err" 'no further database starts, waiting for the 1 in flight to finish: "big 1"' 1 120 \
     || { cat "$WORK/fail.err" >&2; fail "failure: no message that nothing more starts while big 1 is in flight"; }
-waiting 1 "$IN_WORK" || fail "failure: big 1 is no longer in flight"
+wait_until 60 waiting 1 "$IN_WORK" || fail "failure: big 1 is not waiting on its lock (no longer in flight?)"
 sleep 1
 [ "$(work_count)" = 1 ] || fail "failure: another database started after the failure: $(work_dbs | tr '\n' ' ')"
 end 7 ROLLBACK
