@@ -358,6 +358,8 @@ restore_small() {
         [ "$rows" = "$want" ] || fail "$db holds $rows rows of orders+events, small holds $want"
     done
     RS_PG=$best_pg RS_SHELL=$best_sh RS_PG_RSS_KB=$rss
+    # The copies would be in the next archives of the cluster.
+    psql_q -d postgres -c "DROP DATABASE small_copy" -c "DROP DATABASE small_shell" >/dev/null
 }
 
 # ---- phases ------------------------------------------------------------------------------------
@@ -695,10 +697,12 @@ phase_verify() {
     result "verify zstd: 1 thread | all | zstd -t + sha256sum" "$z1 s | $zn s | $sh_z s  (1/all = $(ratio "$z1" "$zn") x)"
 }
 
-# The restore target: a second throwaway cluster, emptied of the bench's databases before each run.
+# The restore target: a second throwaway cluster, emptied of every database but the system ones
+# before each run.
 empty_target() {
     local db
-    for db in "${BENCH_DBS[@]}"; do psql_q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null; done
+    psql_q -d postgres -c "SELECT quote_ident(datname) FROM pg_database WHERE datname NOT IN ('postgres', 'template0', 'template1')" \
+        | while read -r db; do psql_q -d postgres -c "DROP DATABASE $db" >/dev/null; done
 }
 # Rows of orders+events in every bench database of the current cluster, one line each.
 cluster_rows() {
