@@ -278,19 +278,30 @@ class ClusterLoad {
         order_ = &order;
         own_sources_ = jobs > 1;
         const auto workers = std::min(static_cast<std::size_t>(jobs), order.size());
-        std::size_t active = workers;
+        std::size_t active = 0;
         {
-            std::vector<std::jthread> threads;
-            for (std::size_t i = 0; i < workers; ++i) {
-                threads.emplace_back([this, &active] {
-                    work();
-                    const std::lock_guard lock(mutex_);
-                    --active;
-                    ended_changed_.notify_all();
-                });
-            }
-            std::unique_lock lock(mutex_);
+            std::vector<std::jthread> threads;  // joined on the way out, also on an exception
+            std::unique_lock lock(mutex_, std::defer_lock);
             try {
+                for (std::size_t i = 0; i < workers; ++i) {
+                    {
+                        const std::lock_guard starting(mutex_);
+                        ++active;
+                    }
+                    try {
+                        threads.emplace_back([this, &active] {
+                            work();
+                            const std::lock_guard done(mutex_);
+                            --active;
+                            ended_changed_.notify_all();
+                        });
+                    } catch (...) {
+                        const std::lock_guard not_started(mutex_);
+                        --active;
+                        throw;
+                    }
+                }
+                lock.lock();
                 for (;;) {
                     ended_changed_.wait(lock, [&] { return !ended_.empty() || active == 0; });
                     while (!ended_.empty()) {
@@ -304,7 +315,7 @@ class ClusterLoad {
                 }
             } catch (...) {
                 if (!lock.owns_lock()) lock.lock();
-                failed_ = true;  // start nothing more; the threads are joined on the way out
+                failed_ = true;  // start nothing more
                 throw;
             }
         }
