@@ -19,7 +19,8 @@ watch_partials() {
         alive=0
         for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
         [ "$alive" = 1 ] || break
-        n=$(partials "$B" | wc -l)
+        # An archive's .partial, not the section spools of a parallel run (one run has several).
+        n=$(partials "$B" | grep -vc '\.section-[0-9]*\.partial$' || true)
         [ "$n" -gt "$max" ] && max=$n
         sleep 0.02
     done
