@@ -2,19 +2,23 @@
 # pgtier benchmark (issue 2): `make bench`, or  bench/bench.sh PGTIER_BINARY
 #
 # Starts a throwaway cluster (tests/integration/lib.sh), generates data that compresses like real
-# tables (numbers, timestamps, uuids, JSON, random text of varied length) in a database `big` plus
-# a small database `small`, and measures in one run, on the same warm cache:
-#   pgtier   pgtier --dir D backup full
+# tables (numbers, timestamps, uuids, JSON, random text of varied length) in 20 databases of
+# unequal sizes (big, app01..app18, small), and measures in one run, on the same warm cache:
+#   pgtier   pgtier --dir D backup full   (default jobs and --jobs 1; bzip2 and zstd)
 #   bzip2    pg_dumpall | bzip2 -9 > f && sha256sum f > f.sha256   (what the shell scripts do)
 #   lbzip2   pg_dumpall | lbzip2 -9 > f
-# then doubles the rows of `big` and measures pgtier again. It prints wall times, ratios, archive
-# sizes and pgtier's peak RSS (GNU time's "Maximum resident set size"; this is the largest of
+#   zstd     pg_dumpall | zstd -3 -T0 > f && sha256sum f > f.sha256
+# then restore database (vs bzcat/zstdcat | extract | psql), verify (1 thread vs all), restore full
+# into a second cluster (--jobs 1, default, vs bzcat/zstdcat | psql), an offsite backup, and the
+# same with every database's rows doubled. It prints wall times, ratios, archive sizes and
+# pgtier's peak RSS (GNU time's "Maximum resident set size"; this is the largest of
 # pgtier and the children it waited for, i.e. pg_dump, so it is an upper bound for pgtier itself),
-# checks the pgtier archives (`bzip2 -t`, `sha256sum -c` inside the tier folder) and ends with a
+# checks the pgtier archives (`bzip2 -t`/`zstd -t`, `sha256sum -c` inside the tier folder) and ends with a
 # summary of the issue's targets. A copy of the report goes to .bench/ in the repository.
 # Each measurement also shows its CPU time (user+sys of the command and its children) and "others":
 # the share of the host's CPU that unrelated processes used meanwhile (a disturbed measurement
-# shows up there; the summary warns). On a quiet 2-core host a default run takes about 2 minutes.
+# shows up there; the summary warns). A default run took about 20 minutes on a 2-core
+# host shared with a CI run.
 #
 # Environment:
 #   BENCH_SCALE=1     data size factor; 1 gives >= 200 MB of pg_dumpall text, 0.1 is a quick run
