@@ -495,6 +495,9 @@ ExitCode restore_cluster(const Repository& repo, Restorer& restorer, const Clust
                    source.databases[b].ref.section.uncompressed_length;
         });
     }
+    // Refused here, before the marker, when psql or the globals cannot be trusted.
+    restorer.require_restricting_psql();
+    const std::string globals = Restorer::checked_globals(source.globals);
     const auto started = std::chrono::steady_clock::now();
     // While this file exists the cluster holds part of a restore: the daemon refuses to start
     // its schedule (a backup now would record the partial cluster as the newest state).
@@ -506,7 +509,7 @@ ExitCode restore_cluster(const Repository& repo, Restorer& restorer, const Clust
         spdlog::warn("cannot write {}: {}", (repo.state_dir() / restoring_marker).string(),
                      err.what());
     }
-    restorer.restore_globals(source.globals);
+    restorer.restore_globals(source.globals, globals);
     spdlog::info("restoring {} databases, {} at a time", source.databases.size(), jobs);
     ClusterLoad load(restorer, source.databases, report);
     if (!load.run(alone, 1) || !load.run(order, jobs)) throw Error(load.failure_summary());

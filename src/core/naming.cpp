@@ -124,10 +124,16 @@ void check_database_name(const std::string& name) {
             "the database name holds a NUL, carriage return or line feed (pg_dump could never "
             "dump it)");
     }
+    if (work_database_pid(name) || replaced_database_pid(name)) {
+        throw BadDatabaseName(
+            "names of the form pgtier_restore_<pid>_<n> and pgtier_replaced_<pid>_<n> are "
+            "pgtier's own work databases during a restore; choose another name");
+    }
 }
 
 namespace {
 constexpr std::string_view work_prefix = "pgtier_restore_";
+constexpr std::string_view replaced_prefix = "pgtier_replaced_";
 
 bool all_digits(std::string_view text) {
     if (text.empty()) return false;
@@ -136,15 +142,11 @@ bool all_digits(std::string_view text) {
     }
     return true;
 }
-}  // namespace
 
-std::string work_database_name(long pid, int n) {
-    return std::string(work_prefix) + std::to_string(pid) + "_" + std::to_string(n);
-}
-
-std::optional<long> work_database_pid(std::string_view name) {
-    if (name.substr(0, work_prefix.size()) != work_prefix) return std::nullopt;
-    name.remove_prefix(work_prefix.size());
+// The pid in "<prefix><pid>_<n>"; nullopt for any other name.
+std::optional<long> pid_in_name(std::string_view prefix, std::string_view name) {
+    if (name.substr(0, prefix.size()) != prefix) return std::nullopt;
+    name.remove_prefix(prefix.size());
     const auto underscore = name.find('_');
     if (underscore == std::string_view::npos) return std::nullopt;
     const auto digits = name.substr(0, underscore);
@@ -153,6 +155,23 @@ std::optional<long> work_database_pid(std::string_view name) {
     const auto [end, err] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
     if (err != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
     return pid;
+}
+}  // namespace
+
+std::string work_database_name(long pid, int n) {
+    return std::string(work_prefix) + std::to_string(pid) + "_" + std::to_string(n);
+}
+
+std::optional<long> work_database_pid(std::string_view name) {
+    return pid_in_name(work_prefix, name);
+}
+
+std::string replaced_database_name(long pid, int n) {
+    return std::string(replaced_prefix) + std::to_string(pid) + "_" + std::to_string(n);
+}
+
+std::optional<long> replaced_database_pid(std::string_view name) {
+    return pid_in_name(replaced_prefix, name);
 }
 
 std::string work_database_regex() {

@@ -63,4 +63,28 @@ std::optional<std::string> restore_version_refusal(std::string_view archive,
            " or newer, or pass --force-version to try anyway. Nothing was changed.";
 }
 
+std::optional<std::string> psql_restrict_refusal(std::string_view psql_version) {
+    // The first minor release of each major that has \restrict (CVE-2025-8714).
+    constexpr int first_minor[][2] = {{13, 22}, {14, 19}, {15, 14}, {16, 10}, {17, 6}};
+    const std::string number = version_number(psql_version);
+    const auto major = major_version(psql_version);
+    int minor = 0;
+    if (const auto dot = number.find('.'); dot != std::string::npos) {
+        for (std::size_t i = dot + 1; i < number.size() && is_digit(number[i]) && minor < 10000;
+             ++i)
+            minor = minor * 10 + (number[i] - '0');
+    }
+    bool has_restrict = major && *major >= 18;
+    for (const auto& [m, first] : first_minor) {
+        if (major && *major == m && minor >= first) has_restrict = true;
+    }
+    if (has_restrict) return std::nullopt;
+    const std::string which = number.empty() ? "of unknown version" : number;
+    return "psql " + which +
+           " cannot be told to refuse meta-commands (\\restrict needs psql 13.22, 14.19, 15.14, "
+           "16.10, 17.6, 18 or newer); pgtier does not feed archive text to it, since an archive "
+           "could run commands on this host through it. Install a newer PostgreSQL client and "
+           "put its bin directory first on PATH. Nothing was restored.";
+}
+
 }  // namespace pgtier

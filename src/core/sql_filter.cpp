@@ -1,8 +1,10 @@
 #include "pgtier/core/sql_filter.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 #include "pgtier/core/sql_text.hpp"
+#include "pgtier/core/text.hpp"
 
 namespace pgtier {
 
@@ -242,9 +244,41 @@ std::map<std::string, std::string> role_definitions(const std::string& globals) 
     return defs;
 }
 
+ForbiddenMetaCommand::ForbiddenMetaCommand(std::uint64_t line, std::string_view text)
+    : Error([&] {
+          constexpr std::size_t shown = 120;
+          std::string command(text.substr(0, shown));
+          while (!command.empty() && command.back() == '\n') command.pop_back();
+          return "line " + std::to_string(line) + " holds a psql meta-command: \"" +
+                 printable(command) + (text.size() > shown ? "…" : "") + "\"";
+      }()),
+      line_(line) {}
+
 RestoreFilter::RestoreFilter(Options options) : options_(std::move(options)) {}
 
+void RestoreFilter::insert(std::string_view text, std::string& out) {
+    out.append(text);
+    const auto lines = static_cast<std::uint64_t>(std::count(text.begin(), text.end(), '\n'));
+    if (lines == 0) return;
+    const std::uint64_t before = shifts_.empty() ? 0 : shifts_.back().shift;
+    // Inserted before the section line being read (the first, before any is read).
+    shifts_.push_back({std::max<std::uint64_t>(line_, 1), before + lines});
+}
+
+std::uint64_t RestoreFilter::section_line(std::uint64_t psql_line) const {
+    std::uint64_t shift = 0;
+    for (const auto& s : shifts_) {
+        if (s.from + s.shift > psql_line) break;
+        shift = s.shift;
+    }
+    return psql_line > shift ? psql_line - shift : 1;
+}
+
 void RestoreFilter::feed(std::string_view chunk, std::string& out) {
+    if (options_.draw_key && key_.empty()) {
+        key_ = options_.draw_key();
+        insert("\\restrict " + key_ + "\n", out);
+    }
     while (!chunk.empty()) {
         const auto newline = chunk.find('\n');
         if (newline == std::string_view::npos) {
@@ -272,18 +306,76 @@ void RestoreFilter::need_role(const std::string& role, std::string& out) {
     options_.existing_roles.insert(role);
     const auto def = options_.role_definitions.find(role);
     if (def != options_.role_definitions.end()) {
-        out += def->second;
+        // Archive text too (from the globals): checked like the section's own lines.
+        PsqlLexer lexer;
+        std::string_view text = def->second;
+        while (!text.empty()) {
+            const auto line = text.substr(0, text.find('\n'));
+            if (lexer.scan(line) != std::string_view::npos) throw ForbiddenMetaCommand(line_, line);
+            text.remove_prefix(std::min(text.size(), line.size() + 1));
+        }
+        insert(def->second, out);
         created_.push_back(role);
     } else {
-        out += idempotent_create_role("CREATE ROLE " + quote_identifier(role));
+        insert(idempotent_create_role("CREATE ROLE " + quote_identifier(role)), out);
         created_.push_back(role);
         undefined_.push_back(role);
     }
 }
 
+void RestoreFilter::meta_command_line(std::string_view line, std::string& out) {
+    std::string_view command = line;
+    while (!command.empty() && (command.back() == '\n' || command.back() == ' ')) {
+        command.remove_suffix(1);
+    }
+    // pg_dump's own "\restrict KEY" / "\unrestrict KEY" (psql 15.14+): pgtier's key rules
+    // instead. Replaced by an empty line so that psql's line numbers stay the section's.
+    for (std::string_view own : {"\\restrict ", "\\unrestrict "}) {
+        if (!starts_with(command, own) || command.size() == own.size()) continue;
+        const auto key = command.substr(own.size());
+        if (std::all_of(key.begin(), key.end(),
+                        [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)); })) {
+            out += "\n";
+            return;
+        }
+    }
+    if (!options_.database.empty() && connect_target(line) == options_.database) {
+        std::string connect(line);
+        if (auto renamed = rename_connect(line)) connect = *renamed;
+        while (!connect.empty() && connect.back() == '\n') connect.pop_back();
+        if (!marked_ && !options_.after_create_database.empty()) {
+            // No CREATE DATABASE line took the marker: it goes before the \connect.
+            marked_ = true;
+            out += options_.after_create_database + " ";
+        }
+        if (!options_.draw_key) {
+            out += connect + "\n";
+            return;
+        }
+        // One line: psql's line numbers stay the section's.
+        out += "\\unrestrict " + key_ + " " + connect;
+        key_ = options_.draw_key();
+        out += " \\restrict " + key_ + "\n";
+        return;
+    }
+    throw ForbiddenMetaCommand(line_, line);
+}
+
 void RestoreFilter::filter_line(std::string_view line, std::string& out) {
+    ++line_;
     if (in_copy_data_) {
         if (line == "\\.\n" || line == "\\.") in_copy_data_ = false;
+        out.append(line);
+        return;
+    }
+    const bool top_level = lexer_.at_top_level();
+    const auto backslash = lexer_.scan(line);
+    if (backslash == 0 && top_level) {
+        meta_command_line(line, out);
+        return;
+    }
+    if (backslash != std::string_view::npos) throw ForbiddenMetaCommand(line_, line);
+    if (!top_level) {  // inside a literal, a quoted name, a dollar quote or a comment
         out.append(line);
         return;
     }
@@ -312,14 +404,6 @@ void RestoreFilter::filter_line(std::string_view line, std::string& out) {
         out.append(line);
         return;
     }
-    if (starts_with(line, "\\connect ")) {
-        if (auto renamed = rename_connect(line)) {
-            out += *renamed;
-            return;
-        }
-        out.append(line);
-        return;
-    }
     const bool database_level =
         entry_type_ == "DATABASE" || entry_type_ == "DATABASE PROPERTIES" ||
         ((entry_type_ == "COMMENT" || entry_type_ == "ACL" || entry_type_ == "SECURITY LABEL") &&
@@ -340,7 +424,14 @@ void RestoreFilter::filter_line(std::string_view line, std::string& out) {
         }
     }
     if (database_level && options_.rename_to && is_database_statement(line)) {
-        out += rename_database_references(line);
+        std::string renamed = rename_database_references(line);
+        if (!marked_ && !options_.after_create_database.empty() &&
+            starts_with(renamed, "CREATE DATABASE ") && renamed.ends_with(";\n")) {
+            // On the same line: psql sends it right after the CREATE, and line numbers stay.
+            marked_ = true;
+            renamed.insert(renamed.size() - 1, " " + options_.after_create_database);
+        }
+        out += renamed;
         return;
     }
     out.append(line);
@@ -373,7 +464,8 @@ std::optional<std::string> connect_target(std::string_view line) {
     if (starts_with(arg, reuse)) {
         // "dbname='…'": psql's double quotes, then libpq's single-quoted conninfo value.
         auto quoted = parse_identifier(arg, reuse.size());
-        if (!quoted || !starts_with(quoted->name, "dbname='") || quoted->name.back() != '\'')
+        if (!quoted || quoted->end != arg.size() || !starts_with(quoted->name, "dbname='") ||
+            quoted->name.back() != '\'')
             return std::nullopt;
         const std::string_view value(quoted->name.data() + 8, quoted->name.size() - 9);
         for (std::size_t i = 0; i < value.size(); ++i) {
@@ -382,7 +474,7 @@ std::optional<std::string> connect_target(std::string_view line) {
         }
     } else if (starts_with(arg, "\"")) {
         auto quoted = parse_identifier(arg, 0);  // psql's double quotes, as for "dot.ted"
-        if (!quoted) return std::nullopt;
+        if (!quoted || quoted->end != arg.size()) return std::nullopt;
         target = quoted->name;
     } else {
         target = std::string(arg);

@@ -170,6 +170,35 @@ void create_empty_database(Connection& conn, const std::string& database) {
     conn.run(("CREATE DATABASE " + quote_identifier(database) + " TEMPLATE template0").c_str());
 }
 
+namespace {
+constexpr const char* work_mark_setting = "pgtier.work_database";
+}
+
+std::string work_database_mark_sql(const std::string& database) {
+    // The name as a literal: work names are letters, digits and underscores only.
+    return "ALTER DATABASE " + quote_identifier(database) + " SET " + work_mark_setting + " = '" +
+           database + "';";
+}
+
+void mark_work_database(Connection& conn, const std::string& database) {
+    conn.run(work_database_mark_sql(database).c_str());
+}
+
+bool has_work_database_mark(Connection& conn, const std::string& database) {
+    return conn.run(
+                   "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_db_role_setting s "
+                   "JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase "
+                   "WHERE d.datname = $1::text AND s.setrole = 0 "
+                   "AND $2::text || '=' || $1::text = ANY (s.setconfig))",
+                   {database, work_mark_setting})
+               .at(0, 0) == "t";
+}
+
+void unmark_work_database(Connection& conn, const std::string& database) {
+    conn.run(
+        ("ALTER DATABASE " + quote_identifier(database) + " RESET " + work_mark_setting).c_str());
+}
+
 void terminate_sessions_of(Connection& conn, const std::string& application_name) {
     // Waits (up to 10 s each) until they are gone, so that their work is rolled back first.
     conn.run(

@@ -7,15 +7,19 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <mutex>
+#include <regex>
 
 #include "pgtier/archive/section_reader.hpp"
 #include "pgtier/core/errors.hpp"
 #include "pgtier/core/naming.hpp"
+#include "pgtier/core/pg_version.hpp"
 #include "pgtier/core/sql_filter.hpp"
 #include "pgtier/core/text.hpp"
 #include "pgtier/pg/queries.hpp"
 #include "pgtier/sys/log.hpp"
 #include "pgtier/sys/process.hpp"
+#include "pgtier/sys/random.hpp"
 
 namespace pgtier {
 
@@ -23,6 +27,10 @@ namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string globals_description(const SectionRef& ref) {
+    return "the globals (roles, tablespaces) from " + ref.archive->name();
 }
 
 std::string describe(const SectionRef& ref) {
@@ -35,6 +43,29 @@ bool section_creates_database(const std::string& source) {
     return source != "template1" && source != "postgres";
 }
 
+// psql's restricted-mode keys: long enough that no archive can hold the next one.
+std::string draw_restrict_key() {
+    return random_alphanumeric(32);
+}
+
+// psql's message with its line number ("psql:<stdin>:1234: ERROR: …") told as the section's
+// line, and a refused meta-command said as such.
+std::string psql_failure(const std::string& what, const std::string& stderr_text,
+                         const RestoreFilter& filter) {
+    std::string message = message_excerpt(stderr_text, TextEnd::tail, 1500);
+    static const std::regex line_number("psql:<stdin>:([0-9]{1,18}):");
+    std::smatch match;
+    if (!std::regex_search(stderr_text, match, line_number)) return message;
+    const auto line = filter.section_line(std::stoull(match[1].str()));
+    if (stderr_text.find("backslash commands are restricted") != std::string::npos) {
+        return what + " holds a psql meta-command at line " + std::to_string(line) +
+               ", which psql refused (pgtier runs it restricted): the archive was not written "
+               "by pg_dump as it is; refusing it.\n" +
+               message;
+    }
+    return "at line " + std::to_string(line) + " of " + what + ":\n" + message;
+}
+
 std::function<void(const TextSink&)> reader(const SectionRef& ref, WorkerPool* pool) {
     return
         [ref, pool](const TextSink& sink) { read_section(*ref.archive, ref.section, sink, pool); };
@@ -45,6 +76,22 @@ std::function<void(const TextSink&)> reader(const SectionRef& ref, WorkerPool* p
 Restorer::Restorer(const ConnectionSettings& settings, const std::atomic<bool>& stop,
                    WorkerPool* decode_pool)
     : client_(settings), stop_(stop), decode_pool_(decode_pool) {}
+
+void Restorer::require_restricting_psql() {
+    // Asked once per process: the psql on PATH does not change while pgtier runs.
+    static std::once_flag asked;
+    static std::optional<std::string> refusal;
+    std::call_once(asked, [this] {
+        std::string version;
+        try {
+            version = run_and_capture({{"psql", "--version"}, client_.env()});
+        } catch (const Error& err) {
+            version = err.what();
+        }
+        refusal = psql_restrict_refusal(version);
+    });
+    if (refusal) throw Error(*refusal);
+}
 
 std::string Restorer::psql_application_name() {
     return restore_application_name(::getpid(), ++work_counter_);
@@ -88,7 +135,7 @@ std::string Restorer::read_text(const SectionRef& ref) {
 std::uint64_t Restorer::replay(const std::string& what, std::uint64_t total,
                                const std::string& connect_to, const std::string& application_name,
                                const std::function<void(const TextSink&)>& produce,
-                               RestoreFilter* filter) {
+                               RestoreFilter& filter) {
     std::vector<std::string> argv = {
         "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--echo-errors", "--output=/dev/null"};
     for (auto& a : client_.connection_args()) argv.push_back(a);
@@ -115,26 +162,25 @@ std::uint64_t Restorer::replay(const std::string& what, std::uint64_t total,
             if (stop_.load()) throw Error(interrupted);
             if (psql_gone) throw PsqlStopped{};
             bytes += chunk.size();
-            if (filter != nullptr) {
-                filtered.clear();
-                filter->feed(chunk, filtered);
-                send(filtered);
-            } else {
-                send(chunk);
-            }
+            filtered.clear();
+            filter.feed(chunk, filtered);
+            send(filtered);
             if (const auto s = progress.due()) {
                 spdlog::info("restoring {}: {:.1f} of {:.1f} MiB ({:.0f}%), {:.1f} MiB/s", what,
                              bytes / 1048576.0, total / 1048576.0,
                              total > 0 ? 100.0 * bytes / total : 100.0, bytes / 1048576.0 / *s);
             }
         });
-        if (filter != nullptr) {
-            filtered.clear();
-            filter->finish(filtered);
-            send(filtered);
-        }
+        filtered.clear();
+        filter.finish(filtered);
+        send(filtered);
     } catch (const PsqlStopped&) {
         // psql's exit status and message are reported below.
+    } catch (const ForbiddenMetaCommand& forbidden) {
+        psql.kill_now();
+        throw Error(what + ": " + forbidden.what() +
+                    "; pgtier never lets archive text run as a psql command: refusing it (the "
+                    "archive was not written by pg_dump as it is)");
     } catch (const Error&) {
         psql.kill_now();
         if (stop_.load()) throw Error(interrupted);
@@ -144,21 +190,41 @@ std::uint64_t Restorer::replay(const std::string& what, std::uint64_t total,
     const int status = psql.wait(&stop_);
     if (stop_.load()) throw Error(interrupted);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        throw Error("psql stopped restoring " + what + " (" + describe_wait_status(status) +
-                    "):\n" + message_excerpt(psql.stderr_text(), TextEnd::tail, 1500));
+        throw Error("psql stopped restoring " + what + " (" + describe_wait_status(status) + "), " +
+                    psql_failure(what, psql.stderr_text(), filter));
     }
     if (psql_gone) throw Error("psql ended before the end of " + what + " (a \\q in it?)");
     return bytes;
 }
 
-void Restorer::restore_globals(const SectionRef& ref) {
+std::string Restorer::checked_globals(const SectionRef& ref) {
+    // make_roles_idempotent keeps the lines where they are: line numbers are the archive's.
+    std::string globals = make_roles_idempotent(read_text(ref));
+    RestoreFilter::Options options;
+    try {
+        RestoreFilter check(options);
+        std::string checked;
+        check.feed(globals, checked);
+        check.finish(checked);
+    } catch (const ForbiddenMetaCommand& forbidden) {
+        throw Error(globals_description(ref) + ": " + forbidden.what() +
+                    "; pgtier never lets archive text run as a psql command: refusing it before "
+                    "anything was changed (the archive was not written by pg_dump as it is)");
+    }
+    return globals;
+}
+
+void Restorer::restore_globals(const SectionRef& ref, const std::string& checked) {
+    require_restricting_psql();
     const auto started = std::chrono::steady_clock::now();
-    const std::string globals = make_roles_idempotent(read_text(ref));
+    RestoreFilter::Options options;
+    options.draw_key = draw_restrict_key;
+    RestoreFilter filter(options);
     replay(
-        "the globals (roles, tablespaces) from " + ref.archive->name(), globals.size(), "postgres",
-        psql_application_name(), [&](const TextSink& sink) { sink(globals); }, nullptr);
+        globals_description(ref), checked.size(), "postgres", psql_application_name(),
+        [&](const TextSink& sink) { sink(checked); }, filter);
     spdlog::info("restored globals from {} ({} bytes, {:.1f} s)", ref.archive->name(),
-                 globals.size(), seconds_since(started));
+                 checked.size(), seconds_since(started));
 }
 
 void Restorer::check_restorable(const SectionRef& ref, const std::string& target) {
@@ -196,6 +262,15 @@ void Restorer::drop_stale_work_databases() {
         // A restore on another host (or in another pid namespace) has its psql connected
         // while it loads: its pid means nothing here, its session does.
         if (queries::has_sessions_of(conn, restore_application_name(*pid))) continue;
+        // The name alone proves nothing (anyone can create such a database): only one that
+        // carries pgtier's mark under this very name is dropped.
+        if (!queries::has_work_database_mark(conn, name)) {
+            spdlog::warn(
+                "database \"{}\" has the name of a pgtier work database but not its mark: left "
+                "alone (drop it by hand if it is a leftover of an interrupted restore)",
+                name);
+            continue;
+        }
         try {
             queries::drop_database(conn, name);
         } catch (const Error& err) {
@@ -211,6 +286,16 @@ void Restorer::drop_stale_work_databases() {
 void Restorer::put_in_place(Connection& conn, const std::string& source, const std::string& work,
                             const std::string& target, bool target_exists, bool carry_attributes) {
     const std::string loaded = "restored \"" + source + "\" completely into \"" + work + "\"";
+    // Under its target name the database is no longer pgtier's to drop: its mark goes (a mark
+    // left by a failure here names the work name, which no longer matches).
+    auto unmark = [&] {
+        try {
+            queries::unmark_work_database(conn, target);
+        } catch (const Error& err) {
+            spdlog::warn("could not remove pgtier's work database mark from \"{}\": {}", target,
+                         err.what());
+        }
+    };
     if (!target_exists) {
         try {
             queries::rename_database(conn, work, target);
@@ -218,12 +303,12 @@ void Restorer::put_in_place(Connection& conn, const std::string& source, const s
             throw Error(loaded + " but could not rename it to \"" + target + "\": " + err.what() +
                         "\nThe restored data is in database \"" + work + "\".");
         }
+        unmark();
         return;
     }
     // The old database is renamed aside, not dropped, until the new one is in place: any
     // failure on the way leaves a complete database under the target name.
-    const std::string aside =
-        "pgtier_replaced_" + std::to_string(::getpid()) + "_" + std::to_string(++work_counter_);
+    const std::string aside = replaced_database_name(::getpid(), ++work_counter_);
     try {
         queries::rename_database(conn, target, aside);
     } catch (const Error& err) {
@@ -243,6 +328,7 @@ void Restorer::put_in_place(Connection& conn, const std::string& source, const s
         throw Error(loaded + " but could not rename it to \"" + target + "\": " + err.what() +
                     "\n" + where + "; the restored data is in database \"" + work + "\".");
     }
+    unmark();  // before the settings of the replaced database join the target's
     if (carry_attributes) {
         try {
             queries::carry_database_attributes(conn, aside, target);
@@ -263,6 +349,7 @@ RestoredDatabase Restorer::restore_database(
     const SectionRef& ref, const std::string& target, bool replace,
     const std::map<std::string, std::string>& role_definitions) {
     const std::string& source = *ref.section.database;
+    require_restricting_psql();
     check_restorable(ref, target);
     const bool creates_database = section_creates_database(source);
     const std::string maintenance = maintenance_database(target);
@@ -301,6 +388,10 @@ RestoredDatabase Restorer::restore_database(
     options.rename_to = work;
     options.existing_roles = queries::role_names(conn);
     options.role_definitions = role_definitions;
+    options.draw_key = draw_restrict_key;
+    if (!in_place && creates_database) {
+        options.after_create_database = queries::work_database_mark_sql(work);
+    }
     RestoreFilter filter(options);
 
     RestoredDatabase result;
@@ -337,10 +428,13 @@ RestoredDatabase Restorer::restore_database(
         return message;
     };
     try {
-        if (!creates_database && !in_place) queries::create_empty_database(conn, work);
+        if (!creates_database && !in_place) {
+            queries::create_empty_database(conn, work);
+            queries::mark_work_database(conn, work);
+        }
         result.bytes =
             replay(describe(ref), ref.section.uncompressed_length, in_place ? target : maintenance,
-                   application_name, reader(ref, decode_pool_), &filter);
+                   application_name, reader(ref, decode_pool_), filter);
     } catch (const Error& err) {
         throw Error(cleanup(err.what()));
     }

@@ -29,9 +29,9 @@
 #   save_dumps CLUSTER TAG DB...   pg_dump --create of each DB, kept; saved_dump TAG DB prints its path
 #   same_dump FILE_A FILE_B CONTEXT  fail with a diff unless the two files are identical
 #   copy_archive ARCHIVE DIR   copy an archive with its sidecar and manifest into DIR; prints the path
-#   inject_sql ARCHIVE DB DIR SQL  a consistent copy of ARCHIVE (valid checksums) whose DB section has
-#                              the line SQL after its first COPY block (DB "(globals)": the
-#                              globals section, at its end); prints the path
+#   inject_sql ARCHIVE DB DIR SQL [WHERE]  a consistent copy of ARCHIVE (valid checksums) whose DB
+#                              section has SQL added (default: a line after its first COPY block;
+#                              DB "(globals)": the globals section, at its end); prints the path
 
 # The opening every restore test shares: backups in $B, cluster src started, autovacuum off.
 start_source_cluster() {
@@ -236,17 +236,28 @@ copy_archive() {
     printf '%s\n' "$2/$(basename "$1")"
 }
 
-# inject_sql ARCHIVE DB DIR SQL — a consistent copy of ARCHIVE in DIR (valid sidecar, manifest
-# offsets and SHA-256s) whose section of DB has the line SQL inserted after its first COPY data
-# block (or at its end when it has none); prints the copy's path. For replay failures that no
-# checksum can catch.
+# inject_sql ARCHIVE DB DIR SQL [WHERE] — a consistent copy of ARCHIVE (bzip2 or zstd) in DIR
+# (valid sidecar, manifest offsets and SHA-256s) whose section of DB (or "(globals)") has SQL
+# added where WHERE says: "after-copy" (the default), a line of its own after its first COPY data
+# block (or at its end when it has none); "same-line", at the end of its first "SET " line, after
+# that statement; "start", as its first line. Prints the copy's path. For replay failures that no
+# checksum can catch, and for forged archives.
 inject_sql() {
-    local src=$1 db=$2 dir=$3 sql=$4
+    local src=$1 db=$2 dir=$3 sql=$4 where=${5:-after-copy}
     mkdir -p "$dir"
-    python3 - "$src" "$db" "$dir" "$sql" <<'PY'
-import bz2, hashlib, json, os, sys
-src, db, outdir, sql = sys.argv[1:5]
+    python3 - "$src" "$db" "$dir" "$sql" "$where" <<'PY'
+import bz2, hashlib, json, os, subprocess, sys
+src, db, outdir, sql, where = sys.argv[1:6]
 name = os.path.basename(src)
+zstd = name.endswith(".zst")
+def decompress(chunk):
+    if zstd:
+        return subprocess.run(["zstd", "-dcq"], input=chunk, check=True, stdout=subprocess.PIPE).stdout
+    return bz2.decompress(chunk)
+def compress(raw):
+    if zstd:
+        return subprocess.run(["zstd", "-cq", "-3"], input=raw, check=True, stdout=subprocess.PIPE).stdout
+    return bz2.compress(raw, 9)
 m = json.load(open(src + ".json"))
 data = open(src, "rb").read()
 out = bytearray()
@@ -255,14 +266,20 @@ for s in m["sections"]:
     chunk = data[s["offset"]:s["offset"] + s["length"]]
     if s.get("database") == db or (db == "(globals)" and s.get("kind") == "globals"):
         found = True
-        text = bz2.decompress(chunk).decode()
+        text = decompress(chunk).decode()
         marker = "\n\\.\n"
-        if marker in text:
+        if where == "start":
+            text = sql + "\n" + text
+        elif where == "same-line":
+            at = text.index("\nSET ") + 1
+            end = text.index("\n", at)
+            text = text[:end] + " " + sql + text[end:]
+        elif marker in text:
             text = text.replace(marker, marker + "\n" + sql + "\n", 1)
         else:
             text = text + "\n" + sql + "\n"
         raw = text.encode()
-        chunk = bz2.compress(raw, 9)
+        chunk = compress(raw)
         s["uncompressed_length"] = len(raw)
     s["offset"] = len(out)
     s["length"] = len(chunk)

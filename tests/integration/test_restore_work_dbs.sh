@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Issue 11: kill -9 of pgtier during `restore database` leaves its work database
 # pgtier_restore_<pid>_<n>. Backups never include such a database (neither as a section nor in the
-# fingerprint), and the next restore and the daemon's start drop work databases whose pid is gone,
-# saying so, while the work database of a live pid (a concurrent restore) is kept. Deterministic:
+# fingerprint), and the next restore and the daemon's start drop work databases whose pid is gone
+# (and which carry pgtier's mark), saying so, while the work database of a live pid (a concurrent restore) is kept. Deterministic:
 # the restored section holds an `ALTER ROLE r_block …` that waits for a transaction of the test.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_backup.sh"
@@ -66,7 +66,9 @@ pass "restore dropped $STALE (pid gone), kept pgtier_restore_${LIVE}_1 (pid aliv
 
 # ---- a dead pid's work database that a session of that pid uses (a restore on another host) is kept --
 # Its psql is named pgtier-restore-<pid>-<n> (one name per database a parallel restore loads).
-psql_q -d postgres -c "CREATE DATABASE pgtier_restore_${pid}_5"
+# As pgtier marks its own work databases (only a marked one is ever dropped).
+make_work_db() { psql_q -d postgres -c "CREATE DATABASE $1" -c "ALTER DATABASE $1 SET pgtier.work_database = '$1'"; }
+make_work_db "pgtier_restore_${pid}_5"
 PGAPPNAME="pgtier-restore-$pid-5" psql -X -q -d pgtier_restore_${pid}_5 -c "SELECT pg_sleep(300)" >/dev/null 2>&1 &
 SLEEPER=$!
 kill_on_exit "$SLEEPER"
@@ -86,7 +88,7 @@ expect_rc restore4 0 "restore after the session ended"
 pass "pgtier_restore_${pid}_5 was kept while a session pgtier-restore-$pid-5 used it, dropped once it ended"
 
 # ---- and so does the daemon at start ------------------------------------------------------------
-psql_q -d postgres -c "CREATE DATABASE pgtier_restore_${pid}_7"
+make_work_db "pgtier_restore_${pid}_7"
 daemon_toml "$B" UTC "0 0 1 1 *" "0 0 1 1 *" "0 0 1 1 *" >"$WORK/d.toml"
 start_daemon daemon --config "$WORK/d.toml"
 wait_log "$WORK/daemon.log" "drop.*pgtier_restore_${pid}_7" 1 60 || { show_log "$WORK/daemon.log"; fail "the daemon did not drop pgtier_restore_${pid}_7"; }

@@ -41,3 +41,23 @@ TEST_CASE("an archive of a newer server is refused for an older target") {
     CHECK_FALSE(restore_version_refusal("a", "17.2", "17.12"));
     CHECK_FALSE(restore_version_refusal("a", "", "15.18"));  // a manifest without the version
 }
+
+TEST_CASE("psql without \\restrict is refused, each major by its first minor that has it") {
+    CHECK_FALSE(psql_restrict_refusal("psql (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"));
+    CHECK_FALSE(psql_restrict_refusal("psql (PostgreSQL) 15.14"));
+    CHECK_FALSE(psql_restrict_refusal("psql (PostgreSQL) 17.6"));
+    CHECK_FALSE(psql_restrict_refusal("psql (PostgreSQL) 16.10"));
+    CHECK_FALSE(psql_restrict_refusal("psql (PostgreSQL) 14.19"));
+    CHECK_FALSE(psql_restrict_refusal("psql (PostgreSQL) 13.22"));
+    CHECK_FALSE(psql_restrict_refusal("psql (PostgreSQL) 18.0"));
+    CHECK_FALSE(psql_restrict_refusal("psql (PostgreSQL) 19devel"));
+    const auto old = psql_restrict_refusal("psql (PostgreSQL) 15.13 (Debian 15.13-0+deb12u1)");
+    REQUIRE(old);
+    CHECK_THAT(*old, match::Contains("psql 15.13 cannot") && match::Contains("15.14") &&
+                         match::Contains("Nothing was restored"));
+    CHECK(psql_restrict_refusal("psql (PostgreSQL) 16.9"));
+    CHECK(psql_restrict_refusal("psql (PostgreSQL) 17.5"));
+    CHECK(psql_restrict_refusal("psql (PostgreSQL) 12.22"));
+    CHECK(psql_restrict_refusal("psql (PostgreSQL) 17beta1"));
+    CHECK_THAT(*psql_restrict_refusal("no psql here"), match::Contains("of unknown version"));
+}

@@ -1,5 +1,7 @@
 #include "catch_compat.hpp"
 
+#include <memory>
+
 #include "pgtier/core/sql_filter.hpp"
 #include "pgtier/core/sql_text.hpp"
 
@@ -224,7 +226,8 @@ TEST_CASE("every form of \\connect pg_dump writes is renamed") {
     CHECK(renamed("dot.ted", "\\connect \"dot.ted\"\n") == to_w);  // [A-Za-z0-9_.] names
     CHECK(renamed("Up\"per", "\\connect \"Up\"\"per\"\n") == to_w);
     CHECK(renamed("it's", "\\connect -reuse-previous=on \"dbname='it\\'s'\"\n") == to_w);
-    CHECK(renamed("other", "\\connect \"dot.ted\"\n") == "\\connect \"dot.ted\"\n");
+    // A \connect to another database is no part of the section: refused.
+    CHECK_THROWS_AS(renamed("other", "\\connect \"dot.ted\"\n"), ForbiddenMetaCommand);
 }
 
 TEST_CASE("roles named in policies and user mappings are created too") {
@@ -321,4 +324,109 @@ TEST_CASE("connect_target reads the forms pg_dump and pgtier write") {
     CHECK(connect_target("\\connect \"Dot.ted\"\n") == "Dot.ted");
     CHECK(connect_target("\\connect -reuse-previous=on \"dbname='it\\'s'\"\n") == "it's");
     CHECK_FALSE(connect_target("SELECT 1;\n"));
+}
+
+namespace {
+// A filter of `section` for "my db.x" renamed to "w", psql kept restricted with numbered keys.
+RestoreFilter restricted_filter() {
+    RestoreFilter::Options options;
+    options.database = "my db.x";
+    options.rename_to = "w";
+    options.existing_roles = {"alice", "bob \"b\"", "carol", "r x"};
+    auto keys = std::make_shared<int>(0);
+    options.draw_key = [keys] { return "K" + std::to_string(++*keys); };
+    options.after_create_database = "ALTER DATABASE w SET pgtier.work_database = 'w';";
+    return RestoreFilter(options);
+}
+
+// The line number of the ForbiddenMetaCommand filtering `text` throws; 0 when none.
+std::uint64_t forbidden_line(const std::string& text, std::size_t chunk = 1 << 20) {
+    auto filter = restricted_filter();
+    try {
+        run(filter, text, chunk);
+    } catch (const ForbiddenMetaCommand& forbidden) {
+        return forbidden.line();
+    }
+    return 0;
+}
+}  // namespace
+
+TEST_CASE("psql runs restricted: only pgtier's own \\connect lifts the restriction") {
+    auto filter = restricted_filter();
+    const std::string dumped = "\\restrict AbC123\n" + section + "\n\\unrestrict AbC123\n";
+    const std::string out = run(filter, dumped, 5);
+    CHECK(out.rfind("\\restrict K1\n", 0) == 0);
+    // pg_dump's own key lines become empty lines; each \connect is pgtier's, on one line.
+    CHECK_FALSE(contains(out, "AbC123"));
+    CHECK(contains(out,
+                   "\n\\unrestrict K1 \\connect -reuse-previous=on \"dbname='w'\" "
+                   "\\restrict K2\n"));
+    CHECK(contains(out,
+                   "\n\\unrestrict K2 \\connect -reuse-previous=on \"dbname='w'\" "
+                   "\\restrict K3\n"));
+    // The mark is on the CREATE DATABASE line itself.
+    CHECK(contains(out,
+                   "CREATE DATABASE \"w\" WITH TEMPLATE = template0 ENCODING = 'UTF8'; "
+                   "ALTER DATABASE w SET pgtier.work_database = 'w';\n"));
+    // COPY data is data, even when it looks like a command.
+    auto data = restricted_filter();
+    CHECK(contains(run(data, "COPY t (v) FROM stdin;\n\\! id\n\\.\n", 3), "\n\\! id\n"));
+}
+
+TEST_CASE("any other meta-command in an archive is refused with its line") {
+    const std::string head = "SET x = 1;\nSELECT 1;\n";
+    CHECK(forbidden_line(head + "\\! id > /tmp/x\n") == 3);
+    CHECK(forbidden_line(head + "SELECT 2; \\! id\n", 4) == 3);
+    CHECK(forbidden_line(head + "\\copy t to '/tmp/x'\n") == 3);
+    CHECK(forbidden_line(head + "\\.\n") == 3);
+    CHECK(forbidden_line(head + "\\q\n", 1) == 3);
+    CHECK(forbidden_line(head + "\\i /etc/passwd\n") == 3);
+    // A \connect elsewhere, or a malformed key line, is no exception.
+    CHECK(forbidden_line(head + "\\connect postgres\n") == 3);
+    CHECK(forbidden_line(head + "\\connect -reuse-previous=on \"dbname='my db.x'\" \\! id\n") == 3);
+    CHECK(forbidden_line(head + "\\restrict abc \\! id\n") == 3);
+    CHECK(forbidden_line(head + "\\unrestrict\n") == 3);
+    // After COPY data ends, lines are commands again.
+    CHECK(forbidden_line("COPY t (v) FROM stdin;\na\n\\.\n\\! id\n") == 4);
+    // Inside a literal or a function body a backslash is text.
+    CHECK(forbidden_line("CREATE FUNCTION f() AS $$\n\\! not a command\n$$;\n") == 0);
+    CHECK(forbidden_line("COMMENT ON TABLE t IS 'a\n\\! b';\n") == 0);
+    // The globals (no database): no \connect at all.
+    RestoreFilter::Options globals;
+    RestoreFilter filter(globals);
+    std::string out;
+    CHECK_THROWS_AS(filter.feed("\\connect postgres\n", out), ForbiddenMetaCommand);
+}
+
+TEST_CASE("psql's line numbers map back to the section's") {
+    RestoreFilter::Options options;
+    options.database = "d";
+    options.draw_key = [] { return std::string("K"); };
+    options.role_definitions = {{"alice", "CREATE ROLE alice;\nALTER ROLE alice LOGIN;\n"}};
+    RestoreFilter filter(options);
+    const std::string text =
+        "SELECT 1;\n"                                              // 1
+        "--\n"                                                     // 2
+        "-- Name: t; Type: TABLE; Schema: public; Owner: alice\n"  // 3: two lines inserted before
+        "--\n"                                                     // 4
+        "CREATE TABLE t ();\n";                                    // 5
+    const std::string out = run(filter, text, 1 << 20);
+    // psql: line 1 "\restrict K", 2 SELECT, 3-4 "--"…, then the role's two lines, then line 3.
+    CHECK(filter.section_line(2) == 1);
+    CHECK(filter.section_line(3) == 2);
+    CHECK(filter.section_line(6) == 3);
+    CHECK(filter.section_line(8) == 5);
+    CHECK(out.find("CREATE TABLE") != std::string::npos);
+}
+
+TEST_CASE("role definitions from the globals are checked like the section") {
+    RestoreFilter::Options options;
+    options.database = "d";
+    options.role_definitions = {
+        {"alice", "CREATE ROLE alice;\nALTER ROLE alice SET x TO 'y'; \\! id\n"}};
+    RestoreFilter filter(options);
+    std::string out;
+    CHECK_THROWS_AS(
+        filter.feed("SELECT 1;\n-- Name: t; Type: TABLE; Schema: public; Owner: alice\n", out),
+        ForbiddenMetaCommand);
 }

@@ -45,8 +45,8 @@ class BadDatabaseName : public Error {
 };
 
 // Throws BadDatabaseName when `name` cannot be a database pgtier restores into: empty, over
-// PostgreSQL's 63 bytes, or holding a NUL, CR or LF (pg_dump refuses such names, so the
-// database could never be backed up again).
+// PostgreSQL's 63 bytes, holding a NUL, CR or LF (pg_dump refuses such names, so the database
+// could never be backed up again), or of the form of pgtier's own work databases.
 void check_database_name(const std::string& name);
 
 // The private database a restore loads into before renaming it: "pgtier_restore_<pid>_<n>".
@@ -54,6 +54,10 @@ void check_database_name(const std::string& name);
 std::string work_database_name(long pid, int n);
 // The pid in a work database name; nullopt for any other name.
 std::optional<long> work_database_pid(std::string_view name);
+// Where a restore moves the database it replaces until the new one is in place:
+// "pgtier_replaced_<pid>_<n>"; and the pid in such a name.
+std::string replaced_database_name(long pid, int n);
+std::optional<long> replaced_database_pid(std::string_view name);
 // A PostgreSQL regular expression matching exactly the work database names.
 std::string work_database_regex();
 // What the psql sessions of process `pid` are named: "pgtier-restore-<pid>" (each psql's own

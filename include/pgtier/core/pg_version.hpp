@@ -28,4 +28,9 @@ std::optional<std::string> restore_version_refusal(std::string_view archive,
                                                    std::string_view archive_server_version,
                                                    std::string_view target_server_version);
 
+// psql keeps archive text from running meta-commands only in restricted mode (\restrict,
+// added in 13.22, 14.19, 15.14, 16.10, 17.6 and 18): the message refusing an older psql (or
+// one whose version cannot be read), naming the minimum of its major; nullopt when it has it.
+std::optional<std::string> psql_restrict_refusal(std::string_view psql_version);
+
 }  // namespace pgtier

@@ -1,4 +1,6 @@
 #pragma once
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -7,6 +9,7 @@
 #include <vector>
 
 #include "pgtier/core/errors.hpp"
+#include "pgtier/core/psql_lexer.hpp"
 
 // Pure text transformations of pg_dump / pg_dumpall output for restores.
 namespace pgtier {
@@ -72,7 +75,24 @@ class SectionHeaderMismatch : public Error {
 void check_section_header(const SectionHeaderScanner& header, const std::string& database,
                           bool creates_database);
 
-// A streaming line filter between a database section and psql:
+// A line of archive text that psql would read as a meta-command pgtier does not allow (any
+// but a \connect to the section's own database, and pg_dump's own \restrict/\unrestrict).
+class ForbiddenMetaCommand : public Error {
+  public:
+    ForbiddenMetaCommand(std::uint64_t line, std::string_view text);
+    std::uint64_t line() const { return line_; }
+
+  private:
+    std::uint64_t line_;
+};
+
+// A streaming line filter between a section (a database's or the globals) and psql:
+//  - keeps archive text from ever running as a psql meta-command: psql is put in restricted
+//    mode first ("\restrict KEY", which refuses every meta-command but "\unrestrict KEY"), the
+//    archive's own \restrict/\unrestrict lines are dropped, a \connect to the section's own
+//    database is replaced by pgtier's "\unrestrict KEY \connect … \restrict NEWKEY", and any
+//    other backslash outside quotes and comments (PsqlLexer) throws ForbiddenMetaCommand
+//    before psql receives its line;
 //  - renames the database in its database-level statements (CREATE/ALTER/COMMENT ON/GRANT …
 //    ON/SECURITY LABEL … ON DATABASE, ALTER ROLE … IN DATABASE, \connect) when rename_to is set;
 //  - before the first statement that needs a role that is neither in existing_roles nor made
@@ -82,10 +102,15 @@ void check_section_header(const SectionHeaderScanner& header, const std::string&
 class RestoreFilter {
   public:
     struct Options {
-        std::string database;  // the section's database
+        std::string database;  // the section's database; empty for the globals
         std::optional<std::string> rename_to;
         std::set<std::string> existing_roles;
         std::map<std::string, std::string> role_definitions;
+        // Draws a new key for psql's restricted mode (an unguessable, alphanumeric string);
+        // unset only in tests of the other rules.
+        std::function<std::string()> draw_key;
+        // SQL appended to the section's CREATE DATABASE line (the work database's marker).
+        std::string after_create_database;
     };
     explicit RestoreFilter(Options options);
 
@@ -94,6 +119,10 @@ class RestoreFilter {
     // Flushes a last line without a newline.
     void finish(std::string& out);
 
+    // The line of the section that psql's line `psql_line` of the filtered text came from
+    // (a line pgtier inserted counts as the section line after it).
+    std::uint64_t section_line(std::uint64_t psql_line) const;
+
     // Roles this filter inserted a definition for, in order.
     const std::vector<std::string>& created_roles() const { return created_; }
     // Roles inserted without a definition (none was known): bare NOLOGIN roles.
@@ -101,6 +130,10 @@ class RestoreFilter {
 
   private:
     void filter_line(std::string_view line, std::string& out);
+    // A line that starts with a backslash at the top level: its replacement.
+    void meta_command_line(std::string_view line, std::string& out);
+    // Appends text pgtier adds (not from the section), noting the lines it adds.
+    void insert(std::string_view text, std::string& out);
     void need_role(const std::string& role, std::string& out);
     std::string rename_database_references(std::string_view line) const;
     std::optional<std::string> rename_connect(std::string_view line) const;
@@ -108,6 +141,17 @@ class RestoreFilter {
     Options options_;
     std::string pending_;  // an incomplete last line
     bool in_copy_data_ = false;
+    PsqlLexer lexer_;
+    std::string key_;         // psql's current restricted-mode key
+    bool marked_ = false;     // after_create_database written
+    std::uint64_t line_ = 0;  // section lines read
+    // Where inserted lines shift the filtered text: from section line `from` on, psql's line
+    // numbers are the section's plus `shift`.
+    struct Shift {
+        std::uint64_t from;
+        std::uint64_t shift;
+    };
+    std::vector<Shift> shifts_;
     std::string entry_type_;
     std::string entry_name_;
     std::vector<std::string> created_;

@@ -47,6 +47,14 @@ bool has_sessions_of(Connection& conn, const std::string& application_name);
 bool has_user_tables(Connection& conn);
 std::uint64_t database_size(Connection& conn, const std::string& database);
 void create_empty_database(Connection& conn, const std::string& database);
+// pgtier's mark on a work database: a database-level setting pgtier.work_database holding the
+// database's own name, which only a superuser can set. A database is dropped as a leftover
+// work database only when it carries the mark with its current name.
+std::string work_database_mark_sql(const std::string& database);
+void mark_work_database(Connection& conn, const std::string& database);
+bool has_work_database_mark(Connection& conn, const std::string& database);
+// Removes the mark from a restored database that took its target name.
+void unmark_work_database(Connection& conn, const std::string& database);
 // Ends the sessions of a client by application_name and waits until they are gone
 // (PostgreSQL 14+).
 void terminate_sessions_of(Connection& conn, const std::string& application_name);

@@ -57,9 +57,17 @@ class Restorer {
     // The text of a (small) globals section.
     static std::string read_text(const SectionRef& ref);
 
-    // Replays a globals section, every CREATE ROLE made idempotent so existing roles are
-    // updated instead of failing.
-    void restore_globals(const SectionRef& ref);
+    // The text of a globals section, every CREATE ROLE made idempotent so existing roles are
+    // updated instead of failing, checked whole: throws Error naming the line when it holds a
+    // psql meta-command. Read before anything changes.
+    static std::string checked_globals(const SectionRef& ref);
+    // Replays that text. Like every replay, psql runs restricted (RestoreFilter): no archive
+    // text runs as a meta-command.
+    void restore_globals(const SectionRef& ref, const std::string& checked);
+
+    // Throws Error unless psql has restricted mode (\restrict): pgtier feeds archive text to no
+    // other psql.
+    void require_restricting_psql();
 
     // What restore_database checks before it changes anything: `target` is a name a database
     // can have, and the section's own header (CREATE DATABASE / \connect) names the database
@@ -67,7 +75,8 @@ class Restorer {
     static void check_restorable(const SectionRef& ref, const std::string& target);
 
     // Drops the work databases of restores whose process is gone (killed), logging each; the
-    // work database of a live process (a concurrent restore) is kept.
+    // work database of a live process (a concurrent restore), and any database that has a work
+    // database's name but not pgtier's mark (queries::has_work_database_mark), are kept.
     void drop_stale_work_databases();
 
     // Restores a database section as `target`. Refuses an existing target unless `replace`;
@@ -80,12 +89,12 @@ class Restorer {
                                       const std::map<std::string, std::string>& role_definitions);
 
   private:
-    // Streams the text `produce` passes to its sink through `filter` (may be null) into psql
+    // Streams the text `produce` passes to its sink through `filter` into psql
     // connected to `connect_to`. Returns the bytes read; throws Error with psql's message.
     std::uint64_t replay(const std::string& what, std::uint64_t total,
                          const std::string& connect_to, const std::string& application_name,
                          const std::function<void(const TextSink&)>& produce,
-                         class RestoreFilter* filter);
+                         class RestoreFilter& filter);
     std::string maintenance_database(const std::string& avoid) const;
     // The application_name of one psql of this process (restore_application_name), unique.
     std::string psql_application_name();
