@@ -497,7 +497,8 @@ ExitCode restore_cluster(const Repository& repo, Restorer& restorer, const Clust
     }
     // Refused here, before the marker, when psql or the globals cannot be trusted.
     restorer.require_restricting_psql();
-    const std::string globals = Restorer::checked_globals(source.globals);
+    const std::string globals =
+        Restorer::checked_globals(source.globals, restorer.connected_role());
     const auto started = std::chrono::steady_clock::now();
     // While this file exists the cluster holds part of a restore: the daemon refuses to start
     // its schedule (a backup now would record the partial cluster as the newest state).

@@ -222,6 +222,36 @@ std::string make_roles_idempotent(const std::string& globals,
     return out;
 }
 
+std::optional<std::string> keep_role_password(const std::string& globals, const std::string& role) {
+    std::string out;
+    bool changed = false;
+    for_each_line(globals, [&](std::string_view line) {
+        constexpr std::string_view alter = "ALTER ROLE ";
+        const auto id =
+            starts_with(line, alter) ? parse_identifier(line, alter.size()) : std::nullopt;
+        if (!id || id->name != role) {
+            out.append(line);
+            return;
+        }
+        const auto tokens = tokenize(line);
+        for (std::size_t i = 0; i + 1 < tokens.size(); ++i) {
+            if (!is_word(tokens[i], "password") ||
+                (tokens[i + 1].kind != Token::literal && !is_word(tokens[i + 1], "null")))
+                continue;
+            // " PASSWORD '…'" out, the attributes around it kept.
+            std::size_t from = tokens[i].begin;
+            while (from > 0 && line[from - 1] == ' ') --from;
+            out.append(line.substr(0, from));
+            out.append(line.substr(tokens[i + 1].end));
+            changed = true;
+            return;
+        }
+        out.append(line);
+    });
+    if (!changed) return std::nullopt;
+    return out;
+}
+
 std::map<std::string, std::string> role_definitions(const std::string& globals) {
     std::map<std::string, std::string> defs;
     for_each_line(globals, [&](std::string_view line) {

@@ -133,6 +133,10 @@ std::vector<std::string> database_names(Connection& conn) {
     return names;
 }
 
+std::string current_role(Connection& conn) {
+    return conn.run("SELECT current_user").at(0, 0);
+}
+
 bool database_exists(Connection& conn, const std::string& database) {
     return conn.run("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1)",
                     {database})

@@ -197,9 +197,21 @@ std::uint64_t Restorer::replay(const std::string& what, std::uint64_t total,
     return bytes;
 }
 
-std::string Restorer::checked_globals(const SectionRef& ref) {
+std::string Restorer::connected_role() {
+    Connection conn(client_.settings(), "postgres");
+    return queries::current_role(conn);
+}
+
+std::string Restorer::checked_globals(const SectionRef& ref, const std::string& connected_role) {
     // make_roles_idempotent keeps the lines where they are: line numbers are the archive's.
     std::string globals = make_roles_idempotent(read_text(ref));
+    if (auto kept = keep_role_password(globals, connected_role)) {
+        globals = std::move(*kept);
+        spdlog::info(
+            "the restore keeps the current password of role \"{}\", the role pgtier connects as "
+            "(the archive's would lock the rest of the restore out where it differs)",
+            printable(connected_role));
+    }
     RestoreFilter::Options options;
     try {
         RestoreFilter check(options);

@@ -430,3 +430,26 @@ TEST_CASE("role definitions from the globals are checked like the section") {
         filter.feed("SELECT 1;\n-- Name: t; Type: TABLE; Schema: public; Owner: alice\n", out),
         ForbiddenMetaCommand);
 }
+
+TEST_CASE("a restore keeps the password of the role it connects as") {
+    const std::string globals =
+        "CREATE ROLE postgres;\n"
+        "ALTER ROLE postgres WITH SUPERUSER INHERIT LOGIN PASSWORD 'SCRAM-SHA-256$4096:a''b';\n"
+        "CREATE ROLE app;\n"
+        "ALTER ROLE app WITH LOGIN PASSWORD 'SCRAM-SHA-256$4096:x' VALID UNTIL 'infinity';\n";
+    const auto kept = keep_role_password(globals, "postgres");
+    REQUIRE(kept);
+    CHECK(*kept ==
+          "CREATE ROLE postgres;\n"
+          "ALTER ROLE postgres WITH SUPERUSER INHERIT LOGIN;\n"
+          "CREATE ROLE app;\n"
+          "ALTER ROLE app WITH LOGIN PASSWORD 'SCRAM-SHA-256$4096:x' VALID UNTIL 'infinity';\n");
+    CHECK(*keep_role_password(globals, "app") ==
+          "CREATE ROLE postgres;\n"
+          "ALTER ROLE postgres WITH SUPERUSER INHERIT LOGIN PASSWORD 'SCRAM-SHA-256$4096:a''b';\n"
+          "CREATE ROLE app;\n"
+          "ALTER ROLE app WITH LOGIN VALID UNTIL 'infinity';\n");
+    CHECK_FALSE(keep_role_password(globals, "nobody"));
+    CHECK_FALSE(
+        keep_role_password("ALTER ROLE \"Postgres\" WITH LOGIN PASSWORD 'x';\n", "postgres"));
+}

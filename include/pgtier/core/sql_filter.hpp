@@ -36,6 +36,12 @@ std::string idempotent_create_role(std::string_view create_role_statement);
 std::string make_roles_idempotent(const std::string& globals,
                                   const std::optional<std::string>& only_role = std::nullopt);
 
+// The globals script without the password of `role` (the "PASSWORD '…'" of its ALTER ROLE
+// lines, every other attribute kept); nullopt when no line sets it. A restore keeps the
+// password of the role it is connected as: the archived one would lock it out of the rest of
+// the restore on a node whose password differs.
+std::optional<std::string> keep_role_password(const std::string& globals, const std::string& role);
+
 // Per role name, the statements of a globals script that recreate it alone: its CREATE ROLE
 // (idempotent), its ALTER ROLE attributes and settings, its comment. No memberships.
 std::map<std::string, std::string> role_definitions(const std::string& globals);

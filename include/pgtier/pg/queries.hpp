@@ -38,6 +38,8 @@ std::map<std::string, std::uint64_t> database_sizes(Connection& conn);
 // ---- restore
 std::set<std::string> role_names(Connection& conn);
 std::vector<std::string> database_names(Connection& conn);
+// The role the connection acts as (current_user).
+std::string current_role(Connection& conn);
 // Whether a database of that name exists (connectable or not).
 bool database_exists(Connection& conn, const std::string& database);
 // Whether a session other than this one has that application_name, or one that starts with

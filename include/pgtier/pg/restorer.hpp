@@ -59,8 +59,11 @@ class Restorer {
 
     // The text of a globals section, every CREATE ROLE made idempotent so existing roles are
     // updated instead of failing, checked whole: throws Error naming the line when it holds a
-    // psql meta-command. Read before anything changes.
-    static std::string checked_globals(const SectionRef& ref);
+    // psql meta-command. Read before anything changes. The password of `connected_role` (the
+    // role this restore connects as) is left out: the restore keeps the current one.
+    static std::string checked_globals(const SectionRef& ref, const std::string& connected_role);
+    // The role pgtier is connected as (current_user).
+    std::string connected_role();
     // Replays that text. Like every replay, psql runs restricted (RestoreFilter): no archive
     // text runs as a meta-command.
     void restore_globals(const SectionRef& ref, const std::string& checked);
