@@ -359,12 +359,16 @@ void RestoreFilter::meta_command_line(std::string_view line, std::string& out) {
         command.remove_suffix(1);
     }
     // pg_dump's own "\restrict KEY" / "\unrestrict KEY" (psql 15.14+): pgtier's key rules
-    // instead. Replaced by an empty line so that psql's line numbers stay the section's.
-    for (std::string_view own : {"\\restrict ", "\\unrestrict "}) {
+    // instead. "\encoding SQL_ASCII" comes before a \connect to a name that is not plain
+    // ASCII (appendPsqlMetaConnect), so that psql passes the name's bytes as they are; pgtier's
+    // \connect names ASCII work databases, and the dump's SET client_encoding follows it. Each
+    // is replaced by an empty line so that psql's line numbers stay the section's.
+    for (std::string_view own : {"\\restrict ", "\\unrestrict ", "\\encoding "}) {
         if (!starts_with(command, own) || command.size() == own.size()) continue;
         const auto key = command.substr(own.size());
-        if (std::all_of(key.begin(), key.end(),
-                        [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)); })) {
+        if (std::all_of(key.begin(), key.end(), [](char ch) {
+                return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '_';
+            })) {
             out += "\n";
             return;
         }

@@ -368,6 +368,13 @@ TEST_CASE("psql runs restricted: only pgtier's own \\connect lifts the restricti
     CHECK(contains(out,
                    "CREATE DATABASE \"w\" WITH TEMPLATE = template0 ENCODING = 'UTF8'; "
                    "ALTER DATABASE w SET pgtier.work_database = 'w';\n"));
+    // pg_dump's \encoding before a \connect to a name that is not plain ASCII goes too.
+    auto encoded = restricted_filter();
+    // (No CREATE DATABASE came first: the mark goes before the \connect.)
+    CHECK(run(encoded, "\\encoding SQL_ASCII\n\\connect -reuse-previous=on \"dbname='my db.x'\"\n",
+              1 << 20) ==
+          "\\restrict K1\n\nALTER DATABASE w SET pgtier.work_database = 'w'; \\unrestrict K1 "
+          "\\connect -reuse-previous=on \"dbname='w'\" \\restrict K2\n");
     // COPY data is data, even when it looks like a command.
     auto data = restricted_filter();
     CHECK(contains(run(data, "COPY t (v) FROM stdin;\n\\! id\n\\.\n", 3), "\n\\! id\n"));
