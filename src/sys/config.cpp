@@ -56,6 +56,12 @@ const std::string& cron_expression(const Value& v) {
     return text;
 }
 
+// Said without the URL, which would show the password.
+constexpr const char* userinfo_refusal =
+    "must not hold a user or password (user:password@): the URL is shown in messages and "
+    "status files; give the credentials with offsite.access_key_id_file and "
+    "offsite.secret_access_key_file, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
+
 struct KeySpec {
     const char* section;
     const char* key;
@@ -115,6 +121,7 @@ const std::vector<KeySpec>& key_specs() {
         {"offsite", "url", KeyType::string,
          [](Config& c, const Value& v) {
              const auto& url = std::get<std::string>(v);
+             if (url_has_userinfo(url)) throw BadValue{userinfo_refusal};
              if (!url.empty()) {
                  try {
                      parse_s3_url(url);
@@ -127,6 +134,7 @@ const std::vector<KeySpec>& key_specs() {
         {"offsite", "endpoint", KeyType::string,
          [](Config& c, const Value& v) {
              const auto& url = std::get<std::string>(v);
+             if (url_has_userinfo(url)) throw BadValue{userinfo_refusal};
              if (!url.empty() && url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
                  throw BadValue{"must start with https:// or http://, got '" + url + "'"};
              c.offsite.endpoint = url;

@@ -237,3 +237,22 @@ TEST_CASE("time zone: schedule.timezone, else TZ, else UTC") {
     c.schedule.timezone = "America/New_York";
     CHECK(effective_timezone(c, {{"TZ", "Europe/Berlin"}}) == "America/New_York");
 }
+
+TEST_CASE("an offsite URL with user:password@ is refused without showing the password") {
+    for (const std::string key : {"endpoint", "url"}) {
+        const std::string value = key == "endpoint" ? "https://AKIA:s3cr3t-pw@rgw.example:7480"
+                                                    : "s3://AKIA:s3cr3t-pw@bkt";
+        const auto from_file = error_of("[offsite]\n" + key + " = \"" + value + "\"\n");
+        CHECK_THAT(from_file, match::Contains("offsite." + key) &&
+                                  match::Contains("must not hold a user or password") &&
+                                  !match::Contains("s3cr3t-pw"));
+        const std::string variable =
+            key == "endpoint" ? "PGTIER_OFFSITE_ENDPOINT" : "PGTIER_OFFSITE_URL";
+        const auto from_env = error_of("", {{variable, value}});
+        CHECK_THAT(from_env, match::Contains(variable) && !match::Contains("s3cr3t-pw"));
+    }
+    // A bad scheme is not reported with the URL either when it carries a password.
+    CHECK_THAT(error_of("[offsite]\nendpoint = \"ftp://u:s3cr3t-pw@h\"\n"),
+               match::Contains("offsite.endpoint") && !match::Contains("s3cr3t-pw"));
+    CHECK(error_of("[offsite]\nendpoint = \"https://rgw.example:7480/a@b\"\n").empty());
+}
