@@ -23,6 +23,9 @@ namespace pgtier {
 
 namespace {
 
+// The configuration file and the password and credentials files: far larger is a mistake.
+constexpr std::size_t max_config_file_size = std::size_t{1} << 20;
+
 using Value = std::variant<std::string, std::int64_t, bool>;
 enum class KeyType { string, integer, boolean };
 
@@ -440,10 +443,14 @@ Config load_config(const ConfigOverrides& overrides, const Environment& env) {
     }
     Config config;
     if (access(path.c_str(), F_OK) == 0) {
-        if (access(path.c_str(), R_OK) != 0) {
-            throw ConfigError(path + ": cannot read the configuration file: " + errno_text(errno));
+        // Only a regular file of bounded size (a link to one is fine: a Swarm config is):
+        // a FIFO would hang, a device grow without end, a directory read as empty.
+        const auto file = read_file(path, max_config_file_size);
+        if (!file.ok()) {
+            throw ConfigError(path + ": cannot read the configuration file: " +
+                              read_failure_text(path, file.error, max_config_file_size));
         }
-        config = parse_config(read_file(path).text, path, env);
+        config = parse_config(file.text, path, env);
     } else if (must_exist) {
         throw ConfigError(path + ": configuration file not found");
     } else {
@@ -467,10 +474,10 @@ Config load_config(const ConfigOverrides& overrides, const Environment& env) {
 namespace {
 std::string read_password_file(const std::string& path, const std::string& what,
                                const char* kind = "password file") {
-    auto password = read_file(path);
+    auto password = read_file(path, max_config_file_size);
     if (!password.ok()) {
         throw ConfigError(what + ": cannot read " + kind + " " + path + ": " +
-                          errno_text(password.error));
+                          read_failure_text(path, password.error, max_config_file_size));
     }
     std::string& text = password.text;
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
