@@ -41,9 +41,10 @@ ExitCode backup(const Config& config, const Environment& env, BackupType request
     repo.ensure_layout();
     install_signal_handlers();
     const BackupOutcome outcome = run_backup(config, env, repo, requested, force);
-    print_line(backup_result_line(requested, outcome.record));
+    print_line(backup_result_line(requested, outcome));
     if (config.offsite.enabled() && !stop_requested().load()) sync_after_backup(config, env, repo);
-    return outcome.retention_failed ? ExitCode::failure : ExitCode::ok;
+    return outcome.retention_failed || !outcome.not_backed_up.empty() ? ExitCode::failure
+                                                                      : ExitCode::ok;
 }
 
 }  // namespace pgtier::commands

@@ -95,11 +95,25 @@ std::map<std::string, std::uint64_t> database_sizes(const ConnectionSettings& se
     }
 }
 
+// pg_dump refuses a database whose name holds a newline or carriage return (its script could
+// not carry the name safely): such a database cannot be backed up at all.
+bool pg_dump_refuses(const std::string& database) {
+    return database.find_first_of("\n\r") != std::string::npos;
+}
+
+// "\"a\", \"b\\nc\"": names as a log line or status file can show them.
+std::string printable_names(const std::vector<std::string>& names) {
+    std::vector<std::string> shown;
+    for (const auto& name : names) shown.push_back(printable(name));
+    return join_quoted(shown);
+}
+
 // One run under the lock; returns what happened, throws Error on failure.
-RunRecord take_backup(const Config& config, const Repository& repo,
-                      const ConnectionSettings& settings, BackupType requested, Force force,
-                      TimePoint started) {
-    RunRecord record;
+BackupOutcome take_backup(const Config& config, const Repository& repo,
+                          const ConnectionSettings& settings, BackupType requested, Force force,
+                          TimePoint started) {
+    BackupOutcome outcome;
+    RunRecord& record = outcome.record;
     record.requested = requested;
     record.started_at = started;
     Dumper dumper(settings, stop_requested());
@@ -109,7 +123,7 @@ RunRecord take_backup(const Config& config, const Repository& repo,
     if (plan.skip) {
         record.result = RunResult::skipped;
         record.detail = plan.reason;
-        return record;
+        return outcome;
     }
     if (plan.type != requested)
         spdlog::info("taking a {} instead: {}", to_string(plan.type), plan.reason);
@@ -127,7 +141,24 @@ RunRecord take_backup(const Config& config, const Repository& repo,
 
     std::vector<DumpSection> sections;
     if (plan.globals) sections.push_back({SectionKind::globals, ""});
-    for (const auto& db : plan.databases) sections.push_back({SectionKind::database, db});
+    for (const auto& db : plan.databases) {
+        if (pg_dump_refuses(db)) {
+            outcome.not_backed_up.push_back(db);
+        } else {
+            sections.push_back({SectionKind::database, db});
+        }
+    }
+    std::string left_out;
+    if (!outcome.not_backed_up.empty()) {
+        left_out = "not backed up: " + printable_names(outcome.not_backed_up) +
+                   " (pg_dump refuses a database name with a newline or carriage return: "
+                   "rename the database)";
+        record.result = RunResult::failed;
+        if (sections.empty()) {
+            record.detail = left_out;
+            return outcome;
+        }
+    }
     const int jobs = backup_jobs(config.backup.jobs, std::thread::hardware_concurrency());
 
     PartialFile partial = repo.create_partial(plan.type, manifest.name);
@@ -148,14 +179,18 @@ RunRecord take_backup(const Config& config, const Repository& repo,
     sections = std::move(dumped.sections);
     manifest.dropped = std::move(dumped.dropped);
     partial.sync_and_close();
-    if (!manifest.dropped.empty()) {
-        // The archive describes the cluster without them, as the next run will see it.
-        manifest.fingerprint = without_databases(server.fingerprint, manifest.dropped);
+    if (!manifest.dropped.empty() || !outcome.not_backed_up.empty()) {
+        // The archive describes the cluster without them, as the next run will see it (which
+        // then tries a database left out again, and fails again, until it is renamed).
+        std::vector<std::string> absent = manifest.dropped;
+        absent.insert(absent.end(), outcome.not_backed_up.begin(), outcome.not_backed_up.end());
+        manifest.fingerprint = without_databases(server.fingerprint, absent);
         if (sections.empty()) {
-            record.result = RunResult::skipped;
-            record.detail =
-                "every database to back up was dropped meanwhile: " + join_quoted(manifest.dropped);
-            return record;
+            const std::string detail = "every database to back up was dropped meanwhile: " +
+                                       printable_names(manifest.dropped);
+            if (left_out.empty()) record.result = RunResult::skipped;
+            record.detail = left_out.empty() ? detail : left_out + "; " + detail;
+            return outcome;
         }
     }
 
@@ -179,15 +214,18 @@ RunRecord take_backup(const Config& config, const Repository& repo,
     manifest.finished_at = now_utc();
     repo.publish(partial, manifest);
 
-    record.result = RunResult::published;
+    if (left_out.empty()) record.result = RunResult::published;
     record.archive = std::string(to_string(plan.type)) + "/" + manifest.name;
     record.size = totals.compressed_size;
     record.detail = std::to_string(sections.size()) +
                     (sections.size() == 1 ? " section, " : " sections, ") +
                     std::to_string(totals.uncompressed_size) + " bytes of SQL; " + plan.reason;
     if (!manifest.dropped.empty())
-        record.detail += "; dropped during the run: " + join_quoted(manifest.dropped);
-    return record;
+        record.detail += "; dropped during the run: " + printable_names(manifest.dropped);
+    // A failed run that still published the rest: what failed comes first.
+    if (!left_out.empty())
+        record.detail = left_out + "; published " + record.archive + ": " + record.detail;
+    return outcome;
 }
 
 }  // namespace
@@ -214,7 +252,7 @@ BackupOutcome run_backup(const Config& config, const Environment& env, const Rep
     RunRecord& record = outcome.record;
     try {
         const auto settings = resolve_connection(config, env);
-        record = take_backup(config, repo, settings, requested, force, started);
+        outcome = take_backup(config, repo, settings, requested, force, started);
         record.retry = retry;
     } catch (const Error& err) {
         // A run stopped by SIGTERM/SIGINT did not fail: nothing is recorded against the tier.
@@ -238,6 +276,12 @@ BackupOutcome run_backup(const Config& config, const Environment& env, const Rep
         spdlog::info("{} skipped: {}", to_string(requested), record.detail);
         return outcome;
     }
+    if (record.result == RunResult::failed) {
+        // Databases were left out; the rest may be published. Retention waits for a run that
+        // backs up everything: older archives may hold those databases (under older names).
+        spdlog::error("{} backup failed: {}", to_string(requested), record.detail);
+        return outcome;
+    }
     spdlog::info("{} published in {:.1f} s: {}", record.archive, record.duration_seconds,
                  record.detail);
     // Retention runs after every successful backup (docs/design.md, Retention). A failure here
@@ -251,13 +295,18 @@ BackupOutcome run_backup(const Config& config, const Environment& env, const Rep
     return outcome;
 }
 
-std::string backup_result_line(BackupType requested, const RunRecord& record) {
+std::string backup_result_line(BackupType requested, const BackupOutcome& outcome) {
+    const RunRecord& record = outcome.record;
     const std::string type(to_string(requested));
     if (record.result == RunResult::skipped) return type + ": skipped: " + record.detail;
+    if (record.archive.empty()) return type + ": failed: " + record.detail;
     char seconds[32];
     std::snprintf(seconds, sizeof seconds, "%.1f", record.duration_seconds);
-    return type + ": wrote " + record.archive + " (" + std::to_string(record.size) + " bytes, " +
-           seconds + " s)";
+    std::string line = type + ": wrote " + record.archive + " (" + std::to_string(record.size) +
+                       " bytes, " + seconds + " s)";
+    if (!outcome.not_backed_up.empty())
+        line += "; failed: not backed up: " + printable_names(outcome.not_backed_up);
+    return line;
 }
 
 }  // namespace pgtier::commands

@@ -55,6 +55,12 @@ S3Url parse_s3_url(const std::string& url) {
     return parsed;
 }
 
+bool url_has_userinfo(std::string_view url) {
+    const auto scheme_end = url.find("://");
+    const auto authority = scheme_end == std::string_view::npos ? url : url.substr(scheme_end + 3);
+    return authority.substr(0, authority.find_first_of("/?#")).find('@') != std::string_view::npos;
+}
+
 std::optional<std::int64_t> parse_duration(std::string_view text) {
     if (text.empty()) return std::nullopt;
     std::int64_t unit = 1;

@@ -71,7 +71,7 @@ ClientEnvironment::ClientEnvironment(const ConnectionSettings& settings) : setti
         passfd_ = password_fd("*:*:*:*:" + passfile_escape(*settings_.password) + "\n");
         extra.push_back("PGPASSFILE=/proc/self/fd/" + std::to_string(passfd_));
     }
-    env_ = child_environment({"PGPASSWORD"}, extra);
+    env_ = client_environment(extra);
 }
 
 ClientEnvironment::~ClientEnvironment() {

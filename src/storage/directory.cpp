@@ -188,10 +188,14 @@ UniqueFd Directory::open_entry(std::string_view name, int flags, const char* ver
 std::optional<std::string> Directory::read(std::string_view name) const {
     const UniqueFd fd = open_entry(name, O_RDONLY | O_NONBLOCK, "read");
     if (!fd) return std::nullopt;
-    require_regular(fd, path_of(name));
-    auto read = read_all_fd(fd.get());
+    const auto st = require_regular(fd, path_of(name));
+    // Nothing pgtier keeps here is that large: a planted (maybe sparse) giant is not read.
+    auto read = static_cast<std::uint64_t>(st.st_size) > max_small_file_size
+                    ? FileText{"", EFBIG}
+                    : read_all_fd(fd.get(), max_small_file_size);
     if (!read.ok())
-        throw Error("cannot read " + path_of(name).string() + ": " + errno_text(read.error));
+        throw Error("cannot read " + path_of(name).string() + ": " +
+                    read_failure_text(path_of(name), read.error, max_small_file_size));
     return std::move(read.text);
 }
 

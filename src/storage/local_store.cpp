@@ -107,7 +107,8 @@ StoredArchive archive_at_path(const std::filesystem::path& path) {
         auto read = read_file_no_follow(folder / file);
         if (read.error == ENOENT) return std::nullopt;
         if (!read.ok())
-            throw Error("cannot read " + (folder / file).string() + ": " + errno_text(read.error));
+            throw Error("cannot read " + (folder / file).string() + ": " +
+                        read_failure_text(folder / file, read.error, max_small_file_size));
         return std::move(read.text);
     };
     archive.describe_beside = [folder](const std::string& file) {

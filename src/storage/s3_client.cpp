@@ -10,11 +10,13 @@
 #include <iterator>
 #include <utility>
 
+#include "pgtier/sys/files.hpp"
+
 namespace pgtier {
 
 namespace {
 
-constexpr std::size_t max_collected = 64 << 20;  // a reply body kept in memory
+constexpr std::size_t max_collected = max_small_file_size;  // a reply body kept in memory
 
 // unique_ptr deleter calling a C library's free function.
 template <auto free_function>

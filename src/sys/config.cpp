@@ -23,6 +23,9 @@ namespace pgtier {
 
 namespace {
 
+// The configuration file and the password and credentials files: far larger is a mistake.
+constexpr std::size_t max_config_file_size = std::size_t{1} << 20;
+
 using Value = std::variant<std::string, std::int64_t, bool>;
 enum class KeyType { string, integer, boolean };
 
@@ -55,6 +58,12 @@ const std::string& cron_expression(const Value& v) {
     }
     return text;
 }
+
+// Said without the URL, which would show the password.
+constexpr const char* userinfo_refusal =
+    "must not hold a user or password (user:password@): the URL is shown in messages and "
+    "status files; give the credentials with offsite.access_key_id_file and "
+    "offsite.secret_access_key_file, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
 
 struct KeySpec {
     const char* section;
@@ -115,6 +124,7 @@ const std::vector<KeySpec>& key_specs() {
         {"offsite", "url", KeyType::string,
          [](Config& c, const Value& v) {
              const auto& url = std::get<std::string>(v);
+             if (url_has_userinfo(url)) throw BadValue{userinfo_refusal};
              if (!url.empty()) {
                  try {
                      parse_s3_url(url);
@@ -127,6 +137,7 @@ const std::vector<KeySpec>& key_specs() {
         {"offsite", "endpoint", KeyType::string,
          [](Config& c, const Value& v) {
              const auto& url = std::get<std::string>(v);
+             if (url_has_userinfo(url)) throw BadValue{userinfo_refusal};
              if (!url.empty() && url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
                  throw BadValue{"must start with https:// or http://, got '" + url + "'"};
              c.offsite.endpoint = url;
@@ -432,10 +443,14 @@ Config load_config(const ConfigOverrides& overrides, const Environment& env) {
     }
     Config config;
     if (access(path.c_str(), F_OK) == 0) {
-        if (access(path.c_str(), R_OK) != 0) {
-            throw ConfigError(path + ": cannot read the configuration file: " + errno_text(errno));
+        // Only a regular file of bounded size (a link to one is fine: a Swarm config is):
+        // a FIFO would hang, a device grow without end, a directory read as empty.
+        const auto file = read_file(path, max_config_file_size);
+        if (!file.ok()) {
+            throw ConfigError(path + ": cannot read the configuration file: " +
+                              read_failure_text(path, file.error, max_config_file_size));
         }
-        config = parse_config(read_file(path).text, path, env);
+        config = parse_config(file.text, path, env);
     } else if (must_exist) {
         throw ConfigError(path + ": configuration file not found");
     } else {
@@ -459,10 +474,10 @@ Config load_config(const ConfigOverrides& overrides, const Environment& env) {
 namespace {
 std::string read_password_file(const std::string& path, const std::string& what,
                                const char* kind = "password file") {
-    auto password = read_file(path);
+    auto password = read_file(path, max_config_file_size);
     if (!password.ok()) {
         throw ConfigError(what + ": cannot read " + kind + " " + path + ": " +
-                          errno_text(password.error));
+                          read_failure_text(path, password.error, max_config_file_size));
     }
     std::string& text = password.text;
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -40,6 +41,10 @@ std::string find_program(const std::string& name) {
     throw Error(name + ": program not found in PATH");
 }
 
+std::string_view name_of(std::string_view entry) {
+    return entry.substr(0, entry.find('='));
+}
+
 void close_fd(int& fd) {
     if (fd >= 0) {
         ::close(fd);
@@ -57,8 +62,15 @@ Child::Child(const ChildSpec& spec) {
     std::vector<char*> argv;
     for (const auto& arg : spec.argv) argv.push_back(const_cast<char*>(arg.c_str()));
     argv.push_back(nullptr);
+    // Of two entries with one name the later wins: getenv would return the first.
     std::vector<char*> envp;
-    for (const auto& entry : spec.env) envp.push_back(const_cast<char*>(entry.c_str()));
+    for (std::size_t i = 0; i < spec.env.size(); ++i) {
+        const auto name = name_of(spec.env[i]);
+        const bool overridden =
+            std::any_of(spec.env.begin() + static_cast<std::ptrdiff_t>(i) + 1, spec.env.end(),
+                        [&](const std::string& later) { return name_of(later) == name; });
+        if (!overridden) envp.push_back(const_cast<char*>(spec.env[i].c_str()));
+    }
     envp.push_back(nullptr);
 
     int out[2], err[2], in[2] = {-1, -1};
@@ -245,19 +257,63 @@ std::string run_and_capture(const ChildSpec& spec) {
     return out;
 }
 
-std::vector<std::string> child_environment(const std::vector<std::string>& remove,
-                                           const std::vector<std::string>& extra) {
+namespace {
+
+// Everything pg_dump, pg_dumpall and psql legitimately read from the environment; nothing else
+// of pgtier's is passed on (AWS_*, PGTIER_*, PGPASSWORD and whatever else the operator set):
+// - the process basics: PATH, HOME (~/.pgpass, ~/.pg_service.conf, ~/.postgresql/ certificates),
+//   LD_LIBRARY_PATH (a PostgreSQL installed outside the loader's path), TZ, and the locale
+//   (LANG, LANGUAGE, LC_*: messages and encodings);
+// - libpq's connection variables, so that the children connect the way pgtier's own
+//   connections do (host, port, user, service, SSL, GSSAPI, timeouts, target session ...),
+//   and its session defaults (PGTZ, PGDATESTYLE, PGCLIENTENCODING, PGOPTIONS, PGGEQO) — all but
+//   PGPASSWORD, which reaches them only as the unnamed PGPASSFILE (ClientEnvironment);
+// - what libpq's GSSAPI and OpenSSL read: KRB5CCNAME, KRB5_CONFIG, KRB5_KTNAME,
+//   KRB5_CLIENT_KTNAME, SSL_CERT_FILE and SSL_CERT_DIR (sslrootcert=system), OPENSSL_CONF.
+// psql's own variables (PSQLRC, PAGER, PSQL_HISTORY ...) are not needed: it runs with -X, its
+// output goes to /dev/null.
+constexpr std::string_view client_variables[] = {
+    "PATH", "HOME", "LD_LIBRARY_PATH", "TZ", "LANG", "LANGUAGE",
+    // libpq (the "Environment Variables" section of its documentation)
+    "PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSFILE", "PGSERVICE",
+    "PGSERVICEFILE", "PGSYSCONFDIR", "PGLOCALEDIR", "PGOPTIONS", "PGAPPNAME", "PGSSLMODE",
+    "PGREQUIRESSL", "PGSSLNEGOTIATION", "PGSSLCOMPRESSION", "PGSSLCERT", "PGSSLKEY",
+    "PGSSLCERTMODE", "PGSSLROOTCERT", "PGSSLCRL", "PGSSLCRLDIR", "PGSSLSNI", "PGREQUIREPEER",
+    "PGSSLMINPROTOCOLVERSION", "PGSSLMAXPROTOCOLVERSION", "PGMINPROTOCOLVERSION",
+    "PGMAXPROTOCOLVERSION", "PGGSSENCMODE", "PGKRBSRVNAME", "PGGSSLIB", "PGGSSDELEGATION",
+    "PGCONNECT_TIMEOUT", "PGCLIENTENCODING", "PGREQUIREAUTH", "PGCHANNELBINDING",
+    "PGTARGETSESSIONATTRS", "PGLOADBALANCEHOSTS", "PGDATESTYLE", "PGTZ", "PGGEQO",
+    // GSSAPI and OpenSSL under libpq
+    "KRB5CCNAME", "KRB5_CONFIG", "KRB5_KTNAME", "KRB5_CLIENT_KTNAME", "SSL_CERT_FILE",
+    "SSL_CERT_DIR", "OPENSSL_CONF"};
+
+}  // namespace
+
+bool is_client_variable(std::string_view name) {
+    if (name.rfind("LC_", 0) == 0 && name.size() > 3) return true;
+    return std::find(std::begin(client_variables), std::end(client_variables), name) !=
+           std::end(client_variables);
+}
+
+std::vector<std::string> client_environment(const std::vector<std::string>& inherited,
+                                            const std::vector<std::string>& extra) {
     std::vector<std::string> env;
-    for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-        std::string text = *entry;
-        const std::string name = text.substr(0, text.find('='));
-        bool drop = false;
-        for (const auto& r : remove) drop = drop || name == r;
-        for (const auto& e : extra) drop = drop || e.rfind(name + "=", 0) == 0;
-        if (!drop) env.push_back(std::move(text));
+    for (const auto& entry : inherited) {
+        const auto name = name_of(entry);
+        if (name.size() == entry.size() || !is_client_variable(name)) continue;
+        const bool replaced = std::any_of(extra.begin(), extra.end(),
+                                          [&](const std::string& e) { return name_of(e) == name; });
+        if (!replaced) env.push_back(entry);
     }
     env.insert(env.end(), extra.begin(), extra.end());
     return env;
+}
+
+std::vector<std::string> client_environment(const std::vector<std::string>& extra) {
+    std::vector<std::string> inherited;
+    for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry)
+        inherited.emplace_back(*entry);
+    return client_environment(inherited, extra);
 }
 
 }  // namespace pgtier

@@ -1,5 +1,10 @@
 #include "catch_compat.hpp"
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
 #include "pgtier/core/errors.hpp"
 #include "pgtier/sys/config.hpp"
 
@@ -236,4 +241,51 @@ TEST_CASE("time zone: schedule.timezone, else TZ, else UTC") {
     CHECK(effective_timezone(c, {{"TZ", ":Europe/Berlin"}}) == "Europe/Berlin");
     c.schedule.timezone = "America/New_York";
     CHECK(effective_timezone(c, {{"TZ", "Europe/Berlin"}}) == "America/New_York");
+}
+
+TEST_CASE("an offsite URL with user:password@ is refused without showing the password") {
+    for (const std::string key : {"endpoint", "url"}) {
+        const std::string value = key == "endpoint" ? "https://AKIA:s3cr3t-pw@rgw.example:7480"
+                                                    : "s3://AKIA:s3cr3t-pw@bkt";
+        const auto from_file = error_of("[offsite]\n" + key + " = \"" + value + "\"\n");
+        CHECK_THAT(from_file, match::Contains("offsite." + key) &&
+                                  match::Contains("must not hold a user or password") &&
+                                  !match::Contains("s3cr3t-pw"));
+        const std::string variable =
+            key == "endpoint" ? "PGTIER_OFFSITE_ENDPOINT" : "PGTIER_OFFSITE_URL";
+        const auto from_env = error_of("", {{variable, value}});
+        CHECK_THAT(from_env, match::Contains(variable) && !match::Contains("s3cr3t-pw"));
+    }
+    // A bad scheme is not reported with the URL either when it carries a password.
+    CHECK_THAT(error_of("[offsite]\nendpoint = \"ftp://u:s3cr3t-pw@h\"\n"),
+               match::Contains("offsite.endpoint") && !match::Contains("s3cr3t-pw"));
+    CHECK(error_of("[offsite]\nendpoint = \"https://rgw.example:7480/a@b\"\n").empty());
+}
+
+TEST_CASE("load_config: only a regular file of at most 1 MiB is a configuration file") {
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("pgtier-config-test-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const auto load = [](const std::filesystem::path& path) -> std::string {
+        try {
+            load_config({path.string(), std::nullopt}, {});
+        } catch (const ConfigError& err) {
+            return err.what();
+        }
+        return "";
+    };
+    CHECK_THAT(load(dir), match::Contains(dir.string()) &&
+                              match::Contains("not a regular file (a directory)"));
+    const auto big = dir / "big.toml";
+    std::ofstream(big).close();
+    std::filesystem::resize_file(big, (std::size_t{1} << 20) + 1);  // sparse
+    CHECK_THAT(load(big), match::Contains("big.toml") && match::Contains("larger than 1 MiB"));
+    std::filesystem::resize_file(big, std::size_t{1} << 20);  // NULs: read, then not TOML
+    CHECK_THAT(load(big), match::Contains("big.toml") && !match::Contains("larger than"));
+    const auto good = dir / "good.toml";
+    std::ofstream(good) << "[storage]\ndir = \"/x\"\n";
+    const auto link = dir / "link.toml";
+    std::filesystem::create_symlink(good, link);
+    CHECK(load_config({link.string(), std::nullopt}, {}).storage.dir == "/x");
+    std::filesystem::remove_all(dir);
 }

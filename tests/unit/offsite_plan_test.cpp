@@ -111,6 +111,17 @@ TEST_CASE("offsite: parse_s3_url refuses a prefix with an empty, . or .. segment
     CHECK(parse_s3_url("s3://bkt/a..b/.c").prefix == "a..b/.c");
 }
 
+TEST_CASE("offsite: url_has_userinfo finds a user or password before the host") {
+    CHECK(url_has_userinfo("https://user:pw@host:7480/"));
+    CHECK(url_has_userinfo("http://user@host"));
+    CHECK(url_has_userinfo("s3://key:secret@bucket/prefix"));
+    CHECK(url_has_userinfo("user:pw@host"));
+    CHECK_FALSE(url_has_userinfo("https://host:7480/path@x"));
+    CHECK_FALSE(url_has_userinfo("https://host?q=a@b"));
+    CHECK_FALSE(url_has_userinfo("s3://bucket/pre@fix"));
+    CHECK_FALSE(url_has_userinfo(""));
+}
+
 TEST_CASE("offsite: parse_duration reads s, m, h, d and bare seconds") {
     CHECK(parse_duration("90") == 90);
     CHECK(parse_duration("0") == 0);

@@ -22,7 +22,10 @@ namespace pgtier::commands {
 // then retention. A failed run is recorded and thrown; a run stopped by a signal is thrown.
 // No offsite sync: the command syncs after the lock is released, the daemon's uploader does.
 struct BackupOutcome {
-    RunRecord record;               // published or skipped
+    RunRecord record;  // published or skipped; failed when databases were left out
+    // Databases that cannot be backed up (their names); the others may still be published
+    // (record.archive). The run is failed and logged, retention is not run.
+    std::vector<std::string> not_backed_up;
     bool retention_failed = false;  // logged; the archive stands
 };
 // `retry`: 0 for a scheduled or manual run, n for the daemon's n-th retry (recorded, counted).
@@ -31,8 +34,8 @@ BackupOutcome run_backup(const Config& config, const Environment& env, const Rep
 // pg_dump's major against the server's: the refusal (core/pg_version) when pg_dump is older,
 // else nothing. Connects; throws Error when it cannot. The daemon checks it once at start.
 std::optional<std::string> check_pg_dump_version(const ConnectionSettings& settings);
-// "full: wrote full/… (N bytes, 1.2 s)" or "full: skipped: …".
-std::string backup_result_line(BackupType requested, const RunRecord& record);
+// "full: wrote full/… (N bytes, 1.2 s)" or "full: skipped: …"; with what was not backed up.
+std::string backup_result_line(BackupType requested, const BackupOutcome& outcome);
 
 // backup.cpp: the backup command: run_backup, its result line on stdout, then (with
 // [offsite]) an upload of what the bucket lacks.

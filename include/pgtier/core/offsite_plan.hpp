@@ -21,6 +21,11 @@ struct S3Url {
 // "s3://BUCKET[/PREFIX]". Throws Error saying what is wrong.
 S3Url parse_s3_url(const std::string& url);
 
+// Whether a URL ("https://user:password@host/", "s3://user@bucket") carries a user and maybe a
+// password before its host: credentials belong in the credential files, and a URL is shown in
+// messages, offsite.json and status.
+bool url_has_userinfo(std::string_view url);
+
 // Seconds in "90s", "90m", "6h", "2d" or a bare number of seconds; nullopt when not one.
 std::optional<std::int64_t> parse_duration(std::string_view text);
 

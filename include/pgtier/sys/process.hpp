@@ -4,14 +4,16 @@
 #include <atomic>
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pgtier {
 
 struct ChildSpec {
     std::vector<std::string> argv;  // argv[0] is looked up in PATH; never run through a shell
-    std::vector<std::string> env;   // complete environment, "KEY=VALUE"
-    bool pipe_stdin = false;        // else stdin is /dev/null
+    // Complete environment, "KEY=VALUE"; of two entries with one name, the later one is used.
+    std::vector<std::string> env;
+    bool pipe_stdin = false;  // else stdin is /dev/null
     // Close-on-exec descriptors (3 or more) the child inherits under the same numbers.
     std::vector<int> inherit_fds = {};
 };
@@ -60,8 +62,17 @@ std::string describe_wait_status(int status);
 // Runs a command to completion and returns its stdout; throws Error on failure.
 std::string run_and_capture(const ChildSpec& spec);
 
-// The current environment without the named variables, plus `extra` entries.
-std::vector<std::string> child_environment(const std::vector<std::string>& remove,
-                                           const std::vector<std::string>& extra);
+// Whether a PostgreSQL client program (pg_dump, pg_dumpall, psql) may inherit the variable
+// `name` from pgtier: an allow-list (see process.cpp), so that secrets meant for pgtier alone
+// (S3 credentials, PGPASSWORD, PGTIER_*) never reach a child.
+bool is_client_variable(std::string_view name);
+
+// The entries ("KEY=VALUE") of `inherited` that is_client_variable allows, then `extra`
+// (which replaces an inherited entry of the same name).
+std::vector<std::string> client_environment(const std::vector<std::string>& inherited,
+                                            const std::vector<std::string>& extra);
+
+// client_environment of pgtier's own environment.
+std::vector<std::string> client_environment(const std::vector<std::string>& extra);
 
 }  // namespace pgtier
