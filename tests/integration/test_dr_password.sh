@@ -15,22 +15,10 @@ B="$WORK/backups"
 tcp_toml() {
     printf '%s\n' "$2" >"$WORK/$1.secret"
     chmod 600 "$WORK/$1.secret"
-    cat <<TOML
-[storage]
-dir = "$B"
-[postgres]
-host = "127.0.0.1"
-port = $(pg_port "$1")
-user = "postgres"
-password_file = "$WORK/$1.secret"
-[schedule]
-timezone = "UTC"
-full = "0 0 1 1 *"
-differential = "0 0 2 1 *"
-incremental = "0 0 3 1 *"
-[daemon]
-auto_restore = true
-TOML
+    daemon_toml "$B" UTC "0 0 1 1 *" "0 0 2 1 *" "0 0 3 1 *"
+    printf '[postgres]\nhost = "127.0.0.1"\nport = %s\nuser = "postgres"\npassword_file = "%s"\n' \
+        "$(pg_port "$1")" "$WORK/$1.secret"
+    printf '[daemon]\nauto_restore = true\n'
 }
 # can_login CLUSTER PASSWORD — a TCP login as postgres with that password works
 can_login() { PGPASSWORD=$2 psql -X -q -At -h 127.0.0.1 -p "$(pg_port "$1")" -U postgres -d postgres -c "SELECT 1" >/dev/null 2>&1; }

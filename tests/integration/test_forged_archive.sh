@@ -123,17 +123,10 @@ unset PGTIER_OFFSITE_URL
 
 # ---- the daemon's auto_restore onto an empty cluster ----------------------------------------------
 pg_start empty
-cat >"$WORK/ar.toml" <<TOML
-[storage]
-dir = "$WORK/latest-glob"
-[schedule]
-timezone = "UTC"
-full = "0 0 1 1 *"
-differential = "0 0 2 1 *"
-incremental = "0 0 3 1 *"
-[daemon]
-auto_restore = true
-TOML
+{
+    daemon_toml "$WORK/latest-glob" UTC "0 0 1 1 *" "0 0 2 1 *" "0 0 3 1 *"
+    printf '[daemon]\nauto_restore = true\n'
+} >"$WORK/ar.toml"
 mkdir -p "$WORK/latest-glob/full"
 cp "$GLOB" "$GLOB.sha256" "$GLOB.json" "$WORK/latest-glob/full/"
 with_pg empty cluster_state empty >"$WORK/empty-before.txt"
