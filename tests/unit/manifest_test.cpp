@@ -128,3 +128,19 @@ TEST_CASE("offsets, lengths and sizes are whole numbers from 0 up: no wrap, no c
     beyond.replace(beyond.find(length), length.size(), "\"length\":18446744073709551616");
     refused(beyond, "sections[1].length is 1.8446744073709552e+19, not a byte count");
 }
+
+TEST_CASE("UTC times far from now keep their date (no wrap past the year 2262)") {
+    for (const std::string text : {"1970-01-01T00:00:00.000000Z", "2262-04-12T00:00:00.000000Z",
+                                   "2900-01-01T00:00:00.000000Z", "9999-12-31T23:59:59.999999Z",
+                                   "0001-01-01T00:00:00.000000Z"}) {
+        INFO(text);
+        const auto t = parse_utc_iso(text);
+        REQUIRE(t);
+        CHECK(format_utc_iso(*t) == text);
+    }
+    const auto y2900 = *parse_utc_iso("2900-01-01T00:00:00Z");
+    CHECK(y2900 > *parse_utc_iso("2026-01-01T00:00:00Z"));
+    CHECK(unix_seconds(y2900) == 29348006400);
+    CHECK(from_unix_seconds(29348006400) == y2900);
+    CHECK(unix_seconds(*parse_utc_iso("1969-12-31T23:59:59.5Z")) == -1);
+}
