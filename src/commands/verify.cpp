@@ -29,7 +29,8 @@ void print_verdict(const std::string& where, const VerifyResult& result) {
     std::printf("FAILED %s: %s\n", where.c_str(), why.c_str());
 }
 
-// Without downloading the archive: the object's size and the sidecar against the manifest.
+// Without downloading the archive: the object's size, the manifest's section table and the
+// sidecar against the manifest.
 VerifyResult check_remote_listing(const std::shared_ptr<S3Store>& store,
                                   const ArchiveEntry& entry) {
     VerifyResult result;
@@ -41,6 +42,9 @@ VerifyResult check_remote_listing(const std::shared_ptr<S3Store>& store,
         problem("the object is " + std::to_string(entry.file_size) + " bytes, its manifest says " +
                 std::to_string(entry.manifest->compressed_size));
     }
+    // The byte ranges a restore would read from the bucket must be the object's.
+    for (auto& text : section_table_problems(*entry.manifest, entry.file_size))
+        problem(std::move(text));
     try {
         const auto sidecar = stored_archive(store, entry.tier, entry.name).sidecar_sha256();
         if (sidecar != entry.manifest->sha256)

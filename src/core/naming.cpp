@@ -138,6 +138,10 @@ bool all_digits(std::string_view text) {
 }
 }  // namespace
 
+bool dump_creates_database(const std::string& database) {
+    return database != "template1" && database != "postgres";
+}
+
 std::string work_database_name(long pid, int n) {
     return std::string(work_prefix) + std::to_string(pid) + "_" + std::to_string(n);
 }
