@@ -4,6 +4,7 @@
 #include "pgtier/archive/verifier.hpp"
 #include "pgtier/commands/commands.hpp"
 #include "pgtier/core/naming.hpp"
+#include "pgtier/core/text.hpp"
 #include "pgtier/storage/local_store.hpp"
 #include "pgtier/storage/offsite_sync.hpp"
 #include "pgtier/storage/repository.hpp"
@@ -26,7 +27,8 @@ void print_verdict(const std::string& where, const VerifyResult& result) {
         for (const auto& s : result.intact_sections) intact += (intact.empty() ? "" : ", ") + s;
         why += " [intact: " + intact + "]";
     }
-    std::printf("FAILED %s: %s\n", where.c_str(), why.c_str());
+    // Problems quote manifest text (names, fields): one line, no terminal escapes.
+    std::printf("FAILED %s: %s\n", where.c_str(), printable(why).c_str());
 }
 
 // Without downloading the archive: the object's size, the manifest's section table and the
@@ -83,9 +85,9 @@ ExitCode verify_remote(const Config& config, const Environment& env,
     }
     for (const auto* e : chosen) {
         if (e->state != ArchiveState::complete) {
-            std::printf(
-                "FAILED %s: %s\n", e->location.c_str(),
-                e->problem.empty() ? std::string(to_string(e->state)).c_str() : e->problem.c_str());
+            const std::string problem =
+                e->problem.empty() ? std::string(to_string(e->state)) : printable(e->problem);
+            std::printf("FAILED %s: %s\n", e->location.c_str(), problem.c_str());
             all_ok = false;
             continue;
         }
@@ -113,7 +115,8 @@ ExitCode verify(const Config& config, const Environment& env,
     if (archives.empty()) {
         for (const auto& entry : repo.scan()) {
             if (entry.state == ArchiveState::foreign_manifest) {
-                std::printf("FAILED %s: %s\n", entry.location.c_str(), entry.problem.c_str());
+                std::printf("FAILED %s: %s\n", entry.location.c_str(),
+                            printable(entry.problem).c_str());
                 all_ok = false;
                 continue;
             }

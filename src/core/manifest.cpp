@@ -4,6 +4,7 @@
 
 #include "pgtier/core/errors.hpp"
 #include "pgtier/core/naming.hpp"
+#include "pgtier/core/text.hpp"
 
 namespace pgtier {
 
@@ -145,7 +146,8 @@ Manifest manifest_from_json(const std::string& text, const std::string& source) 
         if (doc.contains("dropped")) m.dropped = doc.at("dropped").get<std::vector<std::string>>();
         return m;
     } catch (const std::exception& err) {
-        throw Error(source + ": not a valid pgtier manifest: " + err.what());
+        // The reason may quote the manifest's text: printable, it cannot fake a line.
+        throw Error(source + ": not a valid pgtier manifest: " + printable(err.what()));
     }
 }
 
