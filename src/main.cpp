@@ -12,6 +12,7 @@
 #include "pgtier/commands/commands.hpp"
 #include "pgtier/core/health.hpp"
 #include "pgtier/core/jobs.hpp"
+#include "pgtier/core/text.hpp"
 #include "pgtier/sys/clock.hpp"
 #include "pgtier/sys/log.hpp"
 
@@ -363,10 +364,12 @@ int main(int argc, char** argv) {
         }
         return static_cast<int>(ExitCode::ok);
     } catch (const ConfigError& err) {
-        std::fprintf(stderr, "pgtier: configuration error: %s\n", err.what());
+        std::fprintf(stderr, "pgtier: configuration error: %s\n",
+                     printable_lines(err.what()).c_str());
         return static_cast<int>(ExitCode::usage);
     } catch (const std::exception& err) {
-        std::fprintf(stderr, "pgtier: error: %s\n", err.what());
+        // Messages quote what archives and servers hold: no terminal escapes reach the screen.
+        std::fprintf(stderr, "pgtier: error: %s\n", printable_lines(err.what()).c_str());
         return static_cast<int>(ExitCode::failure);
     }
 }

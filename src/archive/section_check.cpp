@@ -9,6 +9,7 @@
 #include "inflater.hpp"
 #include "pgtier/archive/compressor.hpp"
 #include "pgtier/core/sql_filter.hpp"
+#include "pgtier/core/text.hpp"
 
 namespace pgtier {
 
@@ -75,8 +76,9 @@ bool decode_alone(CompressionFormat format, const std::string& bytes, std::strin
 }  // namespace
 
 std::string section_label(const SectionEntry& section) {
-    return section.kind == SectionKind::globals ? "globals"
-                                                : "database \"" + *section.database + "\"";
+    return section.kind == SectionKind::globals
+               ? "globals"
+               : "database \"" + printable(*section.database) + "\"";
 }
 
 struct SectionDecoder::Chunk {

@@ -12,6 +12,7 @@
 #include "pgtier/core/errors.hpp"
 #include "pgtier/core/manifest.hpp"
 #include "pgtier/core/naming.hpp"
+#include "pgtier/core/sql_filter.hpp"
 
 namespace pgtier {
 
@@ -46,6 +47,36 @@ void report(PlannedSection& planned, const std::vector<SectionProblem>& problems
         problem(p.message);
     }
 }
+
+// A database section's header (CREATE DATABASE, \connect) against its manifest label, read
+// from the text the section's decode passes on anyway: restore refuses a section whose header
+// names another database (labels swapped in a forged manifest), so verify must not call it OK.
+class HeaderCheck {
+  public:
+    explicit HeaderCheck(const SectionEntry& entry) : entry_(entry) {}
+    TextSink sink() {
+        if (entry_.kind != SectionKind::database) return nullptr;
+        return [this](std::string_view text) { scanner_.feed(text); };
+    }
+    // After the section's verdict: a header that was read whole, or a section that decoded
+    // whole without one, is judged (a section cut or corrupt before it is failed already).
+    void report(PlannedSection& planned, const ProblemSink& problem) const {
+        if (entry_.kind != SectionKind::database || (!scanner_.connected() && planned.failed))
+            return;
+        try {
+            check_section_header(scanner_, *entry_.database,
+                                 dump_creates_database(*entry_.database));
+        } catch (const SectionHeaderMismatch& mismatch) {
+            planned.failed = true;
+            problem(planned.label + ": not the database its manifest says (restore refuses it): " +
+                    mismatch.what());
+        }
+    }
+
+  private:
+    const SectionEntry& entry_;
+    SectionHeaderScanner scanner_;
+};
 
 void report_file_end(PlannedSection& check, std::uint64_t file_size, const ProblemSink& problem) {
     check.failed = true;
@@ -106,6 +137,16 @@ std::vector<PlannedSection> plan_sections(const Manifest& manifest, const Proble
 
 }  // namespace
 
+std::vector<std::string> section_table_problems(const Manifest& manifest,
+                                                std::uint64_t object_size) {
+    std::vector<std::string> problems;
+    const ProblemSink problem = [&](std::string text) { problems.push_back(std::move(text)); };
+    for (auto& check : plan_sections(manifest, problem)) {
+        if (check.readable && check.end > object_size) report_file_end(check, object_size, problem);
+    }
+    return problems;
+}
+
 VerifyResult verify_archive(const StoredArchive& archive, WorkerPool* pool) {
     VerifyResult result;
     const ProblemSink problem = [&](std::string text) {
@@ -152,6 +193,7 @@ VerifyResult verify_archive(const StoredArchive& archive, WorkerPool* pool) {
     Sha256 file_hash;
     std::uint64_t position = 0;
     std::size_t next = 0;  // index into `checks` of the section being read or next to read
+    std::unique_ptr<HeaderCheck> run_header;  // the header of the section `run` reads
     std::unique_ptr<SectionCheck> run;
     std::unique_ptr<SectionDecoder> whole;  // without a manifest
     auto skip_unsequenced = [&] {
@@ -181,7 +223,10 @@ VerifyResult verify_archive(const StoredArchive& archive, WorkerPool* pool) {
                 take = static_cast<std::size_t>(
                     std::min<std::uint64_t>(got, check.entry.offset - position));
             } else {
-                if (!run) run = std::make_unique<SectionCheck>(check.entry, decoding);
+                if (!run) {
+                    run_header = std::make_unique<HeaderCheck>(check.entry);
+                    run = std::make_unique<SectionCheck>(check.entry, decoding, run_header->sink());
+                }
                 take = static_cast<std::size_t>(std::min<std::uint64_t>(got, check.end - position));
                 run->feed(data, take);
             }
@@ -190,7 +235,9 @@ VerifyResult verify_archive(const StoredArchive& archive, WorkerPool* pool) {
             position += take;
             if (run && position == check.end) {
                 report(check, run->finish().problems, problem);
+                run_header->report(check, problem);
                 run.reset();
+                run_header.reset();
                 ++next;
             }
         }
@@ -216,6 +263,7 @@ VerifyResult verify_archive(const StoredArchive& archive, WorkerPool* pool) {
         // The file ended inside or before these: a decode error found so far, then the end.
         if (run) report(checks[next], run->problems(), problem);
         run.reset();
+        run_header.reset();
         for (skip_unsequenced(); next < checks.size(); ++next, skip_unsequenced()) {
             report_file_end(checks[next], file_size, problem);
         }
@@ -226,7 +274,8 @@ VerifyResult verify_archive(const StoredArchive& archive, WorkerPool* pool) {
                 report_file_end(check, file_size, problem);
                 continue;
             }
-            SectionCheck overlapped(check.entry, decoding);
+            HeaderCheck header(check.entry);
+            SectionCheck overlapped(check.entry, decoding, header.sink());
             try {
                 source->read(check.entry.offset, check.entry.length, check.label,
                              [&](const char* data, std::size_t n) { overlapped.feed(data, n); });
@@ -237,6 +286,7 @@ VerifyResult verify_archive(const StoredArchive& archive, WorkerPool* pool) {
                 continue;
             }
             report(check, overlapped.finish().problems, problem);
+            header.report(check, problem);
         }
         for (const auto& check : checks) {
             if (!check.failed) result.intact_sections.push_back(section_label(check.entry));

@@ -109,9 +109,9 @@ ExitCode list(const Config& config, const Environment& env, OutputFormat format,
                     started.c_str(), human_size(e.file_size).c_str(), contents.c_str(),
                     state.c_str(), std::string(to_string(e.tier)).c_str(), e.name.c_str());
         if (e.state != ArchiveState::complete) {
-            std::printf(
-                "%13s %s\n", "",
-                e.problem.empty() ? std::string(to_string(e.state)).c_str() : e.problem.c_str());
+            const std::string problem =
+                e.problem.empty() ? std::string(to_string(e.state)) : printable(e.problem);
+            std::printf("%13s %s\n", "", problem.c_str());
         }
     }
     if (!remote) print_last_runs(repo);

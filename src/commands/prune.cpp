@@ -39,6 +39,14 @@ ExitCode prune(const Config& config, const Environment& env, bool dry_run,
             throw ConfigError("--at '" + *at +
                               "' is not an ISO 8601 time such as 2026-12-01T03:00:00Z");
         }
+        // A date no backup can have been taken at, or decided at, is a typo (9999, 0001):
+        // refused rather than deciding every archive as dated in the future or as ancient.
+        const TimePoint earliest = from_unix_seconds(0);
+        const TimePoint latest = *parse_utc_iso("3000-01-01T00:00:00Z");
+        if (*parsed < earliest || *parsed >= latest) {
+            throw ConfigError("--at '" + *at +
+                              "' is outside the times retention decides at (1970 to 2999)");
+        }
         now = *parsed;
     }
     std::vector<RetentionDecision> decisions;

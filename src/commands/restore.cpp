@@ -169,7 +169,7 @@ ResolvedArchive resolve_archive(const Repository& repo, Catalog& catalog, const 
     // very file.
     if (archive.manifest.name != stored.name) {
         throw Error(stored.describe_beside(manifest_name(stored.name)) + " describes \"" +
-                    archive.manifest.name + "\", not " + stored.name +
+                    printable(archive.manifest.name) + "\", not " + stored.name +
                     ": the manifest does not belong to this archive");
     }
     archive.source = stored.open();
@@ -341,7 +341,7 @@ class ClusterLoad {
                     break;
                 case State::failed:
                     failed.push_back(name);
-                    text += "database \"" + name + "\": " + outcomes_[i].error + "\n";
+                    text += "database \"" + printable(name) + "\": " + outcomes_[i].error + "\n";
                     break;
                 default:
                     not_started.push_back(name);
@@ -424,7 +424,7 @@ class ClusterLoad {
             char line[200];
             std::snprintf(line, sizeof line, " (%zu of %zu): %s of SQL in %.1f s", done,
                           outcomes_.size(), human_size(o.result.bytes).c_str(), o.result.seconds);
-            report_("restored database \"" + name + "\"" + line);
+            report_("restored database \"" + printable(name) + "\"" + line);
             return;
         }
         // The whole message ends the command; said now too when others still run (for long).
@@ -432,7 +432,7 @@ class ClusterLoad {
             spdlog::error(
                 "restoring database \"{}\" failed ({}); no further database starts, waiting for "
                 "the {} in flight to finish: {}",
-                name, one_line(o.error), running.size(), join_quoted(running));
+                printable(name), one_line(o.error), running.size(), join_quoted(running));
         }
     }
 
@@ -582,7 +582,8 @@ ExitCode restore_list_databases(const Config& config, const Environment& env,
                 format_utc_iso(m.started_at).c_str());
     std::printf("%-32s %12s %12s\n", "DATABASE", "SQL", "COMPRESSED");
     for (const auto& s : m.sections) {
-        const std::string name = s.kind == SectionKind::globals ? "(globals)" : *s.database;
+        const std::string name =
+            s.kind == SectionKind::globals ? "(globals)" : printable(*s.database);
         std::printf("%-32s %12s %12s\n", name.c_str(), human_size(s.uncompressed_length).c_str(),
                     human_size(s.length).c_str());
     }

@@ -4,6 +4,7 @@
 #include "pgtier/archive/verifier.hpp"
 #include "pgtier/commands/commands.hpp"
 #include "pgtier/core/naming.hpp"
+#include "pgtier/core/text.hpp"
 #include "pgtier/storage/local_store.hpp"
 #include "pgtier/storage/offsite_sync.hpp"
 #include "pgtier/storage/repository.hpp"
@@ -26,10 +27,12 @@ void print_verdict(const std::string& where, const VerifyResult& result) {
         for (const auto& s : result.intact_sections) intact += (intact.empty() ? "" : ", ") + s;
         why += " [intact: " + intact + "]";
     }
-    std::printf("FAILED %s: %s\n", where.c_str(), why.c_str());
+    // Problems quote manifest text (names, fields): one line, no terminal escapes.
+    std::printf("FAILED %s: %s\n", where.c_str(), printable(why).c_str());
 }
 
-// Without downloading the archive: the object's size and the sidecar against the manifest.
+// Without downloading the archive: the object's size, the manifest's section table and the
+// sidecar against the manifest.
 VerifyResult check_remote_listing(const std::shared_ptr<S3Store>& store,
                                   const ArchiveEntry& entry) {
     VerifyResult result;
@@ -41,6 +44,9 @@ VerifyResult check_remote_listing(const std::shared_ptr<S3Store>& store,
         problem("the object is " + std::to_string(entry.file_size) + " bytes, its manifest says " +
                 std::to_string(entry.manifest->compressed_size));
     }
+    // The byte ranges a restore would read from the bucket must be the object's.
+    for (auto& text : section_table_problems(*entry.manifest, entry.file_size))
+        problem(std::move(text));
     try {
         const auto sidecar = stored_archive(store, entry.tier, entry.name).sidecar_sha256();
         if (sidecar != entry.manifest->sha256)
@@ -79,9 +85,9 @@ ExitCode verify_remote(const Config& config, const Environment& env,
     }
     for (const auto* e : chosen) {
         if (e->state != ArchiveState::complete) {
-            std::printf(
-                "FAILED %s: %s\n", e->location.c_str(),
-                e->problem.empty() ? std::string(to_string(e->state)).c_str() : e->problem.c_str());
+            const std::string problem =
+                e->problem.empty() ? std::string(to_string(e->state)) : printable(e->problem);
+            std::printf("FAILED %s: %s\n", e->location.c_str(), problem.c_str());
             all_ok = false;
             continue;
         }
@@ -109,7 +115,8 @@ ExitCode verify(const Config& config, const Environment& env,
     if (archives.empty()) {
         for (const auto& entry : repo.scan()) {
             if (entry.state == ArchiveState::foreign_manifest) {
-                std::printf("FAILED %s: %s\n", entry.location.c_str(), entry.problem.c_str());
+                std::printf("FAILED %s: %s\n", entry.location.c_str(),
+                            printable(entry.problem).c_str());
                 all_ok = false;
                 continue;
             }

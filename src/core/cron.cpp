@@ -233,8 +233,7 @@ std::vector<std::time_t> instants_of(Naive wall, std::time_t& gap_end) {
 }  // namespace
 
 std::optional<TimePoint> next_fire(const CronSchedule& schedule, TimePoint after) {
-    const std::time_t earliest =
-        Clock::to_time_t(std::chrono::floor<std::chrono::seconds>(after)) + 1;
+    const std::time_t earliest = unix_seconds(after) + 1;
     Naive wall = wall_clock(earliest);
     for (int attempt = 0; attempt < 100000; ++attempt) {
         const auto match = next_match(schedule, wall);
@@ -245,8 +244,7 @@ std::optional<TimePoint> next_fire(const CronSchedule& schedule, TimePoint after
         // occurrence has passed is skipped.
         const std::time_t candidate = instants.empty() ? gap_end : instants.front();
         if (candidate >= earliest) {
-            return std::chrono::time_point_cast<std::chrono::microseconds>(
-                Clock::from_time_t(candidate));
+            return from_unix_seconds(candidate);
         }
         wall = *match + 1;
     }

@@ -4,6 +4,7 @@
 
 #include "pgtier/core/errors.hpp"
 #include "pgtier/core/naming.hpp"
+#include "pgtier/core/text.hpp"
 
 namespace pgtier {
 
@@ -71,6 +72,17 @@ TimePoint time_field(const json& doc, const char* key) {
     if (!t) throw std::invalid_argument(std::string(key) + " is not an ISO 8601 UTC time: " + text);
     return *t;
 }
+
+// A byte count or offset: JSON's non-negative integers only. A negative number would wrap to a
+// huge one and a float (1e300, 2.5) would be cut to something else by the conversion.
+std::uint64_t byte_count(const json& object, const char* key, const std::string& where) {
+    const auto& value = object.at(key);
+    if (!value.is_number_unsigned()) {
+        throw std::invalid_argument(where + key + " is " + value.dump() +
+                                    ", not a byte count (a whole number from 0 up)");
+    }
+    return value.get<std::uint64_t>();
+}
 }  // namespace
 
 Manifest manifest_from_json(const std::string& text, const std::string& source) {
@@ -101,8 +113,8 @@ Manifest manifest_from_json(const std::string& text, const std::string& source) 
         m.pg_dump_version = doc.value("pg_dump_version", "");
         m.started_at = time_field(doc, "started_at");
         m.finished_at = time_field(doc, "finished_at");
-        m.compressed_size = doc.at("compressed_size").get<std::uint64_t>();
-        m.uncompressed_size = doc.at("uncompressed_size").get<std::uint64_t>();
+        m.compressed_size = byte_count(doc, "compressed_size", "");
+        m.uncompressed_size = byte_count(doc, "uncompressed_size", "");
         m.sha256 = doc.at("sha256").get<std::string>();
         m.reason = doc.value("reason", "");
         const auto& fp = doc.at("fingerprint");
@@ -113,6 +125,7 @@ Manifest manifest_from_json(const std::string& text, const std::string& source) 
                 {db.at("name").get<std::string>(), db.at("fingerprint").get<std::string>()});
         }
         for (const auto& s : doc.at("sections")) {
+            const std::string where = "sections[" + std::to_string(m.sections.size()) + "].";
             SectionEntry e;
             const auto kind = s.at("kind").get<std::string>();
             if (kind == "globals") {
@@ -123,9 +136,9 @@ Manifest manifest_from_json(const std::string& text, const std::string& source) 
             } else {
                 throw std::invalid_argument("unknown section kind " + kind);
             }
-            e.offset = s.at("offset").get<std::uint64_t>();
-            e.length = s.at("length").get<std::uint64_t>();
-            e.uncompressed_length = s.at("uncompressed_length").get<std::uint64_t>();
+            e.offset = byte_count(s, "offset", where);
+            e.length = byte_count(s, "length", where);
+            e.uncompressed_length = byte_count(s, "uncompressed_length", where);
             e.sha256 = s.at("sha256").get<std::string>();
             e.fingerprint = s.at("fingerprint").get<std::string>();
             m.sections.push_back(std::move(e));
@@ -133,7 +146,8 @@ Manifest manifest_from_json(const std::string& text, const std::string& source) 
         if (doc.contains("dropped")) m.dropped = doc.at("dropped").get<std::vector<std::string>>();
         return m;
     } catch (const std::exception& err) {
-        throw Error(source + ": not a valid pgtier manifest: " + err.what());
+        // The reason may quote the manifest's text: printable, it cannot fake a line.
+        throw Error(source + ": not a valid pgtier manifest: " + printable(err.what()));
     }
 }
 

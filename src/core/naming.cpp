@@ -158,6 +158,10 @@ std::optional<long> pid_in_name(std::string_view prefix, std::string_view name) 
 }
 }  // namespace
 
+bool dump_creates_database(const std::string& database) {
+    return database != "template1" && database != "postgres";
+}
+
 std::string work_database_name(long pid, int n) {
     return std::string(work_prefix) + std::to_string(pid) + "_" + std::to_string(n);
 }

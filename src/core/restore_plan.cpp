@@ -4,6 +4,7 @@
 #include <map>
 
 #include "pgtier/core/errors.hpp"
+#include "pgtier/core/text.hpp"
 
 namespace pgtier {
 
@@ -58,8 +59,9 @@ RestorePlan plan_latest_restore(const std::vector<Manifest>& published) {
     for (const auto& db : newest.fingerprint.databases) {
         auto found = latest_section.find(db.name);
         if (found == latest_section.end()) {
-            throw Error("no archive from " + base->name + " onwards holds database \"" + db.name +
-                        "\", which the newest archive " + newest.name + " saw");
+            throw Error("no archive from " + base->name + " onwards holds database \"" +
+                        printable(db.name) + "\", which the newest archive " + newest.name +
+                        " saw");
         }
         plan.databases.push_back({db.name, found->second});
         latest_section.erase(found);
@@ -77,10 +79,11 @@ std::vector<std::string> describe_plan(const RestorePlan& plan) {
                     "; state as of " + format_utc_iso(plan.state_at));
     lines.push_back("  globals from " + from(plan.globals));
     for (const auto& db : plan.databases) {
-        lines.push_back("  database \"" + db.database + "\" from " + from(db.source));
+        lines.push_back("  database \"" + printable(db.database) + "\" from " + from(db.source));
     }
     for (const auto& name : plan.dropped) {
-        lines.push_back("  database \"" + name + "\" dropped after the base: not restored");
+        lines.push_back("  database \"" + printable(name) +
+                        "\" dropped after the base: not restored");
     }
     return lines;
 }

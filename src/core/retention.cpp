@@ -28,7 +28,7 @@ int days_for(const RetentionConfig& policy, BackupType tier) {
 
 // "2026-11" of a UTC time.
 std::string utc_month(TimePoint t) {
-    const std::time_t tt = Clock::to_time_t(std::chrono::floor<std::chrono::seconds>(t));
+    const std::time_t tt = unix_seconds(t);
     std::tm tm{};
     gmtime_r(&tt, &tm);
     char text[32];
@@ -38,7 +38,7 @@ std::string utc_month(TimePoint t) {
 
 // The last `count` calendar months up to and including now's, as "YYYY-MM".
 std::set<std::string> recent_months(TimePoint now, int count) {
-    const std::time_t tt = Clock::to_time_t(std::chrono::floor<std::chrono::seconds>(now));
+    const std::time_t tt = unix_seconds(now);
     std::tm tm{};
     gmtime_r(&tt, &tm);
     int year = tm.tm_year + 1900, month = tm.tm_mon + 1;

@@ -33,15 +33,26 @@ std::string duration_text(double seconds) {
 
 std::string join_quoted(const std::vector<std::string>& names) {
     std::string out;
-    for (const auto& name : names) out += (out.empty() ? "\"" : ", \"") + name + "\"";
+    for (const auto& name : names) out += (out.empty() ? "\"" : ", \"") + printable(name) + "\"";
     return out;
 }
 
-std::string printable(const std::string& text) {
+namespace {
+std::string escape_controls(const std::string& text, bool keep_lines) {
     std::string out;
-    for (char ch : text) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char ch = text[i];
         const auto byte = static_cast<unsigned char>(ch);
-        if (ch == '\n') {
+        const auto next = i + 1 < text.size() ? static_cast<unsigned char>(text[i + 1]) : 0;
+        if (byte == 0xc2 && next >= 0x80 && next <= 0x9f) {
+            // U+0080..U+009F in UTF-8: C1 controls (U+009B is a CSI to some terminals).
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "\\u%04x", next);
+            out += hex;
+            ++i;
+        } else if (keep_lines && (ch == '\n' || ch == '\t')) {
+            out.push_back(ch);
+        } else if (ch == '\n') {
             out += "\\n";
         } else if (ch == '\r') {
             out += "\\r";
@@ -54,6 +65,15 @@ std::string printable(const std::string& text) {
         }
     }
     return out;
+}
+}  // namespace
+
+std::string printable(const std::string& text) {
+    return escape_controls(text, false);
+}
+
+std::string printable_lines(const std::string& text) {
+    return escape_controls(text, true);
 }
 
 std::string message_excerpt(const std::string& text, TextEnd end, std::size_t max_chars) {

@@ -6,10 +6,18 @@
 
 namespace pgtier {
 
+std::int64_t unix_seconds(TimePoint t) {
+    return std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count();
+}
+
+TimePoint from_unix_seconds(std::int64_t seconds) {
+    return TimePoint(std::chrono::seconds(seconds));
+}
+
 std::string format_utc_iso(TimePoint t) {
     const auto seconds = std::chrono::floor<std::chrono::seconds>(t);
     const auto micros = (t - seconds).count();
-    const std::time_t tt = Clock::to_time_t(seconds);
+    const std::time_t tt = unix_seconds(t);
     std::tm tm{};
     gmtime_r(&tt, &tm);
     char buffer[64];
@@ -71,8 +79,7 @@ std::optional<TimePoint> parse_iso8601(const std::string& text) {
     gmtime_r(&local, &check);
     if (check.tm_mday != day || check.tm_mon != month - 1) return std::nullopt;  // 31 February
     const std::time_t tt = local - offset;
-    return std::chrono::time_point_cast<std::chrono::microseconds>(Clock::from_time_t(tt)) +
-           std::chrono::microseconds(micros);
+    return from_unix_seconds(tt) + std::chrono::microseconds(micros);
 }
 
 std::optional<TimePoint> parse_utc_iso(const std::string& text) {

@@ -37,12 +37,6 @@ std::string describe(const SectionRef& ref) {
     return section_label(ref.section) + " from " + ref.archive->name();
 }
 
-// Sections of template1 and postgres carry no CREATE DATABASE (as in pg_dumpall): they load
-// into an existing database.
-bool section_creates_database(const std::string& source) {
-    return source != "template1" && source != "postgres";
-}
-
 // psql's restricted-mode keys: long enough that no archive can hold the next one.
 std::string draw_restrict_key() {
     return random_alphanumeric(32);
@@ -257,7 +251,7 @@ void Restorer::check_restorable(const SectionRef& ref, const std::string& target
     }
     const std::string& source = *ref.section.database;
     try {
-        check_section_header(header, source, section_creates_database(source));
+        check_section_header(header, source, dump_creates_database(source));
     } catch (const SectionHeaderMismatch& mismatch) {
         throw Error(describe(ref) + " is not what its manifest says: " + mismatch.what() +
                     "; refusing to restore it (nothing was changed)");
@@ -363,7 +357,7 @@ RestoredDatabase Restorer::restore_database(
     const std::string& source = *ref.section.database;
     require_restricting_psql();
     check_restorable(ref, target);
-    const bool creates_database = section_creates_database(source);
+    const bool creates_database = dump_creates_database(source);
     const std::string maintenance = maintenance_database(target);
     Connection conn(client_.settings(), maintenance);
     const auto existing = queries::database_names(conn);

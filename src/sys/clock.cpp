@@ -29,7 +29,7 @@ std::string format_local_iso(TimePoint t) {
 }
 
 std::tm local_time(TimePoint t) {
-    const std::time_t tt = Clock::to_time_t(std::chrono::floor<std::chrono::seconds>(t));
+    const std::time_t tt = unix_seconds(t);
     std::tm tm{};
     localtime_r(&tt, &tm);
     return tm;

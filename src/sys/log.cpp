@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "pgtier/core/errors.hpp"
+#include "pgtier/core/text.hpp"
 
 namespace pgtier {
 
@@ -42,7 +43,7 @@ std::string one_line(std::string text) {
             out.push_back(ch);
         }
     }
-    return out;
+    return printable_lines(out);
 }
 
 void print_line(const std::string& line) {

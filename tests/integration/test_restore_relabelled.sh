@@ -3,7 +3,8 @@
 # replayed. A manifest edited so that a section (its bytes and SHA-256 untouched, so every checksum
 # still passes) claims to be another database is refused with a clear message and the target cluster
 # is left exactly as it was: `restore database … --as`, `restore database` of swapped labels, a
-# postgres section relabelled as a created database, and `restore full`.
+# postgres section relabelled as a created database, and `restore full`. `verify` does not call such
+# an archive OK either: its FAILED line names the relabelled section.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_backup.sh"
 . "$(dirname "$0")/lib_restore.sh"
@@ -57,3 +58,30 @@ run_pgtier control --dir "$B" restore database "$FULL" alpha --as alpha2
 expect_rc control 0 "the untouched archive restores (control)"
 [ "$(psql_db alpha2 -c "SELECT count(*) FROM t_alpha")" = 100 ] || fail "alpha2 lacks t_alpha"
 pass "the untouched archive restores alpha as alpha2 (control)"
+
+# ---- verify reads every section's header while it decodes it -----------------------------------------
+# verify_relabelled TAG ARCHIVE SECTION... — exit 1, one FAILED line naming each SECTION (its
+# label in the manifest) as not the database its manifest says.
+verify_relabelled() {
+    local tag=$1 archive=$2 line section
+    shift 2
+    run_pgtier "$tag" --dir "$B" verify "$archive"
+    expect_rc "$tag" 1 "verify of a relabelled archive ($tag)"
+    line=$(grep '^FAILED ' "$WORK/$tag.out" || true)
+    [ "$(grep -c . <<<"$line")" = 1 ] || fail_run "$tag" "expected one FAILED line"
+    [[ $line == "FAILED $archive: "* ]] || fail_run "$tag" "the FAILED line does not name $archive"
+    for section in "$@"; do
+        grep -qF "section database \"$section\": not the database its manifest says" <<<"$line" \
+            || fail_run "$tag" "the FAILED line does not name section $section as relabelled"
+    done
+    pass "verify $tag: exit 1, $(cut -c1-220 <<<"${line#FAILED "$archive": }")"
+}
+verify_relabelled vswap "$SWAP" alpha beta
+verify_relabelled vgamma "$GAMMA" gamma
+verify_relabelled vdelta "$DELTA" delta
+grep -qF "intact: globals" "$WORK/vswap.out" || fail_run vswap "the FAILED line does not list globals as intact"
+! grep -qF 'database "alpha"' <<<"$(sed 's/.*\[intact: //' "$WORK/vswap.out")" || fail_run vswap "a swapped section is listed as intact"
+run_pgtier vfull --dir "$B" verify "$FULL"
+expect_rc vfull 0 "verify of the untouched archive (control)"
+[ "$(cat "$WORK/vfull.out")" = "OK $FULL" ] || fail_run vfull "expected exactly 'OK $FULL'"
+pass "verify of the untouched archive: OK (control)"

@@ -1,5 +1,6 @@
 #include "catch_compat.hpp"
 
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "pgtier/core/errors.hpp"
@@ -82,4 +83,64 @@ TEST_CASE("the manifest records its archive's compression; older ones lack it") 
     CHECK(doc.at("compression") == "bzip2");
     doc.erase("compression");  // written before zstd
     CHECK(manifest_from_json(doc.dump(), "old").name == m.name);
+}
+
+TEST_CASE("offsets, lengths and sizes are whole numbers from 0 up: no wrap, no cut floats") {
+    Manifest m;
+    m.name = "20261123_090000_full.sql.bz2";
+    m.started_at = m.finished_at = *parse_utc_iso("2026-11-23T09:00:00Z");
+    m.compressed_size = 30;
+    m.sections = {{SectionKind::globals, std::nullopt, 0, 10, 20, "s0", "g"},
+                  {SectionKind::database, "d", 10, 20, 40, "s1", "f1"}};
+    const auto good = nlohmann::json::parse(manifest_to_json(m));
+    CHECK(manifest_from_json(good.dump(), "m").sections[1].length == 20);
+    // The largest byte count JSON can hold as an integer still reads exactly.
+    auto big = good;
+    big["uncompressed_size"] = std::numeric_limits<std::uint64_t>::max();
+    CHECK(manifest_from_json(big.dump(), "m").uncompressed_size ==
+          std::numeric_limits<std::uint64_t>::max());
+
+    const auto refused = [&](const std::string& text, const std::string& reason) {
+        CHECK_THROWS_WITH(
+            manifest_from_json(text, "/b/full/m.json"),
+            match::Contains("/b/full/m.json: not a valid pgtier manifest: " + reason));
+    };
+    const auto with = [&](const nlohmann::json::json_pointer& field, nlohmann::json value) {
+        auto doc = good;
+        doc[field] = std::move(value);
+        return doc.dump();
+    };
+    using ptr = nlohmann::json::json_pointer;
+    refused(with(ptr("/sections/1/offset"), -10),
+            "sections[1].offset is -10, not a byte count (a whole number from 0 up)");
+    refused(with(ptr("/sections/0/length"), -1), "sections[0].length is -1, not a byte count");
+    refused(with(ptr("/sections/1/uncompressed_length"), 2.5),
+            "sections[1].uncompressed_length is 2.5, not a byte count");
+    refused(with(ptr("/compressed_size"), -30), "compressed_size is -30, not a byte count");
+    refused(with(ptr("/uncompressed_size"), "60"), "uncompressed_size is \"60\", not a byte count");
+    // Too large for 64 bits: JSON parsers read it as a float; converted, it became 0.
+    std::string huge = good.dump();
+    const std::string length = "\"length\":20";
+    REQUIRE(huge.find(length) != std::string::npos);
+    huge.replace(huge.find(length), length.size(), "\"length\":1e300");
+    refused(huge, "sections[1].length is 1e+300, not a byte count");
+    std::string beyond = good.dump();
+    beyond.replace(beyond.find(length), length.size(), "\"length\":18446744073709551616");
+    refused(beyond, "sections[1].length is 1.8446744073709552e+19, not a byte count");
+}
+
+TEST_CASE("UTC times far from now keep their date (no wrap past the year 2262)") {
+    for (const std::string text : {"1970-01-01T00:00:00.000000Z", "2262-04-12T00:00:00.000000Z",
+                                   "2900-01-01T00:00:00.000000Z", "9999-12-31T23:59:59.999999Z",
+                                   "0001-01-01T00:00:00.000000Z"}) {
+        INFO(text);
+        const auto t = parse_utc_iso(text);
+        REQUIRE(t);
+        CHECK(format_utc_iso(*t) == text);
+    }
+    const auto y2900 = *parse_utc_iso("2900-01-01T00:00:00Z");
+    CHECK(y2900 > *parse_utc_iso("2026-01-01T00:00:00Z"));
+    CHECK(unix_seconds(y2900) == 29348006400);
+    CHECK(from_unix_seconds(29348006400) == y2900);
+    CHECK(unix_seconds(*parse_utc_iso("1969-12-31T23:59:59.5Z")) == -1);
 }

@@ -140,3 +140,15 @@ TEST_CASE("a child's message is cut at its head or its tail") {
     CHECK(message_excerpt(" \n", TextEnd::tail, 10) == "(no message)");
     CHECK(message_excerpt("", TextEnd::head, 10) == "(no message)");
 }
+
+TEST_CASE("printable: terminal escapes and C1 controls, once; printable_lines keeps lines") {
+    const std::string hostile = "a\x1b[2Jb\nFAKE LINE\t\x7f";
+    CHECK(printable(hostile) == "a\\x1b[2Jb\\nFAKE LINE\\x09\\x7f");
+    CHECK(printable(printable(hostile)) == printable(hostile));
+    // U+009B (CSI to some terminals) escaped; U+00A0 and other UTF-8 text kept.
+    CHECK(printable("x\xc2\x9b"
+                    "2Jy\xc2\xa0z\xe2\x82\xac") == "x\\u009b2Jy\xc2\xa0z\xe2\x82\xac");
+    CHECK(printable("\xc2") == "\xc2");
+    CHECK(printable_lines("line 1\n\tline 2\x1b[31m\r") == "line 1\n\tline 2\\x1b[31m\\r");
+    CHECK(join_quoted({"ok", "a\nb"}) == "\"ok\", \"a\\nb\"");
+}

@@ -163,3 +163,26 @@ TEST_CASE("retention: invariants over random histories") {
         }
     }
 }
+
+TEST_CASE("retention: an archive dated centuries ahead is kept as future, never as ancient") {
+    // Past the system clock's nanosecond range (2262): these times once wrapped to the 15th
+    // century, and such an archive was deleted as the oldest of all.
+    const std::vector<std::pair<std::string, std::string>> dates = {
+        {"2300-01-01T00:00:00Z", "2300-01-01T00:00:00.000000Z"},
+        {"2900-06-01T12:00:00Z", "2900-06-01T12:00:00.000000Z"},
+        {"9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999999Z"},
+    };
+    for (const auto& [when, printed] : dates) {
+        INFO(when);
+        auto future = at(full, 0);
+        future.name = "full-future";
+        future.started_at = *parse_utc_iso(when);
+        CHECK(format_utc_iso(future.started_at) == printed);
+        const auto d = decide({at(full, 100), at(full, 90), at(full, 80), future});
+        CHECK(d.at("full-future").first);
+        CHECK(d.at("full-future").second == "dated in the future (" + printed + "): kept");
+        // It is not counted as the newest full: the newest of the past still is.
+        CHECK(d.at("full-80.000000").second == "newest full: always kept");
+        CHECK_FALSE(d.at("full-100.000000").first);
+    }
+}

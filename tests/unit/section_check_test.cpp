@@ -5,12 +5,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "pgtier/archive/section_check.hpp"
 #include "pgtier/archive/section_reader.hpp"
 #include "pgtier/archive/sha256.hpp"
+#include "pgtier/archive/verifier.hpp"
 #include "pgtier/storage/local_store.hpp"
 
 using namespace pgtier;
@@ -228,4 +230,120 @@ TEST_CASE("read_section: restore's wording for each verdict") {
                       prefix + " is incomplete (" + std::to_string(bare.size()) +
                           " bytes decoded, manifest says " + std::to_string(bare.size()) + ")");
     std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+// A database section as pg_dump --create writes it: CREATE DATABASE, \connect, the data.
+std::string created_section(const std::string& database) {
+    return "--\n-- PostgreSQL database dump\n--\n\nCREATE DATABASE " + database +
+           " WITH TEMPLATE = template0;\n\n\\connect " + database + "\n\n" + dump_text() + trailer;
+}
+
+}  // namespace
+
+TEST_CASE("verify: a database section whose header names another database fails, by name") {
+    char pattern[] = "/tmp/pgtier-verify-XXXXXX";
+    REQUIRE(::mkdtemp(pattern) != nullptr);
+    const std::filesystem::path dir = pattern;
+    const std::string name = "20261123_090000_full.sql.bz2";
+    const auto path = dir / name;
+
+    Manifest m;
+    m.name = name;
+    m.started_at = m.finished_at = *parse_utc_iso("2026-11-23T09:00:00Z");
+    std::string archive;
+    for (const std::string db : {"alpha", "beta", "postgres"}) {
+        const std::string text = db == "postgres" ? "\\connect postgres\n\n" + dump_text() + trailer
+                                                  : created_section(db);
+        const std::string compressed = bzip2(text);
+        auto entry = entry_for(compressed, text);
+        entry.database = db;
+        entry.offset = archive.size();
+        archive += compressed;
+        m.sections.push_back(entry);
+    }
+    m.compressed_size = archive.size();
+    m.sha256 = sha256_hex(archive);
+    std::ofstream(path, std::ios::binary) << archive;
+    std::ofstream(dir / (name + ".sha256")) << sidecar_text(m.sha256, name);
+    const auto verify_with = [&](const Manifest& manifest) {
+        std::ofstream(dir / (name + ".json"), std::ios::trunc) << manifest_to_json(manifest);
+        return verify_archive(archive_at_path(path));
+    };
+
+    const auto intact = verify_with(m);
+    CHECK(intact.ok);
+    CHECK(intact.problems.empty());
+
+    // Labels swapped, every checksum as it was: restore refuses both sections, so verify fails.
+    auto swapped = m;
+    swapped.sections[0].database = "beta";
+    swapped.sections[1].database = "alpha";
+    const auto result = verify_with(swapped);
+    CHECK_FALSE(result.ok);
+    REQUIRE(result.problems.size() == 2);
+    CHECK(result.problems[0] ==
+          "section database \"beta\": not the database its manifest says (restore refuses it): "
+          "the section's header names database \"alpha\" (CREATE DATABASE); its manifest says "
+          "database \"beta\"");
+    CHECK_THAT(result.problems[1],
+               match::StartsWith("section database \"alpha\": not the database"));
+    CHECK(result.intact_sections == std::vector<std::string>{"database \"postgres\""});
+
+    // postgres is loaded into, not created: labelled as a created database, it is refused too.
+    auto relabelled = m;
+    relabelled.sections[2].database = "gamma";
+    const auto gamma = verify_with(relabelled);
+    REQUIRE(gamma.problems.size() == 1);
+    CHECK_THAT(gamma.problems[0],
+               match::Contains("section database \"gamma\": not the database its manifest says") &&
+                   match::Contains("creates no database (it connects to \"postgres\")"));
+
+    // Decoded by a pool, the verdict is the same.
+    WorkerPool pool(2);
+    std::ofstream(dir / (name + ".json"), std::ios::trunc) << manifest_to_json(swapped);
+    CHECK(verify_archive(archive_at_path(path), &pool).problems == result.problems);
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("verify: the section table against an object's size, without reading it") {
+    Manifest m;
+    m.compressed_size = 300;
+    m.sections = {{SectionKind::globals, std::nullopt, 0, 100, 1, "", ""},
+                  {SectionKind::database, "a", 100, 150, 1, "", ""},
+                  {SectionKind::database, "b", 250, 50, 1, "", ""}};
+    CHECK(section_table_problems(m, 300).empty());
+
+    auto overlap = m;
+    overlap.sections[2].offset = 240;
+    CHECK(section_table_problems(overlap, 300) ==
+          std::vector<std::string>{
+              "section database \"a\" (offset 100, 150 bytes) and section database \"b\" (offset "
+              "240, 50 bytes) overlap",
+              "10 bytes at offset 290 belong to no section of the manifest"});
+
+    auto past_end = m;
+    past_end.sections[2].length = 1050;
+    CHECK(section_table_problems(past_end, 300) ==
+          std::vector<std::string>{
+              "the manifest's sections end at offset 1300, its size says 300 bytes",
+              "section database \"b\": the file ends at offset 300, inside it (manifest: offset "
+              "250, 1050 bytes)"});
+
+    auto empty = m;
+    empty.sections[0].length = 0;
+    CHECK(section_table_problems(empty, 300)[0] ==
+          "section globals: the manifest gives it 0 bytes");
+
+    auto huge = m;
+    huge.sections[1].length = std::numeric_limits<std::uint64_t>::max();
+    CHECK_THAT(section_table_problems(huge, 300)[0], match::Contains("overflows 64 bits"));
+
+    // A table that fits the manifest's size but not a shorter object.
+    const auto short_object = section_table_problems(m, 260);
+    REQUIRE(short_object.size() == 1);
+    CHECK(short_object[0] ==
+          "section database \"b\": the file ends at offset 260, inside it (manifest: offset 250, "
+          "50 bytes)");
 }

@@ -21,7 +21,8 @@ class Inflater;
 
 using TextSink = std::function<void(std::string_view)>;
 
-std::string section_label(const SectionEntry& section);  // "globals" / "database \"x\""
+// "globals" / "database \"x\"", the name printable (it comes from a manifest).
+std::string section_label(const SectionEntry& section);
 
 // How a section's bytes are decoded: their format, and the pool that decodes them in parallel
 // (none: on the calling thread).

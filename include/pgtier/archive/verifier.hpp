@@ -21,4 +21,10 @@ struct VerifyResult {
 // Each section is judged on its own bytes.
 VerifyResult verify_archive(const StoredArchive& archive, WorkerPool* pool = nullptr);
 
+// The manifest's section table against an archive of `object_size` bytes, without reading it:
+// sections contiguous from offset 0 to the manifest's size, none empty, none overlapping, and
+// each within the object (the layout verify_archive checks). Empty when it fits.
+std::vector<std::string> section_table_problems(const Manifest& manifest,
+                                                std::uint64_t object_size);
+
 }  // namespace pgtier

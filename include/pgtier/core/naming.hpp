@@ -49,6 +49,10 @@ class BadDatabaseName : public Error {
 // could never be backed up again), or of the form of pgtier's own work databases.
 void check_database_name(const std::string& name);
 
+// Whether a database's section starts with CREATE DATABASE (pg_dump --create): all but template1
+// and postgres, which exist in every cluster and are loaded into (as pg_dumpall does).
+bool dump_creates_database(const std::string& database);
+
 // The private database a restore loads into before renaming it: "pgtier_restore_<pid>_<n>".
 // The one definition of that pattern; backups leave such databases out.
 std::string work_database_name(long pid, int n);

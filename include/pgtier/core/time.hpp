@@ -1,5 +1,6 @@
 #pragma once
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -8,6 +9,12 @@ namespace pgtier {
 
 using Clock = std::chrono::system_clock;
 using TimePoint = std::chrono::time_point<Clock, std::chrono::microseconds>;
+
+// Seconds since 1970 (floored) and back, computed on TimePoint's own microseconds:
+// Clock::to_time_t / from_time_t go through the system clock's nanoseconds, which overflow
+// (and wrap silently) after the year 2262.
+std::int64_t unix_seconds(TimePoint t);
+TimePoint from_unix_seconds(std::int64_t seconds);
 
 // "2026-11-23T09:00:00.123456Z"
 std::string format_utc_iso(TimePoint t);

@@ -15,7 +15,8 @@ void init_logging(const std::string& level, LogTarget target);
 
 bool is_valid_log_level(const std::string& level);
 
-// A message on one line (" | " for its line breaks), so that a log record stays one line.
+// A message on one line (" | " for its line breaks, other control characters escaped as by
+// printable), so that a log record stays one line and sends no terminal escape.
 std::string one_line(std::string text);
 
 // A command's result line ("full: wrote …", a restore plan) on stdout, flushed. The daemon,
