@@ -390,6 +390,7 @@ std::vector<S3Object> S3Client::list(const std::string& key_prefix) {
     const std::size_t strip = d.location.prefix.empty() ? 0 : d.location.prefix.size() + 1;
     std::vector<S3Object> objects;
     std::optional<std::string> token;
+    s3detail::ListPaging paging;
     do {
         std::vector<std::pair<std::string, std::string>> params{
             {"list-type", "2"},
@@ -409,6 +410,11 @@ std::vector<S3Object> S3Client::list(const std::string& key_prefix) {
         for (S3Object& object : page.objects) {
             object.key.erase(0, strip);
             objects.push_back(std::move(object));
+        }
+        try {
+            if (!paging.next(page.next_token)) break;
+        } catch (const Error& e) {
+            d.fail(request, e.what(), reply.status);
         }
         token = std::move(page.next_token);
     } while (token);

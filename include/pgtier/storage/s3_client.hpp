@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -92,6 +93,23 @@ struct ListPage {
     std::optional<std::string> next_token;
 };
 ListPage parse_list_reply(const std::string& xml);  // throws Error on XML it cannot read
+// Ends a listing that a server would keep going forever: a continuation token it gave before
+// (the listing would loop) or more than `max_pages` pages (a bucket of pgtier's holds a few
+// thousand objects; 100000 pages is a server making up tokens).
+class ListPaging {
+  public:
+    static constexpr std::uint64_t default_max_pages = 100000;
+    explicit ListPaging(std::uint64_t max_pages = default_max_pages) : max_pages_(max_pages) {}
+    // Takes the next token of the page just read; returns whether to ask for another page.
+    // Throws Error on a repeated token or when another page would exceed the limit.
+    bool next(const std::optional<std::string>& token);
+    std::uint64_t pages() const { return pages_; }
+
+  private:
+    std::uint64_t max_pages_;
+    std::uint64_t pages_ = 0;
+    std::set<std::string> seen_;
+};
 // An error reply's Code and Message; empty strings when the body is not an S3 error.
 struct ErrorReply {
     std::string code;
