@@ -40,6 +40,13 @@ struct S3Object {
     std::string etag;
 };
 
+// What a file upload sent: the SHA-256 (lowercase hex) of the bytes that went out, hashed as
+// they were sent, and the ETag the server gave the stored object.
+struct S3Upload {
+    std::string sha256;
+    std::string etag;
+};
+
 // A failed S3 request. The message names the location, the operation and the key.
 class S3Error : public Error {
   public:
@@ -149,8 +156,9 @@ class S3Client {
     void put(const std::string& key, const std::string& body);
     // `size` bytes of `fd` from offset 0 (read with pread, so the file offset is left alone):
     // one PUT up to single_put_max, else a multipart upload (aborted on failure); every request
-    // carries Content-MD5, and a HEAD afterwards checks the stored size.
-    void put_file(const std::string& key, int fd, std::uint64_t size);
+    // carries Content-MD5, and a HEAD afterwards checks the stored size. Returns the SHA-256
+    // of the bytes sent (computed while they were sent) and the stored object's ETag.
+    S3Upload put_file(const std::string& key, int fd, std::uint64_t size);
     // DELETE; a missing object is not an error.
     void remove(const std::string& key);
     // For tests and tools.
