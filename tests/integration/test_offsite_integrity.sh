@@ -10,8 +10,8 @@
 #   passes.
 # - A remote deletion cut in the middle heals. Remote retention runs through a proxy
 #   (tests/tools/fake_s3.py proxy) that closes the connection at the DELETE of the archive
-#   object, after the manifest's: `prune --remote` fails, the bucket keeps archive and sidecar
-#   without manifest (INCOMPLETE). The next `offsite sync` completes the deletion (no object of
+#   object, after the manifest's: `prune --remote` fails, the bucket keeps the archive without
+#   manifest (INCOMPLETE). The next `offsite sync` completes the deletion (no object of
 #   it left) and leaves an old script's archive and sidecar (no manifest) untouched. The same
 #   with the cut in `offsite sync`'s retention, healed by `prune --remote`.
 . "$(dirname "$0")/lib.sh"
@@ -97,14 +97,14 @@ start_proxy() {
     PROXY_ENDPOINT="http://127.0.0.1:$(cat "$WORK/pport")"
 }
 stop_proxy() { kill "$PROXY" && wait "$PROXY" || true; }
-# cut_state TAG KEY — after the cut: KEY's manifest is gone, its archive and sidecar are still
-# there, and list --remote shows it INCOMPLETE
+# cut_state TAG KEY — after the cut: KEY's manifest is gone, its archive is still there (with
+# its sidecar and the intent), and list --remote shows it INCOMPLETE
 cut_state() {
     local n
     n=$(name "$2")
     objects_of "$2" >"$WORK/$1.objects"
-    grep -q "/full/$n " "$WORK/$1.objects" && grep -q "/full/$n.sha256 " "$WORK/$1.objects" \
-        && ! grep -q "/full/$n.json " "$WORK/$1.objects" || fail "$1: not the state of a cut after the manifest's DELETE: $(cat "$WORK/$1.objects")"
+    grep -q "/full/$n " "$WORK/$1.objects" && ! grep -q "/full/$n.json " "$WORK/$1.objects" \
+        || fail "$1: not the state of a cut after the manifest's DELETE: $(cat "$WORK/$1.objects")"
     run_pgtier "$1-lr" --dir "$B" list --remote
     grep -Eq "INCOMPLETE +full/$n\$" "$WORK/$1-lr.out" || fail_run "$1-lr" "$2 is not INCOMPLETE in list --remote"
 }
