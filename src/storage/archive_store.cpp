@@ -5,6 +5,7 @@
 
 #include "pgtier/core/errors.hpp"
 #include "pgtier/core/naming.hpp"
+#include "pgtier/storage/s3_client.hpp"
 #include "pgtier/sys/log.hpp"
 
 namespace pgtier {
@@ -202,6 +203,8 @@ std::vector<std::string> finish_interrupted_deletions(const ArchiveStore& store,
                                          store.describe(tier, sidecar_name(name))) != decided) {
                     refusal = "its sidecar records another SHA-256";
                 }
+            } catch (const S3Error&) {
+                throw;  // the bucket could not be read: the intent stays for the next run
             } catch (const Error& err) {
                 refusal = err.what();
             }

@@ -115,7 +115,11 @@ void upload(const Repository& repo, const LocalStore& local, const S3Store& remo
                                ": its manifest was not sent, the bucket holds no copy of it "
                                "(run pgtier verify)");
         }
-        repo.write_state_file(checked_file, checked_record(m, sent.etag));
+        try {
+            repo.write_state_file(checked_file, checked_record(m, sent.etag));
+        } catch (const Error& err) {  // only spares a resend after a kill
+            spdlog::warn("cannot record the checked upload: {}", err.what());
+        }
     }
     const std::string sidecar_file = sidecar_name(m.name);
     const std::string manifest_file = manifest_name(m.name);
