@@ -33,6 +33,9 @@ ExitCode fetch(const Config& config, const Environment& env, const std::string& 
     const Repository repo(config.storage.dir);
     repo.ensure_layout();
     const auto lock = repo.lock(&stop_requested());
+    // Under the lock whatever partial file is there is a killed run's (a killed fetch's own
+    // .NAME.partial would block this one): swept as a backup sweeps.
+    repo.sweep_and_log();
     const std::shared_ptr<S3Store> store = open_offsite_store(config, env, &stop_requested());
     const ArchiveEntry* found = nullptr;
     const auto entries = scan_store(*store);

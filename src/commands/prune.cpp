@@ -14,6 +14,8 @@ namespace pgtier::commands {
 std::vector<RetentionDecision> apply_retention(const Repository& repo,
                                                const RetentionConfig& policy, TimePoint now,
                                                bool dry_run) {
+    // A deletion a kill interrupted is completed before anything is decided.
+    if (!dry_run) repo.finish_interrupted_deletions();
     const auto manifests = repo.published_manifests();
     auto decisions = plan_retention(manifests, policy, now);
     if (dry_run) return decisions;
@@ -54,6 +56,7 @@ ExitCode prune(const Config& config, const Environment& env, bool dry_run,
         // The bucket's own retention ([offsite] day counts, else the local ones); objects
         // that are not complete pgtier archives are never decided, so never deleted.
         const auto store = open_offsite_store(config, env);
+        if (!dry_run) finish_interrupted_deletions(*store);
         decisions = plan_retention(published_manifests(scan_store(*store)),
                                    offsite_retention(config.retention, config.offsite), now);
         for (const auto& d : decisions) {

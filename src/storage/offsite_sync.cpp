@@ -1,5 +1,8 @@
 #include "pgtier/storage/offsite_sync.hpp"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -40,32 +43,105 @@ void write_state(const Repository& repo, const OffsiteState& state) {
     }
 }
 
-// Uploads one archive: archive (unless already there), sidecar, manifest last; the sidecar and
-// manifest are the local files' own bytes.
-void upload(const LocalStore& local, const S3Store& remote, const OffsiteUpload& item) {
+// An archive whose local bytes are not what its manifest says (or that pgtier will not read):
+// not uploaded, it stays pending, and the other archives still go up.
+class UnfitArchive : public Error {
+    using Error::Error;
+};
+
+// Records which object in the bucket was checked as it was sent, until its manifest is: a run
+// that ends between the two (a kill) leaves the object there, and the next one must know that
+// it is the archive and not bytes nobody checked.
+constexpr std::string_view checked_file = "offsite-checked";
+
+std::string checked_record(const Manifest& m, const std::string& etag) {
+    return std::string(to_string(m.type)) + "/" + m.name + " " + etag + " " + m.sha256 + "\n";
+}
+
+bool object_was_checked(const Repository& repo, const S3Store& remote, const Manifest& m) {
+    try {
+        const auto etag = remote.etag(m.type, m.name);
+        return etag && repo.read_state_file(checked_file) == checked_record(m, *etag);
+    } catch (const S3Error&) {
+        throw;
+    } catch (const Error& err) {
+        spdlog::warn("ignoring {}: {}", checked_file, err.what());
+        return false;
+    }
+}
+
+// Uploads one archive: archive (unless a checked copy is already there), sidecar, manifest
+// last; the sidecar and manifest are the local files' own bytes. The archive's SHA-256 is
+// computed while it is sent and compared with the manifest and the sidecar before the manifest,
+// which commits the archive in the bucket, is sent.
+void upload(const Repository& repo, const LocalStore& local, const S3Store& remote,
+            const OffsiteUpload& item) {
     const Manifest& m = item.manifest;
     const auto started = std::chrono::steady_clock::now();
-    if (item.archive) {
-        const auto file = local.open_file(m.type, m.name);
-        // The manifest's size is what the bucket must hold: a local file that changed since
-        // is not sent.
-        if (file->size() != m.compressed_size) {
-            throw Error(file->describe() + " is " + std::to_string(file->size()) +
-                        " bytes, its manifest says " + std::to_string(m.compressed_size) +
-                        ": not uploaded (run pgtier verify)");
+    const auto file = local.open_file(m.type, m.name);
+    struct stat st = {};
+    if (::fstat(file->fd(), &st) != 0)
+        throw Error("cannot stat " + file->describe() + ": " + errno_text(errno));
+    // A hard link can be a file from anywhere (the lock file is refused the same way).
+    if (st.st_nlink > 1) {
+        throw UnfitArchive(file->describe() + " has " + std::to_string(st.st_nlink) +
+                           " hard links: not uploaded (an archive of pgtier's has one)");
+    }
+    // The manifest's size is what the bucket must hold: a local file that changed since is not
+    // sent.
+    if (file->size() != m.compressed_size) {
+        throw UnfitArchive(file->describe() + " is " + std::to_string(file->size()) +
+                           " bytes, its manifest says " + std::to_string(m.compressed_size) +
+                           ": not uploaded (run pgtier verify)");
+    }
+    const bool send = item.archive || !object_was_checked(repo, remote, m);
+    if (!item.archive && send) {
+        spdlog::info(
+            "offsite: {}/{}: the object in the bucket was not checked as it was sent: "
+            "sending it again",
+            to_string(m.type), m.name);
+    }
+    if (send) {
+        const S3Upload sent = remote.upload_file(m.type, m.name, file->fd(), m.compressed_size);
+        if (sent.sha256 != m.sha256) {
+            // Never committed (no manifest); the object itself goes too.
+            try {
+                remote.remove(m.type, m.name);
+            } catch (const Error& err) {
+                spdlog::warn("cannot remove the uncommitted object: {}", err.what());
+            }
+            throw UnfitArchive(file->describe() + " is corrupt: the bytes sent have SHA-256 " +
+                               sent.sha256 + ", its manifest says " + m.sha256 +
+                               ": its manifest was not sent, the bucket holds no copy of it "
+                               "(run pgtier verify)");
         }
-        remote.put_file(m.type, m.name, file->fd(), m.compressed_size);
+        try {
+            repo.write_state_file(checked_file, checked_record(m, sent.etag));
+        } catch (const Error& err) {  // only spares a resend after a kill
+            spdlog::warn("cannot record the checked upload: {}", err.what());
+        }
     }
-    for (const auto& name : {sidecar_name(m.name), manifest_name(m.name)}) {
-        const auto text = local.read_small(m.type, name);
-        if (!text) throw Error(local.describe(m.type, name) + " disappeared before its upload");
-        remote.put_small(m.type, name, *text);
+    const std::string sidecar_file = sidecar_name(m.name);
+    const std::string manifest_file = manifest_name(m.name);
+    const auto sidecar = local.read_small(m.type, sidecar_file);
+    const auto manifest = local.read_small(m.type, manifest_file);
+    if (!sidecar || !manifest)
+        throw Error(local.describe(m.type, m.name) + ": its sidecar or manifest disappeared");
+    if (parse_sidecar(*sidecar, m.name, local.describe(m.type, sidecar_file)) != m.sha256) {
+        throw UnfitArchive(local.describe(m.type, sidecar_file) +
+                           " records another SHA-256 than the manifest: not uploaded (run pgtier "
+                           "verify)");
     }
+    const Manifest now = manifest_from_json(*manifest, local.describe(m.type, manifest_file));
+    if (now.sha256 != m.sha256 || now.name != m.name || now.type != m.type ||
+        now.compressed_size != m.compressed_size)
+        throw Error(local.describe(m.type, manifest_file) + " changed during the upload");
+    remote.put_small(m.type, sidecar_file, *sidecar);
+    remote.put_small(m.type, manifest_file, *manifest);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     spdlog::info("offsite: uploaded {}/{} ({}{}) in {:.1f} s", to_string(m.type), m.name,
-                 human_size(m.compressed_size), item.archive ? "" : ", archive already there",
-                 seconds);
+                 human_size(m.compressed_size), send ? "" : ", archive already there", seconds);
 }
 
 }  // namespace
@@ -92,12 +168,7 @@ std::unique_ptr<S3Store> open_offsite_store(const Config& config, const Environm
 }
 
 void remove_remote_archive(const S3Store& remote, BackupType tier, const std::string& name) {
-    if (!looks_like_archive(name, tier)) {
-        throw Error("refusing to delete \"" + name + "\" in " + remote.describe() +
-                    ": not an archive name of pgtier's");
-    }
-    for (const auto& file : {manifest_name(name), sidecar_name(name), name})
-        remote.remove(tier, file);
+    delete_archive(remote, tier, name);
 }
 
 OffsiteState read_offsite_state(const Repository& repo) {
@@ -168,15 +239,20 @@ OffsiteSyncResult sync_offsite(const Config& config, const Repository& repo, S3S
     const LocalStore local(repo.dir());
     std::vector<Manifest> local_published;
     std::optional<OffsitePlan> plan;
-    std::size_t done = 0;
+    std::vector<bool> sent;  // per planned upload
+    std::string unfit;       // the archives not uploaded because of their local bytes
     try {
         local_published = repo.published_manifests();
+        // A remote deletion a kill or a cut connection interrupted is completed first.
+        if (!dry_run) finish_interrupted_deletions(remote);
         const auto remote_entries = scan_store(remote);
         std::vector<RemoteFiles> files;
         for (const auto& e : remote_entries) files.push_back({e.tier, e.name, e.file_size});
         plan = plan_offsite(local_published, published_manifests(remote_entries), files,
                             offsite_retention(config.retention, config.offsite), now);
-        for (const auto& item : plan->uploads) {
+        sent.assign(plan->uploads.size(), false);
+        for (std::size_t i = 0; i < plan->uploads.size(); ++i) {
+            const auto& item = plan->uploads[i];
             if (stop.load()) throw Error("stop requested");
             if (dry_run) {
                 spdlog::info("offsite (dry run): would upload {}/{} ({})",
@@ -184,11 +260,19 @@ OffsiteSyncResult sync_offsite(const Config& config, const Repository& repo, S3S
                              human_size(item.manifest.compressed_size));
                 continue;
             }
-            upload(local, remote, item);
-            ++done;
+            try {
+                upload(repo, local, remote, item);
+            } catch (const UnfitArchive& err) {
+                spdlog::error("offsite: {}", err.what());
+                unfit += (unfit.empty() ? "" : "; ") + std::string(err.what());
+                continue;
+            }
+            sent[i] = true;
             ++result.uploaded;
             result.uploaded_bytes += item.manifest.compressed_size;
         }
+        // Remote retention counted on every pending archive being up.
+        if (!unfit.empty()) throw Error("not uploaded: " + unfit);
         // Remote retention, only after every pending archive is up: the bucket never holds
         // less than the plan counted on.
         for (const auto& d : plan->retention) {
@@ -204,7 +288,8 @@ OffsiteSyncResult sync_offsite(const Config& config, const Repository& repo, S3S
         result.error = one_line(err.what());
     }
     if (plan) {
-        for (std::size_t i = dry_run ? 0 : done; i < plan->uploads.size(); ++i) {
+        for (std::size_t i = 0; i < plan->uploads.size(); ++i) {
+            if (!dry_run && i < sent.size() && sent[i]) continue;
             result.pending.push_back(plan->uploads[i].manifest);
             result.pending_bytes += plan->uploads[i].manifest.compressed_size;
         }

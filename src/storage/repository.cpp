@@ -42,7 +42,7 @@ bool is_leftover_name(const std::string& name, BackupType type) {
             if (*file == latest_link_name(type, format)) return true;
         }
         if (*file == "latest_" + std::string(to_string(type)) + ".json") return true;
-        for (std::string_view ext : {".sha256", ".json"}) {
+        for (std::string_view ext : {".sha256", ".json", ".deleting"}) {
             if (file->size() > ext.size() &&
                 file->compare(file->size() - ext.size(), ext.size(), ext) == 0)
                 return looks_like_archive(file->substr(0, file->size() - ext.size()), type);
@@ -219,6 +219,7 @@ std::vector<fs::path> Repository::sweep() const {
         }
         state->remove(intent_file_name);
     }
+    finish_interrupted_deletions();
     for (auto type : all_backup_types) {
         const auto dir = top.subdir(to_string(type));
         if (!dir) continue;
@@ -384,13 +385,24 @@ void Repository::remove_archive(BackupType type, const std::string& name) const 
     }
     const auto dir = existing_tier(type);
     if (!dir) return;
-    // Manifest first: an archive without one no longer counts, whatever happens next.
-    for (const auto& file : {manifest_name(name), sidecar_name(name), name}) dir->remove(file);
-    dir->sync();
+    delete_archive(LocalStore(dir_), type, name, [&](BackupType) { dir->sync(); });
     // Repoint latest_* when it named this archive (the newest is never deleted by retention,
     // but an operator's manual removal goes through here too).
     if (dir->read_link(latest_link_name(type, archive_format(name))) == name)
         point_latest_to_newest(type);
+}
+
+void Repository::finish_interrupted_deletions() const {
+    const auto done = pgtier::finish_interrupted_deletions(LocalStore(dir_), [&](BackupType type) {
+        if (const auto dir = existing_tier(type)) dir->sync();
+    });
+    // A latest link may have named one of them.
+    for (auto type : all_backup_types) {
+        const std::string folder = tier_dir(type).string() + "/";
+        if (std::any_of(done.begin(), done.end(),
+                        [&](const std::string& path) { return path.rfind(folder, 0) == 0; }))
+            point_latest_to_newest(type);
+    }
 }
 
 void Repository::point_latest_to_newest(BackupType type) const {

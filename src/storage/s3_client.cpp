@@ -1,6 +1,7 @@
 #include "pgtier/storage/s3_client.hpp"
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,8 +53,43 @@ bool retryable_curl_error(CURLcode code) {
     return std::find(std::begin(transient), std::end(transient), code) != std::end(transient);
 }
 
+// SHA-256 of the bytes a file upload sends, part after part, in the order they go out. libcurl
+// may rewind a body to send it again (a redirect or an auth round trip): the hash then returns
+// to where that body began, so it covers exactly the bytes of the attempt that succeeded.
+class StreamHash {
+  public:
+    StreamHash() : running_(EVP_MD_CTX_new()), body_start_(EVP_MD_CTX_new()) {
+        if (!running_ || !body_start_ ||
+            EVP_DigestInit_ex(running_.get(), EVP_sha256(), nullptr) != 1)
+            throw Error("cannot compute SHA-256 (OpenSSL refused it)");
+    }
+    // A body begins (or begins again).
+    bool mark_body_start() { return EVP_MD_CTX_copy_ex(body_start_.get(), running_.get()) == 1; }
+    bool rewind_body() { return EVP_MD_CTX_copy_ex(running_.get(), body_start_.get()) == 1; }
+    void update(const char* data, std::size_t size) {
+        EVP_DigestUpdate(running_.get(), data, size);
+    }
+    std::string hex_digest() {
+        unsigned char digest[EVP_MAX_MD_SIZE];
+        unsigned int length = 0;
+        EVP_DigestFinal_ex(running_.get(), digest, &length);
+        static constexpr char hex[] = "0123456789abcdef";
+        std::string out;
+        for (unsigned int i = 0; i < length; ++i) {
+            out += hex[digest[i] >> 4];
+            out += hex[digest[i] & 0xF];
+        }
+        return out;
+    }
+
+  private:
+    std::unique_ptr<EVP_MD_CTX, Free<EVP_MD_CTX_free>> running_;
+    std::unique_ptr<EVP_MD_CTX, Free<EVP_MD_CTX_free>> body_start_;
+};
+
 // What to send: a body from memory or from a file (read with pread).
 struct Body {
+    StreamHash* hash = nullptr;  // a file body: what is sent is hashed
     const char* data = nullptr;
     int fd = -1;
     std::uint64_t offset = 0;
@@ -144,6 +180,7 @@ std::size_t on_read(char* buffer, std::size_t size, std::size_t count, void* use
             return CURL_READFUNC_ABORT;
         }
         n = static_cast<std::size_t>(got);
+        if (body.hash != nullptr) body.hash->update(buffer, n);
     }
     body.sent += n;
     t.uploaded += n;
@@ -156,6 +193,9 @@ int on_seek(void* user, curl_off_t offset, int origin) {
     if (origin != SEEK_SET || offset < 0 || static_cast<std::uint64_t>(offset) > body.length) {
         return CURL_SEEKFUNC_CANTSEEK;
     }
+    // A hashed body is sent again from its start only: the hash goes back there with it.
+    if (body.hash != nullptr && (offset != 0 || !body.hash->rewind_body()))
+        return CURL_SEEKFUNC_CANTSEEK;
     body.sent = static_cast<std::uint64_t>(offset);
     return CURL_SEEKFUNC_OK;
 }
@@ -253,6 +293,8 @@ struct S3Client::Impl {
             curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
         } else if (request.body != nullptr) {
             request.body->sent = 0;
+            if (request.body->hash != nullptr && !request.body->hash->mark_body_start())
+                throw Error("cannot compute SHA-256 (OpenSSL refused to copy a digest)");
             curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
             curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
                              static_cast<curl_off_t>(request.body->length));
@@ -336,7 +378,7 @@ struct S3Client::Impl {
     }
 
     void upload_parts(const Request& start, const std::string& key, int fd, std::uint64_t size,
-                      const s3detail::UploadPlan& plan);
+                      const s3detail::UploadPlan& plan, StreamHash& hash);
 };
 
 S3Client::S3Client(S3Location location, S3Credentials credentials, S3Tuning tuning)
@@ -392,6 +434,7 @@ std::vector<S3Object> S3Client::list(const std::string& key_prefix) {
     const std::size_t strip = d.location.prefix.empty() ? 0 : d.location.prefix.size() + 1;
     std::vector<S3Object> objects;
     std::optional<std::string> token;
+    s3detail::ListPaging paging;
     do {
         std::vector<std::pair<std::string, std::string>> params{
             {"list-type", "2"},
@@ -411,6 +454,11 @@ std::vector<S3Object> S3Client::list(const std::string& key_prefix) {
         for (S3Object& object : page.objects) {
             object.key.erase(0, strip);
             objects.push_back(std::move(object));
+        }
+        try {
+            if (!paging.next(page.next_token)) break;
+        } catch (const Error& e) {
+            d.fail(request, e.what(), reply.status);
         }
         token = std::move(page.next_token);
     } while (token);
@@ -458,16 +506,17 @@ void S3Client::put(const std::string& key, const std::string& body) {
                    .body = &source});
 }
 
-void S3Client::put_file(const std::string& key, int fd, std::uint64_t size) {
+S3Upload S3Client::put_file(const std::string& key, int fd, std::uint64_t size) {
     Impl& d = *impl_;
     const s3detail::UploadPlan plan = s3detail::plan_upload(size, d.tuning);
-    Body source{.fd = fd, .length = size};
+    StreamHash hash;
+    Body source{.hash = &hash, .fd = fd, .length = size};
     Request request{.method = "PUT", .key = key, .what = "PUT " + key, .body = &source};
     if (plan.parts == 0) {
         request.headers = {"Content-MD5: " + s3detail::content_md5(fd, 0, size)};
         d.expect(request);
     } else {
-        d.upload_parts(request, key, fd, size, plan);
+        d.upload_parts(request, key, fd, size, plan, hash);
     }
     const std::optional<S3Object> stored = head(key);
     if (!stored || stored->size != size) {
@@ -475,10 +524,12 @@ void S3Client::put_file(const std::string& key, int fd, std::uint64_t size) {
                             (stored ? std::to_string(stored->size) + " bytes" : "disappeared") +
                             ", not " + std::to_string(size) + " bytes");
     }
+    return {hash.hex_digest(), stored->etag};
 }
 
 void S3Client::Impl::upload_parts(const Request& put, const std::string& key, int fd,
-                                  std::uint64_t size, const s3detail::UploadPlan& plan) {
+                                  std::uint64_t size, const s3detail::UploadPlan& plan,
+                                  StreamHash& hash) {
     Body empty;
     const Request start{.method = "POST",
                         .key = key,
@@ -494,7 +545,7 @@ void S3Client::Impl::upload_parts(const Request& put, const std::string& key, in
         std::vector<std::string> etags;
         for (std::uint64_t part = 1; part <= plan.parts; ++part) {
             const std::uint64_t offset = (part - 1) * plan.part_size;
-            Body source{.fd = fd, .offset = offset};
+            Body source{.hash = &hash, .fd = fd, .offset = offset};
             source.length = std::min(plan.part_size, size - offset);
             Request request{.method = "PUT", .key = key, .body = &source};
             request.query = s3detail::make_query(

@@ -158,6 +158,21 @@ ListPage parse_list_reply(const std::string& xml) {
     return page;
 }
 
+bool ListPaging::next(const std::optional<std::string>& token) {
+    ++pages_;
+    if (!token) return false;
+    if (!seen_.insert(*token).second) {
+        throw Error("the server gave the continuation token \"" + token->substr(0, 64) +
+                    "\" again after " + std::to_string(pages_) +
+                    " pages: the listing would never end");
+    }
+    if (pages_ >= max_pages_) {
+        throw Error("the listing is still truncated after " + std::to_string(pages_) +
+                    " pages: more than any bucket of pgtier's holds, stopped");
+    }
+    return true;
+}
+
 ErrorReply parse_error_reply(const std::string& xml) {
     tinyxml2::XMLDocument doc;
     const tinyxml2::XMLElement* root = root_named(doc, xml, "Error");

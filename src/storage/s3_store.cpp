@@ -100,8 +100,20 @@ std::shared_ptr<const ArchiveSource> S3Store::open(BackupType tier, std::string_
 }
 
 void S3Store::put_file(BackupType tier, std::string_view name, int fd, std::uint64_t size) const {
+    upload_file(tier, name, fd, size);
+}
+
+S3Upload S3Store::upload_file(BackupType tier, std::string_view name, int fd,
+                              std::uint64_t size) const {
     require_plain(name, describe());
-    client_->put_file(key(tier, name), fd, size);
+    return client_->put_file(key(tier, name), fd, size);
+}
+
+std::optional<std::string> S3Store::etag(BackupType tier, std::string_view name) const {
+    require_plain(name, describe());
+    const auto object = client_->head(key(tier, name));
+    if (!object) return std::nullopt;
+    return object->etag;
 }
 
 void S3Store::put_small(BackupType tier, std::string_view name, const std::string& content) const {

@@ -7,7 +7,8 @@
 # `list --remote` shows both complete; `verify --remote` and `verify --remote --deep` say OK for
 # each; a second sync uploads nothing; status, metrics.prom and health report nothing pending.
 # Then a zstd incremental (.sql.zst) goes up the same way, is complete in `list --remote`, decodes
-# in `verify --remote --deep` and is fetched into an empty directory with its latest link.
+# in `verify --remote --deep` and is fetched into an empty directory with its latest link, after a
+# fetch of it killed with its .partial written (the next fetch sweeps that partial).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_backup.sh"
 . "$(dirname "$0")/lib_s3.sh"
@@ -115,13 +116,35 @@ grep -E "complete +incremental/$(basename "$Z")\$" "$WORK/zlr.out" >/dev/null ||
 run_pgtier zvr --config "$CFG" verify --remote --deep "$(basename "$Z")"
 expect_rc zvr 0 "verify --remote --deep of the zstd archive"
 grep -qx "OK s3://$BUCKET/$PREFIX/incremental/$(basename "$Z")" "$WORK/zvr.out" || fail_run zvr "no OK line"
-run_pgtier zfetch --config "$CFG" --dir "$WORK/fetched" fetch "$(basename "$Z")"
+# A fetch killed (SIGKILL) once its .partial holds every byte: strace holds its fsync of the file.
+ZN=$(basename "$Z")
+(
+    # LeakSanitizer (the sanitizer build) cannot work under ptrace and fails the run.
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+    exec strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:delay_enter=60000000 \
+        "$PGTIER" --config "$CFG" --dir "$WORK/fetched" fetch "$ZN" >"$WORK/kfetch.out" 2>"$WORK/kfetch.err"
+) 2>/dev/null &
+KPID=$!
+kill_on_exit "$KPID"
+partial_whole() { [ "$(stat -c %s "$WORK/fetched/incremental/.$ZN.partial" 2>/dev/null)" = "$(stat -c %s "$Z")" ]; }
+wait_until 30 partial_whole || { cat "$WORK/kfetch.err" >&2; fail "the traced fetch did not write its whole .partial within 30 s"; }
+FPID=$(pgrep -P "$KPID") || fail "no pgtier process under strace"
+kill -KILL "$FPID"
+kill -KILL "$KPID" 2>/dev/null || true
+wait "$KPID" || true
+[ -f "$WORK/fetched/incremental/.$ZN.partial" ] || fail "the killed fetch left no .partial"
+[ ! -e "$WORK/fetched/incremental/$ZN" ] || fail "the killed fetch published the archive"
+pass "fetch killed with its .partial written: $(partials "$WORK/fetched" | xargs -n1 basename) left"
+run_pgtier zfetch --config "$CFG" --dir "$WORK/fetched" fetch "$ZN"
 expect_rc zfetch 0 "fetch of the zstd archive into an empty directory"
 cmp "$Z" "$WORK/fetched/incremental/$(basename "$Z")" || fail "the fetched zstd archive differs"
 [ "$(readlink "$WORK/fetched/incremental/latest_incremental.sql.zst")" = "$(basename "$Z")" ] \
     || fail "fetch did not point latest_incremental.sql.zst at the zstd archive"
 run_pgtier zv --config "$CFG" --dir "$WORK/fetched" verify
 expect_rc zv 0 "verify of the fetched zstd archive"
-pass "a zstd archive: uploaded with its sidecar and manifest, complete in list --remote, OK in verify --remote --deep, fetched and verified"
+[ -z "$(partials "$WORK/fetched")" ] || fail "the fetch left the killed fetch's partial: $(partials "$WORK/fetched")"
+grep -qF "removed $WORK/fetched/incremental/.$ZN.partial left by an interrupted run" "$WORK/zfetch.err" \
+    || fail_run zfetch "the fetch does not log that it removed the killed fetch's partial"
+pass "a zstd archive: uploaded with its sidecar and manifest, complete in list --remote, OK in verify --remote --deep, fetched over a killed fetch's partial and verified"
 
 pass "test_offsite_upload in $(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')s"

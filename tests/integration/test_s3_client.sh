@@ -52,8 +52,9 @@ head -c $((3 * MIB + 17)) /dev/urandom >"$WORK/small.bin"
 probe put-small put-file full/small.bin "$WORK/small.bin"
 ok put-small "single PUT"
 same_object full/small.bin "$WORK/small.bin"
+grep -qx "sha256 $(sha "$WORK/small.bin")" "$WORK/put-small.err" || { show put-small; fail "put-file reports another SHA-256 than the file's"; }
 [ "$(s3_ls "$S3_BUCKET" full/small)" = "full/small.bin $((3 * MIB + 17))" ] || fail "listing after PUT"
-pass "single PUT of 3 MiB: same bytes via curl"
+pass "single PUT of 3 MiB: same bytes via curl, SHA-256 of what was sent = the file's"
 
 # --- Multipart with small parts: 20 MiB + 123 B in 5 MiB parts = 5 parts.
 head -c $((20 * MIB + 123)) /dev/urandom >"$WORK/multi.bin"
@@ -62,11 +63,13 @@ S3_SINGLE_PUT_MAX=$((8 * MIB)) S3_MIN_PART_SIZE=$((5 * MIB)) probe put-multi put
 ok put-multi "multipart upload"
 secs=$(awk -v a="$t" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
 same_object full/multi.bin "$WORK/multi.bin"
+# The SHA-256 computed while the parts went out, one after the other, is the file's.
+grep -qx "sha256 $(sha "$WORK/multi.bin")" "$WORK/put-multi.err" || { show put-multi; fail "multipart put-file reports another SHA-256 than the file's"; }
 probe head-multi head full/multi.bin
 ok head-multi "HEAD of the multipart object"
 grep -q "^full/multi.bin $((20 * MIB + 123)) \".*-5\"$" "$WORK/head-multi.out" \
     || fail "the object is not a 5-part upload: $(cat "$WORK/head-multi.out")"
-pass "multipart upload of 20 MiB in 5 parts (${secs}s): same bytes via curl, ETag -5"
+pass "multipart upload of 20 MiB in 5 parts (${secs}s): same bytes via curl, ETag -5, SHA-256 of what was sent = the file's"
 
 # --- Multipart with the default sizes: 70 MiB > 64 MiB goes up in 8 MiB parts.
 head -c $((70 * MIB)) /dev/urandom >"$WORK/big.bin"

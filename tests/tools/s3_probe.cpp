@@ -7,8 +7,8 @@
 // S3_PREFIX, S3_PATH_STYLE (1 = path style), S3_CA_FILE, S3_VERIFY_TLS (0 = off),
 // S3_ACCESS_KEY, S3_SECRET_KEY, S3_SESSION_TOKEN; sizes from S3_SINGLE_PUT_MAX,
 // S3_MIN_PART_SIZE, S3_LIST_PAGE_SIZE (bytes / keys). Byte counts go to stderr as
-// "downloaded N" / "uploaded N"; a failure prints the message, "http status N" and
-// "retryable yes|no" to stderr and exits 1 (2 for bad usage).
+// "downloaded N" / "uploaded N" (put-file adds "sha256 HEX": what it sent); a failure prints the
+// message, "http status N" and "retryable yes|no" to stderr and exits 1 (2 for bad usage).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -70,8 +70,10 @@ int run(int argc, char** argv) {
         if (!fd || ::fstat(fd.get(), &st) != 0) {
             throw Error("cannot open " + path + ": " + errno_text(errno));
         }
-        client.put_file(arg(2), fd.get(), static_cast<std::uint64_t>(st.st_size));
-        std::cerr << "uploaded " << client.bytes_uploaded() << "\n";
+        const S3Upload sent =
+            client.put_file(arg(2), fd.get(), static_cast<std::uint64_t>(st.st_size));
+        std::cerr << "uploaded " << client.bytes_uploaded() << "\n"
+                  << "sha256 " << sent.sha256 << "\n";
     } else if (command == "put") {
         const std::string body((std::istreambuf_iterator<char>(std::cin)),
                                std::istreambuf_iterator<char>());

@@ -364,3 +364,84 @@ TEST_CASE("a missing backup directory is an error, not an empty one") {
     CHECK_THROWS_WITH(repo.require_exists(), match::Contains("does not exist"));
     CHECK_THROWS_WITH(repo.scan(), match::Contains("does not exist"));
 }
+
+TEST_CASE("a deletion leaves an intent until its last file is gone") {
+    TempDir tmp;
+    Repository repo(tmp.path / "backups");
+    repo.ensure_layout();
+    const std::string name = "20260101_000000_full.sql.bz2";
+    const auto m = manifest_for(BackupType::full, name, "2026-01-01T00:00:00Z", "one");
+    publish(repo, m, "one");
+    repo.remove_archive(BackupType::full, name);
+    const auto dir = repo.tier_dir(BackupType::full);
+    for (const auto& file : {name, sidecar_name(name), manifest_name(name), name + ".deleting"})
+        CHECK_FALSE(fs::exists(dir / file));
+    // Without a manifest of its own an archive is not pgtier's to delete.
+    write(dir / name, "x");
+    CHECK_THROWS_WITH(repo.remove_archive(BackupType::full, name), match::Contains("no manifest"));
+    CHECK(fs::exists(dir / name));
+}
+
+// The states a kill leaves in the middle of remove_archive (intent, manifest, archive, sidecar,
+// intent), written here file by file, and the next run's sweep.
+TEST_CASE("the sweep completes an interrupted deletion and only that one") {
+    TempDir tmp;
+    Repository repo(tmp.path / "backups");
+    repo.ensure_layout();
+    const auto dir = repo.tier_dir(BackupType::full);
+    const auto archive = [&](const std::string& name, const std::string& content) {
+        const auto m = manifest_for(BackupType::full, name,
+                                    "2026-01-0" + name.substr(7, 1) + "T00:00:00Z", content);
+        publish(repo, m, content);
+        return m;
+    };
+    const auto intent = [&](const std::string& name, const std::string& content) {
+        write(dir / (name + ".deleting"), sha256_hex(content) + "  " + name + "\n");
+    };
+    // Killed after the manifest went: archive and sidecar stay.
+    const std::string a = "20260101_000000_full.sql.bz2";
+    archive(a, "a");
+    intent(a, "a");
+    fs::remove(dir / manifest_name(a));
+    // Killed after the archive went: the sidecar stays.
+    const std::string b = "20260102_000000_full.sql.bz2";
+    archive(b, "b");
+    intent(b, "b");
+    fs::remove(dir / manifest_name(b));
+    fs::remove(dir / b);
+    // Killed before anything went: manifest, archive, sidecar stay.
+    const std::string c = "20260103_000000_full.sql.bz2";
+    archive(c, "c");
+    intent(c, "c");
+    // An intent for an archive whose manifest records other bytes (not the one decided).
+    const std::string d = "20260104_000000_full.sql.bz2";
+    archive(d, "d");
+    intent(d, "other");
+    // An intent beside an archive without manifest whose sidecar disagrees with it.
+    const std::string e = "20260105_000000_full.sql.bz2";
+    write(dir / e, "e");
+    write(dir / sidecar_name(e), sha256_hex("e") + "  " + e + "\n");
+    intent(e, "not e");
+    // An old script's archive and sidecar: no manifest, no intent.
+    const std::string old = "20200101_000000_full.sql.bz2";
+    write(dir / old, "old");
+    write(dir / sidecar_name(old), sha256_hex("old") + "  " + old + "\n");
+    // An intent-like name that is not an archive name of pgtier's.
+    write(dir / "notes.deleting", "x");
+
+    repo.sweep();
+    for (const auto& gone : {a, b, c}) {
+        for (const auto& file : {gone, sidecar_name(gone), manifest_name(gone), gone + ".deleting"})
+            CHECK_FALSE(fs::exists(dir / file));
+    }
+    for (const auto& file : {d, sidecar_name(d), manifest_name(d), e, sidecar_name(e), old,
+                             sidecar_name(old), std::string("notes.deleting")})
+        CHECK(fs::exists(dir / file));
+    CHECK_FALSE(fs::exists(dir / (d + ".deleting")));
+    CHECK_FALSE(fs::exists(dir / (e + ".deleting")));
+    // latest_full names the newest archive left.
+    CHECK(fs::read_symlink(dir / "latest_full.sql.bz2") == d);
+    const auto published = repo.published_manifests();
+    REQUIRE(published.size() == 1);
+    CHECK(published[0].name == d);
+}

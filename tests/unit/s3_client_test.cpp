@@ -119,6 +119,31 @@ TEST_CASE("odd ListObjectsV2 replies are refused") {
         match::Contains("no continuation token"));
 }
 
+TEST_CASE("a listing ends with an error when the server repeats a token or never stops") {
+    ListPaging paging;
+    CHECK(paging.next(std::string("t1")));
+    CHECK(paging.next(std::string("t2")));
+    CHECK_FALSE(paging.next(std::nullopt));  // the last page
+    CHECK(paging.pages() == 3);
+
+    // IsTruncated with the token of the page just read: the same request again, forever.
+    ListPaging same;
+    CHECK(same.next(std::string("loop")));
+    CHECK_THROWS_WITH(same.next(std::string("loop")), match::Contains("\"loop\" again after 2"));
+    // Or an older one: a cycle.
+    ListPaging cycle;
+    CHECK(cycle.next(std::string("a")));
+    CHECK(cycle.next(std::string("b")));
+    CHECK_THROWS_WITH(cycle.next(std::string("a")), match::Contains("again"));
+
+    // Fresh tokens without end: stopped at the page limit.
+    ListPaging fresh(5);
+    for (int i = 0; i < 4; ++i) CHECK(fresh.next("token" + std::to_string(i)));
+    CHECK_THROWS_WITH(fresh.next(std::string("token4")), match::Contains("after 5 pages"));
+    // The limit is generous for a real bucket: 1000 keys a page, a hundred million keys.
+    CHECK(ListPaging::default_max_pages >= 100000);
+}
+
 TEST_CASE("error replies give their code and message") {
     const ErrorReply error = parse_error_reply(
         R"(<?xml version="1.0" encoding="UTF-8"?><Error><Code>SignatureDoesNotMatch</Code>)"

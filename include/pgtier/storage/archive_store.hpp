@@ -107,6 +107,28 @@ struct StoredArchive {
 StoredArchive stored_archive(const std::shared_ptr<const ArchiveStore>& store, BackupType tier,
                              std::string name);
 
+// NAME.deleting: pgtier's record that it decided to delete archive NAME, beside it in the tier
+// folder (or bucket). It holds the archive's SHA-256 as a sidecar line; written before the
+// first file goes, removed after the last.
+std::string deletion_intent_name(const std::string& archive);
+
+// Deletes a complete archive of `store`: the intent, then manifest (from then on it no longer
+// counts), archive, sidecar, and the intent last. `sync` (may be empty) runs after the intent is
+// written and after the deletions: the backup directory fsyncs the tier folder there. Throws Error
+// when NAME is not an archive name of pgtier's or has no manifest of its own to take the
+// SHA-256 from.
+void delete_archive(const ArchiveStore& store, BackupType tier, const std::string& name,
+                    const std::function<void(BackupType)>& sync = {});
+
+// Completes the deletions a kill or a cut connection interrupted: for each NAME.deleting of an
+// archive name, the files still there are deleted when they are the archive the intent names
+// (its manifest, or without one its sidecar, records the intent's SHA-256); an archive that is
+// not (replaced, or a sidecar that disagrees) is left alone with a warning. The intent goes
+// either way. Files without an intent (an old script's archive and sidecar) are never touched.
+// Logs what it does; returns where each archive whose deletion it completed was.
+std::vector<std::string> finish_interrupted_deletions(
+    const ArchiveStore& store, const std::function<void(BackupType)>& sync = {});
+
 // The SHA-256 a sidecar (sha256sum format, "HASH  NAME\n") records for archive `name`. Throws
 // Error naming `where` when it is not such a line.
 std::string parse_sidecar(const std::string& text, const std::string& name,

@@ -18,8 +18,8 @@ namespace pgtier {
 std::unique_ptr<S3Store> open_offsite_store(const Config& config, const Environment& env,
                                             const std::atomic<bool>* stop = nullptr);
 
-// Deletes an archive from the bucket: manifest first (it then no longer counts), sidecar,
-// archive. `name` must be an archive name of pgtier's.
+// Deletes an archive from the bucket (delete_archive: an intent object NAME.deleting, manifest
+// first, archive, sidecar, intent last). `name` must be an archive name of pgtier's.
 void remove_remote_archive(const S3Store& remote, BackupType tier, const std::string& name);
 
 // What the last sync left in .pgtier/offsite.json: no queue (pending uploads are derived from

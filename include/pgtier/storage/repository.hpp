@@ -104,8 +104,9 @@ class Repository {
     void write_state_file(std::string_view name, const std::string& content) const;
     void remove_state_file(std::string_view name) const;
 
-    // Removes what a crash left: .partial and temporary files of pgtier's names, and an archive
-    // (with its sidecar) whose publication was interrupted before its manifest was written.
+    // Removes what a crash left: .partial and temporary files of pgtier's names, an archive
+    // (with its sidecar) whose publication was interrupted before its manifest was written, and
+    // what an interrupted deletion left (finish_interrupted_deletions, which logs it).
     // Returns what it removed.
     std::vector<fs::path> sweep() const;
     // sweep(), with a warning logged for each thing removed (what backup and the daemon do
@@ -142,10 +143,13 @@ class Repository {
     // failure nothing stays under the final name.
     void publish(PartialFile& partial, const Manifest& manifest) const;
 
-    // Deletes a published archive: manifest, sidecar, then the archive; repoints latest_<tier>
-    // to the newest remaining one if it named this one. `name` must be an archive name of
-    // pgtier's for that tier.
+    // Deletes a published archive (delete_archive: an intent file NAME.deleting, manifest,
+    // archive, sidecar, intent); repoints latest_<tier> to the newest remaining one if it named
+    // this one. `name` must be an archive name of pgtier's for that tier.
     void remove_archive(BackupType type, const std::string& name) const;
+    // Completes the deletions a kill interrupted (finish_interrupted_deletions); under the lock.
+    // sweep() does it too.
+    void finish_interrupted_deletions() const;
 
     // Points latest_<tier> at the newest published archive of the tier (removes it when there
     // is none): after a fetch of an older archive, or a deletion. The link has the archive's

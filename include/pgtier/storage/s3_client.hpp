@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -36,6 +37,13 @@ struct S3Credentials {
 struct S3Object {
     std::string key;  // relative to the location's prefix
     std::uint64_t size = 0;
+    std::string etag;
+};
+
+// What a file upload sent: the SHA-256 (lowercase hex) of the bytes that went out, hashed as
+// they were sent, and the ETag the server gave the stored object.
+struct S3Upload {
+    std::string sha256;
     std::string etag;
 };
 
@@ -92,6 +100,23 @@ struct ListPage {
     std::optional<std::string> next_token;
 };
 ListPage parse_list_reply(const std::string& xml);  // throws Error on XML it cannot read
+// Ends a listing that a server would keep going forever: a continuation token it gave before
+// (the listing would loop) or more than `max_pages` pages (a bucket of pgtier's holds a few
+// thousand objects; 100000 pages is a server making up tokens).
+class ListPaging {
+  public:
+    static constexpr std::uint64_t default_max_pages = 100000;
+    explicit ListPaging(std::uint64_t max_pages = default_max_pages) : max_pages_(max_pages) {}
+    // Takes the next token of the page just read; returns whether to ask for another page.
+    // Throws Error on a repeated token or when another page would exceed the limit.
+    bool next(const std::optional<std::string>& token);
+    std::uint64_t pages() const { return pages_; }
+
+  private:
+    std::uint64_t max_pages_;
+    std::uint64_t pages_ = 0;
+    std::set<std::string> seen_;
+};
 // An error reply's Code and Message; empty strings when the body is not an S3 error.
 struct ErrorReply {
     std::string code;
@@ -131,8 +156,9 @@ class S3Client {
     void put(const std::string& key, const std::string& body);
     // `size` bytes of `fd` from offset 0 (read with pread, so the file offset is left alone):
     // one PUT up to single_put_max, else a multipart upload (aborted on failure); every request
-    // carries Content-MD5, and a HEAD afterwards checks the stored size.
-    void put_file(const std::string& key, int fd, std::uint64_t size);
+    // carries Content-MD5, and a HEAD afterwards checks the stored size. Returns the SHA-256
+    // of the bytes sent (computed while they were sent) and the stored object's ETag.
+    S3Upload put_file(const std::string& key, int fd, std::uint64_t size);
     // DELETE; a missing object is not an error.
     void remove(const std::string& key);
     // For tests and tools.

@@ -27,6 +27,11 @@ class S3Store final : public ArchiveStore {
     void put_small(BackupType tier, std::string_view name,
                    const std::string& content) const override;
     bool remove(BackupType tier, std::string_view name) const override;
+    // put_file, returning the SHA-256 of the bytes sent (hashed while they were sent) and the
+    // stored object's ETag.
+    S3Upload upload_file(BackupType tier, std::string_view name, int fd, std::uint64_t size) const;
+    // The ETag of an object; nullopt when there is none.
+    std::optional<std::string> etag(BackupType tier, std::string_view name) const;
 
     S3Client& client() const { return *client_; }
 
