@@ -286,13 +286,13 @@ ForbiddenMetaCommand::ForbiddenMetaCommand(std::uint64_t line, std::string_view 
 
 RestoreFilter::RestoreFilter(Options options) : options_(std::move(options)) {}
 
-void RestoreFilter::insert(std::string_view text, std::string& out) {
+void RestoreFilter::insert(std::string_view text, std::string& out, bool after_line) {
     out.append(text);
     const auto lines = static_cast<std::uint64_t>(std::count(text.begin(), text.end(), '\n'));
     if (lines == 0) return;
     const std::uint64_t before = shifts_.empty() ? 0 : shifts_.back().shift;
-    // Inserted before the section line being read (the first, before any is read).
-    shifts_.push_back({std::max<std::uint64_t>(line_, 1), before + lines});
+    // Before the section line being read (the first, before any is read), or after it.
+    shifts_.push_back({std::max<std::uint64_t>(line_, 1) + (after_line ? 1 : 0), before + lines});
 }
 
 std::uint64_t RestoreFilter::section_line(std::uint64_t psql_line) const {
@@ -380,16 +380,17 @@ void RestoreFilter::meta_command_line(std::string_view line, std::string& out) {
         if (!marked_ && !options_.after_create_database.empty()) {
             // No CREATE DATABASE line took the marker: it goes before the \connect.
             marked_ = true;
-            out += options_.after_create_database + " ";
+            insert(options_.after_create_database + "\n", out);
         }
         if (!options_.draw_key) {
             out += connect + "\n";
             return;
         }
-        // One line: psql's line numbers stay the section's.
-        out += "\\unrestrict " + key_ + " " + connect;
+        // Each on its own line: psql 17.6+ takes the rest of the line as \unrestrict's key.
+        insert("\\unrestrict " + key_ + "\n", out);
+        out += connect + "\n";
         key_ = options_.draw_key();
-        out += " \\restrict " + key_ + "\n";
+        insert("\\restrict " + key_ + "\n", out, true);
         return;
     }
     throw ForbiddenMetaCommand(line_, line);

@@ -356,13 +356,14 @@ TEST_CASE("psql runs restricted: only pgtier's own \\connect lifts the restricti
     const std::string dumped = "\\restrict AbC123\n" + section + "\n\\unrestrict AbC123\n";
     const std::string out = run(filter, dumped, 5);
     CHECK(out.rfind("\\restrict K1\n", 0) == 0);
-    // pg_dump's own key lines become empty lines; each \connect is pgtier's, on one line.
+    // pg_dump's own key lines become empty lines; each \connect is pgtier's, the key lines
+    // apart (psql 17.6+ reads the rest of the line as \unrestrict's key).
     CHECK_FALSE(contains(out, "AbC123"));
     CHECK(contains(out,
-                   "\n\\unrestrict K1 \\connect -reuse-previous=on \"dbname='w'\" "
+                   "\n\\unrestrict K1\n\\connect -reuse-previous=on \"dbname='w'\"\n"
                    "\\restrict K2\n"));
     CHECK(contains(out,
-                   "\n\\unrestrict K2 \\connect -reuse-previous=on \"dbname='w'\" "
+                   "\n\\unrestrict K2\n\\connect -reuse-previous=on \"dbname='w'\"\n"
                    "\\restrict K3\n"));
     // The mark is on the CREATE DATABASE line itself.
     CHECK(contains(out,
@@ -373,8 +374,8 @@ TEST_CASE("psql runs restricted: only pgtier's own \\connect lifts the restricti
     // (No CREATE DATABASE came first: the mark goes before the \connect.)
     CHECK(run(encoded, "\\encoding SQL_ASCII\n\\connect -reuse-previous=on \"dbname='my db.x'\"\n",
               1 << 20) ==
-          "\\restrict K1\n\nALTER DATABASE w SET pgtier.work_database = 'w'; \\unrestrict K1 "
-          "\\connect -reuse-previous=on \"dbname='w'\" \\restrict K2\n");
+          "\\restrict K1\n\nALTER DATABASE w SET pgtier.work_database = 'w';\n\\unrestrict K1\n"
+          "\\connect -reuse-previous=on \"dbname='w'\"\n\\restrict K2\n");
     // COPY data is data, even when it looks like a command.
     auto data = restricted_filter();
     CHECK(contains(run(data, "COPY t (v) FROM stdin;\n\\! id\n\\.\n", 3), "\n\\! id\n"));
@@ -424,6 +425,16 @@ TEST_CASE("psql's line numbers map back to the section's") {
     CHECK(filter.section_line(6) == 3);
     CHECK(filter.section_line(8) == 5);
     CHECK(out.find("CREATE TABLE") != std::string::npos);
+
+    // Around a \connect: "\unrestrict K" before it, "\restrict K" after it.
+    RestoreFilter connecting(options);
+    const std::string connected = run(connecting, "SELECT 1;\n\\connect d\nSELECT 2;\n", 1);
+    CHECK(connected ==
+          "\\restrict K\nSELECT 1;\n\\unrestrict K\n\\connect d\n\\restrict K\nSELECT 2;\n");
+    CHECK(connecting.section_line(2) == 1);
+    CHECK(connecting.section_line(4) == 2);  // the \connect
+    CHECK(connecting.section_line(5) == 3);  // "\restrict K" counts as the line after it
+    CHECK(connecting.section_line(6) == 3);
 }
 
 TEST_CASE("role definitions from the globals are checked like the section") {

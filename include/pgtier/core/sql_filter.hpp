@@ -138,8 +138,9 @@ class RestoreFilter {
     void filter_line(std::string_view line, std::string& out);
     // A line that starts with a backslash at the top level: its replacement.
     void meta_command_line(std::string_view line, std::string& out);
-    // Appends text pgtier adds (not from the section), noting the lines it adds.
-    void insert(std::string_view text, std::string& out);
+    // Appends text pgtier adds (not from the section), noting the lines it adds: before the
+    // section line being read, or after it.
+    void insert(std::string_view text, std::string& out, bool after_line = false);
     void need_role(const std::string& role, std::string& out);
     std::string rename_database_references(std::string_view line) const;
     std::optional<std::string> rename_connect(std::string_view line) const;
