@@ -10,7 +10,7 @@
 #   3. Makefile: `make -n` of every operator target prints the expected command, and the
 #      docker exec targets run against a stub docker (found / no container).
 # Prints "ok: …", "skip: …" (a tool is missing) and "FAIL: …"; exits 1 when anything failed.
-# Usage: tests/deploy/check_deploy_files.sh   (from anywhere; uses build/pgtier when present)
+# Usage: tests/deploy/check_deploy_files.sh   (from anywhere; uses $PGTIER, else build/pgtier, when present)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -37,7 +37,7 @@ check() {
 }
 
 VERSION=$(cat VERSION)
-PGTIER_BIN="$REPO/build/pgtier"
+PGTIER_BIN=${PGTIER:-$REPO/build/pgtier}  # make container-test: the Release build
 sha12() { sha256sum "$1" | cut -c1-12; }
 
 # Make and the stack file must see only what this script sets.
