@@ -18,8 +18,9 @@ PGTIER=${PGTIER:-$SRC/build/pgtier}
 VERSIONS=${PG_MATRIX_VERSIONS:-15 17 18}
 JOBS=${PG_MATRIX_JOBS:-2}
 # The cases whose behaviour depends on the server: catalog queries (change detection: its
-# statistics views and catalogs differ between majors), pg_dump/pg_dumpall output and its replay.
-TESTS=(test_full_roundtrip test_differential test_change_detection test_restore_database
+# statistics views and catalogs differ between majors), pg_dump/pg_dumpall output and its replay
+# (psql's restricted mode among it: test_forged_archive).
+TESTS=(test_full_roundtrip test_differential test_change_detection test_restore_database test_forged_archive
     test_restore_full test_restore_latest test_odd_names test_restore_roles)
 
 T0=$(date +%s)
