@@ -25,7 +25,7 @@ elapsed() { awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }
 BUCKET=pgtier-clusters
 PREFIX=shared/pg
 offsite_bucket
-URL="s3://$BUCKET/$PREFIX"
+URL="s3://$BUCKET/$PREFIX at $S3_ENDPOINT" # as pgtier names the bucket
 sysid() { psql_q -d postgres -c "SELECT system_identifier FROM pg_control_system()"; }
 # one_node NAME DB — cluster NAME started with database DB (table t, one row 'NAME-1')
 one_node() {
