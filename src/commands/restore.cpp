@@ -42,7 +42,7 @@ struct ResolvedArchive {
 };
 
 // The archives a restore reads: the backup directory's and, with [offsite], the bucket's for
-// what the directory lacks (docs/design.md, Restore from offsite). The bucket is listed only
+// what the directory lacks (docs/design.md, Offsite copies, "Reads"). The bucket is listed only
 // when the directory cannot serve.
 class Catalog {
   public:
@@ -112,7 +112,7 @@ class Catalog {
     // Whether the backup directory exists (a new node's may not yet): without it, plans come
     // from the bucket alone.
     bool local_exists() const { return Directory::open_existing(repo_.dir()).has_value(); }
-    // What a node without its backup directory can do (docs/design.md, Restore from offsite).
+    // What a node without its backup directory can do (docs/design.md, Restore semantics).
     std::string missing_directory_advice() const {
         std::string text;
         try {

@@ -147,6 +147,29 @@ grep -qE "^keep +full +$(basename "$B_FULL") +newest full: always kept \[cluster
 ! grep -qE '^DELETE ' "$WORK/rp.out" || fail_run rp "remote retention would delete an archive"
 pass "prune --remote: min_full counts each cluster's fulls apart"
 
+# ---- manifests of an older pgtier (no identity): never a base for the new ones ----------------------
+for m in "$WORK"/a-backups/*/*.json; do
+    jq 'del(.system_identifier)' "$m" >"$WORK/m.json"
+    cat "$WORK/m.json" >"$m"
+done
+pg_use a
+psql_db only_a -c "INSERT INTO t VALUES ('a-3')"
+settle
+run_pgtier up --dir "$WORK/a-backups" backup incr
+expect_rc up 0 "backup incr over manifests without identity"
+grep -q 'wrote full/' "$WORK/up.out" || fail_run up "the first backup after the upgrade built on archives without identity"
+A_UP=$(written up)
+run_pgtier up-plan --dir "$WORK/a-backups" restore plan
+expect_rc up-plan 0 "restore plan after the upgrade"
+grep -qxF "cluster: $SIDA (system identifier)" "$WORK/up-plan.out" || fail_run up-plan "the plan is not the identified cluster's"
+grep -q "^note: the archives come from 2 clusters: $SIDA (1 archive, .*; - (3 archives" "$WORK/up-plan.out" || fail_run up-plan "the archives without identity are not named apart"
+grep -q "^base: full/$(basename "$A_UP"); " "$WORK/up-plan.out" || fail_run up-plan "the base is not the new full"
+run_pgtier up-old --dir "$WORK/a-backups" restore plan --cluster -
+expect_rc up-old 0 "restore plan --cluster -"
+grep -q "^cluster: unknown" "$WORK/up-old.out" || fail_run up-old "--cluster - is not the archives without identity"
+grep -qxF "  database \"only_a\" from incremental/$(basename "$A_INCR")" "$WORK/up-old.out" || fail_run up-old "the old chain is not planned"
+pass "after an upgrade (manifests without identity) the next backup is a full; plans keep the two apart, --cluster - takes the old ones"
+
 # ---- cluster_name: a rebuilt node continues the history -----------------------------------------------
 PREFIX=ha/pg
 # cluster_name belongs to [storage] (offsite_toml's extra lines go to [offsite])
