@@ -164,7 +164,7 @@ void add_restore(CLI::App& app, std::vector<Command>& all) {
     restore->require_subcommand(1);
     struct Options {
         std::string archive, database;
-        std::optional<std::string> as;
+        std::optional<std::string> as, cluster;
         bool replace = false, if_empty = false, json = false, dry_run = false;
         bool force_version = false;
         int jobs = 0;
@@ -218,16 +218,21 @@ void add_restore(CLI::App& app, std::vector<Command>& all) {
     latest->add_flag("--dry-run", o->dry_run, "print the plan and change nothing");
     latest->add_flag("--force-version", o->force_version, force_version_help);
     latest->add_option("--jobs", o->jobs, jobs_help)->check(CLI::Range(1, 256));
+    const std::string cluster_help =
+        "restore the archives of this cluster identity (a system identifier or cluster_name, as "
+        "`list` shows it; - for archives without one); default: the newest full's";
+    latest->add_option("--cluster", o->cluster, cluster_help);
     all.push_back({latest, [o](const Context& c) {
                        return commands::restore_latest(c.config, c.env, o->if_empty, o->replace,
                                                        o->dry_run, print_line, o->force_version,
-                                                       o->jobs);
+                                                       o->jobs, o->cluster);
                    }});
     auto* plan =
         restore->add_subcommand("plan", "print what `restore latest` would restore from where");
-    all.push_back({plan, [](const Context& c) {
+    plan->add_option("--cluster", o->cluster, cluster_help);
+    all.push_back({plan, [o](const Context& c) {
                        return commands::restore_latest(c.config, c.env, false, false, true,
-                                                       print_line);
+                                                       print_line, false, 0, o->cluster);
                    }});
 }
 

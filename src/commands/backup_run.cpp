@@ -6,6 +6,7 @@
 #include "pgtier/archive/fingerprint_sha256.hpp"
 #include "pgtier/commands/backup_sections.hpp"
 #include "pgtier/commands/commands.hpp"
+#include "pgtier/core/cluster.hpp"
 #include "pgtier/core/jobs.hpp"
 #include "pgtier/core/naming.hpp"
 #include "pgtier/core/pg_version.hpp"
@@ -36,6 +37,7 @@ std::unique_ptr<Connection> connect_maintenance(const ConnectionSettings& settin
 
 struct ServerState {
     std::string version;
+    std::string system_identifier;
     Fingerprint fingerprint;
 };
 
@@ -56,6 +58,7 @@ ServerState read_server_state(const ConnectionSettings& settings,
                         " is not a superuser: pg_dumpall --globals-only and pg_dump of every "
                         "database need one");
         }
+        server.system_identifier = queries::system_identifier(*conn);
         state.databases = queries::cluster_databases(*conn);
         state.globals_digest = queries::globals_digest(*conn);
     }
@@ -119,7 +122,13 @@ BackupOutcome take_backup(const Config& config, const Repository& repo,
     Dumper dumper(settings, stop_requested());
     const std::string pg_dump_version = dumper.pg_dump_version();
     const auto server = read_server_state(settings, pg_dump_version);
-    const auto plan = plan_backup(requested, force, server.fingerprint, repo.published_manifests());
+    // Only this cluster's archives are a base to build on (docs/design.md, Cluster identity): an
+    // incremental over another cluster's full (or one whose manifest records no identity)
+    // could not be restored as one chain.
+    const std::string identity =
+        cluster_identity(config.storage.cluster_name, server.system_identifier);
+    const auto plan = plan_backup(requested, force, server.fingerprint,
+                                  manifests_of_cluster(repo.published_manifests(), identity));
     if (plan.skip) {
         record.result = RunResult::skipped;
         record.detail = plan.reason;
@@ -134,6 +143,8 @@ BackupOutcome take_backup(const Config& config, const Repository& repo,
         repo.new_archive_name(plan.type, local_time(started), config.compression.format);
     manifest.tool_version = PGTIER_VERSION;
     manifest.server_version = server.version;
+    manifest.system_identifier = server.system_identifier;
+    manifest.cluster_name = config.storage.cluster_name;
     manifest.started_at = started;
     manifest.reason = plan.reason;
     manifest.fingerprint = server.fingerprint;

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pgtier/commands/commands.hpp"
+#include "pgtier/core/cluster.hpp"
 #include "pgtier/core/text.hpp"
 #include "pgtier/storage/offsite_sync.hpp"
 #include "pgtier/storage/repository.hpp"
@@ -79,6 +80,13 @@ ExitCode list(const Config& config, const Environment& env, OutputFormat format,
                 item["databases"] = database_names(*e.manifest);
                 item["sha256"] = e.manifest->sha256;
                 item["reason"] = e.manifest->reason;
+                const std::string identity = cluster_identity(*e.manifest);
+                item["cluster"] =
+                    identity.empty() ? nlohmann::json(nullptr) : nlohmann::json(identity);
+                if (!e.manifest->system_identifier.empty())
+                    item["system_identifier"] = e.manifest->system_identifier;
+                if (!e.manifest->cluster_name.empty())
+                    item["cluster_name"] = e.manifest->cluster_name;
             }
             if (!e.problem.empty()) item["problem"] = e.problem;
             out.push_back(item);
@@ -92,10 +100,10 @@ ExitCode list(const Config& config, const Environment& env, OutputFormat format,
         if (!remote) print_last_runs(repo);
         return ExitCode::ok;
     }
-    std::printf("%-13s %-20s %10s  %-30s %-9s %s\n", "TYPE", "STARTED (UTC)", "SIZE", "CONTENTS",
-                "STATE", "ARCHIVE");
+    std::printf("%-13s %-20s %10s  %-30s %-20s %-9s %s\n", "TYPE", "STARTED (UTC)", "SIZE",
+                "CONTENTS", "CLUSTER", "STATE", "ARCHIVE");
     for (const auto& e : entries) {
-        std::string started = "-", contents = "-";
+        std::string started = "-", contents = "-", cluster = "-";
         if (e.manifest) {
             started = format_utc_iso(e.manifest->started_at).substr(0, 19);
             started[10] = ' ';
@@ -103,10 +111,12 @@ ExitCode list(const Config& config, const Environment& env, OutputFormat format,
             contents =
                 std::to_string(names.size()) + (names.size() == 1 ? " database" : " databases");
             if (e.manifest->has_globals()) contents += " + globals";
+            cluster = short_identity(cluster_identity(*e.manifest));
         }
         const std::string state = e.state == ArchiveState::complete ? "complete" : "INCOMPLETE";
-        std::printf("%-13s %-20s %10s  %-30s %-9s %s/%s\n", std::string(to_string(e.tier)).c_str(),
-                    started.c_str(), human_size(e.file_size).c_str(), contents.c_str(),
+        std::printf("%-13s %-20s %10s  %-30s %-20s %-9s %s/%s\n",
+                    std::string(to_string(e.tier)).c_str(), started.c_str(),
+                    human_size(e.file_size).c_str(), contents.c_str(), cluster.c_str(),
                     state.c_str(), std::string(to_string(e.tier)).c_str(), e.name.c_str());
         if (e.state != ArchiveState::complete) {
             const std::string problem =

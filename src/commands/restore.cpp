@@ -14,6 +14,7 @@
 
 #include "pgtier/archive/section_reader.hpp"
 #include "pgtier/commands/commands.hpp"
+#include "pgtier/core/cluster.hpp"
 #include "pgtier/core/jobs.hpp"
 #include "pgtier/core/naming.hpp"
 #include "pgtier/core/pg_version.hpp"
@@ -41,7 +42,7 @@ struct ResolvedArchive {
 };
 
 // The archives a restore reads: the backup directory's and, with [offsite], the bucket's for
-// what the directory lacks (docs/design.md, Restore from offsite). The bucket is listed only
+// what the directory lacks (docs/design.md, Offsite copies, "Reads"). The bucket is listed only
 // when the directory cannot serve.
 class Catalog {
   public:
@@ -79,7 +80,12 @@ class Catalog {
     // directory lacks. A bucket that cannot be read leaves the directory's alone, with a
     // warning (or the error, when the directory has nothing).
     std::vector<Manifest> published() {
-        auto manifests = repo_.published_manifests();
+        std::vector<Manifest> manifests;
+        if (local_exists()) {
+            manifests = repo_.published_manifests();
+        } else if (!config_.offsite.enabled()) {
+            throw Error(missing_directory_advice());
+        }
         if (!config_.offsite.enabled()) return manifests;
         std::vector<Manifest> remote_only;
         try {
@@ -93,6 +99,7 @@ class Catalog {
                 }
             }
         } catch (const Error& err) {
+            if (!local_exists()) throw Error(missing_directory_advice() + "; " + err.what());
             if (manifests.empty()) throw;
             spdlog::warn("planning from {} alone: {}", repo_.dir().string(), one_line(err.what()));
         }
@@ -101,6 +108,23 @@ class Catalog {
             manifests.begin(), manifests.end(),
             [](const Manifest& a, const Manifest& b) { return a.started_at < b.started_at; });
         return manifests;
+    }
+    // Whether the backup directory exists (a new node's may not yet): without it, plans come
+    // from the bucket alone.
+    bool local_exists() const { return Directory::open_existing(repo_.dir()).has_value(); }
+    // What a node without its backup directory can do (docs/design.md, Restore semantics).
+    std::string missing_directory_advice() const {
+        std::string text;
+        try {
+            repo_.require_exists();
+        } catch (const Error& err) {
+            text = err.what();
+        }
+        if (text.empty()) text = "backup directory " + repo_.dir().string() + " does not exist";
+        return text + ". Nothing to plan from: mount or create it (mkdir -p " +
+               repo_.dir().string() +
+               ") and put the archives there, or configure [offsite] url = \"s3://BUCKET/PREFIX\" "
+               "(with its credentials) to restore from the bucket";
     }
     // Whether published() found this archive in the bucket only.
     bool in_bucket_only(BackupType tier, const std::string& name) const {
@@ -223,9 +247,12 @@ std::string database_list(const Manifest& manifest) {
 // newest archive with globals in the repository that is not newer than it.
 std::map<std::string, std::string> roles_for(Catalog& catalog, const ResolvedArchive& archive) {
     // The repository is only read when the archive has no globals of its own.
-    const auto choice = choose_globals_source(archive.manifest, archive.manifest.has_globals()
-                                                                    ? std::vector<Manifest>{}
-                                                                    : catalog.published());
+    // Only the archive's own cluster defines its roles (docs/design.md, Cluster identity).
+    const auto choice = choose_globals_source(
+        archive.manifest,
+        archive.manifest.has_globals()
+            ? std::vector<Manifest>{}
+            : manifests_of_cluster(catalog.published(), cluster_identity(archive.manifest)));
     std::optional<SectionRef> globals;
     if (choice) {
         globals =
@@ -545,6 +572,39 @@ void check_restore_versions(Restorer& restorer, const std::vector<const Manifest
     }
 }
 
+// The plan of `restore latest` over one cluster's archives, and the lines it prints: which
+// cluster (and the others found), the plan, where each archive is read from and what is
+// downloaded (docs/design.md, Restore semantics).
+struct LatestPlan {
+    ClusterChoice choice;
+    RestorePlan plan;
+    std::vector<std::string> lines;
+};
+
+LatestPlan plan_latest(const Repository& repo, Catalog& catalog,
+                       const std::optional<std::string>& cluster) {
+    LatestPlan latest;
+    if (!catalog.local_exists()) {
+        latest.lines.push_back("note: backup directory " + repo.dir().string() +
+                               " does not exist: planning from " +
+                               (catalog.remote() ? catalog.remote()->describe() : "the bucket") +
+                               " alone (create the directory for the repository lock and the "
+                               "backups this node takes next)");
+    }
+    latest.choice = choose_cluster(catalog.published(), cluster);
+    for (auto& line : describe_cluster_choice(latest.choice)) latest.lines.push_back(line);
+    latest.plan = plan_latest_restore(latest.choice.manifests);
+    for (auto& line : describe_plan(latest.plan)) latest.lines.push_back(line);
+    const auto reads = plan_reads(latest.plan, latest.choice.manifests,
+                                  [&](BackupType tier, const std::string& name) {
+                                      return catalog.in_bucket_only(tier, name);
+                                  });
+    for (auto& line : describe_reads(reads, repo.dir().string(),
+                                     catalog.remote() ? catalog.remote()->describe() : "-"))
+        latest.lines.push_back(line);
+    return latest;
+}
+
 }  // namespace
 
 std::optional<InterruptedRestore> interrupted_restore(const Repository& repo) {
@@ -671,12 +731,12 @@ ExitCode restore_full(const Config& config, const Environment& env, const std::s
 
 ExitCode restore_latest(const Config& config, const Environment& env, bool if_empty, bool replace,
                         bool dry_run, const std::function<void(const std::string&)>& report,
-                        bool force_version, int jobs) {
+                        bool force_version, int jobs, const std::optional<std::string>& cluster) {
     const Repository repo(config.storage.dir);
     Catalog catalog(config, env, repo);
     if (dry_run) {
-        for (const auto& line : describe_plan(plan_latest_restore(catalog.published())))
-            report(line);
+        const auto latest = plan_latest(repo, catalog, cluster);
+        for (const auto& line : latest.lines) report(line);
         return ExitCode::ok;
     }
     const auto lock = lock_for_restore(repo);
@@ -691,8 +751,8 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
             return ExitCode::ok;
         }
     }
-    const auto published = catalog.published();
-    const bool have_base = std::any_of(published.begin(), published.end(), [](const Manifest& m) {
+    const auto all = catalog.published();
+    const bool have_base = std::any_of(all.begin(), all.end(), [](const Manifest& m) {
         return m.type != BackupType::incremental;
     });
     if (!have_base && if_empty) {
@@ -702,8 +762,10 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
                (catalog.remote() ? " or " + catalog.remote()->describe() : "") + " yet");
         return ExitCode::ok;
     }
-    const auto plan = plan_latest_restore(published);
-    for (const auto& line : describe_plan(plan)) report(line);
+    const auto latest = plan_latest(repo, catalog, cluster);
+    for (const auto& line : latest.lines) report(line);
+    const auto& plan = latest.plan;
+    const auto& published = latest.choice.manifests;
     {
         std::set<std::string> used{plan.base, plan.globals.archive};
         for (const auto& db : plan.databases) used.insert(db.source.archive);

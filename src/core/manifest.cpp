@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pgtier/core/cluster.hpp"
 #include "pgtier/core/errors.hpp"
 #include "pgtier/core/naming.hpp"
 #include "pgtier/core/text.hpp"
@@ -62,6 +63,8 @@ std::string manifest_to_json(const Manifest& m) {
         {"sections", sections},
         {"dropped", m.dropped},
     };
+    if (!m.system_identifier.empty()) doc["system_identifier"] = m.system_identifier;
+    if (!m.cluster_name.empty()) doc["cluster_name"] = m.cluster_name;
     return doc.dump(2) + "\n";
 }
 
@@ -144,6 +147,20 @@ Manifest manifest_from_json(const std::string& text, const std::string& source) 
             m.sections.push_back(std::move(e));
         }
         if (doc.contains("dropped")) m.dropped = doc.at("dropped").get<std::vector<std::string>>();
+        // The identity decides which archives combine: only what a writer of pgtier can write.
+        if (doc.contains("system_identifier")) {
+            m.system_identifier = doc.at("system_identifier").get<std::string>();
+            if (!valid_system_identifier(m.system_identifier)) {
+                throw std::invalid_argument("system_identifier \"" + m.system_identifier +
+                                            "\" is not a number");
+            }
+        }
+        if (doc.contains("cluster_name")) {
+            m.cluster_name = doc.at("cluster_name").get<std::string>();
+            if (const auto why = cluster_name_problem(m.cluster_name)) {
+                throw std::invalid_argument("cluster_name \"" + m.cluster_name + "\" " + *why);
+            }
+        }
         return m;
     } catch (const std::exception& err) {
         // The reason may quote the manifest's text: printable, it cannot fake a line.

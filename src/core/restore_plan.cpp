@@ -88,6 +88,62 @@ std::vector<std::string> describe_plan(const RestorePlan& plan) {
     return lines;
 }
 
+PlanReads plan_reads(const RestorePlan& plan, const std::vector<Manifest>& published,
+                     const std::function<bool(BackupType, const std::string&)>& in_bucket) {
+    std::vector<const Manifest*> archives;
+    for (const auto& m : published) archives.push_back(&m);
+    std::stable_sort(archives.begin(), archives.end(),
+                     [](const Manifest* a, const Manifest* b) { return older(*a, *b); });
+    std::vector<SectionSource> sections{plan.globals};
+    for (const auto& db : plan.databases) sections.push_back(db.source);
+    PlanReads reads;
+    auto add = [&](const Manifest& m, bool base) {
+        PlanRead read{m.type, m.name, in_bucket(m.type, m.name), m.compressed_size, 0};
+        if (base) read.read_bytes = m.compressed_size;
+        bool used = base;
+        for (const auto& s : sections) {
+            if (s.tier != m.type || s.archive != m.name) continue;
+            used = true;
+            read.read_bytes += (base ? 1 : 2) * s.section.length;
+        }
+        if (!used) return;
+        if (read.in_bucket) reads.bucket_bytes += read.read_bytes;
+        reads.archives.push_back(std::move(read));
+    };
+    for (const Manifest* m : archives) {
+        if (m->type == plan.base_tier && m->name == plan.base) add(*m, true);
+    }
+    for (const Manifest* m : archives) {
+        if (m->type != plan.base_tier || m->name != plan.base) add(*m, false);
+    }
+    return reads;
+}
+
+std::vector<std::string> describe_reads(const PlanReads& reads, const std::string& local,
+                                        const std::string& bucket) {
+    std::vector<std::string> lines{"archives read:"};
+    std::size_t in_bucket = 0;
+    for (const auto& r : reads.archives) {
+        std::string line = "  " + std::string(to_string(r.tier)) + "/" + r.archive + ": " +
+                           (r.in_bucket ? "bucket " + bucket : "local " + local) + ", " +
+                           human_size(r.archive_size);
+        if (r.in_bucket) {
+            ++in_bucket;
+            line += ", " + human_size(r.read_bytes) + " to download";
+        }
+        lines.push_back(line);
+    }
+    if (in_bucket == 0) {
+        lines.push_back("to download: nothing (every archive is in " + local + ")");
+    } else {
+        lines.push_back("to download from " + bucket + ": " + human_size(reads.bucket_bytes) +
+                        " (" + std::to_string(reads.bucket_bytes) + " bytes) of " +
+                        std::to_string(in_bucket) +
+                        " archive(s), plus their manifests and sidecars");
+    }
+    return lines;
+}
+
 std::optional<GlobalsChoice> choose_globals_source(const Manifest& archive,
                                                    const std::vector<Manifest>& published) {
     std::optional<GlobalsChoice> globals;

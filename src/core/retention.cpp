@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 
+#include "pgtier/core/cluster.hpp"
 #include "pgtier/core/errors.hpp"
 #include "pgtier/core/restore_plan.hpp"
 
@@ -61,10 +62,9 @@ std::string age_text(double days) {
     return text;
 }
 
-}  // namespace
-
-std::vector<RetentionDecision> plan_retention(const std::vector<Manifest>& published,
-                                              const RetentionConfig& policy, TimePoint now) {
+// The rules over the archives of one cluster identity.
+std::vector<RetentionDecision> plan_one_cluster(const std::vector<Manifest>& published,
+                                                const RetentionConfig& policy, TimePoint now) {
     std::vector<const Manifest*> archives;
     for (const auto& m : published) archives.push_back(&m);
     std::sort(archives.begin(), archives.end(), [](const Manifest* a, const Manifest* b) {
@@ -136,6 +136,31 @@ std::vector<RetentionDecision> plan_retention(const std::vector<Manifest>& publi
             month_kept.insert(utc_month(m->started_at));
         decisions.push_back(std::move(d));
     }
+    return decisions;
+}
+
+}  // namespace
+
+std::vector<RetentionDecision> plan_retention(const std::vector<Manifest>& published,
+                                              const RetentionConfig& policy, TimePoint now) {
+    // Per cluster identity (docs/design.md, Cluster identity): another cluster's fulls never
+    // count toward min_full, its chain is never this one's, and each keeps its own newest.
+    const auto clusters = cluster_summaries(published);
+    if (clusters.size() <= 1) return plan_one_cluster(published, policy, now);
+    std::vector<RetentionDecision> decisions;
+    for (const auto& cluster : clusters) {
+        auto part =
+            plan_one_cluster(manifests_of_cluster(published, cluster.identity), policy, now);
+        for (auto& d : part) {
+            d.reason += " [cluster " + short_identity(cluster.identity, 64) + "]";
+            decisions.push_back(std::move(d));
+        }
+    }
+    std::stable_sort(decisions.begin(), decisions.end(),
+                     [](const RetentionDecision& a, const RetentionDecision& b) {
+                         return a.started_at != b.started_at ? a.started_at > b.started_at
+                                                             : a.name > b.name;
+                     });
     return decisions;
 }
 

@@ -79,6 +79,10 @@ std::string server_version(Connection& conn) {
     return conn.run("SHOW server_version").at(0, 0);
 }
 
+std::string system_identifier(Connection& conn) {
+    return conn.run("SELECT system_identifier::text FROM pg_control_system()").at(0, 0);
+}
+
 bool is_superuser(Connection& conn) {
     return conn.run("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").at(0, 0) == "t";
 }

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "pgtier/core/cluster.hpp"
 #include "pgtier/core/errors.hpp"
 #include "pgtier/core/naming.hpp"
 #include "pgtier/core/offsite_plan.hpp"
@@ -231,6 +232,32 @@ std::string offsite_metrics_text(const Repository& repo, TimePoint now) {
     return out;
 }
 
+namespace {
+
+// Another node uploading under the same prefix (docs/design.md, Cluster identity): plans and
+// retention keep the identities apart, but the operator should know.
+void warn_other_clusters(const Config& config, const std::vector<Manifest>& local,
+                         const std::vector<Manifest>& remote_published, const S3Store& remote,
+                         TimePoint now) {
+    std::string own = config.storage.cluster_name;
+    const Manifest* newest = nullptr;
+    for (const auto& m : local) {
+        if (!newest || m.started_at > newest->started_at) newest = &m;
+    }
+    if (newest && !cluster_identity(*newest).empty()) own = cluster_identity(*newest);
+    for (const auto& other : live_other_clusters(own, remote_published, now)) {
+        spdlog::warn(
+            "offsite: {} also holds the archives of another live cluster, {}: {} archive(s), the "
+            "newest started {}; this node is {}. Restore plans and retention keep the clusters "
+            "apart, but give each cluster its own prefix (a node that continues another's "
+            "history sets the same [storage] cluster_name)",
+            remote.describe(), describe_identity(other.identity), other.archives,
+            format_utc_seconds(other.newest), describe_identity(own));
+    }
+}
+
+}  // namespace
+
 OffsiteSyncResult sync_offsite(const Config& config, const Repository& repo, S3Store& remote,
                                TimePoint now, const std::atomic<bool>& stop, bool dry_run) {
     OffsiteSyncResult result;
@@ -248,7 +275,9 @@ OffsiteSyncResult sync_offsite(const Config& config, const Repository& repo, S3S
         const auto remote_entries = scan_store(remote);
         std::vector<RemoteFiles> files;
         for (const auto& e : remote_entries) files.push_back({e.tier, e.name, e.file_size});
-        plan = plan_offsite(local_published, published_manifests(remote_entries), files,
+        const auto remote_published = published_manifests(remote_entries);
+        warn_other_clusters(config, local_published, remote_published, remote, now);
+        plan = plan_offsite(local_published, remote_published, files,
                             offsite_retention(config.retention, config.offsite), now);
         sent.assign(plan->uploads.size(), false);
         for (std::size_t i = 0; i < plan->uploads.size(); ++i) {

@@ -10,9 +10,11 @@
 #include <sstream>
 #include <variant>
 
+#include "pgtier/core/cluster.hpp"
 #include "pgtier/core/cron.hpp"
 #include "pgtier/core/errors.hpp"
 #include "pgtier/core/offsite_plan.hpp"
+#include "pgtier/core/text.hpp"
 #include "pgtier/sys/clock.hpp"
 #include "pgtier/sys/files.hpp"
 #include "pgtier/sys/log.hpp"
@@ -84,6 +86,13 @@ const std::vector<KeySpec>& key_specs() {
          [](Config& c, const Value& v) { c.postgres.password_file = std::get<std::string>(v); }},
         {"storage", "dir", KeyType::string,
          [](Config& c, const Value& v) { c.storage.dir = non_empty(v); }},
+        {"storage", "cluster_name", KeyType::string,
+         [](Config& c, const Value& v) {
+             const auto& name = std::get<std::string>(v);  // "" = unset
+             if (const auto problem = name.empty() ? std::nullopt : cluster_name_problem(name))
+                 throw BadValue{"\"" + printable(name) + "\" " + *problem};
+             c.storage.cluster_name = name;
+         }},
         {"schedule", "timezone", KeyType::string,
          [](Config& c, const Value& v) { c.schedule.timezone = std::get<std::string>(v); }},
         {"schedule", "full", KeyType::string,

@@ -289,3 +289,17 @@ TEST_CASE("load_config: only a regular file of at most 1 MiB is a configuration 
     CHECK(load_config({link.string(), std::nullopt}, {}).storage.dir == "/x");
     std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("storage.cluster_name: a name that cannot be taken for a system identifier") {
+    CHECK(parse_config("", "defaults", {}).storage.cluster_name.empty());
+    CHECK(parse_config("[storage]\ncluster_name = \"\"\n", "x.toml", {})  // "" = unset
+              .storage.cluster_name.empty());
+    CHECK(
+        parse_config("[storage]\ncluster_name = \"prod-1\"\n", "x.toml", {}).storage.cluster_name ==
+        "prod-1");
+    CHECK(parse_config("", "x.toml", {{"PGTIER_STORAGE_CLUSTER_NAME", "phoenix"}})
+              .storage.cluster_name == "phoenix");
+    CHECK_THAT(error_of("[storage]\ncluster_name = \"7312\"\n"),
+               match::Contains("storage.cluster_name") && match::Contains("start with a letter"));
+    CHECK_THAT(error_of("[storage]\ncluster_name = \"a b\"\n"), match::Contains("only letters"));
+}

@@ -105,9 +105,12 @@ ExitCode restore_database(const Config& config, const Environment& env, const st
 ExitCode restore_full(const Config& config, const Environment& env, const std::string& archive,
                       bool replace, bool force_version = false, int jobs = 0);
 // `report` takes the result lines (the plan, "not restoring …", the summary): stdout for the
-// command, the log for the daemon's auto_restore.
+// command, the log for the daemon's auto_restore. `cluster`: the identity whose archives are
+// restored (--cluster; "-" for archives without one); default the newest full's
+// (core/cluster.hpp, choose_cluster).
 ExitCode restore_latest(const Config& config, const Environment& env, bool if_empty, bool replace,
                         bool dry_run, const std::function<void(const std::string&)>& report,
-                        bool force_version = false, int jobs = 0);
+                        bool force_version = false, int jobs = 0,
+                        const std::optional<std::string>& cluster = std::nullopt);
 
 }  // namespace pgtier::commands

@@ -40,6 +40,11 @@ struct Manifest {
     // Databases that were listed but dropped before their dump: not in this archive (nor in
     // its fingerprint). Absent from older manifests.
     std::vector<std::string> dropped;
+    // The cluster the archive came from (docs/design.md, Cluster identity): pg_control_system()'s
+    // system_identifier as decimal digits, and the configured [storage] cluster_name ("" when
+    // none). Both absent from manifests written before pgtier recorded them.
+    std::string system_identifier;
+    std::string cluster_name;
 
     const SectionEntry* find_database(const std::string& name) const;
     bool has_globals() const;

@@ -1,4 +1,6 @@
 #pragma once
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,6 +40,31 @@ RestorePlan plan_latest_restore(const std::vector<Manifest>& published);
 
 // The plan as the lines `restore plan` prints.
 std::vector<std::string> describe_plan(const RestorePlan& plan);
+
+// One archive a plan reads: where from, and how many of its bytes `restore latest` reads.
+struct PlanRead {
+    BackupType tier = BackupType::full;
+    std::string archive;
+    bool in_bucket = false;          // read from the bucket (the directory lacks it)
+    std::uint64_t archive_size = 0;  // compressed bytes of the whole archive
+    // The base is read whole (checked against its sidecar), then each section replayed from
+    // it; a section of another archive is read twice (checked, then replayed).
+    std::uint64_t read_bytes = 0;
+};
+struct PlanReads {
+    std::vector<PlanRead> archives;  // the base first, then by start time
+    std::uint64_t bucket_bytes = 0;  // read_bytes of those in the bucket
+};
+
+// Pure: the archives `plan` reads, from `published` (the manifests it was planned from);
+// `in_bucket` says which ones are read from the bucket.
+PlanReads plan_reads(const RestorePlan& plan, const std::vector<Manifest>& published,
+                     const std::function<bool(BackupType, const std::string&)>& in_bucket);
+
+// The lines of plan_reads: "  full/NAME: local (DIR), 1.2 MiB", "  …: bucket (URL), …", and
+// the total to download from the bucket.
+std::vector<std::string> describe_reads(const PlanReads& reads, const std::string& local,
+                                        const std::string& bucket);
 
 // Where a single-database restore takes its role definitions from.
 struct GlobalsChoice {

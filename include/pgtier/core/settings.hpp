@@ -21,6 +21,9 @@ struct PostgresConfig {
 
 struct StorageConfig {
     std::filesystem::path dir = "/backups";
+    // The identity recorded in each manifest instead of the server's system identifier, for a
+    // rebuilt node that continues the history ("" = the system identifier).
+    std::string cluster_name;
 };
 
 struct ScheduleConfig {

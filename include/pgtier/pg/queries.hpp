@@ -14,6 +14,9 @@ namespace pgtier::queries {
 // "15.18 (Debian 15.18-0+deb12u1)"-style text of SHOW server_version.
 std::string server_version(Connection& conn);
 
+// pg_control_system()'s system_identifier, in decimal: the identity initdb gave the cluster.
+std::string system_identifier(Connection& conn);
+
 bool is_superuser(Connection& conn);
 
 // The databases pg_dumpall would dump (datallowconn), template1 first then by name, with
