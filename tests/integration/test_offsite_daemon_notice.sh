@@ -59,10 +59,14 @@ grep -qE "warn.*offsite: .*stay pending for the next sync" "$WORK/incr.err" || f
 # the sync it starts fails, the gateway being still down. (It may also have noticed the .partial.)
 published_s=$(date -d "$(jq -r .finished_at "$I.json")" +%s.%N)
 noticed_after_publish() {
-    local t
-    while read -r t; do
-        awk -v a="$t" -v b="$published_s" 'BEGIN { exit !(a >= b) }' && { echo "$t"; return 0; }
-    done < <(grep 'offsite: the backup directory changed' "$L" | cut -d' ' -f1 | while read -r ts; do date -d "$ts" +%s.%N; done)
+    local ts t
+    while read -r ts _; do
+        t=$(date -d "$ts" +%s.%N)
+        if awk -v a="$t" -v b="$published_s" 'BEGIN { exit !(a >= b) }'; then
+            echo "$t"
+            return 0
+        fi
+    done < <(grep 'offsite: the backup directory changed' "$L" || true)
     return 1
 }
 wait_until 15 noticed_after_publish >/dev/null || { show_log "$L"; fail "the daemon did not notice the new archive within 15 s"; }
