@@ -43,6 +43,8 @@ expect_rc h1 1 "health right after a sync that failed with NoSuchBucket (max_lag
 health_out h1 | grep -E '^unhealthy: offsite: the last sync \([0-9T:-]+Z\) failed with an error a retry cannot mend: .*NoSuchBucket.*create the bucket "pgtier-prem", or correct the bucket name in offsite\.url; then run pgtier offsite sync$' >/dev/null \
     || fail_run h1 "health does not name NoSuchBucket and the fix"
 status_offsite st1 '.last_error_class == "permanent" and (.last_error_fix | startswith("create the bucket")) and .pending == 1'
+run_pgtier st1t --config "$CFG" status
+grep -qF '  it does not go away by itself: create the bucket "pgtier-prem"' "$WORK/st1t.out" || fail_run st1t "status does not show the fix under the last error"
 grep -Eq '^pgtier_offsite_last_sync_ok 0(\.0+)?$' "$B/.pgtier/metrics.prom" || fail "metrics.prom: last_sync_ok is not 0"
 pass "wrong bucket: backup exit 0 with the fix in its warning; health exit 1 at once: $(head -c 160 "$WORK/h1.out")…"
 

@@ -94,3 +94,19 @@ TEST_CASE("the error class round-trips through its text") {
     CHECK(offsite_error_class_from("transient") == OffsiteErrorClass::transient);
     CHECK(offsite_error_class_from("") == OffsiteErrorClass::transient);
 }
+
+TEST_CASE("health: a permanent error is a problem at once, a transient one is not") {
+    const auto at = parse_utc_iso("2026-12-05T07:15:02.5Z");
+    const auto problem = judge_offsite_error("HTTP 404 NoSuchBucket", OffsiteErrorClass::permanent,
+                                             "create the bucket \"b\"", at);
+    REQUIRE(problem);
+    CHECK(*problem ==
+          "offsite: the last sync (2026-12-05T07:15:02Z) failed with an error a retry cannot "
+          "mend: HTTP 404 NoSuchBucket; it does not go away by itself: create the bucket \"b\"");
+    CHECK_FALSE(judge_offsite_error("connection refused", OffsiteErrorClass::transient, "", at));
+    CHECK_FALSE(judge_offsite_error("", OffsiteErrorClass::permanent, "x", at));
+    // A state file from before the classification: no fix recorded.
+    const auto bare = judge_offsite_error("AccessDenied", OffsiteErrorClass::permanent, "", {});
+    REQUIRE(bare);
+    CHECK(bare->find("correct the [offsite] settings") != std::string::npos);
+}
