@@ -46,7 +46,8 @@ status_offsite st1 '.last_error_class == "permanent" and (.last_error_fix | star
 run_pgtier st1t --config "$CFG" status
 grep -qF '  it does not go away by itself: create the bucket "pgtier-prem"' "$WORK/st1t.out" || fail_run st1t "status does not show the fix under the last error"
 grep -Eq '^pgtier_offsite_last_sync_ok 0(\.0+)?$' "$B/.pgtier/metrics.prom" || fail "metrics.prom: last_sync_ok is not 0"
-pass "wrong bucket: backup exit 0 with the fix in its warning; health exit 1 at once: $(head -c 160 "$WORK/h1.out")…"
+pass "wrong bucket: backup exit 0 with the fix in its warning; health exit 1 at once:"
+sed 's/^/    /' "$WORK/h1.out"
 
 # ---- corrected: one sync, healthy again --------------------------------------------------------------
 offsite_toml "$B" >"$CFG"
@@ -119,6 +120,7 @@ expect_rc s6 0 "offsite sync with path_style back"
 bucket_matches_local
 run_pgtier h9 --config "$CFG" health
 expect_rc h9 0 "health after the sync"
-pass "no path_style: 'Could not resolve host: $BUCKET.127.0.0.1' with the hint to set offsite.path_style = true; health exit 1 at once; set back, healthy"
+pass "no path_style: 'Could not resolve host: $BUCKET.127.0.0.1' with the hint to set offsite.path_style = true; health exit 1 at once; set back, healthy; the sync said:"
+sed 's/^/    /' "$WORK/s5.err"
 
 pass "test_offsite_permanent in $(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')s"
