@@ -368,6 +368,9 @@ int main(int argc, char** argv) {
             if (*command.app) return static_cast<int>(command.run({config, env, overrides}));
         }
         return static_cast<int>(ExitCode::ok);
+    } catch (const VersionError& err) {
+        std::fprintf(stderr, "pgtier: version mismatch: %s\n", printable_lines(err.what()).c_str());
+        return static_cast<int>(ExitCode::usage);
     } catch (const ConfigError& err) {
         std::fprintf(stderr, "pgtier: configuration error: %s\n",
                      printable_lines(err.what()).c_str());

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "pgtier/commands/commands.hpp"
+#include "pgtier/core/offsite_error.hpp"
 #include "pgtier/core/text.hpp"
 #include "pgtier/storage/offsite_sync.hpp"
 #include "pgtier/storage/repository.hpp"
@@ -21,8 +22,11 @@ void sync_after_backup(const Config& config, const Environment& env, const Repos
         const auto store = open_offsite_store(config, env, &stop_requested());
         const auto result = sync_offsite(config, repo, *store, now_utc(), stop_requested());
         if (!result.error.empty()) {
-            spdlog::warn("offsite: {}; {} archive(s) stay pending for the next sync", result.error,
-                         result.pending.size());
+            spdlog::warn("offsite: {}; {} archive(s) stay pending for the next sync{}",
+                         result.error, result.pending.size(),
+                         result.error_class == OffsiteErrorClass::permanent
+                             ? permanent_error_note(result.fix)
+                             : "");
         } else {
             print_line("offsite: " + std::to_string(result.uploaded) + " uploaded to " +
                        store->describe() + ", " + std::to_string(result.pending.size()) +
@@ -42,6 +46,9 @@ ExitCode backup(const Config& config, const Environment& env, BackupType request
     install_signal_handlers();
     const BackupOutcome outcome = run_backup(config, env, repo, requested, force);
     print_line(backup_result_line(requested, outcome));
+    // stdout has the result; a failure is said on stderr too, where the log goes.
+    if (outcome.record.result == RunResult::failed)
+        spdlog::error("{} backup failed: {}", to_string(requested), outcome.record.detail);
     if (config.offsite.enabled() && !stop_requested().load()) sync_after_backup(config, env, repo);
     return outcome.retention_failed || !outcome.not_backed_up.empty() ? ExitCode::failure
                                                                       : ExitCode::ok;

@@ -43,7 +43,7 @@ struct ServerState {
 
 // The state fingerprint, taken before the dump starts (docs/design.md, Change detection).
 // First, once connected, pg_dump's major against the server's: a pg_dump that would refuse the
-// server is a ConfigError (exit 2) before any work.
+// server is a VersionError (exit 2) before any work.
 ServerState read_server_state(const ConnectionSettings& settings,
                               const std::string& pg_dump_version) {
     ServerState server;
@@ -52,7 +52,7 @@ ServerState read_server_state(const ConnectionSettings& settings,
         auto conn = connect_maintenance(settings);
         server.version = queries::server_version(*conn);
         if (const auto refusal = pg_dump_refusal(pg_dump_version, server.version))
-            throw ConfigError(*refusal);
+            throw VersionError(*refusal);
         if (!queries::is_superuser(*conn)) {
             throw Error("role " + settings.user +
                         " is not a superuser: pg_dumpall --globals-only and pg_dump of every "
@@ -283,16 +283,11 @@ BackupOutcome run_backup(const Config& config, const Environment& env, const Rep
     record.duration_seconds = std::chrono::duration<double>(now_utc() - started).count();
     record_run(repo, record);
 
-    if (record.result == RunResult::skipped) {
-        spdlog::info("{} skipped: {}", to_string(requested), record.detail);
-        return outcome;
-    }
-    if (record.result == RunResult::failed) {
-        // Databases were left out; the rest may be published. Retention waits for a run that
-        // backs up everything: older archives may hold those databases (under older names).
-        spdlog::error("{} backup failed: {}", to_string(requested), record.detail);
-        return outcome;
-    }
+    // The caller logs or prints the result (backup_result_line): once.
+    if (record.result == RunResult::skipped) return outcome;
+    // Databases were left out; the rest may be published. Retention waits for a run that backs
+    // up everything: older archives may hold those databases (under older names).
+    if (record.result == RunResult::failed) return outcome;
     spdlog::info("{} published in {:.1f} s: {}", record.archive, record.duration_seconds,
                  record.detail);
     // Retention runs after every successful backup (docs/design.md, Retention). A failure here

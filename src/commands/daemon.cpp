@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pgtier/commands/commands.hpp"
@@ -106,9 +107,31 @@ bool sleep_until(TimePoint until, HeartbeatWriter& heartbeat) {
     return true;
 }
 
+// The modification times of the tier folders, as one text: publishing an archive (a one-shot
+// `pgtier backup` beside the daemon, a fetch) or deleting one changes its folder's. A folder
+// that cannot be read counts as "-" (the sync says why).
+std::string tier_folders_stamp(const fs::path& dir) {
+    std::string stamp;
+    for (auto tier : {BackupType::full, BackupType::differential, BackupType::incremental}) {
+        struct stat st = {};
+        if (::lstat((dir / std::string(to_string(tier))).c_str(), &st) == 0) {
+            stamp += std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+        } else {
+            stamp += "-";
+        }
+        stamp += " ";
+    }
+    return stamp;
+}
+
+// How often the uploader looks at the tier folders' modification times (three stat calls).
+constexpr auto folder_poll_interval = 2s;
+
 // Uploads to the bucket in the background (docs/design.md, Offsite copies), so that backups
 // never wait for the network: a sync at start, after every backup and every hour, retried with
-// back-off (5 s doubling to 5 min) while something stays pending or a sync fails. Pending
+// back-off (5 s doubling to 5 min) while something stays pending or a sync fails. Between
+// passes it polls the tier folders' modification times every 2 s, and a change (an archive a
+// one-shot backup published, whose own upload may have failed) starts a pass at once. Pending
 // uploads are derived from the listings at each pass: nothing is queued in memory.
 class OffsiteUploader {
   public:
@@ -139,22 +162,22 @@ class OffsiteUploader {
     void run() {
         std::chrono::seconds delay = 0s;
         int failures = 0;
+        std::string stamp;
         for (;;) {
-            {
-                std::unique_lock<std::mutex> lock(mutex_);
-                wake_up_.wait_for(lock, delay, [this] { return quit_ || woken_; });
-                if (quit_) return;
-                woken_ = false;
-            }
+            if (!wait(delay, stamp)) return;
             bool done = false;
+            stamp = tier_folders_stamp(config_.storage.dir);  // a change from here on is seen
             try {
                 const Repository repo(config_.storage.dir);
                 const auto store = open_offsite_store(config_, env_, &cancel_);
                 const auto result = sync_offsite(config_, repo, *store, now_utc(), cancel_);
                 done = result.ok();
                 if (!result.error.empty() && !cancel_.load()) {
-                    spdlog::warn("offsite: {}; {} archive(s) pending, retrying", result.error,
-                                 result.pending.size());
+                    spdlog::warn("offsite: {}; {} archive(s) pending, retrying{}", result.error,
+                                 result.pending.size(),
+                                 result.error_class == OffsiteErrorClass::permanent
+                                     ? permanent_error_note(result.fix)
+                                     : "");
                 }
             } catch (const std::exception& err) {
                 spdlog::warn("offsite: {}; retrying", one_line(err.what()));
@@ -162,6 +185,31 @@ class OffsiteUploader {
             failures = done ? 0 : std::min(failures + 1, 7);
             delay = done ? 3600s : std::chrono::seconds(5 << (failures - 1));  // 5 s .. 320 s
         }
+    }
+
+    // Waits up to `delay` for a wake(), or for the tier folders to change from `stamp`. False
+    // when the uploader is to quit.
+    bool wait(std::chrono::seconds delay, const std::string& stamp) {
+        const auto until = std::chrono::steady_clock::now() + delay;
+        std::unique_lock<std::mutex> lock(mutex_);
+        for (;;) {
+            const auto step =
+                std::min(until, std::chrono::steady_clock::now() + folder_poll_interval);
+            if (wake_up_.wait_until(lock, step, [this] { return quit_ || woken_; })) break;
+            if (std::chrono::steady_clock::now() >= until) break;
+            lock.unlock();
+            const bool changed = tier_folders_stamp(config_.storage.dir) != stamp;
+            lock.lock();
+            if (changed) {
+                spdlog::info(
+                    "offsite: the backup directory changed (an archive published or "
+                    "deleted): syncing");
+                break;
+            }
+        }
+        if (quit_) return false;
+        woken_ = false;
+        return true;
     }
 
     const Config config_;
@@ -242,7 +290,7 @@ void schedule_retry(DaemonState& state, BackupType tier, int failures) {
     if (const auto at = retry_time(state.schedules, tier, failures, now_utc(),
                                    state.config.daemon.retry_delays)) {
         state.retries[tier] = {failures, *at};
-        spdlog::info("{} backup: retry {} at {}", name, failures, format_local_iso(*at));
+        spdlog::info("{} backup: retry {} at {}", name, failures, format_utc_seconds(*at));
     } else {
         state.retries.erase(tier);
         spdlog::info("{} backup: no retry before its next scheduled run", name);
@@ -276,7 +324,12 @@ void run_tier(DaemonState& state, BackupType tier, const std::string& why, int r
         repo.ensure_layout();
         const BackupOutcome outcome =
             run_backup(state.config, state.env, repo, tier, Force::no, retry);
-        spdlog::info("{}", backup_result_line(tier, outcome));
+        // The one line of the run's result (run_backup logs none).
+        if (outcome.record.result == RunResult::failed) {
+            spdlog::error("{}", backup_result_line(tier, outcome));
+        } else {
+            spdlog::info("{}", backup_result_line(tier, outcome));
+        }
         // A database left out (its name) fails the run (health says so) but gets no retry:
         // only renaming it helps, and each retry would take the rest again.
         ok = true;
@@ -419,7 +472,7 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
             const auto& [tier, pending] = *retry;
             const std::string what = "retry " + std::to_string(pending.failures) + " of the " +
                                      std::string(to_string(tier)) + " backup";
-            heartbeat.set_activity("waiting for " + what + " at " + format_local_iso(pending.at),
+            heartbeat.set_activity("waiting for " + what + " at " + format_utc_seconds(pending.at),
                                    true);
             if (!sleep_until(pending.at, heartbeat)) continue;
             run_tier(state, tier, what + " after a failed run", pending.failures);
@@ -432,9 +485,9 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
             sleep_until(TimePoint::max(), heartbeat);
             continue;
         }
-        spdlog::debug("next: {} at {}", to_string(due->tier), format_local_iso(due->at));
+        spdlog::debug("next: {} at {}", to_string(due->tier), format_utc_seconds(due->at));
         heartbeat.set_activity("waiting for the next run: " + std::string(to_string(due->tier)) +
-                                   " at " + format_local_iso(due->at),
+                                   " at " + format_utc_seconds(due->at),
                                true);
         if (!sleep_until(due->at, heartbeat)) continue;
         for (auto covered : due->covered) {

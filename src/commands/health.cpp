@@ -4,6 +4,7 @@
 
 #include "pgtier/commands/commands.hpp"
 #include "pgtier/core/health.hpp"
+#include "pgtier/core/offsite_error.hpp"
 #include "pgtier/core/offsite_plan.hpp"
 #include "pgtier/core/scheduler.hpp"
 #include "pgtier/storage/offsite_sync.hpp"
@@ -27,11 +28,15 @@ ExitCode health(const Config& config) {
         h.running_since = s.running_since;
     }
     const auto published = repo.published_manifests();
-    auto problems = judge_health(tiers_health, published, schedules, now, format_local_iso);
+    auto problems = judge_health(tiers_health, published, schedules, now, format_utc_seconds);
     if (config.offsite.enabled()) {
         const auto view = read_offsite_view(repo);
-        if (auto lag = judge_offsite_lag(view.pending, config.offsite.max_lag_seconds, now,
-                                         view.state.last_error))
+        const auto& st = view.state;
+        if (auto broken = judge_offsite_error(st.last_error, st.last_error_class, st.last_error_fix,
+                                              st.last_error_at))
+            problems.push_back(*broken);
+        else if (auto lag = judge_offsite_lag(view.pending, config.offsite.max_lag_seconds, now,
+                                              view.state.last_error))
             problems.push_back(*lag);
     }
     if (problems.empty()) {

@@ -39,8 +39,7 @@ void print_last_runs(const Repository& repo) {
     if (runs.empty()) return;
     std::printf("\nlast run of each tier:\n");
     for (const auto& [tier, run] : runs) {
-        std::string when = format_utc_iso(run.started_at).substr(0, 19);
-        when[10] = ' ';
+        const std::string when = format_utc_seconds(run.started_at);
         std::printf("  %-13s %-20s %-9s %s\n", std::string(to_string(tier)).c_str(), when.c_str(),
                     std::string(to_string(run.result)).c_str(),
                     run.result == RunResult::published ? run.archive.c_str() : run.detail.c_str());
@@ -100,13 +99,12 @@ ExitCode list(const Config& config, const Environment& env, OutputFormat format,
         if (!remote) print_last_runs(repo);
         return ExitCode::ok;
     }
-    std::printf("%-13s %-20s %10s  %-30s %-20s %-9s %s\n", "TYPE", "STARTED (UTC)", "SIZE",
-                "CONTENTS", "CLUSTER", "STATE", "ARCHIVE");
+    std::printf("%-13s %-20s %10s  %-30s %-20s %-9s %s\n", "TYPE", "STARTED", "SIZE", "CONTENTS",
+                "CLUSTER", "STATE", "ARCHIVE");
     for (const auto& e : entries) {
         std::string started = "-", contents = "-", cluster = "-";
         if (e.manifest) {
-            started = format_utc_iso(e.manifest->started_at).substr(0, 19);
-            started[10] = ' ';
+            started = format_utc_seconds(e.manifest->started_at);
             const auto names = database_names(*e.manifest);
             contents =
                 std::to_string(names.size()) + (names.size() == 1 ? " database" : " databases");

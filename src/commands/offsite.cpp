@@ -4,6 +4,7 @@
 #include "pgtier/archive/sha256.hpp"
 #include "pgtier/commands/commands.hpp"
 #include "pgtier/core/naming.hpp"
+#include "pgtier/core/offsite_error.hpp"
 #include "pgtier/core/text.hpp"
 #include "pgtier/storage/offsite_sync.hpp"
 #include "pgtier/sys/log.hpp"
@@ -22,7 +23,10 @@ ExitCode offsite_sync(const Config& config, const Environment& env, bool dry_run
                 human_size(result.uploaded_bytes).c_str(), result.deleted, result.pending.size(),
                 human_size(result.pending_bytes).c_str(), dry_run ? "; dry run, nothing sent" : "");
     if (!result.error.empty()) {
-        std::fprintf(stderr, "pgtier: offsite sync stopped: %s\n", result.error.c_str());
+        std::fprintf(stderr, "pgtier: offsite sync stopped: %s%s\n", result.error.c_str(),
+                     result.error_class == OffsiteErrorClass::permanent
+                         ? permanent_error_note(result.fix).c_str()
+                         : "");
         return ExitCode::failure;
     }
     return result.pending.empty() || dry_run ? ExitCode::ok : ExitCode::failure;

@@ -55,6 +55,7 @@ ExitCode prune(const Config& config, const Environment& env, bool dry_run,
     if (remote) {
         // The bucket's own retention ([offsite] day counts, else the local ones); objects
         // that are not complete pgtier archives are never decided, so never deleted.
+        std::printf("%s\n", describe_offsite_retention(config.retention, config.offsite).c_str());
         const auto store = open_offsite_store(config, env);
         if (!dry_run) finish_interrupted_deletions(*store);
         decisions = plan_retention(published_manifests(scan_store(*store)),
@@ -86,7 +87,7 @@ ExitCode prune(const Config& config, const Environment& env, bool dry_run,
         }
     }
     std::printf("%zu archives at %s: %zu kept, %zu %s (%s)%s\n", decisions.size(),
-                format_utc_iso(now).c_str(), decisions.size() - deleted, deleted,
+                format_utc_seconds(now).c_str(), decisions.size() - deleted, deleted,
                 dry_run ? "to delete" : "deleted", human_size(freed).c_str(),
                 dry_run ? "; dry run, nothing deleted" : "");
     return ExitCode::ok;

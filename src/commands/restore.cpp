@@ -557,7 +557,7 @@ int restore_jobs(int requested) {
     return requested > 0 ? requested : default_jobs(std::thread::hardware_concurrency());
 }
 
-// An archive dumped from a newer major than the target server's is refused (ConfigError, before
+// An archive dumped from a newer major than the target server's is refused (VersionError, before
 // anything changes) unless forced, and then it is a warning.
 void check_restore_versions(Restorer& restorer, const std::vector<const Manifest*>& archives,
                             bool force_version) {
@@ -566,7 +566,7 @@ void check_restore_versions(Restorer& restorer, const std::vector<const Manifest
         const std::string name = std::string(to_string(m->type)) + "/" + m->name;
         const auto refusal = restore_version_refusal(name, m->server_version, target);
         if (!refusal) continue;
-        if (!force_version) throw ConfigError(*refusal);
+        if (!force_version) throw VersionError(*refusal);
         spdlog::warn("--force-version: restoring {} (dumped from PostgreSQL {}) into PostgreSQL {}",
                      name, version_number(m->server_version), version_number(target));
     }
@@ -639,7 +639,7 @@ ExitCode restore_list_databases(const Config& config, const Environment& env,
         return ExitCode::ok;
     }
     std::printf("%s (%s, %s)\n", archive.name().c_str(), std::string(to_string(m.type)).c_str(),
-                format_utc_iso(m.started_at).c_str());
+                format_utc_seconds(m.started_at).c_str());
     std::printf("%-32s %12s %12s\n", "DATABASE", "SQL", "COMPRESSED");
     for (const auto& s : m.sections) {
         const std::string name =

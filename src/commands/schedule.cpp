@@ -35,10 +35,10 @@ ExitCode schedule(const std::string& expression, const std::optional<std::string
         const auto next = next_fire(cron, at);
         if (!next) {
             std::fprintf(stderr, "pgtier: '%s' does not fire within eight years after %s\n",
-                         expression.c_str(), format_utc_iso(at).c_str());
+                         expression.c_str(), format_utc_seconds(at).c_str());
             return ExitCode::failure;
         }
-        std::printf("%s\n", format_local_iso(*next).c_str());
+        std::printf("%s\n", format_utc_seconds(*next).c_str());
         at = *next;
     }
     return ExitCode::ok;

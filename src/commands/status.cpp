@@ -5,6 +5,7 @@
 #include "pgtier/commands/commands.hpp"
 #include "pgtier/core/cron.hpp"
 #include "pgtier/core/health.hpp"
+#include "pgtier/core/offsite_error.hpp"
 #include "pgtier/core/offsite_plan.hpp"
 #include "pgtier/core/scheduler.hpp"
 #include "pgtier/core/text.hpp"
@@ -47,7 +48,7 @@ ExitCode status(const Config& config, OutputFormat format) {
             const auto next = next_fire_of(schedules, tier, now);
             out["tiers"][std::string(to_string(tier))] = {
                 {"schedule", schedules.of(tier).text},
-                {"next_run", next ? nlohmann::json(format_local_iso(*next)) : nullptr},
+                {"next_run", next ? nlohmann::json(format_utc_seconds(*next)) : nullptr},
                 {"last_run", record_json(s.last_run)},
                 {"last_success", record_json(s.last_success)},
                 {"runs", s.runs},
@@ -82,25 +83,29 @@ ExitCode status(const Config& config, OutputFormat format) {
                 {"last_attempt_at", when(st.last_attempt_at)},
                 {"last_success_at", when(st.last_success_at)},
                 {"last_error", st.last_error},
-                {"last_error_at", when(st.last_error_at)}};
+                {"last_error_at", when(st.last_error_at)},
+                {"last_error_class", st.last_error.empty() ? nlohmann::json(nullptr)
+                                                           : nlohmann::json(std::string(
+                                                                 to_string(st.last_error_class)))},
+                {"last_error_fix", st.last_error_fix}};
         }
         std::printf("%s\n", out.dump(2).c_str());
         return ExitCode::ok;
     }
-    std::printf("%-13s %-21s %-11s %-9s %-10s %-26s %s\n", "TIER", "LAST RUN (UTC)", "RESULT",
-                "DURATION", "SIZE", "NEXT RUN", "SCHEDULE");
+    std::printf("%-13s %-21s %-11s %-9s %-10s %-21s %s\n", "TIER", "LAST RUN", "RESULT", "DURATION",
+                "SIZE", "NEXT RUN", "SCHEDULE");
     for (auto tier : tiers) {
         const auto found = status.find(tier);
         const auto next = next_fire_of(schedules, tier, now);
-        const std::string next_text = next ? format_local_iso(*next) : "never";
+        const std::string next_text = next ? format_utc_seconds(*next) : "never";
         if (found == status.end() || !found->second.last_run) {
-            std::printf("%-13s %-21s %-11s %-9s %-10s %-26s %s\n",
+            std::printf("%-13s %-21s %-11s %-9s %-10s %-21s %s\n",
                         std::string(to_string(tier)).c_str(), "-", "never run", "-", "-",
                         next_text.c_str(), schedules.of(tier).text.c_str());
             continue;
         }
         const RunRecord& r = *found->second.last_run;
-        std::printf("%-13s %-21s %-11s %-9s %-10s %-26s %s\n", std::string(to_string(tier)).c_str(),
+        std::printf("%-13s %-21s %-11s %-9s %-10s %-21s %s\n", std::string(to_string(tier)).c_str(),
                     format_utc_seconds(r.started_at).c_str(),
                     std::string(to_string(r.result)).c_str(),
                     duration_text(r.duration_seconds).c_str(),
@@ -130,6 +135,11 @@ ExitCode status(const Config& config, OutputFormat format) {
             std::printf("  last error (%s): %s\n",
                         st.last_error_at ? format_utc_seconds(*st.last_error_at).c_str() : "?",
                         st.last_error.c_str());
+            if (st.last_error_class == OffsiteErrorClass::permanent) {
+                std::printf("  it does not go away by itself: %s\n",
+                            st.last_error_fix.empty() ? "correct the [offsite] settings"
+                                                      : st.last_error_fix.c_str());
+            }
         }
     }
     return ExitCode::ok;

@@ -16,7 +16,7 @@ constexpr BackupType tiers_in_order[] = {BackupType::full, BackupType::different
 std::vector<std::string> judge_health(const std::map<BackupType, TierHealth>& tiers,
                                       const std::vector<Manifest>& published,
                                       const TierSchedules& schedules, TimePoint now,
-                                      const std::function<std::string(TimePoint)>& format_local) {
+                                      const std::function<std::string(TimePoint)>& format_time) {
     // The newest success of a tier or of a bigger one that covers it (a full is also a
     // differential and an incremental); published archives count too.
     std::map<BackupType, TimePoint> newest_success;
@@ -58,7 +58,7 @@ std::vector<std::string> judge_health(const std::map<BackupType, TierHealth>& ti
             std::chrono::hours(1));
         if (now > *due + grace) {
             const double age = std::chrono::duration<double>(now - success->second).count();
-            problems.push_back("the " + name + " run due at " + format_local(*due) +
+            problems.push_back("the " + name + " run due at " + format_time(*due) +
                                " has not succeeded (the newest success started " +
                                duration_text(age) + " ago; grace " +
                                duration_text(static_cast<double>(grace.count())) + ")");

@@ -101,6 +101,19 @@ RetentionConfig offsite_retention(const RetentionConfig& local, const OffsiteCon
     return policy;
 }
 
+std::string describe_offsite_retention(const RetentionConfig& local, const OffsiteConfig& offsite) {
+    const auto item = [](const char* key, const std::optional<int>& remote, int fallback) {
+        return std::string(key) + " " + std::to_string(remote ? *remote : fallback) +
+               (remote ? " ([offsite])" : " ([retention])");
+    };
+    return "remote retention: " +
+           item("incremental_days", offsite.incremental_days, local.incremental_days) + ", " +
+           item("differential_days", offsite.differential_days, local.differential_days) + ", " +
+           item("full_days", offsite.full_days, local.full_days) + ", " +
+           item("min_full", offsite.min_full, local.min_full) + ", keep_monthly_full " +
+           std::to_string(local.keep_monthly_full) + " ([retention])";
+}
+
 OffsitePlan plan_offsite(const std::vector<Manifest>& local,
                          const std::vector<Manifest>& remote_published,
                          const std::vector<RemoteFiles>& remote_files,

@@ -76,7 +76,7 @@ std::vector<std::string> describe_plan(const RestorePlan& plan) {
         return std::string(to_string(s.tier)) + "/" + s.archive;
     };
     lines.push_back("base: " + std::string(to_string(plan.base_tier)) + "/" + plan.base +
-                    "; state as of " + format_utc_iso(plan.state_at));
+                    "; state as of " + format_utc_seconds(plan.state_at));
     lines.push_back("  globals from " + from(plan.globals));
     for (const auto& db : plan.databases) {
         lines.push_back("  database \"" + printable(db.database) + "\" from " + from(db.source));

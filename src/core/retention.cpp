@@ -110,7 +110,7 @@ std::vector<RetentionDecision> plan_one_cluster(const std::vector<Manifest>& pub
         if (counted_full) ++fulls_seen;
 
         if (m->started_at > now) {
-            d.reason = "dated in the future (" + format_utc_iso(m->started_at) + "): kept";
+            d.reason = "dated in the future (" + format_utc_seconds(m->started_at) + "): kept";
         } else if (newest_of_tier) {
             d.reason = "newest " + std::string(to_string(m->type)) + ": always kept";
         } else if (chain.count(m->name)) {

@@ -55,7 +55,7 @@ BackupPlan plan_backup(BackupType requested, Force force, const Fingerprint& cur
             plan.type = requested;
             plan.skip = true;
             plan.reason = "nothing changed since full " + base.name + " (" +
-                          format_utc_iso(base.started_at) + ")";
+                          format_utc_seconds(base.started_at) + ")";
             return plan;
         }
         return everything(requested, current, "cluster changed since full " + base.name);
@@ -100,7 +100,7 @@ BackupPlan plan_backup(BackupType requested, Force force, const Fingerprint& cur
         plan.skip = true;
         const Manifest& newest = *archives.front();
         plan.reason = "nothing changed since " + std::string(to_string(newest.type)) + " " +
-                      newest.name + " (" + format_utc_iso(newest.started_at) + ")";
+                      newest.name + " (" + format_utc_seconds(newest.started_at) + ")";
         return plan;
     }
     plan.reason = "changed: " + join(reasons);

@@ -37,6 +37,10 @@ void write_state(const Repository& repo, const OffsiteState& state) {
     put("last_success_at", state.last_success_at);
     put("last_error_at", state.last_error_at);
     j["last_error"] = state.last_error;
+    if (!state.last_error.empty()) {
+        j["last_error_class"] = std::string(to_string(state.last_error_class));
+        j["last_error_fix"] = state.last_error_fix;
+    }
     try {
         repo.write_state_file(state_file, j.dump(2) + "\n");
     } catch (const Error& err) {
@@ -189,6 +193,10 @@ OffsiteState read_offsite_state(const Repository& repo) {
     state.last_error_at = time_field(j, "last_error_at");
     if (j.contains("last_error") && j["last_error"].is_string())
         state.last_error = j["last_error"].get<std::string>();
+    if (j.contains("last_error_class") && j["last_error_class"].is_string())
+        state.last_error_class = offsite_error_class_from(j["last_error_class"].get<std::string>());
+    if (j.contains("last_error_fix") && j["last_error_fix"].is_string())
+        state.last_error_fix = j["last_error_fix"].get<std::string>();
     return state;
 }
 
@@ -313,6 +321,15 @@ OffsiteSyncResult sync_offsite(const Config& config, const Repository& repo, S3S
             remove_remote_archive(remote, d.tier, d.name);
             ++result.deleted;
         }
+    } catch (const S3Error& err) {
+        result.error = one_line(err.what());
+        if (!stop.load()) {
+            const S3Location& at = remote.client().location();
+            auto judged = classify_offsite_error(
+                err.failure(), OffsiteTarget{at.endpoint, at.bucket, at.path_style});
+            result.error_class = judged.kind;
+            result.fix = std::move(judged.fix);
+        }
     } catch (const Error& err) {
         result.error = one_line(err.what());
     }
@@ -333,10 +350,14 @@ OffsiteSyncResult sync_offsite(const Config& config, const Repository& repo, S3S
             synced_through_after(local_published, result.pending, state.synced_through);
     if (result.error.empty()) {
         state.last_error.clear();
+        state.last_error_class = OffsiteErrorClass::transient;
+        state.last_error_fix.clear();
         if (result.pending.empty()) state.last_success_at = now;
     } else {
         state.last_error = result.error;
         state.last_error_at = now;
+        state.last_error_class = result.error_class;
+        state.last_error_fix = result.fix;
     }
     write_state(repo, state);
     refresh_metrics(repo);

@@ -150,11 +150,11 @@ std::optional<RunRecord> record_interrupted_run(const Repository& repo, TimePoin
     record.detail =
         "its process ended during the run (killed, crashed or the machine stopped; "
         "found at " +
-        format_utc_iso(now) + "); the partial archive was removed";
+        format_utc_seconds(now) + "); the partial archive was removed";
     spdlog::warn(
         "the {} run started at {} was interrupted (its process ended during the run): "
         "recorded as its last run",
-        to_string(*tier), format_utc_iso(*started));
+        to_string(*tier), format_utc_seconds(*started));
     record_run(repo, record);
     return record;
 }

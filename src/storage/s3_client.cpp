@@ -53,6 +53,33 @@ bool retryable_curl_error(CURLcode code) {
     return std::find(std::begin(transient), std::end(transient), code) != std::end(transient);
 }
 
+TransportFailure transport_failure(CURLcode code) {
+    switch (code) {
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY:
+            return TransportFailure::resolve_host;
+        case CURLE_COULDNT_CONNECT:
+            return TransportFailure::connect;
+        case CURLE_OPERATION_TIMEDOUT:
+            return TransportFailure::timeout;
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_CIPHER:
+        case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_ENGINE_NOTFOUND:
+        case CURLE_SSL_ENGINE_SETFAILED:
+        case CURLE_SSL_ISSUER_ERROR:
+        case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        case CURLE_SSL_INVALIDCERTSTATUS:
+        case CURLE_SSL_CRL_BADFILE:
+        case CURLE_USE_SSL_FAILED:
+            return TransportFailure::tls;
+        default:
+            return TransportFailure::other;
+    }
+}
+
 // SHA-256 of the bytes a file upload sends, part after part, in the order they go out. libcurl
 // may rewind a body to send it again (a redirect or an auth round trip): the hash then returns
 // to where that body began, so it covers exactly the bytes of the attempt that succeeded.
@@ -232,9 +259,10 @@ struct S3Client::Impl {
     }
 
     [[noreturn]] void fail(const Request& request, const std::string& detail, long status = 0,
-                           std::string code = "", bool retryable = false) const {
+                           std::string code = "", bool retryable = false,
+                           TransportFailure transport = TransportFailure::none) const {
         throw S3Error(location.describe() + ": " + request.what + ": " + detail, status,
-                      std::move(code), retryable);
+                      std::move(code), retryable, transport);
     }
 
     [[noreturn]] void fail_http(const Request& request, const Reply& reply) const {
@@ -358,7 +386,9 @@ struct S3Client::Impl {
             if (rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_PEER_FAILED_VERIFICATION) {
                 detail += "; check the endpoint's scheme (http/https) and the CA file";
             }
-            fail(request, detail, 0, "", retryable_curl_error(rc));
+            // A cancelled transfer is no failure of the network.
+            fail(request, detail, 0, "", retryable_curl_error(rc),
+                 rc == CURLE_ABORTED_BY_CALLBACK ? TransportFailure::none : transport_failure(rc));
         }
         curl_off_t length = 0;
         curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);

@@ -27,7 +27,8 @@ void init_logging(const std::string& level, LogTarget target) {
     spdlog::drop("pgtier");  // called again by the daemon (stdout) and on SIGHUP
     auto logger = target == LogTarget::standard_output ? spdlog::stdout_logger_mt("pgtier")
                                                        : spdlog::stderr_logger_mt("pgtier");
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
+    // UTC with Z, as every time pgtier prints (milliseconds: a log orders events closely).
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
     logger->set_level(spdlog::level::from_str(is_valid_log_level(level) ? level : "info"));
     logger->flush_on(spdlog::level::trace);
     spdlog::set_default_logger(logger);

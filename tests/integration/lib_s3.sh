@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # S3 helpers for integration tests: a throwaway one-node Ceph cluster (one monitor, one memstore
 # OSD, one RADOS Gateway) on loopback, everything under $WORK/ceph, no authentication between
-# the daemons (facts and measurements: shared/notes/ceph-rgw.md). Source it after lib.sh.
+# the daemons. Source it after lib.sh.
 #
 #   s3_start              start the cluster and create an S3 user; exports S3_ENDPOINT,
 #                         S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION, and S3_TLS_ENDPOINT (the same

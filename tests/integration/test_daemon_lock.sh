@@ -42,7 +42,7 @@ manual_done() {
 # ---- a scheduled run waits for the lock; SIGTERM during the wait ---------------------------------------
 start_daemon d1 --config "$CFG"
 L="$WORK/d1.log"
-wait_log "$L" 'incremental skipped' 1 15 || { show_log "$L"; fail "no first scheduled incremental"; }
+wait_log "$L" 'incremental: skipped' 1 15 || { show_log "$L"; fail "no first scheduled incremental"; }
 manual_full m2
 wait_log "$L" 'waiting for lock' 1 6 || { show_log "$L"; fail "the daemon's next run did not wait for the manual full's lock (more data: LOCK_ROWS)"; }
 kill -0 "$MPID" 2>/dev/null || fail "the manual full ended before the daemon's run waited (more data: LOCK_ROWS)"

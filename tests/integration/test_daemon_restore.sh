@@ -98,7 +98,7 @@ pass "corrupt base: auto_restore fails, exit 1, nothing backed up"
 # log_records FILE — soft check: every line of a daemon log is a "TIME LEVEL message" record
 log_records() {
     local raw
-    raw=$(grep -Ev '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+[+-][0-9:]+ (trace|debug|info|warning|error|critical) ' "$1" || true)
+    raw=$(grep -Ev '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z (trace|debug|info|warning|error|critical) ' "$1" || true)
     [ -z "$raw" ] || soft_fail "$(basename "$1"): lines that are not log records, e.g. '$(printf '%s\n' "$raw" | head -n1 | cut -c1-120)'"
 }
 work_dbs() { psql_q -d postgres -c "SELECT string_agg(datname, ' ') FROM pg_database WHERE datname LIKE 'pgtier_restore%'"; }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue 4, `pgtier schedule EXPR [--timezone TZ] [--from ISO] [--count N]`: the fire times the
-# daemon will use, with the local offset; across DST a missing local time runs at the first instant
+# daemon will use, computed in the zone and printed in UTC (ISO 8601 with Z, as every time pgtier
+# prints); across DST a missing local time runs at the first instant
 # after it and a repeated one runs once; a bad expression, zone or time exits 2 naming the problem.
 # No database needed.
 . "$(dirname "$0")/lib.sh"
@@ -20,46 +21,46 @@ expect_fires() {
     }
 }
 
-# the issue's example: 02:30 does not exist on 2026-03-29 in Berlin -> 03:00 (+02:00)
-expect_fires berlin-spring $'2026-03-29T03:00:00+02:00\n2026-03-30T02:30:00+02:00' \
+# the issue's example: 02:30 does not exist on 2026-03-29 in Berlin -> 03:00 (+02:00), 01:00Z
+expect_fires berlin-spring $'2026-03-29T01:00:00Z\n2026-03-30T00:30:00Z' \
     '30 2 * * *' --timezone Europe/Berlin --from 2026-03-28T12:00:00Z --count 2
 # 02:30 occurs twice on 2026-10-25: once
-expect_fires berlin-autumn $'2026-10-25T02:30:00+02:00\n2026-10-26T02:30:00+01:00' \
+expect_fires berlin-autumn $'2026-10-25T00:30:00Z\n2026-10-26T01:30:00Z' \
     '30 2 * * *' --timezone Europe/Berlin --from 2026-10-24T12:00:00Z --count 2
 # both missing times of 02:xx collapse into one run at 03:00
-expect_fires berlin-spring-2 $'2026-03-29T03:00:00+02:00\n2026-03-30T02:00:00+02:00\n2026-03-30T02:30:00+02:00' \
+expect_fires berlin-spring-2 $'2026-03-29T01:00:00Z\n2026-03-30T00:00:00Z\n2026-03-30T00:30:00Z' \
     '*/30 2 * * *' --timezone Europe/Berlin --from 2026-03-28T12:00:00Z --count 3
 pass "DST in Europe/Berlin: missing 02:30 -> 03:00 once, repeated 02:30 once"
 
-expect_fires secs $'2026-01-01T00:00:03+00:00\n2026-01-01T00:00:06+00:00\n2026-01-01T00:00:09+00:00' \
+expect_fires secs $'2026-01-01T00:00:03Z\n2026-01-01T00:00:06Z\n2026-01-01T00:00:09Z' \
     '*/3 * * * * *' --timezone UTC --from 2026-01-01T00:00:00Z --count 3
-expect_fires secs-list $'2026-01-01T00:00:01+00:00\n2026-01-01T00:00:04+00:00\n2026-01-01T00:00:07+00:00' \
+expect_fires secs-list $'2026-01-01T00:00:01Z\n2026-01-01T00:00:04Z\n2026-01-01T00:00:07Z' \
     '1-59/3 * * * * *' --timezone UTC --from 2026-01-01T00:00:00Z --count 3
-expect_fires after-exact '2026-01-02T03:00:00+00:00' '0 3 * * *' --timezone UTC --from 2026-01-01T03:00:00Z --count 1
-expect_fires frac '2026-01-01T03:00:00+00:00' '0 3 * * *' --timezone UTC --from 2026-01-01T02:59:59.5Z --count 1
+expect_fires after-exact '2026-01-02T03:00:00Z' '0 3 * * *' --timezone UTC --from 2026-01-01T03:00:00Z --count 1
+expect_fires frac '2026-01-01T03:00:00Z' '0 3 * * *' --timezone UTC --from 2026-01-01T02:59:59.5Z --count 1
 pass "seconds field, and 'after' is strict"
 
-expect_fires sunday7 $'2026-01-04T03:00:00+00:00\n2026-01-11T03:00:00+00:00' '0 3 * * 7' --timezone UTC --from 2026-01-01T00:00:00Z --count 2
-expect_fires sunname $'2026-01-04T03:00:00+00:00\n2026-01-11T03:00:00+00:00' '0 3 * * sun' --timezone UTC --from 2026-01-01T00:00:00Z --count 2
-expect_fires weekly $'2026-01-04T00:00:00+00:00\n2026-01-11T00:00:00+00:00' '@weekly' --timezone UTC --from 2026-01-01T00:00:00Z --count 2
-expect_fires hourly $'2026-01-01T01:00:00+00:00\n2026-01-01T02:00:00+00:00' '@hourly' --timezone UTC --from 2026-01-01T00:00:00Z --count 2
-expect_fires names $'2026-03-30T12:00:00+00:00\n2026-03-31T12:00:00+00:00\n2027-01-01T12:00:00+00:00' \
+expect_fires sunday7 $'2026-01-04T03:00:00Z\n2026-01-11T03:00:00Z' '0 3 * * 7' --timezone UTC --from 2026-01-01T00:00:00Z --count 2
+expect_fires sunname $'2026-01-04T03:00:00Z\n2026-01-11T03:00:00Z' '0 3 * * sun' --timezone UTC --from 2026-01-01T00:00:00Z --count 2
+expect_fires weekly $'2026-01-04T00:00:00Z\n2026-01-11T00:00:00Z' '@weekly' --timezone UTC --from 2026-01-01T00:00:00Z --count 2
+expect_fires hourly $'2026-01-01T01:00:00Z\n2026-01-01T02:00:00Z' '@hourly' --timezone UTC --from 2026-01-01T00:00:00Z --count 2
+expect_fires names $'2026-03-30T12:00:00Z\n2026-03-31T12:00:00Z\n2027-01-01T12:00:00Z' \
     '0 12 * JAN-MAR mon-fri' --timezone UTC --from 2026-03-30T00:00:00Z --count 3
 # day-of-month and day-of-week both restricted: either matches (as cron does)
-expect_fires dom-or-dow $'2026-02-02T00:00:00+00:00\n2026-02-09T00:00:00+00:00\n2026-02-13T00:00:00+00:00\n2026-02-16T00:00:00+00:00' \
+expect_fires dom-or-dow $'2026-02-02T00:00:00Z\n2026-02-09T00:00:00Z\n2026-02-13T00:00:00Z\n2026-02-16T00:00:00Z' \
     '0 0 13 * 1' --timezone UTC --from 2026-02-01T00:00:00Z --count 4
-expect_fires dow-step $'2026-02-03T00:00:00+00:00\n2026-02-05T00:00:00+00:00\n2026-02-07T00:00:00+00:00\n2026-02-08T00:00:00+00:00' \
+expect_fires dow-step $'2026-02-03T00:00:00Z\n2026-02-05T00:00:00Z\n2026-02-07T00:00:00Z\n2026-02-08T00:00:00Z' \
     '0 0 * * */2' --timezone UTC --from 2026-02-01T00:00:00Z --count 4
-expect_fires day31 $'2026-03-31T00:00:00+00:00\n2026-05-31T00:00:00+00:00' '0 0 31 * *' --timezone UTC --from 2026-01-31T00:00:00Z --count 2
-expect_fires leap $'2028-02-29T00:00:00+00:00\n2032-02-29T00:00:00+00:00' '0 0 29 2 *' --timezone UTC --from 2026-01-01T00:00:00Z --count 2
+expect_fires day31 $'2026-03-31T00:00:00Z\n2026-05-31T00:00:00Z' '0 0 31 * *' --timezone UTC --from 2026-01-31T00:00:00Z --count 2
+expect_fires leap $'2028-02-29T00:00:00Z\n2032-02-29T00:00:00Z' '0 0 29 2 *' --timezone UTC --from 2026-01-01T00:00:00Z --count 2
 pass "names, @macros, Sunday as 7, day-of-month OR day-of-week, steps, 31st, 29 February"
 
 # zone from --timezone, else schedule.timezone, else TZ; --from with an offset
-expect_fires kathmandu $'2026-12-06T03:00:00+05:45' '0 3 * * 0' --from 2026-12-01T04:00:00+01:00 --timezone Asia/Kathmandu --count 1
-TZ=America/New_York expect_fires tz-env '2026-01-01T03:00:00-05:00' '0 3 * * *' --from 2026-01-01T00:00:00Z --count 1
-PGTIER_SCHEDULE_TIMEZONE=Asia/Tokyo TZ=America/New_York expect_fires tz-cfg '2026-01-02T03:00:00+09:00' '0 3 * * *' --from 2026-01-01T00:00:00Z --count 1
-PGTIER_SCHEDULE_TIMEZONE=Asia/Tokyo expect_fires tz-opt '2026-01-01T03:00:00+00:00' '0 3 * * *' --timezone UTC --from 2026-01-01T00:00:00Z --count 1
-expect_fires default-utc '2026-01-01T03:00:00+00:00' '0 3 * * *' --from 2026-01-01T00:00:00Z --count 1
+expect_fires kathmandu $'2026-12-05T21:15:00Z' '0 3 * * 0' --from 2026-12-01T04:00:00+01:00 --timezone Asia/Kathmandu --count 1
+TZ=America/New_York expect_fires tz-env '2026-01-01T08:00:00Z' '0 3 * * *' --from 2026-01-01T00:00:00Z --count 1
+PGTIER_SCHEDULE_TIMEZONE=Asia/Tokyo TZ=America/New_York expect_fires tz-cfg '2026-01-01T18:00:00Z' '0 3 * * *' --from 2026-01-01T00:00:00Z --count 1
+PGTIER_SCHEDULE_TIMEZONE=Asia/Tokyo expect_fires tz-opt '2026-01-01T03:00:00Z' '0 3 * * *' --timezone UTC --from 2026-01-01T00:00:00Z --count 1
+expect_fires default-utc '2026-01-01T03:00:00Z' '0 3 * * *' --from 2026-01-01T00:00:00Z --count 1
 run_pgtier count5 schedule '0 3 * * *'
 expect_rc count5 0 "schedule without --count"
 [ "$(wc -l <"$WORK/count5.out")" = 5 ] || fail_run count5 "expected 5 lines by default"
@@ -135,8 +136,10 @@ F=$(archives "$B" full)
 want=$(TZ=Asia/Kathmandu date -d "$(jq -r .started_at "$F.json")" +%Y%m%d_%H%M%S)
 [[ $(basename "$F") == "${want}"* ]] || fail "the full is named $(basename "$F"), expected ${want}_full… (Asia/Kathmandu local time)"
 run_pgtier tzst --config "$CFG" status --json
-jq -e '.tiers.full.next_run | endswith("+05:45")' "$WORK/tzst.out" >/dev/null || fail_run tzst "status next_run is not in +05:45"
-pass "archive named in Asia/Kathmandu local time; status next_run in +05:45"
+nr=$(jq -r .tiers.full.next_run "$WORK/tzst.out")
+[[ $nr =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$ ]] || fail_run tzst "status next_run '$nr' is not UTC ISO 8601 with Z"
+[ "$(TZ=Asia/Kathmandu date -d "$nr" +%m-%dT%H:%M:%S)" = 01-01T00:00:00 ] || fail_run tzst "status next_run $nr is not 1 January 00:00 in Asia/Kathmandu"
+pass "archive named in Asia/Kathmandu local time; status next_run $nr (UTC) is 1 January 00:00 there"
 
 # check_fire ZONE — reload with an expression for ZONE's local time 6 s ahead, expect a run then
 check_fire() {

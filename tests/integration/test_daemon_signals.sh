@@ -157,7 +157,7 @@ if grep -Eq '^[^ ]+ (error|critical) .*(failed|interrupted)' "$WORK/term.log"; t
 fi
 
 # One line per event: libpq's multi-line error must not split a log record.
-raw=$(grep -Ev '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+[+-][0-9:]+ (trace|debug|info|warning|error|critical) ' "$WORK/down.log" || true)
+raw=$(grep -Ev '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z (trace|debug|info|warning|error|critical) ' "$WORK/down.log" || true)
 [ -z "$raw" ] || soft_fail "the 'not reachable' log records span several lines, e.g. '$(printf '%s\n' "$raw" | head -n1 | cut -c1-120)'"
 
 # SIGHUP while waiting for the server: the fixed configuration is loaded and used.

@@ -192,7 +192,7 @@ pass "a new full records the interrupted one (counted in status and metrics) and
 daemon_toml "$B" UTC "0 0 1 1 *" "0 0 2 1 *" "*/2 * * * * *" >"$WORK/d.toml"
 start_daemon dm --config "$WORK/d.toml"
 L="$WORK/dm.log"
-wait_log "$L" 'incremental skipped' 1 15 || { show_log "$L"; fail "the daemon's first incremental was not skipped"; }
+wait_log "$L" 'incremental: skipped' 1 15 || { show_log "$L"; fail "the daemon's first incremental was not skipped"; }
 pg_stop hl
 wait_log "$L" 'incremental backup failed' 1 15 || { show_log "$L"; fail "no failed incremental logged by the daemon with the server down"; }
 kill -0 "$DPID" || { show_log "$L"; fail "the daemon died after a failed run"; }
@@ -200,8 +200,8 @@ run_pgtier h11 --config "$WORK/d.toml" health
 expect_rc h11 1 "health after the daemon's failed run"
 grep -Eq '^unhealthy: the last incremental run .* failed: ' "$WORK/h11.out" || fail_run h11 "does not name the failed incremental"
 pg_start hl
-n=$(log_count "$L" 'incremental skipped')
-wait_log "$L" 'incremental skipped' $((n + 1)) 15 || { show_log "$L"; fail "no successful run after the server came back"; }
+n=$(log_count "$L" 'incremental: skipped')
+wait_log "$L" 'incremental: skipped' $((n + 1)) 15 || { show_log "$L"; fail "no successful run after the server came back"; }
 run_pgtier h12 --config "$WORK/d.toml" health
 expect_rc h12 0 "health after the daemon's next successful run"
 stop_pid "$DPID" 5

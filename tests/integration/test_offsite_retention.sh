@@ -135,11 +135,14 @@ pass "prune --remote --dry-run --at now/+20/+40 days: the local decisions, archi
 PGTIER_OFFSITE_INCREMENTAL_DAYS=1 run_pgtier rp1 --dir "$B" prune --remote
 expect_rc rp1 0 "prune --remote with offsite.incremental_days = 1"
 [ "$(grep -cE '^deleted ' "$WORK/rp1.out")" = 2 ] || fail_run rp1 "expected 2 deletions (Ia, Ib)"
+# Which day counts it used, and from where: [offsite] where set, else [retention] (no other default).
+want="remote retention: incremental_days 1 ([offsite]), differential_days 42 ([retention]), full_days 42 ([retention]), min_full 2 ([retention]), keep_monthly_full 0 ([retention])"
+grep -qxF "$want" "$WORK/rp1.out" || fail_run rp1 "prune --remote does not print: $want"
 for k in Ia Ib; do grep -qE "^deleted +incremental +$(name "$k") +age .* > 1 days \(incremental_days\)" "$WORK/rp1.out" || fail_run rp1 "$k not deleted by incremental_days"; done
 grep -qE "^keep +incremental +$(name Ic) " "$WORK/rp1.out" || fail_run rp1 "Ic (newest incremental) not kept"
 diff <(objects Fa Fb Da Fc Db Ic) <(remote_keys | grep -vxF -f <(printf '%s\n' "${FOREIGN[@]%%=*}")) >&2 \
     || fail "after prune --remote the bucket is not Fa Fb Da Fc Db Ic (archive, sidecar, manifest each)"
-pass "prune --remote (incremental_days 1): Ia and Ib gone (3 objects each), the rest stays"
+pass "prune --remote (incremental_days 1): Ia and Ib gone (3 objects each), the rest stays; it printed the day counts and their sections"
 
 # ---- a sync with every remote day count at 1: deletes, and does not upload again -------------------
 export PGTIER_OFFSITE_INCREMENTAL_DAYS=1 PGTIER_OFFSITE_DIFFERENTIAL_DAYS=1 PGTIER_OFFSITE_FULL_DAYS=1 PGTIER_OFFSITE_MIN_FULL=1

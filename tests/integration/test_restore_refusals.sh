@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue 3: restores that must refuse, say why, and change nothing: an existing target without
-# --replace, an unknown database (the message lists the archive's databases), a corrupted or
+# --replace, an archive from a newer PostgreSQL major (labelled "version mismatch", exit 2), an
+# unknown database (the message lists the archive's databases), a corrupted or
 # truncated archive (one database, a whole archive, and a corrupted incremental under
 # `restore latest`). In every case the cluster's databases, content and roles are identical before
 # and after, and no pgtier_restore_* work database is left behind.
@@ -58,6 +59,14 @@ refused exists-as "existing --as target without --replace" "already exists" rest
 refused tmpl1 "template1 as the target" "template1|--as" restore database "$FULL" template1
 refused no-archive "an archive that does not exist" "no archive|not found|does not exist|no such" restore database nosuch.sql.bz2 app --as fresh
 refused no-archive-full "restore full of an archive that does not exist" "no archive|not found|does not exist|no such" restore full "$WORK/nowhere.sql.bz2"
+
+# ---- an archive from a newer major: a version mismatch (exit 2), not a "configuration error" -----
+V=$(copy_archive "$FULL" "$WORK/newer")
+jq '.server_version = "99.0 (forged)"' "$V.json" >"$WORK/newer.json" && cat "$WORK/newer.json" >"$V.json"
+refused newer "an archive dumped from a newer major (99)" "^pgtier: version mismatch: .*PostgreSQL 99\.0, newer than the target server" \
+    restore database "$V" app --as fresh
+[ "$RC" -eq 2 ] || fail "an archive from a newer major: exit $RC, expected 2"
+! grep -q 'configuration error' "$WORK/newer.err" || fail_run newer "the version refusal is labelled a configuration error"
 
 # ---- an unknown database -------------------------------------------------------------------------
 refused unknown "unknown database" "not in" restore database "$FULL" "no such db"

@@ -166,6 +166,26 @@ TEST_CASE("offsite: remote retention takes the [offsite] days where set, else th
     CHECK(p.keep_monthly_full == 4);
 }
 
+TEST_CASE("offsite: prune --remote says which day counts it used and from where") {
+    RetentionConfig local;
+    local.incremental_days = 10;
+    local.differential_days = 20;
+    local.full_days = 30;
+    local.min_full = 3;
+    local.keep_monthly_full = 4;
+    OffsiteConfig offsite;
+    CHECK(describe_offsite_retention(local, offsite) ==
+          "remote retention: incremental_days 10 ([retention]), differential_days 20 "
+          "([retention]), full_days 30 ([retention]), min_full 3 ([retention]), "
+          "keep_monthly_full 4 ([retention])");
+    offsite.full_days = 90;
+    offsite.min_full = 1;
+    CHECK(describe_offsite_retention(local, offsite) ==
+          "remote retention: incremental_days 10 ([retention]), differential_days 20 "
+          "([retention]), full_days 90 ([offsite]), min_full 1 ([offsite]), "
+          "keep_monthly_full 4 ([retention])");
+}
+
 TEST_CASE("offsite plan: an empty bucket gets every local archive, oldest first by finish") {
     // The full started first but finished last (a long dump): it goes after the others.
     Manifest f = at(full, 3, 5000, 60);

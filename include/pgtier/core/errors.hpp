@@ -19,6 +19,16 @@ class ConfigError : public Error {
     using Error::Error;
 };
 
+// A PostgreSQL version pgtier will not work with: a pg_dump older than the server, an archive
+// dumped from a newer major than the server it is restored into. Nothing is wrong with the
+// configuration (the message says what to install or where to restore), so main() labels it
+// "version mismatch"; like a configuration error it ends the command before any work, with
+// exit code 2.
+class VersionError : public ConfigError {
+  public:
+    using ConfigError::ConfigError;
+};
+
 // errno as text, for messages.
 std::string errno_text(int err);
 

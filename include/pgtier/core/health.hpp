@@ -30,12 +30,12 @@ struct TierHealth {
 // fire time after its newest success passed by more than a grace (a tenth of the gap to the
 // fire after it, at least an hour). A success of a bigger tier counts for the smaller ones (a
 // full is also a differential and an incremental), published archives count as successes, and a
-// run still going counts as on time (it is judged when it ends). `format_local` writes the due
-// time (sys/clock's format_local_iso in the command).
+// run still going counts as on time (it is judged when it ends). `format_time` writes the due
+// time (core/time's format_utc_seconds in the command, as every printed time).
 std::vector<std::string> judge_health(const std::map<BackupType, TierHealth>& tiers,
                                       const std::vector<Manifest>& published,
                                       const TierSchedules& schedules, TimePoint now,
-                                      const std::function<std::string(TimePoint)>& format_local);
+                                      const std::function<std::string(TimePoint)>& format_time);
 
 // The daemon's heartbeat (.pgtier/heartbeat.json), rewritten every few seconds while it runs,
 // whatever it is doing (waiting for the server or the next fire time, or in a long dump).

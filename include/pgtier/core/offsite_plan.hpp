@@ -31,6 +31,10 @@ std::optional<std::int64_t> parse_duration(std::string_view text);
 
 // The remote retention policy: the [offsite] day counts where set, else the local ones.
 RetentionConfig offsite_retention(const RetentionConfig& local, const OffsiteConfig& offsite);
+// What offsite_retention used and from where, for prune --remote: "remote retention:
+// incremental_days 14 ([retention]), differential_days 42 ([retention]), full_days 90
+// ([offsite]), min_full 2 ([retention]), keep_monthly_full 0 ([retention])".
+std::string describe_offsite_retention(const RetentionConfig& local, const OffsiteConfig& offsite);
 
 // What a listing of the bucket shows of one archive name (no object read).
 struct RemoteFiles {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "pgtier/core/manifest.hpp"
+#include "pgtier/core/offsite_error.hpp"
 #include "pgtier/storage/repository.hpp"
 #include "pgtier/storage/s3_store.hpp"
 #include "pgtier/sys/config.hpp"
@@ -32,6 +33,10 @@ struct OffsiteState {
     std::optional<TimePoint> last_success_at;  // a sync that left nothing pending
     std::optional<TimePoint> last_error_at;
     std::string last_error;  // of the last attempt; "" when it succeeded
+    // Of last_error: a permanent one (a wrong bucket, key, certificate) makes health fail at
+    // once, with last_error_fix saying what to change; a transient one waits for max_lag.
+    OffsiteErrorClass last_error_class = OffsiteErrorClass::transient;
+    std::string last_error_fix;
 };
 OffsiteState read_offsite_state(const Repository& repo);
 
@@ -54,14 +59,17 @@ struct OffsiteSyncResult {
     std::size_t deleted = 0;        // by remote retention
     std::vector<Manifest> pending;  // still waiting, oldest first
     std::uint64_t pending_bytes = 0;
-    std::string error;  // "" when the pass completed
+    std::string error;                                             // "" when the pass completed
+    OffsiteErrorClass error_class = OffsiteErrorClass::transient;  // of `error`
+    std::string fix;  // for a permanent error: what to change (core/offsite_error)
     bool ok() const { return error.empty() && pending.empty(); }
 };
 
 // One pass (docs/design.md, Offsite copies): lists the backup directory and the bucket,
 // uploads each pending archive oldest first (archive, sidecar, then the manifest, so that a
 // remote archive counts only when complete), then applies remote retention (manifest first).
-// A store error ends the pass and is returned, never thrown: an outage delays, never loses.
+// A store error ends the pass and is returned, never thrown: an outage delays, never loses;
+// an S3 error is classified (core/offsite_error) as permanent, with its fix, or transient.
 // `dry_run` only reports. Records the outcome in .pgtier/offsite.json (not in a dry run).
 OffsiteSyncResult sync_offsite(const Config& config, const Repository& repo, S3Store& remote,
                                TimePoint now, const std::atomic<bool>& stop, bool dry_run = false);

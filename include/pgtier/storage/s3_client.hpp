@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "pgtier/core/errors.hpp"
+#include "pgtier/core/offsite_error.hpp"
 
 namespace pgtier {
 
@@ -50,20 +51,27 @@ struct S3Upload {
 // A failed S3 request. The message names the location, the operation and the key.
 class S3Error : public Error {
   public:
-    S3Error(const std::string& message, long http_status, std::string code, bool retryable)
+    S3Error(const std::string& message, long http_status, std::string code, bool retryable,
+            TransportFailure transport = TransportFailure::none)
         : Error(message),
           http_status_(http_status),
           code_(std::move(code)),
-          retryable_(retryable) {}
+          retryable_(retryable),
+          transport_(transport) {}
     long http_status() const { return http_status_; }  // 0: no HTTP reply (connection, TLS)
     const std::string& code() const { return code_; }  // S3's error code; "" when none
     // Worth retrying later: network errors, HTTP 5xx and 429, SlowDown.
     bool retryable() const { return retryable_; }
+    // How it failed below HTTP (TransportFailure::none when a reply came).
+    TransportFailure transport() const { return transport_; }
+    // What it means for the offsite copies (core/offsite_error).
+    OffsiteFailure failure() const { return {http_status_, code_, transport_}; }
 
   private:
     long http_status_;
     std::string code_;
     bool retryable_;
+    TransportFailure transport_;
 };
 
 // Sizes the client works with; tests shrink them to exercise paging and multipart uploads.
