@@ -36,7 +36,7 @@ release-build: deps
 # of the stack file, systemd units and operator targets, then tests/container/run.sh.
 container-test: deps release-build
 	@scripts/install-deps --container
-	PGTIER=$(RELEASE_DIR)/pgtier tests/deploy/check_deploy_files.sh
+	PGTIER=$(CURDIR)/$(RELEASE_DIR)/pgtier tests/deploy/check_deploy_files.sh
 	tests/container/run.sh
 
 # The README's Docker Swarm operator path on a real single-node Swarm (Debian's docker.io; CI
@@ -49,14 +49,14 @@ swarm-test: deps
 # tests/systemd/run.sh installs this build's pgtier by the README's commands in a bookworm container.
 systemd-test: deps release-build
 	@scripts/install-deps --container
-	PGTIER=$(RELEASE_DIR)/pgtier tests/systemd/run.sh
+	PGTIER=$(CURDIR)/$(RELEASE_DIR)/pgtier tests/systemd/run.sh
 
 # PostgreSQL 15, 17 and 18 (CI runs it last): tests/pgversions/run.sh builds pgtier from this tree in
 # trixie and sid containers (podman; Debian's packages cached as images) and runs the integration
 # tests that matter across majors in each, plus the upgrade paths; 15 is this host's build.
 pg-matrix-test: deps release-build
 	@scripts/install-deps --container
-	PGTIER=$(RELEASE_DIR)/pgtier tests/pgversions/run.sh
+	PGTIER=$(CURDIR)/$(RELEASE_DIR)/pgtier tests/pgversions/run.sh
 
 unit-test: all
 	cd $(BUILD_DIR) && ctest --output-on-failure --no-tests=error -LE integration -j $(JOBS)

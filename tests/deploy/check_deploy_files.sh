@@ -278,7 +278,7 @@ if [ -x "$PGTIER_BIN" ]; then
     mkdir -p "$T/backups"
     if "$PGTIER_BIN" --config swarm/pgtier.toml --dir "$T/backups" status >"$T/status.out" 2>&1 &&
         "$PGTIER_BIN" --config swarm/pgtier.toml --dir "$T/backups" prune --dry-run >>"$T/status.out" 2>&1; then
-        ok "build/pgtier loads swarm/pgtier.toml (status, prune --dry-run exit 0)"
+        ok "$PGTIER_BIN loads swarm/pgtier.toml (status, prune --dry-run exit 0)"
     else
         fail "build/pgtier does not accept swarm/pgtier.toml: $(cat "$T/status.out")"
     fi
