@@ -454,16 +454,18 @@ if mk -s push >"$T/run.out" 2>&1; then fail "make push without REGISTRY succeede
     check "make push without REGISTRY fails, naming REGISTRY" grep -q 'set REGISTRY' "$T/run.out"
 fi
 # clean, on scratch build directories: removes them and the image when it exists.
-mkdir -p "$T/b/x" "$T/a"
+# (All three: RELEASE_DIR left out removed the real build-release, the binary these checks and
+# the later CI parts use.)
+mkdir -p "$T/b/x" "$T/a" "$T/r"
 : >"$STUB_LOG"
-if STUB_IMAGE="pgtier:$VERSION" mk -s clean BUILD_DIR="$T/b" ASAN_DIR="$T/a" DOCKER="$T/docker" >"$T/run.out" 2>&1 &&
-    [ ! -e "$T/b" ] && [ ! -e "$T/a" ] && grep -qx "image rm pgtier:$VERSION" "$STUB_LOG"; then
+if STUB_IMAGE="pgtier:$VERSION" mk -s clean BUILD_DIR="$T/b" ASAN_DIR="$T/a" RELEASE_DIR="$T/r" DOCKER="$T/docker" >"$T/run.out" 2>&1 &&
+    [ ! -e "$T/b" ] && [ ! -e "$T/a" ] && [ ! -e "$T/r" ] && grep -qx "image rm pgtier:$VERSION" "$STUB_LOG"; then
     ok "make clean removes the build directories and the image pgtier:$VERSION"
 else
     fail "make clean: $(cat "$T/run.out" "$STUB_LOG")"
 fi
 : >"$STUB_LOG"
-if STUB_IMAGE='' mk -s clean BUILD_DIR="$T/b" ASAN_DIR="$T/a" DOCKER="$T/docker" >"$T/run.out" 2>&1 &&
+if STUB_IMAGE='' mk -s clean BUILD_DIR="$T/b" ASAN_DIR="$T/a" RELEASE_DIR="$T/r" DOCKER="$T/docker" >"$T/run.out" 2>&1 &&
     ! grep -q 'image rm' "$STUB_LOG"; then
     ok "make clean with no image succeeds and removes none"
 else
