@@ -102,6 +102,9 @@ spy_children() {
     : >"$WORK/$tag.spy"
     while kill -0 "$pid" 2>/dev/null; do
         for c in $(descendants "$pid"); do
+            # Between fork and execve a child is still a copy of pgtier and shows pgtier's own
+            # environment (where the operator put PGPASSWORD); only an exec'd child is evidence.
+            [ "$(cat "/proc/$c/comm" 2>/dev/null)" != pgtier ] || continue
             { printf '%s: ' "$(cat "/proc/$c/comm")"; tr '\0' ' ' <"/proc/$c/cmdline"; echo; tr '\0' '\n' <"/proc/$c/environ"; } >>"$WORK/$tag.spy" 2>/dev/null || true
             seen=$((seen + 1))
         done
