@@ -107,19 +107,25 @@ dst refused zstd "$(basename "$ZLINE")" --dir "$B" restore database "$ZLINE" sho
 pass "a forged zstd archive is refused too"
 
 # ---- from the bucket ---------------------------------------------------------------------------
-s3_start
-s3_mb forged
-export PGTIER_OFFSITE_URL="s3://forged/p" PGTIER_OFFSITE_ENDPOINT="$S3_ENDPOINT" \
-    PGTIER_OFFSITE_PATH_STYLE=true AWS_ACCESS_KEY_ID="$S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$S3_SECRET_KEY"
-mkdir -p "$WORK/up/full"
-cp "$GLOB" "$GLOB.sha256" "$GLOB.json" "$WORK/up/full/"
-run_pgtier up --dir "$WORK/up" offsite sync
-expect_rc up 0 "uploading the forged archive"
-rm -f "$WORK/up/full/"*
-dst refused bucket "globals" --dir "$WORK/up" restore full latest-full --replace
-unchanged "restore full from the bucket"
-pass "a forged archive read from the bucket is refused"
-unset PGTIER_OFFSITE_URL
+# The version matrix (tests/pgversions) has no Ceph in its release images and says so; the bucket
+# path does not depend on the server major, and make test always runs it (install-deps has Ceph).
+if [ "${PGTIER_TEST_NO_S3:-0}" = 1 ]; then
+    echo "skip: the forged archive read from the bucket (PGTIER_TEST_NO_S3=1: no S3 server in this image)"
+else
+    s3_start
+    s3_mb forged
+    export PGTIER_OFFSITE_URL="s3://forged/p" PGTIER_OFFSITE_ENDPOINT="$S3_ENDPOINT" \
+        PGTIER_OFFSITE_PATH_STYLE=true AWS_ACCESS_KEY_ID="$S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$S3_SECRET_KEY"
+    mkdir -p "$WORK/up/full"
+    cp "$GLOB" "$GLOB.sha256" "$GLOB.json" "$WORK/up/full/"
+    run_pgtier up --dir "$WORK/up" offsite sync
+    expect_rc up 0 "uploading the forged archive"
+    rm -f "$WORK/up/full/"*
+    dst refused bucket "globals" --dir "$WORK/up" restore full latest-full --replace
+    unchanged "restore full from the bucket"
+    pass "a forged archive read from the bucket is refused"
+    unset PGTIER_OFFSITE_URL
+fi
 
 # ---- the daemon's auto_restore onto an empty cluster ----------------------------------------------
 pg_start empty
