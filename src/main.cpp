@@ -289,6 +289,17 @@ void add_status_health_daemon(CLI::App& app, std::vector<Command>& all) {
         {daemon, [](const Context& c) { return commands::daemon(c.config, c.overrides, c.env); }});
 }
 
+void add_keygen(CLI::App& app, std::vector<Command>& all) {
+    auto dir = std::make_shared<std::string>();
+    auto* keygen = app.add_subcommand(
+        "keygen",
+        "write a new age identity and manifest signing key into DIR, print the [encryption] "
+        "lines that use them (no database needed)");
+    keygen->add_option("dir", *dir, "an existing directory; files there are never replaced")
+        ->required();
+    all.push_back({keygen, [dir](const Context&) { return commands::keygen(*dir); }});
+}
+
 void add_schedule(CLI::App& app, std::vector<Command>& all) {
     struct Options {
         std::string expression;
@@ -344,6 +355,7 @@ int main(int argc, char** argv) {
     add_offsite(app, all);
     add_status_health_daemon(app, all);
     add_schedule(app, all);
+    add_keygen(app, all);
 
     try {
         app.parse(argc, argv);

@@ -85,7 +85,20 @@ std::size_t ArchiveWriter::default_window(std::size_t block_size, std::size_t po
 }
 
 ArchiveWriter::ArchiveWriter(int fd, const CompressionSettings& settings, WorkerPool& pool)
-    : fd_(fd), settings_(settings), pool_(pool) {
+    : own_output_(std::make_unique<ArchiveOutput>(fd, std::vector<age::Recipient>{})),
+      output_(*own_output_),
+      settings_(settings),
+      pool_(pool) {
+    choose_window();
+}
+
+ArchiveWriter::ArchiveWriter(ArchiveOutput& output, const CompressionSettings& settings,
+                             WorkerPool& pool)
+    : output_(output), settings_(settings), pool_(pool) {
+    choose_window();
+}
+
+void ArchiveWriter::choose_window() {
     if (settings_.block_size == 0) settings_.block_size = default_block_size(settings_.format);
     window_ = settings_.window != 0 ? settings_.window
                                     : default_window(settings_.block_size, pool_.size());
@@ -217,13 +230,11 @@ void ArchiveWriter::append(const Block& block) {
     if (block.section != open_section_) {
         open_section_ = block.section;
         section_ = CompressedSection{};
-        section_.offset = file_offset_;
+        section_.offset = output_.stream_size();
         section_hash_ = Sha256();
     }
-    write_all(fd_, block.output.data(), block.output.size(), "the archive");
-    file_hash_.update(block.output.data(), block.output.size());
+    output_.write(block.output.data(), block.output.size());
     section_hash_.update(block.output.data(), block.output.size());
-    file_offset_ += block.output.size();
     section_.length += block.output.size();
     section_.uncompressed_length += block.input.size();
     if (block.last_of_section) {
@@ -236,9 +247,11 @@ CompressedTotals ArchiveWriter::finish() {
     if (in_section_) end_section();
     while (!in_flight_.empty()) write_front();
     CompressedTotals totals;
-    totals.compressed_size = file_offset_;
+    output_.finish();
+    totals.compressed_size = output_.file_size();
+    totals.stream_size = output_.stream_size();
     totals.uncompressed_size = bytes_in_;
-    totals.sha256 = file_hash_.hex_digest();
+    totals.sha256 = output_.file_sha256();
     totals.sections = sections_;
     return totals;
 }

@@ -125,12 +125,12 @@ std::vector<PlannedSection> plan_sections(const Manifest& manifest, const Proble
         }
         checks.push_back(std::move(check));
     }
-    if (covered < manifest.compressed_size) {
-        problem(num(manifest.compressed_size - covered) + " bytes at offset " + num(covered) +
+    if (covered < manifest.stream_size()) {
+        problem(num(manifest.stream_size() - covered) + " bytes at offset " + num(covered) +
                 " belong to no section of the manifest");
-    } else if (covered > manifest.compressed_size) {
+    } else if (covered > manifest.stream_size()) {
         problem("the manifest's sections end at offset " + num(covered) + ", its size says " +
-                num(manifest.compressed_size) + " bytes");
+                num(manifest.stream_size()) + " bytes");
     }
     return checks;
 }
@@ -147,7 +147,23 @@ std::vector<std::string> section_table_problems(const Manifest& manifest,
     return problems;
 }
 
-VerifyResult verify_archive(const StoredArchive& archive, WorkerPool* pool) {
+namespace {
+// The file's SHA-256 against its sidecar and manifest.
+void compare_hashes(const std::string& actual, const std::optional<std::string>& sidecar_hash,
+                    const std::optional<Manifest>& manifest, const ProblemSink& problem) {
+    if (sidecar_hash && *sidecar_hash != actual) {
+        problem("SHA-256 does not match the sidecar (file " + short_hash(actual) + ", sidecar " +
+                short_hash(*sidecar_hash) + ")");
+    }
+    if (manifest && manifest->sha256 != actual && (!sidecar_hash || *sidecar_hash == actual)) {
+        problem("SHA-256 does not match the manifest (file " + short_hash(actual) + ", manifest " +
+                short_hash(manifest->sha256) + ")");
+    }
+}
+}  // namespace
+
+VerifyResult verify_archive(const StoredArchive& archive, const ArchiveKeys& keys,
+                            WorkerPool* pool) {
     VerifyResult result;
     const ProblemSink problem = [&](std::string text) {
         result.ok = false;
@@ -155,14 +171,35 @@ VerifyResult verify_archive(const StoredArchive& archive, WorkerPool* pool) {
     };
     const std::string& name = archive.name;
     const Decoding decoding{archive_format(name), pool};
+    // `source` is the compressed stream, `file_size` its size: the file's, or an age file's
+    // payload, decrypted (whose SHA-256 is then taken in a first pass over the file).
     std::shared_ptr<const ArchiveSource> source;
     std::uint64_t file_size = 0;
+    std::uint64_t encrypted_size = 0;
+    std::optional<std::string> encrypted_hash;
     try {
         source = archive.open();
         file_size = source->size();
+        if (archive_encrypted(name)) {
+            encrypted_size = file_size;
+            Sha256 hash;
+            source->read(0, file_size, "the archive",
+                         [&](const char* data, std::size_t n) { hash.update(data, n); });
+            encrypted_hash = hash.hex_digest();
+            if (keys.identities.empty()) {
+                result.note =
+                    "an age file: its SHA-256 and size checked, its sections not decrypted (no "
+                    "encryption.identity_file)";
+                source.reset();
+            } else {
+                source = open_stream(source, keys);
+                file_size = source->size();
+            }
+        }
     } catch (const Error& err) {
         problem(err.what());
-        return result;
+        if (!encrypted_hash) return result;
+        source.reset();  // the file was read: its hash is still compared below
     }
 
     std::optional<std::string> sidecar_hash;
@@ -183,6 +220,21 @@ VerifyResult verify_archive(const StoredArchive& archive, WorkerPool* pool) {
                 "\", not this file: never acted on (checked as a plain " +
                 std::string(to_string(decoding.format)) + " file)");
         manifest.reset();
+    }
+    if (manifest) {
+        try {
+            check_manifest_signature(*manifest, keys, "its manifest");
+        } catch (const Error& err) {
+            problem(err.what());
+        }
+    }
+    if (!source) {  // an age file not decrypted
+        if (manifest && encrypted_size != manifest->compressed_size) {
+            problem("archive is " + num(encrypted_size) + " bytes, manifest says " +
+                    num(manifest->compressed_size));
+        }
+        compare_hashes(*encrypted_hash, sidecar_hash, manifest, problem);
+        return result;
     }
 
     // Sections in file order; without a manifest the whole file is decoded as one stream.
@@ -243,7 +295,8 @@ VerifyResult verify_archive(const StoredArchive& archive, WorkerPool* pool) {
         }
     };
     try {
-        source->read(0, file_size, "the archive", consume);
+        source->read(0, file_size, encrypted_hash ? "the archive's payload" : "the archive",
+                     consume);
     } catch (const Error& err) {
         problem("read error at offset " + num(position) + ": " + err.what());
         file_size = position;
@@ -291,23 +344,20 @@ VerifyResult verify_archive(const StoredArchive& archive, WorkerPool* pool) {
         for (const auto& check : checks) {
             if (!check.failed) result.intact_sections.push_back(section_label(check.entry));
         }
-        if (file_size < manifest->compressed_size) {
-            problem("archive is truncated: " + num(file_size) + " bytes, manifest says " +
+        const std::uint64_t stored_size = encrypted_hash ? encrypted_size : file_size;
+        if (stored_size < manifest->compressed_size) {
+            problem("archive is truncated: " + num(stored_size) + " bytes, manifest says " +
                     num(manifest->compressed_size));
-        } else if (file_size > manifest->compressed_size) {
-            problem("archive is " + num(file_size) + " bytes, manifest says " +
+        } else if (stored_size > manifest->compressed_size) {
+            problem("archive is " + num(stored_size) + " bytes, manifest says " +
                     num(manifest->compressed_size));
+        } else if (file_size != manifest->stream_size()) {
+            problem("the age payload is " + num(file_size) + " bytes, manifest says " +
+                    num(manifest->stream_size()));
         }
     }
-    const std::string actual = file_hash.hex_digest();
-    if (sidecar_hash && *sidecar_hash != actual) {
-        problem("SHA-256 does not match the sidecar (file " + short_hash(actual) + ", sidecar " +
-                short_hash(*sidecar_hash) + ")");
-    }
-    if (manifest && manifest->sha256 != actual && (!sidecar_hash || *sidecar_hash == actual)) {
-        problem("SHA-256 does not match the manifest (file " + short_hash(actual) + ", manifest " +
-                short_hash(manifest->sha256) + ")");
-    }
+    compare_hashes(encrypted_hash ? *encrypted_hash : file_hash.hex_digest(), sidecar_hash,
+                   manifest, problem);
     return result;
 }
 

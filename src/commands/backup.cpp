@@ -2,6 +2,7 @@
 // offsite sync after the lock is released.
 #include <cstdio>
 
+#include "pgtier/archive/keys.hpp"
 #include "pgtier/commands/commands.hpp"
 #include "pgtier/core/offsite_error.hpp"
 #include "pgtier/core/text.hpp"
@@ -41,6 +42,7 @@ void sync_after_backup(const Config& config, const Environment& env, const Repos
 }  // namespace
 
 ExitCode backup(const Config& config, const Environment& env, BackupType requested, Force force) {
+    load_archive_keys(config);  // a key that cannot be read is a configuration error, said first
     Repository repo(config.storage.dir);
     repo.ensure_layout();
     install_signal_handlers();

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "pgtier/archive/fingerprint_sha256.hpp"
+#include "pgtier/archive/keys.hpp"
 #include "pgtier/commands/backup_sections.hpp"
 #include "pgtier/commands/commands.hpp"
 #include "pgtier/core/cluster.hpp"
@@ -139,8 +140,9 @@ BackupOutcome take_backup(const Config& config, const Repository& repo,
 
     Manifest manifest;
     manifest.type = plan.type;
-    manifest.name =
-        repo.new_archive_name(plan.type, local_time(started), config.compression.format);
+    const ArchiveKeys keys = load_archive_keys(config);
+    manifest.name = repo.new_archive_name(plan.type, local_time(started), config.compression.format,
+                                          !keys.recipients.empty());
     manifest.tool_version = PGTIER_VERSION;
     manifest.server_version = server.version;
     manifest.system_identifier = server.system_identifier;
@@ -173,6 +175,7 @@ BackupOutcome take_backup(const Config& config, const Repository& repo,
     const int jobs = backup_jobs(config.backup.jobs, std::thread::hardware_concurrency());
 
     PartialFile partial = repo.create_partial(plan.type, manifest.name);
+    ArchiveOutput output(partial.fd(), keys.recipients);
     manifest.pg_dump_version = pg_dump_version;
     SectionsDumped dumped = dump_sections({
         .config = config,
@@ -180,7 +183,7 @@ BackupOutcome take_backup(const Config& config, const Repository& repo,
         .dumper = dumper,
         .type = plan.type,
         .archive = manifest.name,
-        .archive_fd = partial.fd(),
+        .output = output,
         .sections = sections,
         .sizes = jobs > 1 && sections.size() > 1 ? database_sizes(settings)
                                                  : std::map<std::string, std::uint64_t>{},
@@ -222,7 +225,9 @@ BackupOutcome take_backup(const Config& config, const Repository& repo,
     manifest.compressed_size = totals.compressed_size;
     manifest.uncompressed_size = totals.uncompressed_size;
     manifest.sha256 = totals.sha256;
+    if (output.encrypted()) manifest.encrypted_stream_size = totals.stream_size;
     manifest.finished_at = now_utc();
+    sign_manifest(manifest, keys);
     repo.publish(partial, manifest);
 
     if (left_out.empty()) record.result = RunResult::published;

@@ -40,19 +40,20 @@ std::string mib_text(std::uint64_t bytes) {
 // The writer of a run's archive (jobs = 1) or of one section's spool file. Every writer of a run
 // shares the run's compression threads (`pool`); each keeps its share of the blocks in flight, so
 // that several sections compressed at once hold no more memory than one did.
-std::unique_ptr<ArchiveWriter> make_section_writer(int fd, const CompressionConfig& compression,
-                                                   WorkerPool& pool, int jobs) {
+CompressionSettings section_settings(const CompressionConfig& compression, const WorkerPool& pool,
+                                     int jobs) {
     CompressionSettings settings{compression.format, compression.level};
     settings.window =
         ArchiveWriter::default_window(ArchiveWriter::default_block_size(compression.format),
                                       pool.size(), static_cast<std::size_t>(jobs));
-    return std::make_unique<ArchiveWriter>(fd, settings, pool);
+    return settings;
 }
 
 SectionsDumped dump_serially(const SectionDumpJob& job) {
     SectionsDumped result;
     WorkerPool pool(job.config.compression.threads);
-    const auto writer = make_section_writer(job.archive_fd, job.config.compression, pool, 1);
+    const auto writer = std::make_unique<ArchiveWriter>(
+        job.output, section_settings(job.config.compression, pool, 1), pool);
     // A database dropped since the listing has no section; the rest is published.
     for (const auto& section : job.sections) {
         if (job.dumper.dump(section, *writer) == DumpOutcome::dumped) {
@@ -119,8 +120,10 @@ class ParallelDump {
         lock.unlock();
         stop_workers();
         if (failure) std::rethrow_exception(failure);
-        result_.totals.compressed_size = offset_;
-        result_.totals.sha256 = file_hash_.hex_digest();
+        job_.output.finish();
+        result_.totals.compressed_size = job_.output.file_size();
+        result_.totals.stream_size = job_.output.stream_size();
+        result_.totals.sha256 = job_.output.file_sha256();
         return std::move(result_);
     }
 
@@ -162,8 +165,10 @@ class ParallelDump {
         DumpOutcome outcome;
         CompressedTotals totals;
         {
-            const auto writer = make_section_writer(spool->fd(), job_.config.compression, pool_,
-                                                    static_cast<int>(workers_));
+            const auto writer = std::make_unique<ArchiveWriter>(
+                spool->fd(),
+                section_settings(job_.config.compression, pool_, static_cast<int>(workers_)),
+                pool_);
             outcome = job_.dumper.dump(section, *writer, {&abort_, &slot.bytes});
             totals = writer->finish();
         }
@@ -201,15 +206,15 @@ class ParallelDump {
         std::vector<char> buffer(append_chunk);
         Sha256 section_hash;
         std::uint64_t length = 0;
+        const std::uint64_t offset = job_.output.stream_size();
         for (;;) {
             const ssize_t n = ::read(in.get(), buffer.data(), buffer.size());
             if (n < 0 && errno == EINTR) continue;
             if (n < 0) throw Error("cannot read " + what + ": " + errno_text(errno));
             if (n == 0) break;
             const auto size = static_cast<std::size_t>(n);
-            write_all(job_.archive_fd, buffer.data(), size, "the archive");
+            job_.output.write(buffer.data(), size);
             section_hash.update(buffer.data(), size);
-            file_hash_.update(buffer.data(), size);
             length += size;
         }
         if (length != slot.written.length || section_hash.hex_digest() != slot.written.sha256) {
@@ -217,8 +222,7 @@ class ParallelDump {
                         " bytes read back, " + std::to_string(slot.written.length) + " written)");
         }
         CompressedSection placed = slot.written;
-        placed.offset = offset_;
-        offset_ += placed.length;
+        placed.offset = offset;
         result_.totals.uncompressed_size += placed.uncompressed_length;
         result_.totals.sections.push_back(placed);
         result_.sections.push_back(section);
@@ -266,8 +270,6 @@ class ParallelDump {
     std::vector<std::thread> threads_;
 
     // The appender's (the calling thread's) alone.
-    std::uint64_t offset_ = 0;
-    Sha256 file_hash_;
     SectionsDumped result_;
 };
 

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pgtier/archive/keys.hpp"
 #include "pgtier/commands/commands.hpp"
 #include "pgtier/core/scheduler.hpp"
 #include "pgtier/pg/database.hpp"
@@ -359,6 +360,7 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
     init_logging(initial.daemon.log_level, LogTarget::standard_output);
     install_signal_handlers();
     const TierSchedules schedules = parse_schedules(initial.schedule, initial.source);
+    load_archive_keys(initial);  // keys that cannot be read stop the start, not a backup at 3 am
     Repository(initial.storage.dir).ensure_layout();
     HeartbeatWriter heartbeat(initial.storage.dir);
     DaemonState state{initial, schedules, overrides, env, heartbeat, nullptr, {}};

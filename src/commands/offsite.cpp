@@ -1,11 +1,14 @@
 // pgtier offsite sync [--dry-run]; pgtier fetch ARCHIVE (docs/design.md, Offsite copies).
 #include <cstdio>
 
+#include "pgtier/archive/keys.hpp"
+#include "pgtier/archive/section_reader.hpp"
 #include "pgtier/archive/sha256.hpp"
 #include "pgtier/commands/commands.hpp"
 #include "pgtier/core/naming.hpp"
 #include "pgtier/core/offsite_error.hpp"
 #include "pgtier/core/text.hpp"
+#include "pgtier/storage/local_store.hpp"
 #include "pgtier/storage/offsite_sync.hpp"
 #include "pgtier/sys/log.hpp"
 #include "pgtier/sys/signals.hpp"
@@ -35,6 +38,7 @@ ExitCode offsite_sync(const Config& config, const Environment& env, bool dry_run
 ExitCode fetch(const Config& config, const Environment& env, const std::string& archive) {
     install_signal_handlers();
     const Repository repo(config.storage.dir);
+    const ArchiveKeys keys = load_archive_keys(config);
     repo.ensure_layout();
     const auto lock = repo.lock(&stop_requested());
     // Under the lock whatever partial file is there is a killed run's (a killed fetch's own
@@ -54,6 +58,14 @@ ExitCode fetch(const Config& config, const Environment& env, const std::string& 
                     " (a file name, or latest-full / latest-differential / latest-incremental)");
     }
     const Manifest& manifest = *found->manifest;
+    check_manifest_signature(manifest, keys,
+                             store->describe(manifest.type, manifest_name(manifest.name)));
+    const bool encrypted = archive_encrypted(manifest.name);
+    if (encrypted && keys.identities.empty()) {
+        throw Error(found->location +
+                    " is encrypted (age) and fetch checks every section: set "
+                    "encryption.identity_file (or PGTIER_ENCRYPTION_IDENTITY_FILE)");
+    }
     for (const auto& local : repo.published_manifests()) {
         if (local.type == manifest.type && local.name == manifest.name) {
             std::printf("%s/%s is already in %s\n", std::string(to_string(manifest.type)).c_str(),
@@ -79,6 +91,13 @@ ExitCode fetch(const Config& config, const Environment& env, const std::string& 
         throw Error(found->location +
                     ": the downloaded bytes do not match its manifest "
                     "(corrupted or changed in the bucket): not fetched");
+    }
+    if (encrypted) {
+        // Bytes the manifest names may still be sealed for other recipients: every section is
+        // decrypted and checked against the manifest before the archive counts.
+        const auto stream =
+            age::decrypting_source(archive_at_path(partial.path()).open(), keys.identities);
+        for (const auto& section : manifest.sections) check_section(*stream, section);
     }
     repo.publish(partial, manifest);
     repo.point_latest_to_newest(manifest.type);

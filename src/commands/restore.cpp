@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "pgtier/archive/keys.hpp"
 #include "pgtier/archive/section_reader.hpp"
 #include "pgtier/commands/commands.hpp"
 #include "pgtier/core/cluster.hpp"
@@ -35,7 +36,8 @@ namespace {
 
 struct ResolvedArchive {
     StoredArchive stored;
-    std::shared_ptr<const ArchiveSource> source;
+    std::shared_ptr<const ArchiveSource> file;    // its bytes, as the sidecar hashes them
+    std::shared_ptr<const ArchiveSource> source;  // its compressed stream (decrypted)
     Manifest manifest;
     std::optional<BackupType> bucket_tier;  // set when it is read from the bucket
     const std::string& name() const { return stored.name; }
@@ -47,7 +49,17 @@ struct ResolvedArchive {
 class Catalog {
   public:
     Catalog(const Config& config, const Environment& env, const Repository& repo)
-        : config_(config), env_(env), repo_(repo), local_(repo.store()) {}
+        : config_(config),
+          env_(env),
+          repo_(repo),
+          local_(repo.store()),
+          keys_(load_archive_keys(config)) {}
+
+    const ArchiveKeys& keys() const { return keys_; }
+    // A published archive's compressed stream (decrypted when it is an age file).
+    std::shared_ptr<const ArchiveSource> open_stream(BackupType tier, const std::string& name) {
+        return pgtier::open_stream(store_of(tier, name)->open(tier, name), keys_);
+    }
 
     // The bucket's store, opened on first use; null without [offsite].
     S3Store* remote() {
@@ -145,7 +157,7 @@ class Catalog {
         return [this, tier, name] {
             const std::shared_ptr<const ArchiveStore> store =
                 open_offsite_store(config_, env_, &stop_requested());
-            return store->open(tier, name);
+            return pgtier::open_stream(store->open(tier, name), keys_);
         };
     }
 
@@ -157,6 +169,7 @@ class Catalog {
     std::shared_ptr<S3Store> remote_;
     std::optional<std::vector<ArchiveEntry>> remote_entries_;
     std::set<std::string> from_remote_;
+    ArchiveKeys keys_;
 };
 
 // What the user named: a path, a name in a tier folder, or latest-<tier> (in the directory,
@@ -173,6 +186,7 @@ ResolvedArchive resolve_archive(const Repository& repo, Catalog& catalog, const 
                          : ""));
     }
     ResolvedArchive archive{path ? archive_at_path(*path) : remote->second,
+                            nullptr,
                             nullptr,
                             {},
                             remote ? std::optional(remote->first) : std::nullopt};
@@ -196,7 +210,10 @@ ResolvedArchive resolve_archive(const Repository& repo, Catalog& catalog, const 
                     printable(archive.manifest.name) + "\", not " + stored.name +
                     ": the manifest does not belong to this archive");
     }
-    archive.source = stored.open();
+    check_manifest_signature(archive.manifest, catalog.keys(),
+                             stored.describe_beside(manifest_name(stored.name)));
+    archive.file = stored.open();
+    archive.source = open_stream(archive.file, catalog.keys());
     return archive;
 }
 
@@ -255,11 +272,17 @@ std::map<std::string, std::string> roles_for(Catalog& catalog, const ResolvedArc
             : manifests_of_cluster(catalog.published(), cluster_identity(archive.manifest)));
     std::optional<SectionRef> globals;
     if (choice) {
-        globals =
-            SectionRef{choice->own ? archive.source
-                                   : catalog.store_of(choice->source.tier, choice->source.archive)
-                                         ->open(choice->source.tier, choice->source.archive),
-                       choice->source.section};
+        if (!choice->own) {
+            const StoredArchive other =
+                stored_archive(catalog.store_of(choice->source.tier, choice->source.archive),
+                               choice->source.tier, choice->source.archive);
+            check_manifest_signature(other.manifest(), catalog.keys(),
+                                     other.describe_beside(manifest_name(other.name)));
+        }
+        globals = SectionRef{choice->own
+                                 ? archive.source
+                                 : catalog.open_stream(choice->source.tier, choice->source.archive),
+                             choice->source.section};
     }
     if (!globals) {
         spdlog::warn(
@@ -710,7 +733,7 @@ ExitCode restore_full(const Config& config, const Environment& env, const std::s
                     " is an incremental (only the databases that changed); restore it with "
                     "`restore database` or use `restore latest`");
     }
-    check_whole(*archive.source, archive.stored, archive.manifest);
+    check_whole(*archive.file, archive.stored, archive.manifest);
     ClusterSource source;
     for (const auto& s : archive.manifest.sections) {
         if (s.kind == SectionKind::globals) {
@@ -770,8 +793,13 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
         std::set<std::string> used{plan.base, plan.globals.archive};
         for (const auto& db : plan.databases) used.insert(db.source.archive);
         std::vector<const Manifest*> archives;
-        for (const auto& m : published)
-            if (used.count(m.name) != 0) archives.push_back(&m);
+        for (const auto& m : published) {
+            if (used.count(m.name) == 0) continue;
+            check_manifest_signature(
+                m, catalog.keys(),
+                catalog.store_of(m.type, m.name)->describe(m.type, manifest_name(m.name)));
+            archives.push_back(&m);
+        }
         check_restore_versions(restorer, archives, force_version);
     }
     std::set<std::string> from_bucket;
@@ -790,12 +818,12 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
     std::map<std::string, std::shared_ptr<const ArchiveSource>> opened;
     auto source_of = [&](const SectionSource& s) {
         auto& archive = opened[s.archive];
-        if (!archive) archive = catalog.store_of(s.tier, s.archive)->open(s.tier, s.archive);
+        if (!archive) archive = catalog.open_stream(s.tier, s.archive);
         return archive;
     };
     const StoredArchive base =
         stored_archive(catalog.store_of(plan.base_tier, plan.base), plan.base_tier, plan.base);
-    check_whole(*source_of({plan.base_tier, plan.base, {}}), base, base.manifest());
+    check_whole(*base.open(), base, base.manifest());
     ClusterSource source;
     source.globals = {source_of(plan.globals), plan.globals.section};
     if (plan.globals.archive != plan.base)

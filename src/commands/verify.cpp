@@ -17,7 +17,8 @@ namespace {
 
 void print_verdict(const std::string& where, const VerifyResult& result) {
     if (result.ok) {
-        std::printf("OK %s\n", where.c_str());
+        std::printf("OK %s%s\n", where.c_str(),
+                    result.note.empty() ? "" : (" (" + result.note + ")").c_str());
         return;
     }
     std::string why;
@@ -45,7 +46,10 @@ VerifyResult check_remote_listing(const std::shared_ptr<S3Store>& store,
                 std::to_string(entry.manifest->compressed_size));
     }
     // The byte ranges a restore would read from the bucket must be the object's.
-    for (auto& text : section_table_problems(*entry.manifest, entry.file_size))
+    const std::uint64_t stream_size = entry.manifest->encrypted_stream_size
+                                          ? *entry.manifest->encrypted_stream_size
+                                          : entry.file_size;
+    for (auto& text : section_table_problems(*entry.manifest, stream_size))
         problem(std::move(text));
     try {
         const auto sidecar = stored_archive(store, entry.tier, entry.name).sidecar_sha256();
@@ -58,7 +62,8 @@ VerifyResult check_remote_listing(const std::shared_ptr<S3Store>& store,
 }
 
 ExitCode verify_remote(const Config& config, const Environment& env,
-                       const std::vector<std::string>& names, bool deep, WorkerPool& pool) {
+                       const std::vector<std::string>& names, bool deep, const ArchiveKeys& keys,
+                       WorkerPool& pool) {
     const std::shared_ptr<S3Store> store = open_offsite_store(config, env, &stop_requested());
     auto entries = scan_store(*store);
     bool all_ok = true;
@@ -92,8 +97,9 @@ ExitCode verify_remote(const Config& config, const Environment& env,
             continue;
         }
         spdlog::debug("verifying {}", e->location);
-        const auto result = deep ? verify_archive(stored_archive(store, e->tier, e->name), &pool)
-                                 : check_remote_listing(store, *e);
+        const auto result =
+            deep ? verify_archive(stored_archive(store, e->tier, e->name), keys, &pool)
+                 : check_remote_listing(store, *e);
         all_ok = all_ok && result.ok;
         print_verdict(e->location, result);
     }
@@ -107,7 +113,8 @@ ExitCode verify(const Config& config, const Environment& env,
     if (deep && !remote)
         throw ConfigError("--deep goes with --remote (a local verify always decodes)");
     WorkerPool pool(threads);
-    if (remote) return verify_remote(config, env, archives, deep, pool);
+    const ArchiveKeys keys = load_archive_keys(config);
+    if (remote) return verify_remote(config, env, archives, deep, keys, pool);
     Repository repo(config.storage.dir);
     if (archives.empty()) repo.require_exists();
     std::vector<std::filesystem::path> paths;
@@ -139,7 +146,7 @@ ExitCode verify(const Config& config, const Environment& env,
     }
     for (const auto& path : paths) {
         spdlog::debug("verifying {}", path.string());
-        const auto result = verify_archive(archive_at_path(path), &pool);
+        const auto result = verify_archive(archive_at_path(path), keys, &pool);
         all_ok = all_ok && result.ok;
         print_verdict(path.string(), result);
     }

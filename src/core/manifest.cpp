@@ -65,7 +65,16 @@ std::string manifest_to_json(const Manifest& m) {
     };
     if (!m.system_identifier.empty()) doc["system_identifier"] = m.system_identifier;
     if (!m.cluster_name.empty()) doc["cluster_name"] = m.cluster_name;
+    if (m.encrypted_stream_size)
+        doc["encryption"] = {{"format", "age"}, {"stream_size", *m.encrypted_stream_size}};
+    if (!m.signature.empty()) doc["signature"] = m.signature;
     return doc.dump(2) + "\n";
+}
+
+std::string manifest_signed_text(const Manifest& manifest) {
+    Manifest unsigned_copy = manifest;
+    unsigned_copy.signature.clear();
+    return manifest_to_json(unsigned_copy);
 }
 
 namespace {
@@ -161,6 +170,20 @@ Manifest manifest_from_json(const std::string& text, const std::string& source) 
                 throw std::invalid_argument("cluster_name \"" + m.cluster_name + "\" " + *why);
             }
         }
+        // The name says whether the file is an age file; the manifest must say the same.
+        if (doc.contains("encryption")) {
+            const auto& encryption = doc.at("encryption");
+            if (encryption.at("format").get<std::string>() != "age")
+                throw std::invalid_argument("unknown encryption " + encryption.at("format").dump());
+            m.encrypted_stream_size = byte_count(encryption, "stream_size", "encryption.");
+        }
+        if (m.encrypted_stream_size.has_value() != archive_encrypted(m.name)) {
+            throw std::invalid_argument(
+                m.encrypted_stream_size
+                    ? "encryption is set but the name " + m.name + " is not an age file's (.age)"
+                    : "the name " + m.name + " is an age file's but encryption is not set");
+        }
+        if (doc.contains("signature")) m.signature = doc.at("signature").get<std::string>();
         return m;
     } catch (const std::exception& err) {
         // The reason may quote the manifest's text: printable, it cannot fake a line.

@@ -30,7 +30,7 @@ std::string_view to_string(SectionKind kind) {
 }
 
 std::string archive_name(BackupType type, const std::tm& local, int collision,
-                         CompressionFormat format) {
+                         CompressionFormat format, bool encrypted) {
     char stamp[32];
     std::snprintf(stamp, sizeof stamp, "%04d%02d%02d_%02d%02d%02d", local.tm_year + 1900,
                   local.tm_mon + 1, local.tm_mday, local.tm_hour, local.tm_min, local.tm_sec);
@@ -38,7 +38,13 @@ std::string archive_name(BackupType type, const std::tm& local, int collision,
     // Appended piecewise: GCC 12 at -O3 reports a false -Wrestrict for "x" + std::string
     // (GCC bug 105329), as below.
     if (collision > 0) name.append("-").append(std::to_string(collision + 1));
-    return name.append("_").append(to_string(type)).append(archive_extension(format));
+    name.append("_").append(to_string(type)).append(archive_extension(format));
+    if (encrypted) name.append(encrypted_extension);
+    return name;
+}
+
+bool archive_encrypted(std::string_view file_name) {
+    return file_name.ends_with(encrypted_extension);
 }
 
 std::string sidecar_name(const std::string& archive) {
@@ -75,15 +81,16 @@ bool looks_like_spool(const std::string& file_name, BackupType type) {
     return looks_like_archive(inner.substr(0, at), type);
 }
 
-std::string latest_link_name(BackupType type, CompressionFormat format) {
-    return std::string("latest_").append(to_string(type)).append(archive_extension(format));
+std::string latest_link_name(BackupType type, CompressionFormat format, bool encrypted) {
+    std::string name =
+        std::string("latest_").append(to_string(type)).append(archive_extension(format));
+    if (encrypted) name.append(encrypted_extension);
+    return name;
 }
 
 CompressionFormat archive_format(std::string_view file_name) {
-    constexpr std::string_view zst = ".zst";
-    const bool zstd =
-        file_name.size() >= zst.size() && file_name.substr(file_name.size() - zst.size()) == zst;
-    return zstd ? CompressionFormat::zstd : CompressionFormat::bzip2;
+    if (archive_encrypted(file_name)) file_name.remove_suffix(encrypted_extension.size());
+    return file_name.ends_with(".zst") ? CompressionFormat::zstd : CompressionFormat::bzip2;
 }
 
 bool looks_like_archive(const std::string& file_name, BackupType type) {
@@ -105,9 +112,10 @@ bool looks_like_archive(const std::string& file_name, BackupType type) {
         while (at < file_name.size() && at - start < 6 && digits(at, 1)) ++at;
         if (at == start) return false;
     }
-    for (auto format : all_compression_formats) {
-        const std::string suffix =
-            std::string("_").append(to_string(type)).append(archive_extension(format));
+    for (auto variant : all_archive_variants) {
+        std::string suffix =
+            std::string("_").append(to_string(type)).append(archive_extension(variant.format));
+        if (variant.encrypted) suffix.append(encrypted_extension);
         if (file_name.compare(at, std::string::npos, suffix) == 0) return true;
     }
     return false;

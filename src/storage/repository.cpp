@@ -38,8 +38,8 @@ bool is_leftover_name(const std::string& name, BackupType type) {
     };
     if (auto archive = strip(".partial")) return looks_like_archive(*archive, type);
     if (auto file = strip(".tmp")) {
-        for (auto format : all_compression_formats) {
-            if (*file == latest_link_name(type, format)) return true;
+        for (auto variant : all_archive_variants) {
+            if (*file == latest_link_name(type, variant.format, variant.encrypted)) return true;
         }
         if (*file == "latest_" + std::string(to_string(type)) + ".json") return true;
         for (std::string_view ext : {".sha256", ".json", ".deleting"}) {
@@ -251,7 +251,7 @@ std::vector<Manifest> Repository::published_manifests() const {
 }
 
 std::string Repository::new_archive_name(BackupType type, const std::tm& local,
-                                         CompressionFormat format) const {
+                                         CompressionFormat format, bool encrypted) const {
     const Directory dir = tier(type);
     // A time stamp names one archive of the tier whatever its format: names sort as they were
     // taken.
@@ -262,9 +262,10 @@ std::string Repository::new_archive_name(BackupType type, const std::tm& local,
     };
     for (int collision = 0;; ++collision) {
         bool free = true;
-        for (auto other : all_compression_formats)
-            free = free && unused(archive_name(type, local, collision, other));
-        if (free) return archive_name(type, local, collision, format);
+        for (auto other : all_archive_variants)
+            free =
+                free && unused(archive_name(type, local, collision, other.format, other.encrypted));
+        if (free) return archive_name(type, local, collision, format, encrypted);
     }
 }
 
@@ -388,7 +389,8 @@ void Repository::remove_archive(BackupType type, const std::string& name) const 
     delete_archive(LocalStore(dir_), type, name, [&](BackupType) { dir->sync(); });
     // Repoint latest_* when it named this archive (the newest is never deleted by retention,
     // but an operator's manual removal goes through here too).
-    if (dir->read_link(latest_link_name(type, archive_format(name))) == name)
+    if (dir->read_link(latest_link_name(type, archive_format(name), archive_encrypted(name))) ==
+        name)
         point_latest_to_newest(type);
 }
 
@@ -414,14 +416,14 @@ void Repository::point_latest_to_newest(BackupType type) const {
     if (newest) {
         point_latest(dir, type, newest->name);
     } else {
-        for (auto format : all_compression_formats) dir.remove(latest_link_name(type, format));
+        for (auto variant : all_archive_variants)
+            dir.remove(latest_link_name(type, variant.format, variant.encrypted));
     }
 }
 
 void Repository::point_latest(const Directory& dir, BackupType type,
                               const std::string& name) const {
-    const CompressionFormat format = archive_format(name);
-    const std::string link = latest_link_name(type, format);
+    const std::string link = latest_link_name(type, archive_format(name), archive_encrypted(name));
     const std::string tmp = "." + link + ".tmp";
     dir.remove_quietly(tmp);
     // Relative target: the link resolves on the host through a bind mount too.
@@ -432,12 +434,12 @@ void Repository::point_latest(const Directory& dir, BackupType type,
             dir.remove_quietly(tmp);
             throw;
         }
-        // The link of the other format would name an older archive as the latest: a script
+        // The link of another variant would name an older archive as the latest: a script
         // that reads latest_full.sql.bz2 must fail, not restore stale data, once the newest
-        // archive is .sql.zst (and the other way round).
-        for (auto other : all_compression_formats) {
-            const std::string stale = latest_link_name(type, other);
-            if (other == format || dir.remove_quietly(stale)) continue;
+        // archive is .sql.zst or .sql.bz2.age (and the other way round).
+        for (auto other : all_archive_variants) {
+            const std::string stale = latest_link_name(type, other.format, other.encrypted);
+            if (stale == link || dir.remove_quietly(stale)) continue;
             // Not a reason to fail a published backup: whatever is there is never followed.
             const int error = errno;
             if (dir.type_of(stale) != EntryType::missing)

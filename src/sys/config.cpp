@@ -28,8 +28,8 @@ namespace {
 // The configuration file and the password and credentials files: far larger is a mistake.
 constexpr std::size_t max_config_file_size = std::size_t{1} << 20;
 
-using Value = std::variant<std::string, std::int64_t, bool>;
-enum class KeyType { string, integer, boolean };
+using Value = std::variant<std::string, std::int64_t, bool, std::vector<std::string>>;
+enum class KeyType { string, integer, boolean, string_list };
 
 // Thrown by a setter; the loader adds the file and the key.
 struct BadValue {
@@ -183,6 +183,22 @@ const std::vector<KeySpec>& key_specs() {
          [](Config& c, const Value& v) { c.offsite.full_days = in_range(v, 1, 36500); }},
         {"offsite", "min_full", KeyType::integer,
          [](Config& c, const Value& v) { c.offsite.min_full = in_range(v, 1, 1000); }},
+        {"encryption", "recipients", KeyType::string_list,
+         [](Config& c, const Value& v) {
+             c.encryption.recipients = std::get<std::vector<std::string>>(v);
+         }},
+        {"encryption", "recipients_file", KeyType::string,
+         [](Config& c, const Value& v) {
+             c.encryption.recipients_file = std::get<std::string>(v);
+         }},
+        {"encryption", "identity_file", KeyType::string,
+         [](Config& c, const Value& v) { c.encryption.identity_file = std::get<std::string>(v); }},
+        {"encryption", "signing_key_file", KeyType::string,
+         [](Config& c, const Value& v) {
+             c.encryption.signing_key_file = std::get<std::string>(v);
+         }},
+        {"encryption", "verify_key", KeyType::string,
+         [](Config& c, const Value& v) { c.encryption.verify_key = std::get<std::string>(v); }},
         {"daemon", "auto_restore", KeyType::boolean,
          [](Config& c, const Value& v) { c.daemon.auto_restore = std::get<bool>(v); }},
         {"daemon", "retry_delays", KeyType::string,
@@ -223,6 +239,8 @@ std::string_view type_name(KeyType type) {
             return "an integer";
         case KeyType::boolean:
             return "a boolean (true or false)";
+        case KeyType::string_list:
+            return "an array of strings";
     }
     return "?";
 }
@@ -282,6 +300,17 @@ std::optional<Value> from_toml(const toml::node& node, KeyType type) {
         case KeyType::boolean:
             if (auto b = node.value_exact<bool>()) return Value{*b};
             break;
+        case KeyType::string_list: {
+            const auto* array = node.as_array();
+            if (array == nullptr) break;
+            std::vector<std::string> items;
+            for (const auto& item : *array) {
+                const auto text = item.value_exact<std::string>();
+                if (!text) return std::nullopt;
+                items.push_back(*text);
+            }
+            return Value{std::move(items)};
+        }
     }
     return std::nullopt;
 }
@@ -310,6 +339,19 @@ std::optional<Value> from_text(const std::string& text, KeyType type) {
             if (lower == "false" || lower == "0" || lower == "no" || lower == "off")
                 return Value{false};
             return std::nullopt;
+        }
+        case KeyType::string_list: {  // words apart by spaces or commas
+            std::vector<std::string> items;
+            std::string word;
+            for (char ch : text + " ") {
+                if (ch == ' ' || ch == ',' || ch == '\t' || ch == '\n') {
+                    if (!word.empty()) items.push_back(std::move(word));
+                    word.clear();
+                } else {
+                    word += ch;
+                }
+            }
+            return Value{std::move(items)};
         }
     }
     return std::nullopt;

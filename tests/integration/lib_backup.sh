@@ -36,6 +36,14 @@
 #                              (the retention tests; B and NOW are theirs)
 #   db_list                    connectable databases of the current cluster, sorted
 #   psql_db DB ARGS...         psql_q against database DB (any name)
+#   encryption_keys DIR        an age identity (age-keygen) and an Ed25519 signing key (openssl),
+#                              made by the reference tools, not pgtier: AGE_IDENTITY, AGE_RECIPIENT,
+#                              SIGNING_KEY (PEM file) and VERIFY_KEY ("ed25519:BASE64")
+#   decrypt_archive PATH       PATH's compressed stream: itself, or for an age file (.age) its
+#                              payload decrypted by `age -d -i $AGE_IDENTITY` (into $WORK)
+# With PGTIER_TEST_ENCRYPTION=1 in the environment, sourcing this file makes keys and exports
+# PGTIER_ENCRYPTION_* so that every pgtier the test runs encrypts, signs and checks signatures:
+# how a test runs "once more with encryption on" (test_encrypted_*.sh).
 
 unset PGTIER_CONFIG PGTIER_STORAGE_DIR PGTIER_POSTGRES_HOST PGTIER_POSTGRES_PORT \
     PGTIER_POSTGRES_USER PGTIER_POSTGRES_PASSWORD_FILE POSTGRES_PASSWORD_FILE PGPASSFILE 2>/dev/null || true
@@ -87,7 +95,7 @@ archives() {
     local dir=$1 tier=$2
     [ -d "$dir/$tier" ] || return 0
     find "$dir/$tier" -maxdepth 1 -type f -regextype posix-extended \
-        -regex ".*/[0-9]{8}_[0-9]{6}(-[0-9]+)?_${tier}\.sql\.(bz2|zst)" | sort
+        -regex ".*/[0-9]{8}_[0-9]{6}(-[0-9]+)?_${tier}\.sql\.(bz2|zst)(\.age)?" | sort
 }
 
 count_archives() { archives "$1" "$2" | wc -l; }
@@ -118,10 +126,16 @@ tree_state() {
     )
 }
 
-# decompress PATH — the archive's text: zstd for .zst, else bzip2 (PATH - : stdin, FORMAT).
+# decompress PATH — the archive's text: zstd for .zst, else bzip2 (PATH - : stdin, FORMAT); an
+# age file (.age) is decrypted with $AGE_IDENTITY first.
 decompress() {
     local format=${FORMAT:-bzip2}
-    [ "$1" = - ] || case $1 in *.zst) format=zstd ;; *) format=bzip2 ;; esac
+    [ "$1" = - ] || case $1 in *.zst | *.zst.age) format=zstd ;; *) format=bzip2 ;; esac
+    case $1 in *.age)
+        age -d -i "$AGE_IDENTITY" -- "$1" | FORMAT=$format decompress -
+        return
+        ;;
+    esac
     if [ "$format" = zstd ]; then
         if [ "$1" = - ]; then zstd -dcq; else zstd -dcq -- "$1"; fi
     elif [ "$1" = - ]; then
@@ -140,13 +154,15 @@ check_archive() {
     m="$a.json"
     [ -f "$a.sha256" ] || fail "$name: no .sha256 sidecar"
     [ -f "$m" ] || fail "$name: no .json manifest"
-    [[ $name =~ ^[0-9]{8}_[0-9]{6}(-[0-9]+)?_${type}\.sql\.(bz2|zst)$ ]] || fail "$name: unexpected file name for a $type archive"
+    [[ $name =~ ^[0-9]{8}_[0-9]{6}(-[0-9]+)?_${type}\.sql\.(bz2|zst)(\.age)?$ ]] || fail "$name: unexpected file name for a $type archive"
     [ "$(basename "$tdir")" = "$type" ] || fail "$name: a $type archive in folder $(basename "$tdir")"
-    case $name in *.zst) format=zstd ;; *) format=bzip2 ;; esac
+    case $name in *.zst | *.zst.age) format=zstd ;; *) format=bzip2 ;; esac
+    local stream
+    stream=$(decrypt_archive "$a")
     if [ "$format" = zstd ]; then
-        zstd -tq "$a" 2>"$WORK/bzip2-t.err" || fail "$name: zstd -t failed: $(cat "$WORK/bzip2-t.err")"
+        zstd -tq "$stream" 2>"$WORK/bzip2-t.err" || fail "$name: zstd -t failed: $(cat "$WORK/bzip2-t.err")"
     else
-        bzip2 -t "$a" 2>"$WORK/bzip2-t.err" || fail "$name: bzip2 -t failed: $(cat "$WORK/bzip2-t.err")"
+        bzip2 -t "$stream" 2>"$WORK/bzip2-t.err" || fail "$name: bzip2 -t failed: $(cat "$WORK/bzip2-t.err")"
     fi
     (cd "$tdir" && sha256sum -c --status "$name.sha256") || fail "$name: 'sha256sum -c $name.sha256' inside $tdir failed: $(cat "$a.sha256")"
     jq -e . "$m" >/dev/null || fail "$name: manifest is not valid JSON"
@@ -180,7 +196,7 @@ check_archive() {
         *) fail "$name: section $i has kind '$kind'" ;;
         esac
         [ "$off" = "$expect_off" ] || fail "$name: section $i starts at $off, expected $expect_off (sections must be contiguous)"
-        dd if="$a" of="$WORK/section.bin" bs=1M iflag=skip_bytes,count_bytes skip="$off" count="$len" status=none
+        dd if="$stream" of="$WORK/section.bin" bs=1M iflag=skip_bytes,count_bytes skip="$off" count="$len" status=none
         [ "$(stat -c %s "$WORK/section.bin")" = "$len" ] || fail "$name: section $i runs past the end of the file"
         [ "$(sha256sum <"$WORK/section.bin" | cut -c1-64)" = "$ssum" ] || fail "$name: section $i sha256 mismatch"
         local got
@@ -189,16 +205,50 @@ check_archive() {
         expect_off=$((off + len))
         total_u=$((total_u + ulen))
     done
-    [ "$expect_off" = "$size" ] || fail "$name: sections end at $expect_off but the file has $size bytes"
+    [ "$expect_off" = "$(stat -c %s "$stream")" ] || fail "$name: sections end at $expect_off but the stream has $(stat -c %s "$stream") bytes"
+    if [ "$stream" != "$a" ]; then
+        [ "$(jq -r .encryption.stream_size "$m")" = "$expect_off" ] || fail "$name: encryption.stream_size is not the payload's size"
+        rm -f "$stream"
+    fi
     [ "$(jq -r .uncompressed_size "$m")" = "$total_u" ] || fail "$name: uncompressed_size $(jq -r .uncompressed_size "$m") != sum of sections $total_u"
     rm -f "$WORK/section.bin"
+}
+
+encryption_keys() {
+    local dir=$1
+    mkdir -p "$dir"
+    age-keygen -o "$dir/age_identity.txt" 2>/dev/null
+    AGE_IDENTITY=$dir/age_identity.txt
+    AGE_RECIPIENT=$(age-keygen -y "$AGE_IDENTITY")
+    openssl genpkey -algorithm ed25519 -out "$dir/signing_key.pem" 2>/dev/null
+    SIGNING_KEY=$dir/signing_key.pem
+    VERIFY_KEY="ed25519:$(openssl pkey -in "$SIGNING_KEY" -pubout -outform DER | tail -c 32 | base64 -w0)"
+    chmod 600 "$AGE_IDENTITY" "$SIGNING_KEY"
+}
+
+decrypt_archive() {
+    local a=$1 out
+    case $a in
+    *.age)
+        out="$WORK/decrypted.$(basename "$a").$RANDOM"
+        age -d -i "$AGE_IDENTITY" -o "$out" "$a" || fail "age -d -i $AGE_IDENTITY $a failed"
+        echo "$out"
+        ;;
+    *) echo "$a" ;;
+    esac
 }
 
 manifest_dbs() { jq -r '.sections[] | select(.kind == "database") | .database' "$1.json" | sort; }
 
 manifest_has_globals() { jq -e 'any(.sections[]; .kind == "globals")' "$1.json" >/dev/null; }
 
-bz_contains() { decompress "$1" | grep -F -c -- "$2" >/dev/null; }
+bz_contains() {
+    local stream rc=0
+    stream=$(decrypt_archive "$1")
+    decompress "$stream" | grep -F -c -- "$2" >/dev/null || rc=$?
+    [ "$stream" = "$1" ] || rm -f "$stream"
+    return "$rc"
+}
 
 settle() { sleep "${SETTLE_SECONDS:-1.5}"; }
 
@@ -429,3 +479,10 @@ set_age() {
     AGE[$1]=$2
 }
 name() { basename "${ARCH[$1]}"; }
+
+if [ "${PGTIER_TEST_ENCRYPTION:-0}" = 1 ]; then
+    encryption_keys "$WORK/keys"
+    export PGTIER_ENCRYPTION_RECIPIENTS=$AGE_RECIPIENT PGTIER_ENCRYPTION_IDENTITY_FILE=$AGE_IDENTITY \
+        PGTIER_ENCRYPTION_SIGNING_KEY_FILE=$SIGNING_KEY PGTIER_ENCRYPTION_VERIFY_KEY=$VERIFY_KEY
+    echo "encryption on: archives are age files to $AGE_RECIPIENT, manifests signed"
+fi

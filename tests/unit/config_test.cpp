@@ -303,3 +303,24 @@ TEST_CASE("storage.cluster_name: a name that cannot be taken for a system identi
                match::Contains("storage.cluster_name") && match::Contains("start with a letter"));
     CHECK_THAT(error_of("[storage]\ncluster_name = \"a b\"\n"), match::Contains("only letters"));
 }
+
+TEST_CASE("[encryption]: recipients as a TOML array or a variable of words") {
+    const Config c = parse_config(R"(
+[encryption]
+recipients = ["age1aaa", "age1bbb"]
+identity_file = "/run/secrets/age_identity"
+signing_key_file = "/run/secrets/signing_key"
+verify_key = "ed25519:xyz"
+)",
+                                  "x.toml", {});
+    CHECK(c.encryption.recipients == std::vector<std::string>{"age1aaa", "age1bbb"});
+    CHECK(c.encryption.identity_file == "/run/secrets/age_identity");
+    CHECK(c.encryption.signing_key_file == "/run/secrets/signing_key");
+    CHECK(c.encryption.verify_key == "ed25519:xyz");
+    const Config e =
+        parse_config("", "x.toml", {{"PGTIER_ENCRYPTION_RECIPIENTS", "age1aaa, age1bbb age1ccc"}});
+    CHECK(e.encryption.recipients == std::vector<std::string>{"age1aaa", "age1bbb", "age1ccc"});
+    CHECK_THROWS_AS(parse_config("[encryption]\nrecipients = \"age1aaa\"\n", "x.toml", {}),
+                    ConfigError);
+    CHECK_THROWS_AS(parse_config("[encryption]\nrecipients = [1]\n", "x.toml", {}), ConfigError);
+}

@@ -37,6 +37,34 @@ TEST_CASE("manifest survives a JSON round trip, with any database name") {
     CHECK(back.find_database("café ü") == nullptr);
 }
 
+TEST_CASE("an age file's manifest: its stream size and signature survive; the name must agree") {
+    Manifest m;
+    m.name = "20261123_090000_full.sql.zst.age";
+    m.started_at = m.finished_at = *parse_utc_iso("2026-11-23T09:00:00.5Z");
+    m.compressed_size = 70000;
+    m.encrypted_stream_size = 65000;
+    m.sha256 = std::string(64, 'b');
+    m.sections = {{SectionKind::database, "d", 0, 65000, 100000, "s", "f"}};
+    m.signature = "ed25519:sig";
+    const std::string text = manifest_to_json(m);
+    const auto back = manifest_from_json(text, "test");
+    CHECK(back.encrypted_stream_size == 65000);
+    CHECK(back.stream_size() == 65000);
+    CHECK(back.signature == "ed25519:sig");
+    // What is signed: the same text without the signature, whatever it was.
+    CHECK(manifest_signed_text(back) == manifest_signed_text(m));
+    CHECK(manifest_signed_text(m).find("ed25519:sig") == std::string::npos);
+    CHECK(manifest_to_json(back) == text);
+    auto json = nlohmann::json::parse(text);
+    json.erase("encryption");
+    CHECK_THROWS_AS(manifest_from_json(json.dump(), "test"), Error);
+    json = nlohmann::json::parse(text);
+    json["name"] = "20261123_090000_full.sql.zst";
+    CHECK_THROWS_AS(manifest_from_json(json.dump(), "test"), Error);
+    json["encryption"]["format"] = "gpg";
+    CHECK_THROWS_AS(manifest_from_json(json.dump(), "test"), Error);
+}
+
 TEST_CASE("a broken manifest is an Error naming its source") {
     CHECK_THROWS_WITH(manifest_from_json("{", "/b/full/x.json"), match::Contains("/b/full/x.json"));
     CHECK_THROWS_WITH(manifest_from_json(R"({"format": 99})", "m.json"),

@@ -61,6 +61,26 @@ TEST_CASE("looks_like_archive ignores links, sidecars and foreign files") {
     CHECK_FALSE(looks_like_archive("20261123_030405_full.zst", BackupType::full));
 }
 
+TEST_CASE("an age file's name: the archive's, then .age") {
+    std::tm tm{};
+    tm.tm_year = 126;
+    tm.tm_mon = 10;
+    tm.tm_mday = 23;
+    CHECK(archive_name(BackupType::full, tm, 0, CompressionFormat::zstd, true) ==
+          "20261123_000000_full.sql.zst.age");
+    CHECK(looks_like_archive("20261123_030405_full.sql.bz2.age", BackupType::full));
+    CHECK(looks_like_archive("20261123_030405-2_incremental.sql.zst.age", BackupType::incremental));
+    CHECK_FALSE(looks_like_archive("20261123_030405_full.sql.age", BackupType::full));
+    CHECK_FALSE(looks_like_archive("20261123_030405_full.sql.bz2.age.age", BackupType::full));
+    CHECK_FALSE(looks_like_archive("20261123_030405_full.sql.bz2.age.json", BackupType::full));
+    CHECK(archive_format("20261123_030405_full.sql.zst.age") == CompressionFormat::zstd);
+    CHECK(archive_format("20261123_030405_full.sql.bz2.age") == CompressionFormat::bzip2);
+    CHECK(archive_encrypted("20261123_030405_full.sql.bz2.age"));
+    CHECK_FALSE(archive_encrypted("20261123_030405_full.sql.bz2"));
+    CHECK(latest_link_name(BackupType::full, CompressionFormat::bzip2, true) ==
+          "latest_full.sql.bz2.age");
+}
+
 TEST_CASE("spool names of a parallel backup's sections") {
     CHECK(spool_name("20261123_030405_full.sql.bz2", 3) ==
           ".20261123_030405_full.sql.bz2.section-3.partial");

@@ -269,7 +269,7 @@ TEST_CASE("verify: a database section whose header names another database fails,
     std::ofstream(dir / (name + ".sha256")) << sidecar_text(m.sha256, name);
     const auto verify_with = [&](const Manifest& manifest) {
         std::ofstream(dir / (name + ".json"), std::ios::trunc) << manifest_to_json(manifest);
-        return verify_archive(archive_at_path(path));
+        return verify_archive(archive_at_path(path), {});
     };
 
     const auto intact = verify_with(m);
@@ -303,7 +303,7 @@ TEST_CASE("verify: a database section whose header names another database fails,
     // Decoded by a pool, the verdict is the same.
     WorkerPool pool(2);
     std::ofstream(dir / (name + ".json"), std::ios::trunc) << manifest_to_json(swapped);
-    CHECK(verify_archive(archive_at_path(path), &pool).problems == result.problems);
+    CHECK(verify_archive(archive_at_path(path), {}, &pool).problems == result.problems);
     std::filesystem::remove_all(dir);
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "pgtier/archive/archive_output.hpp"
 #include "pgtier/archive/sha256.hpp"
 #include "pgtier/archive/worker_pool.hpp"
 #include "pgtier/core/compression.hpp"
@@ -22,7 +23,8 @@ struct CompressedSection {
 };
 
 struct CompressedTotals {
-    std::uint64_t compressed_size = 0;
+    std::uint64_t compressed_size = 0;  // the file's size
+    std::uint64_t stream_size = 0;      // the compressed stream's (differs in an age file)
     std::uint64_t uncompressed_size = 0;
     std::string sha256;  // of the whole file
     std::vector<CompressedSection> sections;
@@ -63,7 +65,9 @@ class ArchiveWriter {
                                       std::size_t writers = 1);
 
     // The writer must not outlive `pool`; several writers may share it, from different threads
-    // (one thread per writer).
+    // (one thread per writer). It writes into `output`, which it finishes in finish(); or into
+    // the plain file `fd`.
+    ArchiveWriter(ArchiveOutput& output, const CompressionSettings& settings, WorkerPool& pool);
     ArchiveWriter(int fd, const CompressionSettings& settings, WorkerPool& pool);
     // Without finish() (an error path): stops its queued blocks and waits for those running.
     ~ArchiveWriter();
@@ -90,6 +94,7 @@ class ArchiveWriter {
         std::exception_ptr error;
     };
 
+    void choose_window();
     std::unique_ptr<Block> take_free_block();
     void submit_current(bool last_of_section);
     void compress(Block* block);
@@ -97,7 +102,8 @@ class ArchiveWriter {
     void write_ready();               // writes the oldest blocks that are done, without waiting
     void append(const Block& block);  // to the file, the hashes and the section records
 
-    int fd_;
+    std::unique_ptr<ArchiveOutput> own_output_;  // the fd constructor's
+    ArchiveOutput& output_;
     CompressionSettings settings_;
     WorkerPool& pool_;
     std::size_t window_;
@@ -111,8 +117,6 @@ class ArchiveWriter {
     std::uint64_t bytes_in_ = 0;
     std::size_t open_section_ = static_cast<std::size_t>(-1);
     CompressedSection section_;
-    std::uint64_t file_offset_ = 0;
-    Sha256 file_hash_;
     Sha256 section_hash_;
     std::vector<CompressedSection> sections_;
     std::exception_ptr failure_;  // a block failed or the file could not be written

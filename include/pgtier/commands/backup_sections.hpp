@@ -25,7 +25,7 @@ struct SectionDumpJob {
     Dumper& dumper;
     BackupType type;
     std::string archive;                         // its name, for the spool names
-    int archive_fd;                              // the .partial file, written from offset 0
+    ArchiveOutput& output;                       // into the .partial file; finished here
     std::vector<DumpSection> sections;           // in archive order (pg_dumpall's)
     std::map<std::string, std::uint64_t> sizes;  // database sizes on the server, may be empty
     int jobs = 1;                                // dumps at once

@@ -56,6 +56,10 @@ ExitCode verify(const Config& config, const Environment& env,
 ExitCode offsite_sync(const Config& config, const Environment& env, bool dry_run);
 ExitCode fetch(const Config& config, const Environment& env, const std::string& archive);
 
+// keygen.cpp: a new age identity (DIR/age_identity.txt) and Ed25519 signing key
+// (DIR/signing_key.pem), both 0600 and never replacing a file; prints the [encryption] lines.
+ExitCode keygen(const std::filesystem::path& dir);
+
 // The next `count` fire times of a cron expression after `from` (ISO 8601; default now), in
 // `timezone` (default: the configured one).
 ExitCode schedule(const std::string& expression, const std::optional<std::string>& timezone,

@@ -45,12 +45,22 @@ struct Manifest {
     // none). Both absent from manifests written before pgtier recorded them.
     std::string system_identifier;
     std::string cluster_name;
+    // An age file (its name ends in .age): the size of its payload, the compressed stream that
+    // sections' offsets count. compressed_size and sha256 are always the file's.
+    std::optional<std::uint64_t> encrypted_stream_size;
+    // "ed25519:BASE64" over manifest_signed_text(); "" when unsigned.
+    std::string signature;
+
+    // The compressed stream's size: the file's, or an age file's payload.
+    std::uint64_t stream_size() const { return encrypted_stream_size.value_or(compressed_size); }
 
     const SectionEntry* find_database(const std::string& name) const;
     bool has_globals() const;
 };
 
 std::string manifest_to_json(const Manifest& manifest);
+// What a signature covers: the manifest's JSON without its signature.
+std::string manifest_signed_text(const Manifest& manifest);
 // Throws Error naming `source` when the text is not a valid manifest.
 Manifest manifest_from_json(const std::string& text, const std::string& source);
 

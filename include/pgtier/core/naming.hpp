@@ -11,11 +11,26 @@
 
 namespace pgtier {
 
-// "20261123_090000_full.sql.bz2" (".sql.zst" for zstd); collision > 0 gives
-// "20261123_090000-2_full.sql.bz2" so two archives in one second get distinct names that still
-// end in "_<tier>.sql.bz2".
+// "20261123_090000_full.sql.bz2" (".sql.zst" for zstd, then ".age" when encrypted); collision > 0
+// gives "20261123_090000-2_full.sql.bz2" so two archives in one second get distinct names that
+// still end in "_<tier>.sql.bz2".
 std::string archive_name(BackupType type, const std::tm& local, int collision,
-                         CompressionFormat format);
+                         CompressionFormat format, bool encrypted = false);
+
+// The four kinds of archive file: either compression, plain or in an age file (".age").
+struct ArchiveVariant {
+    CompressionFormat format;
+    bool encrypted;
+};
+inline constexpr ArchiveVariant all_archive_variants[] = {
+    {CompressionFormat::bzip2, false},
+    {CompressionFormat::zstd, false},
+    {CompressionFormat::bzip2, true},
+    {CompressionFormat::zstd, true},
+};
+inline constexpr std::string_view encrypted_extension = ".age";
+// Whether a file is an age file, by its name (ends in ".age").
+bool archive_encrypted(std::string_view file_name);
 
 std::string sidecar_name(const std::string& archive);   // NAME.sha256
 std::string manifest_name(const std::string& archive);  // NAME.json
@@ -23,18 +38,18 @@ std::string partial_name(const std::string& archive);   // .NAME.partial
 // ".NAME.section-INDEX.partial": section INDEX (its place in the archive) of a parallel backup,
 // compressed apart until it is appended to .NAME.partial. Partial too: the sweep removes it.
 std::string spool_name(const std::string& archive, std::size_t index);
-// latest_<tier>.sql.bz2 / latest_<tier>.sql.zst: the link to the newest archive of a tier has
-// that archive's extension (only one of the two exists at a time).
-std::string latest_link_name(BackupType type, CompressionFormat format);
+// latest_<tier>.sql.bz2 / latest_<tier>.sql.zst (+ ".age"): the link to the newest archive of a
+// tier has that archive's extension (only one of the variants exists at a time).
+std::string latest_link_name(BackupType type, CompressionFormat format, bool encrypted = false);
 
-// True only for names archive_name() makes for `type`, in either format:
-// YYYYMMDD_HHMMSS[-N]_<tier>.sql.bz2 or .sql.zst.
+// True only for names archive_name() makes for `type`, in any variant:
+// YYYYMMDD_HHMMSS[-N]_<tier>.sql.bz2 or .sql.zst, either optionally followed by .age.
 bool looks_like_archive(const std::string& file_name, BackupType type);
 // True only for names spool_name() makes for an archive of `type`.
 bool looks_like_spool(const std::string& file_name, BackupType type);
 
-// How a file is compressed, by its name: zstd when it ends in ".zst", else bzip2 (also for
-// files a user names that are not of pgtier's pattern).
+// How a file is compressed, by its name: zstd when it ends in ".zst" (or ".zst.age"), else bzip2
+// (also for files a user names that are not of pgtier's pattern).
 CompressionFormat archive_format(std::string_view file_name);
 
 // A name pgtier cannot restore a database into; the message is the reason alone ("the

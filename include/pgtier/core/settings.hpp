@@ -72,6 +72,15 @@ struct OffsiteConfig {
     bool enabled() const { return !url.empty(); }
 };
 
+// [encryption]: archives as age files, manifests signed (docs/design.md, Encryption).
+struct EncryptionConfig {
+    std::vector<std::string> recipients;  // "age1…": a backup encrypts to each
+    std::string recipients_file;          // more recipients, one per line
+    std::string identity_file;            // AGE-SECRET-KEY-1… lines: what reads them back
+    std::string signing_key_file;         // Ed25519 private key (PEM): signs each manifest
+    std::string verify_key;               // "ed25519:…": every manifest read must be signed by it
+};
+
 struct DaemonConfig {
     bool auto_restore = false;
     std::string log_level = "info";

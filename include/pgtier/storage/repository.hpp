@@ -121,10 +121,10 @@ class Repository {
     // type always match its archive's file name and tier folder (scan() checks).
     std::vector<Manifest> published_manifests() const;
 
-    // A name for a new archive started at `local` in `format`, its time stamp unused in its
-    // tier (in either format).
-    std::string new_archive_name(BackupType type, const std::tm& local,
-                                 CompressionFormat format) const;
+    // A name for a new archive started at `local` in `format` (an age file when `encrypted`),
+    // its time stamp unused in its tier (in any variant).
+    std::string new_archive_name(BackupType type, const std::tm& local, CompressionFormat format,
+                                 bool encrypted = false) const;
 
     // Starts writing a new archive under its .partial name in the tier folder.
     PartialFile create_partial(BackupType type, const std::string& name) const;

@@ -21,6 +21,7 @@ struct Config {
     BackupConfig backup;
     CompressionConfig compression;
     OffsiteConfig offsite;
+    EncryptionConfig encryption;
     DaemonConfig daemon;
     std::string source = "defaults";  // the file it came from, for messages
     // Keys set by a PGTIER_<SECTION>_<KEY> variable: "postgres.port" -> "PGTIER_POSTGRES_PORT".
