@@ -54,7 +54,7 @@ awk -v s="$BENCH_SCALE" 'BEGIN { exit !(s ~ /^[0-9]*\.?[0-9]+$/ && s > 0) }' \
 [[ $BENCH_REPEAT =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_REPEAT must be a positive integer" >&2; exit 2; }
 [[ $BENCH_IDLE_WAIT =~ ^[0-9]+$ ]] || { echo "bench: BENCH_IDLE_WAIT must be a number of seconds" >&2; exit 2; }
 
-for tool in bzip2 lbzip2 zstd sha256sum awk jq; do
+for tool in bzip2 lbzip2 zstd sha256sum awk jq age age-keygen; do
     command -v "$tool" >/dev/null || { echo "bench: '$tool' is missing (run scripts/install-deps)" >&2; exit 1; }
 done
 gnu_time_out=$(/usr/bin/time -v true 2>&1 || true)
@@ -287,11 +287,13 @@ run_pgtier_full() {
     PG_SECS=$M_SECS PG_CPU=$M_CPU PG_RSS_KB=$M_RSS_KB PG_OTHERS=$M_OTHERS
     PG_LINE=$(sed '/^$/d' "$WORK/pgtier.out" | tail -n 1)
     PG_ARCHIVE=$(find "$dir/full" -maxdepth 1 -type f -regextype posix-extended \
-        -regex '.*/[0-9]{8}_[0-9]{6}(-[0-9]+)?_full\.sql\.(bz2|zst)' 2>/dev/null | sort | tail -n 1)
+        -regex '.*/[0-9]{8}_[0-9]{6}(-[0-9]+)?_full\.sql\.(bz2|zst)(\.age)?' 2>/dev/null | sort | tail -n 1)
     [ -n "$PG_ARCHIVE" ] || fail "pgtier exited 0 but wrote no archive under $dir/full (stdout: $PG_LINE)"
     name=$(basename "$PG_ARCHIVE")
     case $name in
     *.zst) zstd -tq "$PG_ARCHIVE" 2>"$WORK/decomp-t.err" || fail "$name: zstd -t failed: $(cat "$WORK/decomp-t.err")" ;;
+    *.age) age -d -i "$BENCH_AGE_IDENTITY" "$PG_ARCHIVE" | bzip2 -t 2>"$WORK/decomp-t.err" \
+        || fail "$name: age -d | bzip2 -t failed: $(cat "$WORK/decomp-t.err")" ;;
     *) bzip2 -t "$PG_ARCHIVE" 2>"$WORK/decomp-t.err" || fail "$name: bzip2 -t failed: $(cat "$WORK/decomp-t.err")" ;;
     esac
     [ -f "$PG_ARCHIVE.sha256" ] || fail "$name: no .sha256 sidecar"
@@ -767,7 +769,44 @@ phase_zstd2() {
     rm -rf "$WORK/tiers-zstd2"
 }
 
-BENCH_PHASES=(setup backup restore jobs restore_zstd verify restore_full offsite scale2 restore2 offsite2 zstd2)
+# ---- encryption: the same full as an age file, against the plain one in the same phase ---------
+phase_encrypted() {
+    local i recipient best_plain="" best_enc="" rss_plain="" rss_enc="" plain_size enc_size slowdown
+    say "== backup full: an age file (one recipient) vs plain, interleaved (best of $BENCH_REPEAT each)"
+    mkdir -p "$WORK/keys"
+    rm -f "$WORK/keys/age_identity.txt"
+    age-keygen -o "$WORK/keys/age_identity.txt" 2>/dev/null
+    BENCH_AGE_IDENTITY=$WORK/keys/age_identity.txt
+    recipient=$(age-keygen -y "$BENCH_AGE_IDENTITY")
+    for ((i = 1; i <= BENCH_REPEAT; i++)); do
+        rm -rf "$WORK/tiers-plain"
+        run_pgtier_full "$WORK/tiers-plain"
+        say "   run $i  pgtier backup full (plain)    : $PG_SECS s, peak RSS $(mib "$PG_RSS_KB"), CPU $PG_CPU s, others ${PG_OTHERS}%"
+        if better "$PG_SECS" "$best_plain"; then best_plain=$PG_SECS; fi
+        rss_plain=$(kmax "$rss_plain" "$PG_RSS_KB")
+        plain_size=$(fsize "$PG_ARCHIVE")
+        rm -rf "$WORK/tiers-age"
+        PGTIER_ENCRYPTION_RECIPIENTS=$recipient run_pgtier_full "$WORK/tiers-age"
+        [[ $PG_ARCHIVE == *.sql.bz2.age ]] || fail "the encrypted run wrote $PG_ARCHIVE"
+        say "   run $i  pgtier backup full (age)      : $PG_SECS s, peak RSS $(mib "$PG_RSS_KB"), CPU $PG_CPU s, others ${PG_OTHERS}%"
+        if better "$PG_SECS" "$best_enc"; then best_enc=$PG_SECS; fi
+        rss_enc=$(kmax "$rss_enc" "$PG_RSS_KB")
+        enc_size=$(fsize "$PG_ARCHIVE")
+    done
+    say "   $(basename "$PG_ARCHIVE"): age -d | bzip2 -t ok, sha256sum -c ok"
+    slowdown=$(ratio "$best_enc" "$best_plain")
+    result "pgtier backup full, plain (this phase)" "$best_plain s  (peak RSS $(mib "$rss_plain"), $(mb "$plain_size"))"
+    result "pgtier backup full, age file" "$best_enc s  (peak RSS $(mib "$rss_enc"), $(mb "$enc_size"))"
+    result "ratio age_time / plain_time" "$slowdown"
+    target "encrypted full within 5% of the plain full" \
+        "$(awk -v r="$slowdown" 'BEGIN { print (r <= 1.05) ? 1 : 0 }')" "age/plain = $slowdown"
+    target "encrypted full: same peak RSS (+<=10% or 4 MiB)" \
+        "$(awk -v a="$rss_plain" -v b="$rss_enc" 'BEGIN { d = b - a; lim = a * 0.10; if (lim < 4096) lim = 4096; print (d <= lim) ? 1 : 0 }')" \
+        "plain $(mib "$rss_plain") -> age $(mib "$rss_enc")"
+    rm -rf "$WORK/tiers-plain" "$WORK/tiers-age"
+}
+
+BENCH_PHASES=(setup backup restore jobs restore_zstd verify restore_full offsite encrypted scale2 restore2 offsite2 zstd2)
 # BENCH_ONLY="setup backup …" runs a subset (setup first; a phase needs those it reads from).
 read -ra BENCH_PHASES <<<"${BENCH_ONLY:-${BENCH_PHASES[*]}}"
 

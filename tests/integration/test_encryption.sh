@@ -86,7 +86,7 @@ Z=$(new_archive "$B" full "$before")
 case $Z in *_full.sql.zst.age) ;; *) fail "the zstd archive is not named .sql.zst.age: $Z" ;; esac
 check_archive "$Z" full
 age -d -i "$AGE_IDENTITY" "$Z" | zstdcat | grep -cF "$MARK" >/dev/null || fail "age -d | zstdcat does not give the row"
-[ -L "$B/full/latest_full.sql.zst.age" ] && [ ! -e "$B/full/latest_full.sql.bz2.age" ] || fail "latest links: $(ls "$B/full" | grep latest)"
+[ -L "$B/full/latest_full.sql.zst.age" ] && [ ! -e "$B/full/latest_full.sql.bz2.age" ] || fail "latest links: $(find "$B/full" -name "latest_*")"
 run_pgtier zdb --config "$CFG" restore database "$Z" other --as other_copy
 expect_rc zdb 0 "restore database from the zstd age file"
 [ "$(psql_db other_copy -c 'SELECT count(*) FROM o')" = 501 ] || fail "other_copy lacks rows"
