@@ -30,8 +30,7 @@ constexpr std::string_view identity_hrp = "age-secret-key-";
 constexpr std::size_t file_key_size = 16;
 constexpr std::size_t aead_nonce_size = 12;
 constexpr std::size_t sealed_chunk_size = chunk_size + tag_size;
-constexpr std::size_t body_columns = 64;                  // base64 columns of a full body line
-constexpr std::size_t body_line_bytes = body_columns / 4 * 3;
+constexpr std::size_t body_columns = 64;  // base64 columns of a full body line
 constexpr std::size_t wrapped_key_size = file_key_size + tag_size;
 // No age header pgtier meets holds more than a few stanzas; the bound keeps a file that is not
 // one from being read whole in search of a header end.
@@ -103,8 +102,8 @@ const EVP_CIPHER* chacha20_poly1305() {
 }
 
 Key32 x25519_public_key(const Key32& secret) {
-    const Pkey key(EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, secret.data(),
-                                                secret.size()));
+    const Pkey key(
+        EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, secret.data(), secret.size()));
     if (!key) openssl_failure("loading an X25519 secret key");
     Key32 public_key{};
     std::size_t length = public_key.size();
@@ -117,8 +116,8 @@ Key32 x25519_public_key(const Key32& secret) {
 // The X25519 shared secret; false when it is all zero (a low-order point, which age refuses:
 // it would make the wrapping key independent of the secret key).
 bool x25519_shared_secret(const Key32& secret, const Key32& peer_public, Key32& shared) {
-    const Pkey own(EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, secret.data(),
-                                                secret.size()));
+    const Pkey own(
+        EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, secret.data(), secret.size()));
     const Pkey peer(EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, peer_public.data(),
                                                 peer_public.size()));
     if (!own || !peer) openssl_failure("loading X25519 keys");
@@ -153,8 +152,8 @@ void hkdf_sha256(const unsigned char* ikm, std::size_t ikm_size, const unsigned 
     if (salt_size > 0)
         params[n++] = OSSL_PARAM_construct_octet_string(
             OSSL_KDF_PARAM_SALT, const_cast<unsigned char*>(salt), salt_size);
-    params[n++] = OSSL_PARAM_construct_octet_string(
-        OSSL_KDF_PARAM_INFO, const_cast<char*>(info.data()), info.size());
+    params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+                                                    const_cast<char*>(info.data()), info.size());
     params[n] = OSSL_PARAM_construct_end();
     if (EVP_KDF_derive(ctx.get(), out, 32, params) != 1) openssl_failure("HKDF-SHA-256");
 }
@@ -165,9 +164,8 @@ Key32 hmac_sha256(const unsigned char* key, std::string_view message) {
     const std::unique_ptr<EVP_MAC_CTX, MacCtxFree> ctx(EVP_MAC_CTX_new(mac.get()));
     if (!ctx) openssl_failure("HMAC context");
     char digest[] = "SHA256";
-    const OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-        OSSL_PARAM_construct_end()};
+    const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                                 OSSL_PARAM_construct_end()};
     Key32 out{};
     std::size_t length = 0;
     if (EVP_MAC_init(ctx.get(), key, 32, params) != 1 ||
@@ -193,7 +191,7 @@ void aead_seal(const unsigned char* key, const unsigned char* nonce, const unsig
     if ((size > 0 &&
          EVP_EncryptUpdate(ctx.get(), dest, &written, plain, static_cast<int>(size)) != 1) ||
         EVP_EncryptFinal_ex(ctx.get(), dest + written, &final_written) != 1 ||
-        static_cast<std::size_t>(written + final_written) != size ||
+        static_cast<std::size_t>(written) + static_cast<std::size_t>(final_written) != size ||
         EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_GET_TAG, static_cast<int>(tag_size),
                             dest + size) != 1)
         openssl_failure("ChaCha20-Poly1305 seal");
@@ -216,12 +214,11 @@ bool aead_open(const unsigned char* key, const unsigned char* nonce, const unsig
     // The tag is set before the final call, which checks it; the ctrl takes a non-const buffer.
     unsigned char tag[tag_size];
     std::copy_n(sealed + plain_size, tag_size, tag);
-    const bool ok =
-        (plain_size == 0 || EVP_DecryptUpdate(ctx.get(), dest, &written, sealed,
-                                              static_cast<int>(plain_size)) == 1) &&
-        EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_TAG, static_cast<int>(tag_size), tag) ==
-            1 &&
-        EVP_DecryptFinal_ex(ctx.get(), dest + written, &final_written) == 1;
+    const bool ok = (plain_size == 0 || EVP_DecryptUpdate(ctx.get(), dest, &written, sealed,
+                                                          static_cast<int>(plain_size)) == 1) &&
+                    EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_TAG,
+                                        static_cast<int>(tag_size), tag) == 1 &&
+                    EVP_DecryptFinal_ex(ctx.get(), dest + written, &final_written) == 1;
     if (!ok) {
         ERR_clear_error();
         OPENSSL_cleanse(dest, plain_size);  // unauthenticated plaintext is never handed out
@@ -383,8 +380,7 @@ std::string bech32_decode(std::string_view text, Bech32& decoded) {
             decoded.data.text += static_cast<char>((bits >> bit_count) & 0xff);
         }
     }
-    if (bit_count >= 5 || (bits & ((1U << bit_count) - 1)) != 0)
-        return "invalid bech32 padding";
+    if (bit_count >= 5 || (bits & ((1U << bit_count) - 1)) != 0) return "invalid bech32 padding";
     decoded.hrp = std::move(hrp);
     return {};
 }
@@ -426,8 +422,9 @@ std::optional<Header> parse_header(std::string_view file, const std::string& wha
         return Error(what + ": not a valid age v1 file: " + why);
     };
     if (file.substr(0, 5) == "-----")
-        throw refuse("it is ASCII-armored (-----BEGIN AGE ENCRYPTED FILE-----); pgtier reads "
-                     "binary age files, as `age` writes them without -a");
+        throw refuse(
+            "it is ASCII-armored (-----BEGIN AGE ENCRYPTED FILE-----); pgtier reads "
+            "binary age files, as `age` writes them without -a");
     if (file.size() < intro_line.size()) {
         if (intro_line.substr(0, file.size()) != file)
             throw refuse("it does not begin with \"age-encryption.org/v1\"");
@@ -448,11 +445,12 @@ std::optional<Header> parse_header(std::string_view file, const std::string& wha
             file.substr(pos, newline == std::string_view::npos ? file.size() - pos : newline - pos);
         const std::string where = "header line " + std::to_string(line_number);
         for (char c : line)
-            if (c < 32 || c > 126) throw refuse(where + " holds a byte that is not printable ASCII");
+            if (c < 32 || c > 126)
+                throw refuse(where + " holds a byte that is not printable ASCII");
         if (newline == std::string_view::npos) {
             if (line.size() > max_header_size)
-                throw refuse("no header end within the first " +
-                             std::to_string(max_header_size) + " bytes");
+                throw refuse("no header end within the first " + std::to_string(max_header_size) +
+                             " bytes");
             return std::nullopt;
         }
         pos = newline + 1;
@@ -463,8 +461,9 @@ std::optional<Header> parse_header(std::string_view file, const std::string& wha
                 throw refuse("malformed MAC line (\"--- \" and the MAC expected)");
             const auto mac = base64_decode(line.substr(4));
             if (!mac || mac->size() != header.mac.size())
-                throw refuse("malformed MAC line (the MAC is not 32 bytes of canonical "
-                             "unpadded base64)");
+                throw refuse(
+                    "malformed MAC line (the MAC is not 32 bytes of canonical "
+                    "unpadded base64)");
             if (header.stanzas.empty()) throw refuse("the header has no recipient stanza");
             std::copy(mac->begin(), mac->end(), header.mac.begin());
             header.mac_input_size = (newline - line.size()) + footer_prefix.size();
@@ -529,8 +528,7 @@ Recipient parse_recipient(std::string_view text, const std::string& source) {
     std::string why = bech32_decode(text, decoded);
     if (why.empty() && decoded.hrp != recipient_hrp) why = "not an age X25519 recipient (age1…)";
     if (why.empty() && text.substr(0, 4) != "age1") why = "an age recipient is lower case";
-    if (why.empty() && decoded.data.text.size() != Key32{}.size())
-        why = "the key is not 32 bytes";
+    if (why.empty() && decoded.data.text.size() != Key32{}.size()) why = "the key is not 32 bytes";
     if (!why.empty()) {
         // A secret key given where a recipient belongs is not repeated in the message.
         const bool looks_secret = text.size() >= 15 && (text.substr(0, 15) == "AGE-SECRET-KEY-" ||
@@ -554,8 +552,8 @@ std::vector<Identity> parse_identities(std::string_view text, const std::string&
     std::size_t pos = 0;
     for (std::size_t line_number = 1; pos < text.size(); ++line_number) {
         const auto newline = text.find('\n', pos);
-        std::string_view line = text.substr(
-            pos, newline == std::string_view::npos ? text.size() - pos : newline - pos);
+        std::string_view line =
+            text.substr(pos, newline == std::string_view::npos ? text.size() - pos : newline - pos);
         pos = newline == std::string_view::npos ? text.size() : newline + 1;
         while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())) != 0)
             line.remove_suffix(1);
@@ -565,11 +563,13 @@ std::vector<Identity> parse_identities(std::string_view text, const std::string&
 
         const std::string where = source + " line " + std::to_string(line_number);
         if (line.substr(0, 11) == "AGE-PLUGIN-")
-            throw ConfigError(where + ": an age plugin identity; pgtier reads X25519 identities "
-                                      "(AGE-SECRET-KEY-1…) only");
+            throw ConfigError(where +
+                              ": an age plugin identity; pgtier reads X25519 identities "
+                              "(AGE-SECRET-KEY-1…) only");
         if (line.substr(0, 16) != "AGE-SECRET-KEY-1")
-            throw ConfigError(where + ": neither an age identity (AGE-SECRET-KEY-1…), a "
-                                      "comment nor a blank line");
+            throw ConfigError(where +
+                              ": neither an age identity (AGE-SECRET-KEY-1…), a "
+                              "comment nor a blank line");
         Bech32 decoded;
         std::string why = bech32_decode(line, decoded);
         if (why.empty() && decoded.hrp != identity_hrp) why = "not an X25519 identity";
@@ -578,8 +578,7 @@ std::vector<Identity> parse_identities(std::string_view text, const std::string&
         // The line itself is never quoted: it is a secret key, even when mistyped.
         if (!why.empty()) throw ConfigError(where + ": invalid age identity: " + why);
         Identity& identity = identities.emplace_back();
-        std::copy(decoded.data.text.begin(), decoded.data.text.end(),
-                  identity.secret_key.begin());
+        std::copy(decoded.data.text.begin(), decoded.data.text.end(), identity.secret_key.begin());
         identity.public_key = x25519_public_key(identity.secret_key);
     }
     if (identities.empty())
@@ -645,8 +644,7 @@ struct Encryptor::State {
     }
 };
 
-Encryptor::Encryptor(const std::vector<Recipient>& recipients)
-    : state_(std::make_unique<State>()) {
+Encryptor::Encryptor(const std::vector<Recipient>& recipients) : state_(std::make_unique<State>()) {
     if (recipients.empty()) throw Error("age encryption needs at least one recipient");
     SecretBytes<file_key_size> file_key;
     std::array<unsigned char, nonce_size> payload_nonce{};
@@ -679,8 +677,8 @@ Encryptor::Encryptor(const std::vector<Recipient>& recipients)
         header += base64_encode(ephemeral_share.data(), ephemeral_share.size());
         header += '\n';
         // 32 bytes are 43 columns: one short body line.
-        header += base64_encode(reinterpret_cast<const unsigned char*>(wrapped.data()),
-                                wrapped.size());
+        header +=
+            base64_encode(reinterpret_cast<const unsigned char*>(wrapped.data()), wrapped.size());
         header += '\n';
     }
     header += footer_prefix;
@@ -763,8 +761,9 @@ Decryptor::Decryptor(std::string_view file_start, const std::vector<Identity>& i
                         std::to_string(stanza.args.size() - 1) + " arguments, not 1");
         const auto share = base64_decode(stanza.args[1]);
         if (!share || share->size() != Key32{}.size())
-            throw Error(what + ": not a valid age v1 file: an X25519 stanza's ephemeral share "
-                               "is not 32 bytes of canonical base64");
+            throw Error(what +
+                        ": not a valid age v1 file: an X25519 stanza's ephemeral share "
+                        "is not 32 bytes of canonical base64");
         if (stanza.body.size() != wrapped_key_size)
             throw Error(what + ": not a valid age v1 file: an X25519 stanza's body is " +
                         std::to_string(stanza.body.size()) + " bytes, not " +
@@ -774,8 +773,9 @@ Decryptor::Decryptor(std::string_view file_start, const std::vector<Identity>& i
         for (const Identity& identity : identities) {
             SecretBytes<32> shared;
             if (!x25519_shared_secret(identity.secret_key, ephemeral_share, shared.bytes))
-                throw Error(what + ": an X25519 stanza's ephemeral share is a low-order point "
-                                   "(an all-zero shared secret); refusing the file");
+                throw Error(what +
+                            ": an X25519 stanza's ephemeral share is a low-order point "
+                            "(an all-zero shared secret); refusing the file");
             std::array<unsigned char, 64> salt{};
             std::copy(ephemeral_share.begin(), ephemeral_share.end(), salt.begin());
             std::copy(identity.public_key.begin(), identity.public_key.end(), salt.begin() + 32);
@@ -799,17 +799,20 @@ Decryptor::Decryptor(std::string_view file_start, const std::vector<Identity>& i
         for (const auto& type : types) listed += (listed.empty() ? "" : ", ") + type;
         std::string message = what + ": none of the configured age identities opens it";
         if (has_scrypt)
-            message += " (it is passphrase-encrypted, an scrypt stanza; pgtier opens X25519 "
-                       "recipients only)";
+            message +=
+                " (it is passphrase-encrypted, an scrypt stanza; pgtier opens X25519 "
+                "recipients only)";
         else
             message += " (recipient stanzas in its header: " + listed + ")";
         throw Error(message);
     }
 
-    const Key32 expected = header_mac(file_key->data(), file_start.substr(0, header->mac_input_size));
+    const Key32 expected =
+        header_mac(file_key->data(), file_start.substr(0, header->mac_input_size));
     if (CRYPTO_memcmp(expected.data(), header->mac.data(), expected.size()) != 0)
-        throw Error(what + ": the age header's MAC is wrong (the header was altered or is "
-                           "corrupt)");
+        throw Error(what +
+                    ": the age header's MAC is wrong (the header was altered or is "
+                    "corrupt)");
     const auto* nonce =
         reinterpret_cast<const unsigned char*>(file_start.data() + header->length - nonce_size);
     hkdf_sha256(file_key->data(), file_key->size(), nonce, nonce_size, "payload",
@@ -900,32 +903,31 @@ class DecryptingSource final : public ArchiveSource {
         std::uint64_t index = first;
         auto open_pending = [&] {
             plain.clear();
-            decryptor_->open_chunk(index, index + 1 == chunk_count_, sealed.data(),
-                                   sealed.size(), plain);
+            decryptor_->open_chunk(index, index + 1 == chunk_count_, sealed.data(), sealed.size(),
+                                   plain);
             sealed.clear();
             // The part of this chunk inside [offset, offset + length).
             const std::uint64_t chunk_start = index * chunk_size;
             const std::uint64_t from = std::max(offset, chunk_start) - chunk_start;
-            const std::uint64_t to = std::min(offset + length, chunk_start + plain.size()) -
-                                     chunk_start;
+            const std::uint64_t to =
+                std::min(offset + length, chunk_start + plain.size()) - chunk_start;
             sink(plain.data() + from, static_cast<std::size_t>(to - from));
             ++index;
         };
-        encrypted_->read(decryptor_->payload_offset() + begin, end - begin, what,
-                         [&](const char* data, std::size_t size) {
-                             while (size > 0) {
-                                 if (index > last)
-                                     throw Error(describe() + ": " + what +
-                                                 ": more bytes than were asked for");
-                                 const std::size_t take =
-                                     std::min(size, static_cast<std::size_t>(
-                                                        sealed_size(index) - sealed.size()));
-                                 sealed.append(data, take);
-                                 data += take;
-                                 size -= take;
-                                 if (sealed.size() == sealed_size(index)) open_pending();
-                             }
-                         });
+        encrypted_->read(
+            decryptor_->payload_offset() + begin, end - begin, what,
+            [&](const char* data, std::size_t size) {
+                while (size > 0) {
+                    if (index > last)
+                        throw Error(describe() + ": " + what + ": more bytes than were asked for");
+                    const std::size_t take = std::min(
+                        size, static_cast<std::size_t>(sealed_size(index) - sealed.size()));
+                    sealed.append(data, take);
+                    data += take;
+                    size -= take;
+                    if (sealed.size() == sealed_size(index)) open_pending();
+                }
+            });
         if (index != last + 1)
             throw Error(describe() + ": " + what + ": the encrypted range ended inside " +
                         describe_chunk(index));

@@ -37,7 +37,7 @@ expect_error() {
 }
 same() { cmp -s "$1" "$2" || fail "$3: $1 and $2 differ"; }
 # slice FILE OFFSET LENGTH — those bytes of FILE, to stdout.
-slice() { tail -c +$(($2 + 1)) "$1" | head -c "$3"; }
+slice() { dd if="$1" bs=1M iflag=skip_bytes,count_bytes skip="$2" count="$3" status=none; }
 
 for k in k1 k2 k3; do age-keygen -o "$WORK/$k.key" 2>/dev/null; done
 R1=$(age-keygen -y "$WORK/k1.key")
@@ -50,7 +50,7 @@ for size in $SIZES; do head -c "$size" /dev/urandom >"$WORK/plain.$size"; done
 for size in $SIZES; do
     probe "enc.$size" encrypt "$R1" <"$WORK/plain.$size"
     ok "enc.$size" "encrypting $size bytes"
-    age -d -i "$WORK/k1.key" -o "$WORK/back.$size" "$WORK/enc.$size.out" \
+    age -d -i "$WORK/k1.key" "$WORK/enc.$size.out" >"$WORK/back.$size" \
         || fail "age -d refuses pgtier's encryption of $size bytes"
     same "$WORK/plain.$size" "$WORK/back.$size" "pgtier -> age, $size bytes"
 done
@@ -77,7 +77,7 @@ done
 pass "age -r encrypts, decrypting_source reads it whole byte-identical: sizes $SIZES"
 
 big=$((3 * CHUNK + 100))
-for range in "0 1" "65535 2" "65535 1" "65536 1" "65536 65536" "131071 3" "65000 140000" \
+for range in "0 1" "65535 2" "65535 1" "65536 1" "65536 65536" "131071 3" "65000 130000" \
     "$((big - 1)) 1" "$((3 * CHUNK)) 100" "0 $big" "$((2 * CHUNK - 1)) $((CHUNK + 2))"; do
     read -r offset length <<<"$range"
     probe range range "$WORK/k1.key" "$offset" "$length" "$WORK/age.$big"
@@ -154,9 +154,12 @@ done
 probe flip-range range "$WORK/k1.key" 0 100 "$WORK/flip.3"
 ok flip-range "a range before the flipped chunk"
 mac_at=$(($(grep -abo -- '^--- ' "$f" | head -n 1 | cut -d: -f1) + 10))
-flip "$f" "$mac_at" "$WORK/flip.mac"
+# Another base64 letter, so that the header still parses and only the MAC is wrong.
+cp "$f" "$WORK/flip.mac"
+if [ "$(slice "$f" "$mac_at" 1)" = A ]; then letter=B; else letter=A; fi
+printf '%s' "$letter" | dd of="$WORK/flip.mac" bs=1 seek="$mac_at" conv=notrunc status=none
 probe flip-mac decrypt "$WORK/k1.key" "$WORK/flip.mac"
-expect_error flip-mac "$WORK/flip.mac" "MAC"
+expect_error flip-mac "$WORK/flip.mac: the age header's MAC is wrong"
 flip "$f" $((payload - 3)) "$WORK/flip.nonce"
 probe flip-nonce decrypt "$WORK/k1.key" "$WORK/flip.nonce"
 expect_error flip-nonce "$WORK/flip.nonce: payload chunk 0 does not authenticate"

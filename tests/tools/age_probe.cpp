@@ -12,8 +12,10 @@
 // A failure prints the message to stderr and exits 1 (2 for bad usage or a bad key).
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 

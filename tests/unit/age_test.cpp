@@ -1,6 +1,9 @@
 #include "catch_compat.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -111,10 +114,10 @@ const std::string nonce(16, 'n');
 }  // namespace
 
 TEST_CASE("age keys: the reference key pair of age-keygen", "[age]") {
-    const auto identities =
-        age::parse_identities("# created: 2026-12-05T17:07:15Z\n# public key: " +
-                                  reference_recipient + "\n" + reference_identity + "\n",
-                              "key.txt");
+    const auto identities = age::parse_identities(
+        "# created: 2026-12-05T17:07:15Z\n# public key: " + reference_recipient + "\n" +
+            reference_identity + "\n",
+        "key.txt");
     REQUIRE(identities.size() == 1);
     CHECK(age::identity_text(identities[0]) == reference_identity);
     CHECK(age::recipient_text(age::recipient_of(identities[0])) == reference_recipient);
@@ -155,8 +158,7 @@ TEST_CASE("age keys: checksum and form refusals", "[age]") {
                match::Contains("lower case"));
     std::string mixed = reference_recipient;
     mixed[10] = static_cast<char>(std::toupper(static_cast<unsigned char>(mixed[10])));
-    CHECK_THAT(error_of([&] { age::parse_recipient(mixed, "config"); }),
-               match::Contains("mixed"));
+    CHECK_THAT(error_of([&] { age::parse_recipient(mixed, "config"); }), match::Contains("mixed"));
     CHECK_THAT(error_of([&] { age::parse_recipient("age1", "config"); }),
                match::Contains("config"));
     // A secret key where a recipient belongs: refused, and not repeated.
@@ -169,10 +171,9 @@ TEST_CASE("age keys: checksum and form refusals", "[age]") {
 }
 
 TEST_CASE("age identities: file format and messages that never quote a key", "[age]") {
-    const auto two = age::parse_identities(
-        "\n# one\n" + reference_identity + "\r\n\n  # two\n" +
-            age::identity_text(age::generate_identity()) + "\n",
-        "keys.txt");
+    const auto two = age::parse_identities("\n# one\n" + reference_identity + "\r\n\n  # two\n" +
+                                               age::identity_text(age::generate_identity()) + "\n",
+                                           "keys.txt");
     CHECK(two.size() == 2);
 
     std::string typo = reference_identity;
@@ -213,9 +214,9 @@ TEST_CASE("age payload arithmetic", "[age]") {
     CHECK(age::plaintext_size(full + 17) == age::chunk_size + 1);
     CHECK(age::plaintext_size(2 * full) == 2 * age::chunk_size);
 
-    for (std::uint64_t n : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{65535},
-                            std::uint64_t{65536}, std::uint64_t{65537}, std::uint64_t{1} << 30,
-                            (std::uint64_t{1} << 40) + 12345}) {
+    for (std::uint64_t n :
+         {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{65535}, std::uint64_t{65536},
+          std::uint64_t{65537}, std::uint64_t{1} << 30, (std::uint64_t{1} << 40) + 12345}) {
         CHECK(age::plaintext_size(age::encrypted_payload_size(n)) == n);
     }
     // Every payload size maps back to itself or is none at all.
@@ -314,9 +315,9 @@ TEST_CASE("age: tampering is refused, naming the file and the chunk", "[age]") {
         std::string flipped = file;
         flipped[payload + chunk * full + 5] ^= 0x01;
         const auto source = decrypting(flipped, {identity});
-        CHECK_THAT(error_of([&] { read_all(*source); }),
-                   match::Contains("/backups/full/test.age: payload chunk " +
-                                   std::to_string(chunk)));
+        CHECK_THAT(
+            error_of([&] { read_all(*source); }),
+            match::Contains("/backups/full/test.age: payload chunk " + std::to_string(chunk)));
     }
     // Two chunks swapped.
     std::string swapped = file;
@@ -329,8 +330,9 @@ TEST_CASE("age: tampering is refused, naming the file and the chunk", "[age]") {
     CHECK_THAT(error_of([&] { read_all(*decrypting(dropped, {identity})); }),
                match::Contains("payload chunk 2 (the last) does not authenticate"));
     // A byte short: the last chunk does not authenticate.
-    CHECK_THAT(error_of([&] { read_all(*decrypting(file.substr(0, file.size() - 1), {identity})); }),
-               match::Contains("payload chunk 3 (the last) does not authenticate"));
+    CHECK_THAT(
+        error_of([&] { read_all(*decrypting(file.substr(0, file.size() - 1), {identity})); }),
+        match::Contains("payload chunk 3 (the last) does not authenticate"));
     // 1 to 15 bytes past a full chunk: no payload has that size.
     CHECK_THAT(error_of([&] { decrypting(file.substr(0, payload + 3 * full + 7), {identity}); }),
                match::Contains("truncated"));
