@@ -1,12 +1,14 @@
 #include "pgtier/pg/dump.hpp"
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "pgtier/core/errors.hpp"
 #include "pgtier/core/sql_filter.hpp"
 #include "pgtier/core/text.hpp"
 #include "pgtier/pg/database.hpp"
 #include "pgtier/pg/queries.hpp"
+#include "pgtier/pg/stall_watch.hpp"
 #include "pgtier/sys/log.hpp"
 #include "pgtier/sys/process.hpp"
 
@@ -16,6 +18,13 @@ namespace {
 
 constexpr std::size_t read_size = 256 * 1024;
 constexpr std::size_t tail_keep = 1024;
+
+// The application name of one dump's session, unique in the cluster: what StallWatch asks
+// the server about.
+std::string dump_application_name() {
+    static std::atomic<int> counter{0};
+    return "pgtier-dump-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
+}
 
 }  // namespace
 
@@ -75,10 +84,17 @@ DumpOutcome Dumper::dump(const DumpSection& section, ArchiveWriter& writer,
     // The globals are small and get one line rewritten, so they are held until complete.
     std::string globals;
     const bool hold = section.kind == SectionKind::globals;
-    Child child({argv, client_.env(), false, client_.inherit_fds()});
+    ChildSpec spec{argv, client_.env(), false, client_.inherit_fds()};
+    const std::string application_name = dump_application_name();
+    spec.env.push_back("PGAPPNAME=" + application_name);
+    Child child(spec);
     std::vector<char> buffer(read_size);
     std::string tail;
     std::uint64_t bytes = 0;
+    std::atomic<std::uint64_t> produced{0};
+    const StallWatch stall(client_.settings(),
+                           section.kind == SectionKind::globals ? "postgres" : section.database,
+                           application_name, "dumping " + label, produced);
     ProgressLog progress;
     for (;;) {
         if (stop_.load()) {
@@ -100,11 +116,12 @@ DumpOutcome Dumper::dump(const DumpSection& section, ArchiveWriter& writer,
             writer.write(buffer.data(), size);
         }
         bytes += size;
+        produced.store(bytes);
         tail.append(buffer.data(), size);
         if (tail.size() > 2 * tail_keep) tail.erase(0, tail.size() - tail_keep);
         if (control.bytes != nullptr) {
             control.bytes->store(bytes);
-        } else if (const auto seconds = progress.due()) {
+        } else if (const auto seconds = progress.due(); seconds && !stall.waiting()) {
             spdlog::info("dumping {}: {:.1f} MiB so far, {:.1f} MiB/s", label, bytes / 1048576.0,
                          bytes / 1048576.0 / *seconds);
         }

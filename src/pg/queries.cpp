@@ -158,6 +158,44 @@ bool has_sessions_of(Connection& conn, const std::string& application_name) {
                .at(0, 0) == "t";
 }
 
+std::optional<LockWait> lock_wait_of(Connection& conn, const std::string& application_name) {
+    const auto waiting = conn.run(R"SQL(
+SELECT a.pid::text, coalesce(a.wait_event_type, ''), coalesce(a.wait_event, ''),
+       coalesce((SELECT coalesce(pg_catalog.format('%I.%I', n.nspname, c.relname),
+                                 'relation ' || l.relation::text || ' of another database')
+                   FROM pg_catalog.pg_locks l
+                   LEFT JOIN pg_catalog.pg_database d
+                          ON d.oid = l.database AND d.datname = pg_catalog.current_database()
+                   LEFT JOIN pg_catalog.pg_class c ON d.oid IS NOT NULL AND c.oid = l.relation
+                   LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                  WHERE l.pid = a.pid AND NOT l.granted AND l.relation IS NOT NULL
+                  LIMIT 1), '')
+  FROM pg_catalog.pg_stat_activity a
+ WHERE a.application_name = $1 AND a.pid <> pg_catalog.pg_backend_pid()
+ LIMIT 1
+)SQL",
+                                  {application_name});
+    if (waiting.rows.empty()) return std::nullopt;
+    LockWait wait{waiting.at(0, 1), waiting.at(0, 2), waiting.at(0, 3), {}};
+    if (wait.wait_event_type != "Lock") return wait;
+    const auto holders = conn.run(R"SQL(
+SELECT b.pid::text, coalesce(b.usename::text, ''), coalesce(b.application_name, ''),
+       coalesce(b.state, ''), coalesce(b.query, ''),
+       extract(epoch FROM pg_catalog.now() - b.xact_start)::text
+  FROM pg_catalog.unnest(pg_catalog.pg_blocking_pids($1::int)) AS blocker(pid)
+  JOIN pg_catalog.pg_stat_activity b ON b.pid = blocker.pid
+ ORDER BY b.pid
+)SQL",
+                                  {waiting.at(0, 0)});
+    for (const auto& row : holders.rows) {
+        LockHolder holder{row[0].value_or(""), row[1].value_or(""), row[2].value_or(""),
+                          row[3].value_or(""), row[4].value_or(""), std::nullopt};
+        if (row[5]) holder.transaction_seconds = std::stod(*row[5]);
+        wait.holders.push_back(std::move(holder));
+    }
+    return wait;
+}
+
 bool has_user_tables(Connection& conn) {
     return conn.run(R"SQL(
 SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c

@@ -17,6 +17,7 @@
 #include "pgtier/core/sql_filter.hpp"
 #include "pgtier/core/text.hpp"
 #include "pgtier/pg/queries.hpp"
+#include "pgtier/pg/stall_watch.hpp"
 #include "pgtier/sys/log.hpp"
 #include "pgtier/sys/process.hpp"
 #include "pgtier/sys/random.hpp"
@@ -141,6 +142,9 @@ std::uint64_t Restorer::replay(const std::string& what, std::uint64_t total,
     Child psql(spec);
 
     std::uint64_t bytes = 0;
+    std::atomic<std::uint64_t> sent{0};
+    const StallWatch stall(client_.settings(), connect_to, application_name, "restoring " + what,
+                           sent);
     ProgressLog progress;
     bool psql_gone = false;
     std::string filtered;
@@ -156,10 +160,11 @@ std::uint64_t Restorer::replay(const std::string& what, std::uint64_t total,
             if (stop_.load()) throw Error(interrupted);
             if (psql_gone) throw PsqlStopped{};
             bytes += chunk.size();
+            sent.store(bytes);
             filtered.clear();
             filter.feed(chunk, filtered);
             send(filtered);
-            if (const auto s = progress.due()) {
+            if (const auto s = progress.due(); s && !stall.waiting()) {
                 spdlog::info("restoring {}: {:.1f} of {:.1f} MiB ({:.0f}%), {:.1f} MiB/s", what,
                              bytes / 1048576.0, total / 1048576.0,
                              total > 0 ? 100.0 * bytes / total : 100.0, bytes / 1048576.0 / *s);

@@ -10,7 +10,7 @@
 #include "pgtier/core/scheduler.hpp"
 #include "pgtier/core/time.hpp"
 
-// The judgement of `pgtier health` (DESIGN §7), pure and tested with fixed times.
+// The judgement of `pgtier health`, pure and tested with fixed times.
 namespace pgtier {
 
 // What health reads of one tier's run record (storage/run_status's TierStatus, which core

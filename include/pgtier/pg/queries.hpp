@@ -1,11 +1,13 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "pgtier/core/fingerprint.hpp"
+#include "pgtier/core/lock_wait.hpp"
 #include "pgtier/pg/database.hpp"
 
 // Every SQL statement pgtier sends lives in queries.cpp, behind these named functions.
@@ -48,6 +50,11 @@ bool database_exists(Connection& conn, const std::string& database);
 // Whether a session other than this one has that application_name, or one that starts with
 // it and a "-" (the psql sessions of one restore process, restore_application_name).
 bool has_sessions_of(Connection& conn, const std::string& application_name);
+
+// What the session named `application_name` waits for, and who holds what it waits for (the
+// relation is named only when `conn` is in the database the lock is in); nullopt when no such
+// session is there.
+std::optional<LockWait> lock_wait_of(Connection& conn, const std::string& application_name);
 // Tables, views, sequences… outside the system schemas of the connected database.
 bool has_user_tables(Connection& conn);
 std::uint64_t database_size(Connection& conn, const std::string& database);
