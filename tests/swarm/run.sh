@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Swarm test (issue 14): the README's Docker Swarm operator path on a real single-node Swarm.
+# Swarm test (issue 14): docs/deployment.md's Docker Swarm operator path on a real single-node Swarm.
 #
 # Prepares what a fresh machine lacks and undoes it at the end: starts dockerd when none runs,
 # `docker swarm init --advertise-addr 127.0.0.1` when the engine is in no swarm, and a local
 # stand-in for the stack's server image (swarm/deploy.env: postgres:17-bookworm; PG_IMAGE for
 # another) when docker lacks it (tests/container/lib_images.sh: Debian's PostgreSQL 17 from trixie,
 # the container test's, copied from podman's store or built the same way; no registry is
-# reachable). Then, in a copy of the checkout, exactly as the README
+# reachable). Then, in a copy of the checkout, exactly as docs/deployment.md
 # says, with a private stack name, secret names and backup directory written into the copy's
 # swarm/deploy.env: the node label, the secret, the backup directory; a deploy with a secret that
 # does not exist and one onto a private mount, both refused with the error; the shared-mount fix;
@@ -14,7 +14,7 @@
 # `make backup-list`, `make backup-verify`, a `docker exec` restore with --as (rows compared), a
 # config edit + `make update` (the new schedule in `pgtier status`), `docker kill` of the pgtier task
 # in the middle of a full (a new task, the partial swept, verify OK), a password rotation by the
-# README's procedure (a backup by the daemon afterwards), `make remove` (backups kept).
+# docs/deployment.md's procedure (a backup by the daemon afterwards), `make remove` (backups kept).
 #
 # Everything it made (stack, services, networks, secrets, configs, volume, mounts, temporary
 # directories, the node label, the swarm, dockerd) is removed at the end, also on failure; the
@@ -64,7 +64,7 @@ command -v dockerd >/dev/null || fail "no dockerd: scripts/install-deps --swarm 
 WORK=$(mktemp -d /tmp/pgtier-swarm.XXXXXX)
 STACK=pgtst$$
 REPO=$WORK/repo
-B=$WORK/backups           # the backup directory, on a shared mount (the README's fix)
+B=$WORK/backups           # the backup directory, on a shared mount (docs/deployment.md's fix)
 B_PRIVATE=$WORK/private   # a backup directory on a private mount: the deploy must fail
 SECRET1=$STACK-postgres_password
 SECRET2=$STACK-postgres_password_v2
@@ -191,14 +191,14 @@ IMAGE=localhost/pgtier-swarmtest:$VERSION
 grep -v '^#' swarm/deploy.env | grep . | sed 's/^/    /'
 pass "swarm/deploy.env of the copy names stack $STACK, backups in $B, TZ Europe/Berlin"
 
-# ---- before the first deploy (README: node label, secret, backup directory, image) ---------------------
+# ---- before the first deploy (docs/deployment.md: node label, secret, backup directory, image) ---------
 step "node label, secret, backup directory"
 if [ "$(docker node inspect --format '{{index .Spec.Labels "database"}}' "$NODE")" != true ]; then
     [ "$SWARM_CREATED" -eq 1 ] || LABELLED_NODE=$NODE
     docker node update --label-add database=true "$NODE" >/dev/null
 fi
 PW1="pw1-$RANDOM$RANDOM"
-PW2="pw2 it's-$RANDOM$RANDOM" # a quote, as the README's procedure allows
+PW2="pw2 it's-$RANDOM$RANDOM" # a quote, as docs/deployment.md's procedure allows
 printf '%s' "$PW1" | docker secret create "$SECRET1" - >/dev/null
 SECRETS+=("$SECRET1")
 for d in "$B" "$B_PRIVATE"; do
@@ -237,10 +237,10 @@ grep -q 'wait-converged: stack .* did NOT converge' <<<"$out" && grep -q 'not a 
 echo "$out" | grep -m1 'not a shared or slave mount' | cut -c1-300 | sed 's/^/    /'
 pass "make deploy onto a private mount exits non-zero after $(grep -o 'tasks of the deployed definition failed' <<<"$out" | head -n1 || echo 'the timeout'), printing the task error"
 
-# README: check with findmnt; a private mount gets the fix.
+# docs/deployment.md: check with findmnt; a private mount gets the fix.
 prop=$(findmnt -n -o PROPAGATION --target "$B")
 if [ "$prop" = private ]; then
-    say "$B is on a private mount ($(findmnt -n -o TARGET --target "$B")): the README's fix"
+    say "$B is on a private mount ($(findmnt -n -o TARGET --target "$B")): docs/deployment.md's fix"
     mount --bind "$B" "$B"
     MOUNTS+=("$B")
     mount --make-rshared "$B"
@@ -286,7 +286,7 @@ make backup-verify >"$WORK/verify.out" 2>&1 || { cat "$WORK/verify.out" >&2; fai
 pass "make backup-incr wrote $INCR; backup-list shows it and the full; backup-verify exits 0"
 
 step "docker exec restore --as"
-# The README's docker exec line, with this stack's name.
+# docs/deployment.md's docker exec line, with this stack's name.
 docker exec "$(docker ps -q -f "label=com.docker.swarm.service.name=${STACK}_pgtier" | head -n1)" \
     backup-restore.sh restore-database latest-incremental shop --as shop_copy >"$WORK/restore.out" 2>&1 ||
     { cat "$WORK/restore.out" >&2; fail "backup-restore.sh restore-database latest-incremental shop --as shop_copy failed"; }
@@ -336,12 +336,12 @@ docker exec "$NEW" pgtier status --json >"$WORK/status-kill.json"
 make backup-verify >"$WORK/verify2.out" 2>&1 || { cat "$WORK/verify2.out" >&2; fail "make backup-verify after docker kill failed"; }
 pass "docker kill mid-full: new task ${NEW:0:12} running (stack $(grep -o 'converged in [0-9]* s' "$WORK/kill.out")), partial swept ($(grep -m1 -o 'removed .*partial' "$WORK/new.log")), the full recorded as interrupted, backup-verify exits 0"
 
-# ---- password rotation (README, "Changing the password") ---------------------------------------------------
+# ---- password rotation (docs/deployment.md, "Changing the password") ---------------------------------------
 step "password rotation"
 PG_BEFORE=$(pg_cid) PGTIER_BEFORE=$(pgtier_cid)
 printf '%s' "$PW2" | docker secret create "$SECRET2" - >/dev/null
 SECRETS+=("$SECRET2")
-# The README's lines (a single quote in the password doubled for SQL).
+# docs/deployment.md's lines (a single quote in the password doubled for SQL).
 pg=$(docker ps -q -f "label=com.docker.swarm.service.name=${STACK}_postgres" | head -n1)
 printf "ALTER ROLE postgres PASSWORD '%s'" "${PW2//\'/\'\'}" | docker exec -i "$pg" psql -X -q -v ON_ERROR_STOP=1 -U postgres
 set_var POSTGRES_PASSWORD_SECRET "$SECRET2"

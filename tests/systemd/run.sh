@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # systemd test (issue 14): the units in systemd/ under a real systemd as PID 1, in a bookworm
 # container (podman run --systemd=always) with Debian's PostgreSQL 15 running as postgresql@15-main.
-# pgtier is installed by the README's commands ("systemd (a host without containers)"), run as
+# pgtier is installed by docs/deployment.md's commands ("systemd (a host without containers)"), run as
 # written, with build/pgtier of this tree. Checks:
 #   - systemctl enable --now pgtier: the daemon's first full appears, sha256sum -c of its sidecar
 #     passes; the unit's sandbox is in force in the running daemon (read-only /, hidden /home,
@@ -10,7 +10,7 @@
 #     schedule fires a full a few seconds later);
 #   - systemctl stop pgtier during that full (held by a table lock): the daemon exits 0 (ExecMainCode=exited,
 #     ExecMainStatus=0, Result=success) and no .partial is left;
-#   - the timers instead of the daemon (README's commands): pgtier-backup@full.service and
+#   - the timers instead of the daemon (docs/deployment.md's commands): pgtier-backup@full.service and
 #     pgtier-backup@incr.service take their archives, a no-change incremental is skipped, and
 #     pgtier-backup-incr.timer, moved a few seconds ahead by a drop-in, fires an incremental.
 #
@@ -111,19 +111,19 @@ psql_c postgres "ALTER ROLE postgres PASSWORD '$PASSWORD'"
 psql_c postgres "CREATE DATABASE shop"
 psql_c shop "CREATE TABLE orders AS SELECT g AS id, md5(g::text) AS note FROM generate_series(1, 1000) g"
 
-# ---- install as the README says ------------------------------------------------------------------------
-# The README's systemd section: its first sh block installs the daemon, its second the timers.
+# ---- install as docs/deployment.md says ----------------------------------------------------------------
+# The systemd section of docs/deployment.md: its first sh block installs the daemon, its second the timers.
 readme_block() { # N — the Nth sh block of the section
     awk -v n="$1" '/^### systemd \(a host without containers\)/ { on = 1; next }
         on && /^##/ { exit }
         on && /^```sh$/ { k++; inblock = (k == n); next }
         on && /^```$/ { inblock = 0; next }
-        inblock { print }' "$SRC/README.md"
+        inblock { print }' "$SRC/docs/deployment.md"
 }
 INSTALL=$(readme_block 1 | grep -v 'journalctl .*-f') # the last line follows the journal forever
 TIMERS=$(readme_block 2)
-grep -q 'systemctl enable --now pgtier.service' <<<"$INSTALL" || fail "README: no install block with systemctl enable --now pgtier.service"
-grep -q 'systemctl start pgtier-backup@' <<<"$TIMERS" || fail "README: no timer block with systemctl start pgtier-backup@…"
+grep -q 'systemctl enable --now pgtier.service' <<<"$INSTALL" || fail "docs/deployment.md: no install block with systemctl enable --now pgtier.service"
+grep -q 'systemctl start pgtier-backup@' <<<"$TIMERS" || fail "docs/deployment.md: no timer block with systemctl start pgtier-backup@…"
 
 write_config() { # FULL INCREMENTAL [LOG_LEVEL] — my-pgtier.toml, as an operator would write it
     cat >"$WORK/src/my-pgtier.toml" <<TOML
