@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 2, test 8 (README.md, Configuration): a bad configuration stops pgtier with exit 2 and a
+# Issue 2, test 8 (docs/configuration.md): a bad configuration stops pgtier with exit 2 and a
 # message naming the file and the key; a good one (and the --dir / PGTIER_* overrides) works.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_backup.sh"
@@ -204,7 +204,7 @@ sed "s/^port = .*/port = 1/" "$C/conn.toml" >"$C/conn-badport.toml"
 )
 pass "the configured port is what pgtier connects to (port 1 -> connection failure, exit 1)"
 
-# ---- README.md, Configuration: a bad value stops the command with exit 2, naming file and key ----
+# ---- docs/configuration.md: a bad value stops the command with exit 2, naming file and key ----
 # (the schedule is only used by the daemon, but the configuration is checked as a whole)
 bad bad-timezone timezone '[schedule]
 timezone = "Mars/Olympus_Mons"'

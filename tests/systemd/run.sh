@@ -158,11 +158,11 @@ podman cp "$WORK/src" "$C:/src"
 
 t_start=$(date +%s)
 cx bash -euo pipefail -c "cd /src && $INSTALL" >"$WORK/install.log" 2>&1 ||
-    { cat "$WORK/install.log" >&2; fail "the README's install commands failed in $C"; }
-pass "README install commands ran as written ($(wc -l <<<"$INSTALL") lines): user $(cx id pgtier)"
+    { cat "$WORK/install.log" >&2; fail "the install commands of docs/deployment.md failed in $C"; }
+pass "docs/deployment.md install commands ran as written ($(wc -l <<<"$INSTALL") lines): user $(cx id pgtier)"
 [ "$(cx stat -c '%U:%G %a' $B /etc/pgtier /etc/pgtier/pgtier.toml /etc/pgtier/postgres_password | tr '\n' ' ')" = \
     "pgtier:pgtier 750 root:pgtier 750 root:pgtier 640 root:pgtier 640 " ] ||
-    fail "owners/modes of $B, /etc/pgtier and its files are not as the README says: $(cx stat -c '%n %U:%G %a' $B /etc/pgtier /etc/pgtier/pgtier.toml /etc/pgtier/postgres_password)"
+    fail "owners/modes of $B, /etc/pgtier and its files are not as docs/deployment.md says: $(cx stat -c '%n %U:%G %a' $B /etc/pgtier /etc/pgtier/pgtier.toml /etc/pgtier/postgres_password)"
 
 # ---- systemctl start (enable --now): the first full -------------------------------------------------------
 full_count() { cx find $B/full -name '*_full.sql.bz2' -type f | wc -l; }
@@ -239,14 +239,14 @@ psql_c postgres "DROP DATABASE big"
 # ---- the timers instead of the daemon -------------------------------------------------------------------
 cx systemctl disable -q --now pgtier.service
 cx bash -euo pipefail -c "cd /src && $TIMERS" >"$WORK/timers.log" 2>&1 ||
-    { cat "$WORK/timers.log" >&2; fail "the README's timer commands failed in $C"; }
+    { cat "$WORK/timers.log" >&2; fail "the timer commands of docs/deployment.md failed in $C"; }
 for t in full diff incr; do
     [ "$(show "pgtier-backup-$t.timer" ActiveState)" = active ] || fail "pgtier-backup-$t.timer is not active"
 done
 FULL2=$(cx readlink $B/full/latest_full.sql.bz2)
 [ "$FULL2" != "$FULL1" ] || fail "systemctl start pgtier-backup@full.service published no new full"
 [ "$(show pgtier-backup@full.service Result)" = success ] || fail "pgtier-backup@full.service did not succeed"
-pass "README timer commands: 3 timers active, pgtier-backup@full.service took $FULL2"
+pass "docs/deployment.md timer commands: 3 timers active, pgtier-backup@full.service took $FULL2"
 
 unit_run() { # INSTANCE — systemctl start (waits for the oneshot), then its exit status
     cx systemctl start "pgtier-backup@$1.service"

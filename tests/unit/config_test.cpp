@@ -21,7 +21,7 @@ std::string error_of(const std::string& toml, const Environment& env = {}) {
 }
 }  // namespace
 
-TEST_CASE("defaults match the README's Configuration section") {
+TEST_CASE("defaults match docs/configuration.md") {
     const Config c = parse_config("", "defaults", {});
     CHECK(c.storage.dir == "/backups");
     CHECK(c.schedule.full == "0 3 * * 0");
