@@ -164,7 +164,7 @@ void add_restore(CLI::App& app, std::vector<Command>& all) {
     restore->require_subcommand(1);
     struct Options {
         std::string archive, database;
-        std::optional<std::string> as, cluster;
+        std::optional<std::string> as, cluster, at;
         bool replace = false, if_empty = false, json = false, dry_run = false;
         bool force_version = false;
         int jobs = 0;
@@ -187,16 +187,36 @@ void add_restore(CLI::App& app, std::vector<Command>& all) {
                        return commands::restore_list_databases(c.config, c.env, o->archive,
                                                                output_format(o->json));
                    }});
+    const std::string at_help =
+        "the newest state at or before this time: 2026-12-04T10:00:00Z, 2026-12-04 10:00 (UTC) or "
+        "2026-12-04T11:00+01:00";
     auto* database = restore->add_subcommand(
-        "database", "restore one database from any archive (reads only its section)");
-    database->add_option("archive", o->archive, archive_help)->required();
-    database->add_option("database", o->database, "database name in the archive")->required();
+        "database",
+        "restore one database from any archive (reads only its section); DATABASE --at TIME "
+        "takes its newest archive at or before TIME");
+    // Two positionals, or one with --at (which chooses the archive): checked when run.
+    database->add_option("archive", o->archive, archive_help + " (left out with --at)");
+    database->add_option("database", o->database, "database name in the archive");
     database->add_option("--as", o->as, "restore under this name, beside the original");
+    database->add_option("--at", o->at, at_help);
     database->add_flag("--replace", o->replace, "replace an existing database of that name");
     database->add_flag("--force-version", o->force_version, force_version_help);
     all.push_back({database, [o](const Context& c) {
-                       return commands::restore_database(c.config, c.env, o->archive, o->database,
-                                                         o->as, o->replace, o->force_version);
+                       // With one positional CLI11 fills `archive`: with --at it is the database.
+                       if (o->at && !o->database.empty()) {
+                           throw UsageError(
+                               "restore database --at takes the database name alone (--at "
+                               "chooses the archive): restore database DATABASE --at TIME");
+                       }
+                       if (!o->at && (o->archive.empty() || o->database.empty())) {
+                           throw UsageError(
+                               "restore database needs an archive and a database name "
+                               "(restore database ARCHIVE DATABASE), or a database and a time "
+                               "(restore database DATABASE --at TIME)");
+                       }
+                       const std::string db = o->at ? o->archive : o->database;
+                       return commands::restore_database(c.config, c.env, o->archive, db, o->as,
+                                                         o->replace, o->force_version, o->at);
                    }});
     auto* full = restore->add_subcommand(
         "full",
@@ -222,17 +242,19 @@ void add_restore(CLI::App& app, std::vector<Command>& all) {
         "restore the archives of this cluster identity (a system identifier or cluster_name, as "
         "`list` shows it; - for archives without one); default: the newest full's";
     latest->add_option("--cluster", o->cluster, cluster_help);
+    latest->add_option("--at", o->at, at_help);
     all.push_back({latest, [o](const Context& c) {
                        return commands::restore_latest(c.config, c.env, o->if_empty, o->replace,
                                                        o->dry_run, print_line, o->force_version,
-                                                       o->jobs, o->cluster);
+                                                       o->jobs, o->cluster, o->at);
                    }});
     auto* plan =
         restore->add_subcommand("plan", "print what `restore latest` would restore from where");
     plan->add_option("--cluster", o->cluster, cluster_help);
+    plan->add_option("--at", o->at, at_help);
     all.push_back({plan, [o](const Context& c) {
                        return commands::restore_latest(c.config, c.env, false, false, true,
-                                                       print_line, false, 0, o->cluster);
+                                                       print_line, false, 0, o->cluster, o->at);
                    }});
 }
 
@@ -382,6 +404,9 @@ int main(int argc, char** argv) {
         return static_cast<int>(ExitCode::ok);
     } catch (const VersionError& err) {
         std::fprintf(stderr, "pgtier: version mismatch: %s\n", printable_lines(err.what()).c_str());
+        return static_cast<int>(ExitCode::usage);
+    } catch (const UsageError& err) {
+        std::fprintf(stderr, "pgtier: error: %s\n", printable_lines(err.what()).c_str());
         return static_cast<int>(ExitCode::usage);
     } catch (const ConfigError& err) {
         std::fprintf(stderr, "pgtier: configuration error: %s\n",

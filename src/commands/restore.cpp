@@ -22,6 +22,7 @@
 #include "pgtier/core/restore_plan.hpp"
 #include "pgtier/core/sql_filter.hpp"
 #include "pgtier/core/text.hpp"
+#include "pgtier/core/time.hpp"
 #include "pgtier/pg/restorer.hpp"
 #include "pgtier/storage/directory.hpp"
 #include "pgtier/storage/local_store.hpp"
@@ -604,8 +605,21 @@ struct LatestPlan {
     std::vector<std::string> lines;
 };
 
+// --at TIME: an operator's time (core/time.hpp, parse_operator_time).
+std::optional<TimePoint> parse_at(const std::optional<std::string>& at) {
+    if (!at) return std::nullopt;
+    const auto parsed = parse_operator_time(*at);
+    if (!parsed) {
+        throw UsageError("--at '" + *at +
+                         "' is not a time: write 2026-12-04T10:00:00Z, 2026-12-04 10:00 (UTC, "
+                         "like every time pgtier prints) or 2026-12-04T11:00+01:00");
+    }
+    return parsed;
+}
+
 LatestPlan plan_latest(const Repository& repo, Catalog& catalog,
-                       const std::optional<std::string>& cluster) {
+                       const std::optional<std::string>& cluster,
+                       std::optional<TimePoint> at = std::nullopt) {
     LatestPlan latest;
     if (!catalog.local_exists()) {
         latest.lines.push_back("note: backup directory " + repo.dir().string() +
@@ -614,9 +628,13 @@ LatestPlan plan_latest(const Repository& repo, Catalog& catalog,
                                " alone (create the directory for the repository lock and the "
                                "backups this node takes next)");
     }
-    latest.choice = choose_cluster(catalog.published(), cluster);
+    const auto all = catalog.published();
+    // With --at, the cluster is chosen among the archives of then, and the plan counts the
+    // chosen cluster's later ones as left out.
+    latest.choice = choose_cluster(at ? archives_at_or_before(all, *at) : all, cluster);
     for (auto& line : describe_cluster_choice(latest.choice)) latest.lines.push_back(line);
-    latest.plan = plan_latest_restore(latest.choice.manifests);
+    latest.plan = plan_latest_restore(
+        at ? manifests_of_cluster(all, latest.choice.identity) : latest.choice.manifests, at);
     for (auto& line : describe_plan(latest.plan)) latest.lines.push_back(line);
     const auto reads = plan_reads(latest.plan, latest.choice.manifests,
                                   [&](BackupType tier, const std::string& name) {
@@ -675,7 +693,8 @@ ExitCode restore_list_databases(const Config& config, const Environment& env,
 
 ExitCode restore_database(const Config& config, const Environment& env,
                           const std::string& archive_name, const std::string& database,
-                          const std::optional<std::string>& as, bool replace, bool force_version) {
+                          const std::optional<std::string>& as, bool replace, bool force_version,
+                          const std::optional<std::string>& at) {
     // A bad target is a usage error, refused before any work (a name PostgreSQL cannot hold
     // would fail only at the final rename, after the whole section was loaded).
     try {
@@ -686,9 +705,21 @@ ExitCode restore_database(const Config& config, const Environment& env,
         return ExitCode::usage;
     }
     const Repository repo(config.storage.dir);
+    const auto cutoff = parse_at(at);
     const auto lock = lock_for_restore(repo);
     Catalog catalog(config, env, repo);
-    const auto archive = resolve_archive(repo, catalog, archive_name);
+    std::string chosen = archive_name;
+    if (cutoff) {
+        const auto all = catalog.published();
+        const auto choice = choose_cluster(archives_at_or_before(all, *cutoff), std::nullopt);
+        const auto source =
+            choose_database_at(manifests_of_cluster(all, choice.identity), database, *cutoff);
+        std::printf("as of %s: database \"%s\" from %s/%s\n", describe_time(*cutoff).c_str(),
+                    printable(database).c_str(), std::string(to_string(source.tier)).c_str(),
+                    source.archive.c_str());
+        chosen = source.archive;
+    }
+    const auto archive = resolve_archive(repo, catalog, chosen);
     const SectionEntry* section = archive.manifest.find_database(database);
     if (section == nullptr) {
         throw Error("database \"" + database + "\" is not in " + archive.name() +
@@ -754,11 +785,13 @@ ExitCode restore_full(const Config& config, const Environment& env, const std::s
 
 ExitCode restore_latest(const Config& config, const Environment& env, bool if_empty, bool replace,
                         bool dry_run, const std::function<void(const std::string&)>& report,
-                        bool force_version, int jobs, const std::optional<std::string>& cluster) {
+                        bool force_version, int jobs, const std::optional<std::string>& cluster,
+                        const std::optional<std::string>& at) {
+    const auto cutoff = parse_at(at);
     const Repository repo(config.storage.dir);
     Catalog catalog(config, env, repo);
     if (dry_run) {
-        const auto latest = plan_latest(repo, catalog, cluster);
+        const auto latest = plan_latest(repo, catalog, cluster, cutoff);
         for (const auto& line : latest.lines) report(line);
         return ExitCode::ok;
     }
@@ -785,7 +818,7 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
                (catalog.remote() ? " or " + catalog.remote()->describe() : "") + " yet");
         return ExitCode::ok;
     }
-    const auto latest = plan_latest(repo, catalog, cluster);
+    const auto latest = plan_latest(repo, catalog, cluster, cutoff);
     for (const auto& line : latest.lines) report(line);
     const auto& plan = latest.plan;
     const auto& published = latest.choice.manifests;

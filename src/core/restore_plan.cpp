@@ -1,10 +1,12 @@
 #include "pgtier/core/restore_plan.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 
 #include "pgtier/core/errors.hpp"
 #include "pgtier/core/text.hpp"
+#include "pgtier/core/time.hpp"
 
 namespace pgtier {
 
@@ -18,9 +20,53 @@ SectionSource source_of(const Manifest& manifest, const SectionEntry& section) {
     return {manifest.type, manifest.name, section};
 }
 
+std::string tier_and_name(const Manifest& m) {
+    return std::string(to_string(m.type)) + "/" + m.name;
+}
+
+// The oldest of `published` that `keep` accepts; null when none does.
+template <typename Keep>
+const Manifest* oldest(const std::vector<Manifest>& published, Keep keep) {
+    const Manifest* found = nullptr;
+    for (const auto& m : published) {
+        if (keep(m) && (found == nullptr || older(m, *found))) found = &m;
+    }
+    return found;
+}
+
+std::string started(const Manifest& m) {
+    return tier_and_name(m) + ", started " + describe_time(m.started_at);
+}
+
 }  // namespace
 
-RestorePlan plan_latest_restore(const std::vector<Manifest>& published) {
+std::string describe_time(TimePoint t) {
+    return std::chrono::floor<std::chrono::seconds>(t) == t ? format_utc_seconds(t)
+                                                            : format_utc_iso(t);
+}
+
+std::vector<Manifest> archives_at_or_before(const std::vector<Manifest>& published, TimePoint at) {
+    std::vector<Manifest> kept;
+    for (const auto& m : published) {
+        if (m.started_at <= at) kept.push_back(m);
+    }
+    if (kept.empty()) {
+        const Manifest* first = oldest(published, [](const Manifest&) { return true; });
+        throw UsageError("no archive at or before " + describe_time(at) +
+                         (first ? "; the oldest is " + started(*first) : ": there is none"));
+    }
+    return kept;
+}
+
+RestorePlan plan_latest_restore(const std::vector<Manifest>& all, std::optional<TimePoint> at) {
+    const std::vector<Manifest> published = at ? archives_at_or_before(all, *at) : all;
+    const auto is_base = [](const Manifest& m) { return m.type != BackupType::incremental; };
+    if (at && std::none_of(published.begin(), published.end(), is_base)) {
+        if (const Manifest* first = oldest(all, is_base)) {
+            throw UsageError("no full or differential archive at or before " + describe_time(*at) +
+                             "; the oldest is " + started(*first));
+        }
+    }
     std::vector<const Manifest*> archives;
     for (const auto& m : published) archives.push_back(&m);
     std::sort(archives.begin(), archives.end(),
@@ -67,11 +113,50 @@ RestorePlan plan_latest_restore(const std::vector<Manifest>& published) {
         latest_section.erase(found);
     }
     for (const auto& [name, source] : latest_section) plan.dropped.push_back(name);
+    if (at) {
+        plan.as_of = at;
+        plan.left_out_after = all.size() - published.size();
+    }
     return plan;
+}
+
+SectionSource choose_database_at(const std::vector<Manifest>& all, const std::string& database,
+                                 TimePoint at) {
+    const std::vector<Manifest> published = archives_at_or_before(all, at);
+    const Manifest* newest = nullptr;
+    const Manifest* holder = nullptr;  // the newest archive with a section of `database`
+    const SectionEntry* section = nullptr;
+    for (const auto& m : published) {
+        if (newest == nullptr || older(*newest, m)) newest = &m;
+        const SectionEntry* s = m.find_database(database);
+        if (s != nullptr && (holder == nullptr || older(*holder, m))) {
+            holder = &m;
+            section = s;
+        }
+    }
+    const std::string quoted = "\"" + printable(database) + "\"";
+    if (!newest->fingerprint.database(database)) {
+        throw Error("database " + quoted + " did not exist at " + describe_time(at) +
+                    ": the newest archive at or before it, " + started(*newest) +
+                    ", did not see it" +
+                    (holder ? "; its last copy before then is in " + started(*holder) +
+                                  " (restore database " + holder->name + " " + quoted + ")"
+                            : ""));
+    }
+    if (holder == nullptr) {
+        throw Error("no archive at or before " + describe_time(at) + " holds database " + quoted +
+                    ", which " + started(*newest) + " saw");
+    }
+    return source_of(*holder, *section);
 }
 
 std::vector<std::string> describe_plan(const RestorePlan& plan) {
     std::vector<std::string> lines;
+    if (plan.as_of) {
+        lines.push_back(
+            "as of " + describe_time(*plan.as_of) + ": the newest state at or before it; " +
+            std::to_string(plan.left_out_after) + " archive(s) started after it left out");
+    }
     auto from = [](const SectionSource& s) {
         return std::string(to_string(s.tier)) + "/" + s.archive;
     };

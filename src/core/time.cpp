@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cstdio>
 #include <ctime>
+#include <regex>
 
 namespace pgtier {
 
@@ -85,6 +86,18 @@ std::optional<TimePoint> parse_iso8601(const std::string& text) {
 std::optional<TimePoint> parse_utc_iso(const std::string& text) {
     if (text.empty() || text.back() != 'Z') return std::nullopt;
     return parse_iso8601(text);
+}
+
+std::optional<TimePoint> parse_operator_time(const std::string& text) {
+    // Rewritten into the strict form parse_iso8601 reads: "T", seconds, and a zone.
+    static const std::regex form(
+        R"(([0-9]{4}-[0-9]{2}-[0-9]{2})[T ]([0-9]{2}:[0-9]{2})(:[0-9]{2}(\.[0-9]{1,6})?)?)"
+        R"((Z|[+-][0-9]{2}:?[0-9]{2})?)");
+    std::smatch m;
+    if (!std::regex_match(text, m, form)) return std::nullopt;
+    const std::string seconds = m[3].matched ? m[3].str() : ":00";
+    const std::string zone = m[5].matched ? m[5].str() : "Z";
+    return parse_iso8601(m[1].str() + "T" + m[2].str() + seconds + zone);
 }
 
 }  // namespace pgtier

@@ -101,9 +101,13 @@ ExitCode restore_list_databases(const Config& config, const Environment& env,
                                 const std::string& archive, OutputFormat format);
 ExitCode restore_database(const Config& config, const Environment& env, const std::string& archive,
                           const std::string& database, const std::optional<std::string>& as,
-                          bool replace, bool force_version = false);
+                          bool replace, bool force_version = false,
+                          const std::optional<std::string>& at = std::nullopt);
 // force_version (restore database, full and latest): restore an archive dumped from a newer
 // PostgreSQL major than the target server's, which is otherwise refused up front (exit 2).
+// at (database, latest): --at TIME, an operator's time (core/time.hpp): restore the newest state
+// at or before it (restore database: `archive` is ignored, the database's newest section at or
+// before it is taken); UsageError when it does not parse or no archive is that old.
 // jobs (full and latest): how many databases are loaded at once; 0 = default_jobs for this
 // machine's cores.
 ExitCode restore_full(const Config& config, const Environment& env, const std::string& archive,
@@ -115,6 +119,7 @@ ExitCode restore_full(const Config& config, const Environment& env, const std::s
 ExitCode restore_latest(const Config& config, const Environment& env, bool if_empty, bool replace,
                         bool dry_run, const std::function<void(const std::string&)>& report,
                         bool force_version = false, int jobs = 0,
-                        const std::optional<std::string>& cluster = std::nullopt);
+                        const std::optional<std::string>& cluster = std::nullopt,
+                        const std::optional<std::string>& at = std::nullopt);
 
 }  // namespace pgtier::commands

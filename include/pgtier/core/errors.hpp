@@ -19,6 +19,13 @@ class ConfigError : public Error {
     using Error::Error;
 };
 
+// A command line that cannot be carried out as given (a time that does not parse, one before
+// every archive): exit code 2 like a configuration error, but main() labels it "error".
+class UsageError : public ConfigError {
+  public:
+    using ConfigError::ConfigError;
+};
+
 // A PostgreSQL version pgtier will not work with: a pg_dump older than the server, an archive
 // dumped from a newer major than the server it is restored into. Nothing is wrong with the
 // configuration (the message says what to install or where to restore), so main() labels it

@@ -1,4 +1,5 @@
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -30,15 +31,36 @@ struct RestorePlan {
     SectionSource globals;
     std::vector<DatabaseSource> databases;  // in restore order (template1 first, then by name)
     std::vector<std::string> dropped;       // in the base, gone in the newest state
+    std::optional<TimePoint> as_of;         // --at: archives started after it are left out
+    std::size_t left_out_after = 0;         // how many were
 };
+
+// Pure: the archives of `published` started at or before `at` (an archive started exactly at
+// `at` counts), in their order. Throws UsageError when there is none, naming the oldest.
+std::vector<Manifest> archives_at_or_before(const std::vector<Manifest>& published, TimePoint at);
 
 // Pure: decided from the manifests of the published archives (any order). The database list
 // is the newest archive's fingerprint, so a database dropped after the base is not restored
 // and one created after it comes from its incremental. Throws Error when there is no full or
 // differential, or when no archive holds a database that the newest state has.
-RestorePlan plan_latest_restore(const std::vector<Manifest>& published);
+// With `at` (restore latest/plan --at): the same over the archives started at or before it, so
+// the newest state then; UsageError when none is a full or differential.
+RestorePlan plan_latest_restore(const std::vector<Manifest>& published,
+                                std::optional<TimePoint> at = std::nullopt);
 
-// The plan as the lines `restore plan` prints.
+// Pure: what `restore database NAME --at TIME` restores: NAME's newest section among the
+// archives started at or before `at` (a full's, a differential's or an incremental's, as
+// plan_latest_restore would take it). NAME must be in the state then (the newest such
+// archive's fingerprint): Error, naming its last copy, for a database dropped by then or
+// created later.
+SectionSource choose_database_at(const std::vector<Manifest>& published,
+                                 const std::string& database, TimePoint at);
+
+// "2026-12-04T10:00:00Z", with the microseconds when there are any (an --at taken from a
+// manifest's started_at).
+std::string describe_time(TimePoint t);
+
+// The plan as the lines `restore plan` prints (with --at, first the cutoff).
 std::vector<std::string> describe_plan(const RestorePlan& plan);
 
 // One archive a plan reads: where from, and how many of its bytes `restore latest` reads.

@@ -25,5 +25,9 @@ std::optional<TimePoint> parse_utc_iso(const std::string& text);
 // ISO 8601 with "Z" or an offset: 2026-12-01T03:00:00Z, 2026-12-01T04:00:00+01:00 (fraction
 // optional; +0100 accepted too).
 std::optional<TimePoint> parse_iso8601(const std::string& text);
+// A time an operator types (restore --at): 2026-12-04T10:00:00Z, 2026-12-04T10:00,
+// 2026-12-04 10:00, 2026-12-04T11:00:30.5+01:00. Seconds are optional, a space may stand for
+// the "T", and a time without "Z" or an offset is UTC (the zone of every time pgtier prints).
+std::optional<TimePoint> parse_operator_time(const std::string& text);
 
 }  // namespace pgtier
