@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "pgtier/commands/commands.hpp"
+#include "pgtier/commands/json_output.hpp"
 #include "pgtier/core/health.hpp"
 #include "pgtier/core/jobs.hpp"
 #include "pgtier/core/text.hpp"
@@ -58,7 +59,19 @@ struct Context {
 struct Command {
     const CLI::App* app;  // parsed when this command was chosen
     std::function<ExitCode(const Context&)> run;
+    // A command with --json: its name in the documents, and the flag. An error it ends with
+    // is then also a document on stdout (json_error).
+    std::string json_name = {};
+    std::shared_ptr<const bool> json = nullptr;
 };
+
+// The --json flag of a command, for its options and for its Command.
+std::shared_ptr<bool> add_json_flag(CLI::App* command) {
+    auto json = std::make_shared<bool>(false);
+    command->add_flag("--json", *json,
+                      "one JSON document on stdout instead of the text (docs/json-output.md)");
+    return json;
+}
 
 commands::OutputFormat output_format(bool json) {
     return json ? commands::OutputFormat::json : commands::OutputFormat::text;
@@ -79,8 +92,10 @@ void add_backup(CLI::App& app, std::vector<Command>& all) {
                      "databases dumped at once (default: backup.jobs; 0 = a quarter of the "
                      "cores, 2 to 8; 1 = one after another)")
         ->check(CLI::Range(0, 64));
+    const auto json = add_json_flag(backup);
     all.push_back(
-        {backup, [o](const Context& c) {
+        {backup,
+         [o, json](const Context& c) {
              const auto type = parse_backup_type(o->type_text);
              if (!type) {
                  std::fprintf(stderr, "pgtier: unknown backup type '%s' (full, diff, incr)\n",
@@ -89,21 +104,22 @@ void add_backup(CLI::App& app, std::vector<Command>& all) {
              }
              Config config = c.config;
              if (o->jobs) config.backup.jobs = *o->jobs;
-             return commands::backup(config, c.env, *type, o->force ? Force::yes : Force::no);
-         }});
+             return commands::backup(config, c.env, *type, o->force ? Force::yes : Force::no,
+                                     output_format(*json));
+         },
+         "backup", json});
 }
 
 void add_list(CLI::App& app, std::vector<Command>& all) {
-    struct Options {
-        bool json = false, remote = false;
-    };
-    auto o = std::make_shared<Options>();
+    auto remote = std::make_shared<bool>(false);
     auto* list = app.add_subcommand("list", "list the archives, newest first (no database needed)");
-    list->add_flag("--json", o->json, "machine-readable output");
-    list->add_flag("--remote", o->remote, "list the bucket of [offsite] instead");
-    all.push_back({list, [o](const Context& c) {
-                       return commands::list(c.config, c.env, output_format(o->json), o->remote);
-                   }});
+    const auto json = add_json_flag(list);
+    list->add_flag("--remote", *remote, "list the bucket of [offsite] instead");
+    all.push_back({list,
+                   [remote, json](const Context& c) {
+                       return commands::list(c.config, c.env, output_format(*json), *remote);
+                   },
+                   "list", json});
 }
 
 void add_verify(CLI::App& app, std::vector<Command>& all) {
@@ -126,10 +142,14 @@ void add_verify(CLI::App& app, std::vector<Command>& all) {
                      "threads that decode a section (default: compression.threads; 0 = one per "
                      "core)")
         ->check(CLI::Range(0, 256));
-    all.push_back({verify, [o](const Context& c) {
+    const auto json = add_json_flag(verify);
+    all.push_back({verify,
+                   [o, json](const Context& c) {
                        return commands::verify(c.config, c.env, o->archives, o->remote, o->deep,
-                                               o->threads.value_or(c.config.compression.threads));
-                   }});
+                                               o->threads.value_or(c.config.compression.threads),
+                                               output_format(*json));
+                   },
+                   "verify", json});
 }
 
 void add_offsite(CLI::App& app, std::vector<Command>& all) {
@@ -145,9 +165,13 @@ void add_offsite(CLI::App& app, std::vector<Command>& all) {
         "upload the archives the bucket lacks, then apply remote retention (exit 1 when "
         "something stays pending)");
     sync->add_flag("--dry-run", o->dry_run, "print what would be uploaded and deleted");
-    all.push_back({sync, [o](const Context& c) {
-                       return commands::offsite_sync(c.config, c.env, o->dry_run);
-                   }});
+    const auto json = add_json_flag(sync);
+    all.push_back({sync,
+                   [o, json](const Context& c) {
+                       return commands::offsite_sync(c.config, c.env, o->dry_run,
+                                                     output_format(*json));
+                   },
+                   "offsite sync", json});
     auto* fetch = app.add_subcommand(
         "fetch", "download an archive from the bucket into the backup directory and check it");
     fetch
@@ -165,7 +189,7 @@ void add_restore(CLI::App& app, std::vector<Command>& all) {
     struct Options {
         std::string archive, database;
         std::optional<std::string> as, cluster, at;
-        bool replace = false, if_empty = false, json = false, dry_run = false;
+        bool replace = false, if_empty = false, dry_run = false;
         bool force_version = false;
         int jobs = 0;
     };
@@ -182,11 +206,13 @@ void add_restore(CLI::App& app, std::vector<Command>& all) {
     auto* list = restore->add_subcommand(
         "list-databases", "the databases in an archive with their sizes (no database needed)");
     list->add_option("archive", o->archive, archive_help)->required();
-    list->add_flag("--json", o->json, "machine-readable output");
-    all.push_back({list, [o](const Context& c) {
+    const auto list_json = add_json_flag(list);
+    all.push_back({list,
+                   [o, list_json](const Context& c) {
                        return commands::restore_list_databases(c.config, c.env, o->archive,
-                                                               output_format(o->json));
-                   }});
+                                                               output_format(*list_json));
+                   },
+                   "restore list-databases", list_json});
     const std::string at_help =
         "the newest state at or before this time: 2026-12-04T10:00:00Z, 2026-12-04 10:00 (UTC) or "
         "2026-12-04T11:00+01:00";
@@ -252,10 +278,15 @@ void add_restore(CLI::App& app, std::vector<Command>& all) {
         restore->add_subcommand("plan", "print what `restore latest` would restore from where");
     plan->add_option("--cluster", o->cluster, cluster_help);
     plan->add_option("--at", o->at, at_help);
-    all.push_back({plan, [o](const Context& c) {
+    const auto plan_json = add_json_flag(plan);
+    all.push_back({plan,
+                   [o, plan_json](const Context& c) {
+                       if (*plan_json)
+                           return commands::restore_plan_json(c.config, c.env, o->cluster, o->at);
                        return commands::restore_latest(c.config, c.env, false, false, true,
                                                        print_line, false, 0, o->cluster, o->at);
-                   }});
+                   },
+                   "restore plan", plan_json});
 }
 
 void add_prune(CLI::App& app, std::vector<Command>& all) {
@@ -271,19 +302,23 @@ void add_prune(CLI::App& app, std::vector<Command>& all) {
     prune->add_option("--at", o->at, "decide as of this ISO 8601 time (default: now)");
     prune->add_flag("--remote", o->remote,
                     "apply the bucket's retention ([offsite] day counts) to the bucket");
-    all.push_back({prune, [o](const Context& c) {
-                       return commands::prune(c.config, c.env, o->dry_run, o->at, o->remote);
-                   }});
+    const auto json = add_json_flag(prune);
+    all.push_back({prune,
+                   [o, json](const Context& c) {
+                       return commands::prune(c.config, c.env, o->dry_run, o->at, o->remote,
+                                              output_format(*json));
+                   },
+                   "prune", json});
 }
 
 void add_status_health_daemon(CLI::App& app, std::vector<Command>& all) {
-    auto json = std::make_shared<bool>(false);
     auto* status =
         app.add_subcommand("status", "last result and next run of each tier (no database needed)");
-    status->add_flag("--json", *json, "machine-readable output");
-    all.push_back({status, [json](const Context& c) {
-                       return commands::status(c.config, output_format(*json));
-                   }});
+    const auto json = add_json_flag(status);
+    all.push_back(
+        {status,
+         [json](const Context& c) { return commands::status(c.config, output_format(*json)); },
+         "status", json});
     struct HealthOptions {
         bool live = false;
         int max_age = static_cast<int>(default_heartbeat_max_age.count());
@@ -298,12 +333,17 @@ void add_status_health_daemon(CLI::App& app, std::vector<Command>& all) {
         ->add_option("--max-age", health_options->max_age,
                      "with --live: the oldest heartbeat that counts, in seconds")
         ->check(CLI::Range(10, 86400));
-    all.push_back({health, [health_options](const Context& c) {
+    const auto health_json = add_json_flag(health);
+    all.push_back({health,
+                   [health_options, health_json](const Context& c) {
+                       const auto format = output_format(*health_json);
                        return health_options->live
                                   ? commands::health_live(
-                                        c.config, std::chrono::seconds(health_options->max_age))
-                                  : commands::health(c.config);
-                   }});
+                                        c.config, std::chrono::seconds(health_options->max_age),
+                                        format)
+                                  : commands::health(c.config, format);
+                   },
+                   "health", health_json});
     auto* daemon = app.add_subcommand(
         "daemon",
         "run the schedule: backups, retention, status; stops on SIGTERM, reloads on SIGHUP");
@@ -342,9 +382,30 @@ void add_schedule(CLI::App& app, std::vector<Command>& all) {
         "--from", o->from,
         "start after this ISO 8601 time, e.g. 2026-12-01T03:00:00Z (default: now)");
     schedule->add_option("--count", o->count, "how many (default 5)")->check(CLI::Range(1, 10000));
-    all.push_back({schedule, [o](const Context&) {
-                       return commands::schedule(o->expression, o->zone, o->from, o->count);
-                   }});
+    const auto json = add_json_flag(schedule);
+    all.push_back({schedule,
+                   [o, json](const Context& c) {
+                       return commands::schedule(o->expression, o->zone, o->from, o->count,
+                                                 output_format(*json),
+                                                 effective_timezone(c.config, c.env));
+                   },
+                   "schedule", json});
+}
+
+// With --json, an error the chosen command ends with is also a document on stdout:
+// {"schema": 1, "command": …, "ok": false, "error": MESSAGE}. The message is stderr's, which
+// keeps its "pgtier: …" line.
+void print_json_error(const std::vector<Command>& all, const std::string& message) {
+    for (const auto& command : all) {
+        if (!*command.app) continue;
+        if (command.json && *command.json) {
+            try {
+                commands::print_json(commands::json_error(command.json_name, message));
+            } catch (const std::exception&) {  // stdout gone: stderr said it
+            }
+        }
+        return;
+    }
 }
 
 }  // namespace
@@ -404,6 +465,7 @@ int main(int argc, char** argv) {
         return static_cast<int>(ExitCode::ok);
     } catch (const VersionError& err) {
         std::fprintf(stderr, "pgtier: version mismatch: %s\n", printable_lines(err.what()).c_str());
+        print_json_error(all, "version mismatch: " + std::string(err.what()));
         return static_cast<int>(ExitCode::usage);
     } catch (const UsageError& err) {
         std::fprintf(stderr, "pgtier: error: %s\n", printable_lines(err.what()).c_str());
@@ -411,10 +473,12 @@ int main(int argc, char** argv) {
     } catch (const ConfigError& err) {
         std::fprintf(stderr, "pgtier: configuration error: %s\n",
                      printable_lines(err.what()).c_str());
+        print_json_error(all, "configuration error: " + std::string(err.what()));
         return static_cast<int>(ExitCode::usage);
     } catch (const std::exception& err) {
         // Messages quote what archives and servers hold: no terminal escapes reach the screen.
         std::fprintf(stderr, "pgtier: error: %s\n", printable_lines(err.what()).c_str());
+        print_json_error(all, err.what());
         return static_cast<int>(ExitCode::failure);
     }
 }

@@ -229,6 +229,7 @@ BackupOutcome take_backup(const Config& config, const Repository& repo,
     manifest.finished_at = now_utc();
     sign_manifest(manifest, keys);
     repo.publish(partial, manifest);
+    outcome.manifest = manifest;
 
     if (left_out.empty()) record.result = RunResult::published;
     record.archive = std::string(to_string(plan.type)) + "/" + manifest.name;

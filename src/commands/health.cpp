@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "pgtier/commands/commands.hpp"
+#include "pgtier/commands/json_output.hpp"
 #include "pgtier/core/health.hpp"
 #include "pgtier/core/offsite_error.hpp"
 #include "pgtier/core/offsite_plan.hpp"
@@ -12,7 +13,7 @@
 
 namespace pgtier::commands {
 
-ExitCode health(const Config& config) {
+ExitCode health(const Config& config, OutputFormat format) {
     const Repository repo(config.storage.dir);
     repo.require_exists();
     const auto status = read_tier_status(repo);
@@ -39,6 +40,10 @@ ExitCode health(const Config& config) {
                                               view.state.last_error))
             problems.push_back(*lag);
     }
+    if (format == OutputFormat::json) {
+        print_json(health_json(problems));
+        return problems.empty() ? ExitCode::ok : ExitCode::failure;
+    }
     if (problems.empty()) {
         std::printf("healthy: the last run of each tier succeeded and none is overdue\n");
         return ExitCode::ok;
@@ -47,11 +52,16 @@ ExitCode health(const Config& config) {
     return ExitCode::failure;
 }
 
-ExitCode health_live(const Config& config, std::chrono::seconds max_age) {
+ExitCode health_live(const Config& config, std::chrono::seconds max_age, OutputFormat format) {
     const Repository repo(config.storage.dir);
     repo.require_exists();
     const auto heartbeat = read_heartbeat(repo);
-    if (const auto problem = judge_liveness(heartbeat, now_utc(), max_age)) {
+    const auto problem = judge_liveness(heartbeat, now_utc(), max_age);
+    if (format == OutputFormat::json) {
+        print_json(health_live_json(heartbeat, problem));
+        return problem ? ExitCode::failure : ExitCode::ok;
+    }
+    if (problem) {
         std::printf("not alive: %s\n", problem->c_str());
         return ExitCode::failure;
     }

@@ -1,8 +1,8 @@
 #include <algorithm>
 #include <cstdio>
-#include <nlohmann/json.hpp>
 
 #include "pgtier/commands/commands.hpp"
+#include "pgtier/commands/json_output.hpp"
 #include "pgtier/core/cluster.hpp"
 #include "pgtier/core/text.hpp"
 #include "pgtier/storage/offsite_sync.hpp"
@@ -63,34 +63,12 @@ ExitCode list(const Config& config, const Environment& env, OutputFormat format,
     sort_newest_first(entries);
 
     if (format == OutputFormat::json) {
-        nlohmann::json out = nlohmann::json::array();
-        for (const auto& e : entries) {
-            nlohmann::json item = {{"tier", to_string(e.tier)},
-                                   {"name", e.name},
-                                   {"path", e.location},
-                                   {"state", to_string(e.state)},
-                                   {"size", e.file_size}};
-            if (e.manifest) {
-                item["type"] = to_string(e.manifest->type);
-                item["started_at"] = format_utc_iso(e.manifest->started_at);
-                item["finished_at"] = format_utc_iso(e.manifest->finished_at);
-                item["uncompressed_size"] = e.manifest->uncompressed_size;
-                item["globals"] = e.manifest->has_globals();
-                item["databases"] = database_names(*e.manifest);
-                item["sha256"] = e.manifest->sha256;
-                item["reason"] = e.manifest->reason;
-                const std::string identity = cluster_identity(*e.manifest);
-                item["cluster"] =
-                    identity.empty() ? nlohmann::json(nullptr) : nlohmann::json(identity);
-                if (!e.manifest->system_identifier.empty())
-                    item["system_identifier"] = e.manifest->system_identifier;
-                if (!e.manifest->cluster_name.empty())
-                    item["cluster_name"] = e.manifest->cluster_name;
-            }
-            if (!e.problem.empty()) item["problem"] = e.problem;
-            out.push_back(item);
-        }
-        std::printf("%s\n", out.dump(2).c_str());
+        Json out = json_document("list", true);
+        out["remote"] = remote;
+        out["where"] = where;
+        out["archives"] = Json::array();
+        for (const auto& e : entries) out["archives"].push_back(listed_archive_json(e));
+        print_json(out);
         return ExitCode::ok;
     }
 

@@ -5,6 +5,7 @@
 #include "pgtier/archive/section_reader.hpp"
 #include "pgtier/archive/sha256.hpp"
 #include "pgtier/commands/commands.hpp"
+#include "pgtier/commands/json_output.hpp"
 #include "pgtier/core/naming.hpp"
 #include "pgtier/core/offsite_error.hpp"
 #include "pgtier/core/text.hpp"
@@ -15,12 +16,25 @@
 
 namespace pgtier::commands {
 
-ExitCode offsite_sync(const Config& config, const Environment& env, bool dry_run) {
+ExitCode offsite_sync(const Config& config, const Environment& env, bool dry_run,
+                      OutputFormat format) {
     install_signal_handlers();
     const Repository repo(config.storage.dir);
     repo.require_exists();
     const auto store = open_offsite_store(config, env, &stop_requested());
     const auto result = sync_offsite(config, repo, *store, now_utc(), stop_requested(), dry_run);
+    if (format == OutputFormat::json) {
+        // The error goes to stderr as in the text output; the document carries it too.
+        if (!result.error.empty()) {
+            std::fprintf(stderr, "pgtier: offsite sync stopped: %s%s\n", result.error.c_str(),
+                         result.error_class == OffsiteErrorClass::permanent
+                             ? permanent_error_note(result.fix).c_str()
+                             : "");
+        }
+        const Json document = sync_json(result, dry_run, store->describe());
+        print_json(document);
+        return document["ok"].get<bool>() ? ExitCode::ok : ExitCode::failure;
+    }
     std::printf("%s: %zu uploaded (%s), %zu deleted by remote retention, %zu pending (%s)%s\n",
                 store->describe().c_str(), result.uploaded,
                 human_size(result.uploaded_bytes).c_str(), result.deleted, result.pending.size(),

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "pgtier/commands/commands.hpp"
+#include "pgtier/commands/json_output.hpp"
 #include "pgtier/core/offsite_plan.hpp"
 #include "pgtier/core/retention.hpp"
 #include "pgtier/core/text.hpp"
@@ -28,7 +29,7 @@ std::vector<RetentionDecision> apply_retention(const Repository& repo,
 }
 
 ExitCode prune(const Config& config, const Environment& env, bool dry_run,
-               const std::optional<std::string>& at, bool remote) {
+               const std::optional<std::string>& at, bool remote, OutputFormat format) {
     TimePoint now = now_utc();
     if (at && !dry_run) {
         throw ConfigError(
@@ -51,11 +52,14 @@ ExitCode prune(const Config& config, const Environment& env, bool dry_run,
         }
         now = *parsed;
     }
+    const bool json = format == OutputFormat::json;
     std::vector<RetentionDecision> decisions;
+    std::string policy;  // the bucket's, said first
     if (remote) {
         // The bucket's own retention ([offsite] day counts, else the local ones); objects
         // that are not complete pgtier archives are never decided, so never deleted.
-        std::printf("%s\n", describe_offsite_retention(config.retention, config.offsite).c_str());
+        policy = describe_offsite_retention(config.retention, config.offsite);
+        if (!json) std::printf("%s\n", policy.c_str());
         const auto store = open_offsite_store(config, env);
         if (!dry_run) finish_interrupted_deletions(*store);
         decisions = plan_retention(published_manifests(scan_store(*store)),
@@ -75,6 +79,10 @@ ExitCode prune(const Config& config, const Environment& env, bool dry_run,
             lock = repo.lock();
         }
         decisions = apply_retention(repo, config.retention, now, dry_run);
+    }
+    if (json) {
+        print_json(prune_json(decisions, now, dry_run, remote, policy));
+        return ExitCode::ok;
     }
     std::uint64_t freed = 0;
     std::size_t deleted = 0;

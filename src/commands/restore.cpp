@@ -15,6 +15,7 @@
 #include "pgtier/archive/keys.hpp"
 #include "pgtier/archive/section_reader.hpp"
 #include "pgtier/commands/commands.hpp"
+#include "pgtier/commands/json_output.hpp"
 #include "pgtier/core/cluster.hpp"
 #include "pgtier/core/jobs.hpp"
 #include "pgtier/core/naming.hpp"
@@ -603,6 +604,8 @@ struct LatestPlan {
     ClusterChoice choice;
     RestorePlan plan;
     std::vector<std::string> lines;
+    std::size_t note_lines = 0;  // the first lines: notes and the cluster choice (for --json)
+    PlanReads reads;
 };
 
 // --at TIME: an operator's time (core/time.hpp, parse_operator_time).
@@ -633,6 +636,7 @@ LatestPlan plan_latest(const Repository& repo, Catalog& catalog,
     // chosen cluster's later ones as left out.
     latest.choice = choose_cluster(at ? archives_at_or_before(all, *at) : all, cluster);
     for (auto& line : describe_cluster_choice(latest.choice)) latest.lines.push_back(line);
+    latest.note_lines = latest.lines.size();
     latest.plan = plan_latest_restore(
         at ? manifests_of_cluster(all, latest.choice.identity) : latest.choice.manifests, at);
     for (auto& line : describe_plan(latest.plan)) latest.lines.push_back(line);
@@ -643,6 +647,7 @@ LatestPlan plan_latest(const Repository& repo, Catalog& catalog,
     for (auto& line : describe_reads(reads, repo.dir().string(),
                                      catalog.remote() ? catalog.remote()->describe() : "-"))
         latest.lines.push_back(line);
+    latest.reads = reads;
     return latest;
 }
 
@@ -669,14 +674,16 @@ ExitCode restore_list_databases(const Config& config, const Environment& env,
     const auto archive = resolve_archive(repo, catalog, archive_name);
     const auto& m = archive.manifest;
     if (format == OutputFormat::json) {
-        nlohmann::json out = nlohmann::json::array();
+        Json out = json_document("restore list-databases", true);
+        out["archive"] = archive_json(m);
+        out["databases"] = Json::array();
         for (const auto& s : m.sections) {
             if (s.kind != SectionKind::database) continue;
-            out.push_back({{"database", *s.database},
-                           {"sql_bytes", s.uncompressed_length},
-                           {"compressed_bytes", s.length}});
+            out["databases"].push_back({{"database", *s.database},
+                                        {"sql_bytes", s.uncompressed_length},
+                                        {"compressed_bytes", s.length}});
         }
-        std::printf("%s\n", out.dump().c_str());
+        print_json(out);
         return ExitCode::ok;
     }
     std::printf("%s (%s, %s)\n", archive.name().c_str(), std::string(to_string(m.type)).c_str(),
@@ -870,6 +877,26 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
         source.databases.push_back(std::move(entry));
     }
     return restore_cluster(repo, restorer, source, replace, restore_jobs(jobs), report);
+}
+
+ExitCode restore_plan_json(const Config& config, const Environment& env,
+                           const std::optional<std::string>& cluster,
+                           const std::optional<std::string>& at) {
+    const auto cutoff = parse_at(at);
+    const Repository repo(config.storage.dir);
+    Catalog catalog(config, env, repo);
+    const auto latest = plan_latest(repo, catalog, cluster, cutoff);
+    const std::vector<std::string> notes(
+        latest.lines.begin(),
+        latest.lines.begin() + static_cast<std::ptrdiff_t>(latest.note_lines));
+    Json out = plan_json(latest.plan, latest.reads, notes);
+    out["cluster"] = latest.choice.identity.empty() ? Json(nullptr) : Json(latest.choice.identity);
+    out["local"] = repo.dir().string();
+    out["bucket"] = catalog.remote() ? Json(catalog.remote()->describe()) : Json(nullptr);
+    out["as_of"] = latest.plan.as_of ? Json(format_utc_iso(*latest.plan.as_of)) : Json(nullptr);
+    out["left_out_after"] = latest.plan.left_out_after;
+    print_json(out);
+    return ExitCode::ok;
 }
 
 }  // namespace pgtier::commands

@@ -2,12 +2,14 @@
 #include <cstdio>
 
 #include "pgtier/commands/commands.hpp"
+#include "pgtier/commands/json_output.hpp"
 #include "pgtier/core/cron.hpp"
 
 namespace pgtier::commands {
 
 ExitCode schedule(const std::string& expression, const std::optional<std::string>& timezone,
-                  const std::optional<std::string>& from, int count) {
+                  const std::optional<std::string>& from, int count, OutputFormat format,
+                  const std::string& configured_zone) {
     if (timezone) {
         try {
             set_process_timezone(*timezone);
@@ -31,16 +33,34 @@ ExitCode schedule(const std::string& expression, const std::optional<std::string
         }
         at = *parsed;
     }
+    const bool json = format == OutputFormat::json;
+    Json document = json_document("schedule", true);
+    document["expression"] = expression;
+    const std::string zone = timezone.value_or(configured_zone);
+    document["timezone"] = zone.empty() ? "UTC" : zone;
+    document["from"] = format_utc_iso(at);
+    document["next_runs"] = Json::array();
     for (int i = 0; i < count; ++i) {
         const auto next = next_fire(cron, at);
         if (!next) {
-            std::fprintf(stderr, "pgtier: '%s' does not fire within eight years after %s\n",
-                         expression.c_str(), format_utc_seconds(at).c_str());
+            const std::string why = "'" + expression + "' does not fire within eight years after " +
+                                    format_utc_seconds(at);
+            std::fprintf(stderr, "pgtier: %s\n", why.c_str());
+            if (json) {
+                document["ok"] = false;
+                document["error"] = why;
+                print_json(document);
+            }
             return ExitCode::failure;
         }
-        std::printf("%s\n", format_utc_seconds(*next).c_str());
+        if (json) {
+            document["next_runs"].push_back(format_utc_iso(*next));
+        } else {
+            std::printf("%s\n", format_utc_seconds(*next).c_str());
+        }
         at = *next;
     }
+    if (json) print_json(document);
     return ExitCode::ok;
 }
 

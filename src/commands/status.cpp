@@ -1,8 +1,8 @@
 // pgtier status [--json]: the last result and the next run of each tier, the daemon, offsite.
 #include <cstdio>
-#include <nlohmann/json.hpp>
 
 #include "pgtier/commands/commands.hpp"
+#include "pgtier/commands/json_output.hpp"
 #include "pgtier/core/cron.hpp"
 #include "pgtier/core/health.hpp"
 #include "pgtier/core/offsite_error.hpp"
@@ -19,7 +19,7 @@ namespace {
 constexpr BackupType tiers[] = {BackupType::full, BackupType::differential,
                                 BackupType::incremental};
 
-nlohmann::json record_json(const std::optional<RunRecord>& r) {
+Json record_json(const std::optional<RunRecord>& r) {
     if (!r) return nullptr;
     return {{"result", to_string(r->result)},
             {"started_at", format_utc_iso(r->started_at)},
@@ -41,14 +41,16 @@ ExitCode status(const Config& config, OutputFormat format) {
     const auto heartbeat = read_heartbeat(repo);
     const auto liveness_problem = judge_liveness(heartbeat, now, default_heartbeat_max_age);
     if (format == OutputFormat::json) {
-        nlohmann::json out = {{"now", format_utc_iso(now)}, {"tiers", nlohmann::json::object()}};
+        Json out = json_document("status", true);
+        out["now"] = format_utc_iso(now);
+        out["tiers"] = Json::object();
         for (auto tier : tiers) {
             const auto found = status.find(tier);
             const TierStatus s = found == status.end() ? TierStatus{} : found->second;
             const auto next = next_fire_of(schedules, tier, now);
             out["tiers"][std::string(to_string(tier))] = {
                 {"schedule", schedules.of(tier).text},
-                {"next_run", next ? nlohmann::json(format_utc_seconds(*next)) : nullptr},
+                {"next_run", next ? Json(format_utc_seconds(*next)) : nullptr},
                 {"last_run", record_json(s.last_run)},
                 {"last_success", record_json(s.last_success)},
                 {"runs", s.runs},
@@ -71,25 +73,24 @@ ExitCode status(const Config& config, OutputFormat format) {
             const auto offsite = read_offsite_view(repo);
             const auto& st = offsite.state;
             const auto when = [](const std::optional<TimePoint>& t) {
-                return t ? nlohmann::json(format_utc_iso(*t)) : nlohmann::json(nullptr);
+                return t ? Json(format_utc_iso(*t)) : Json(nullptr);
             };
             out["offsite"] = {
                 {"url", config.offsite.url},
                 {"pending", offsite.pending.size()},
                 {"pending_bytes", offsite.pending_bytes},
-                {"oldest_pending", offsite.pending.empty()
-                                       ? nlohmann::json(nullptr)
-                                       : nlohmann::json(offsite.pending.front().name)},
+                {"oldest_pending",
+                 offsite.pending.empty() ? Json(nullptr) : Json(offsite.pending.front().name)},
                 {"last_attempt_at", when(st.last_attempt_at)},
                 {"last_success_at", when(st.last_success_at)},
                 {"last_error", st.last_error},
                 {"last_error_at", when(st.last_error_at)},
-                {"last_error_class", st.last_error.empty() ? nlohmann::json(nullptr)
-                                                           : nlohmann::json(std::string(
-                                                                 to_string(st.last_error_class)))},
+                {"last_error_class", st.last_error.empty()
+                                         ? Json(nullptr)
+                                         : Json(std::string(to_string(st.last_error_class)))},
                 {"last_error_fix", st.last_error_fix}};
         }
-        std::printf("%s\n", out.dump(2).c_str());
+        print_json(out);
         return ExitCode::ok;
     }
     std::printf("%-13s %-21s %-11s %-9s %-10s %-21s %s\n", "TIER", "LAST RUN", "RESULT", "DURATION",

@@ -3,6 +3,7 @@
 
 #include "pgtier/archive/verifier.hpp"
 #include "pgtier/commands/commands.hpp"
+#include "pgtier/commands/json_output.hpp"
 #include "pgtier/core/naming.hpp"
 #include "pgtier/core/text.hpp"
 #include "pgtier/storage/local_store.hpp"
@@ -31,6 +32,50 @@ void print_verdict(const std::string& where, const VerifyResult& result) {
     // Problems quote manifest text (names, fields): one line, no terminal escapes.
     std::printf("FAILED %s: %s\n", where.c_str(), printable(why).c_str());
 }
+
+// Where each verdict goes: a line on stdout, or an entry of the --json document printed at the
+// end. Either way the exit code says whether every one was OK.
+class Verdicts {
+  public:
+    explicit Verdicts(OutputFormat format) : json_(format == OutputFormat::json) {}
+
+    void checked(const std::string& where, const VerifyResult& result) {
+        all_ok_ = all_ok_ && result.ok;
+        if (json_) {
+            archives_.push_back(verify_result_json(where, result));
+        } else {
+            print_verdict(where, result);
+        }
+    }
+    // An archive that could not be checked: not found, or not a complete archive.
+    void failed(const std::string& where, const std::string& error) {
+        all_ok_ = false;
+        if (json_) {
+            archives_.push_back(verify_failure_json(where, error));
+        } else {
+            std::printf("FAILED %s: %s\n", where.c_str(), error.c_str());
+        }
+    }
+    void none_in(const std::string& where) const {
+        if (!json_) std::printf("no archives in %s\n", where.c_str());
+    }
+    ExitCode finish(const std::string& where, bool remote, bool deep) const {
+        if (json_) {
+            Json out = json_document("verify", all_ok_);
+            out["where"] = where;
+            out["remote"] = remote;
+            out["deep"] = deep;
+            out["archives"] = archives_;
+            print_json(out);
+        }
+        return all_ok_ ? ExitCode::ok : ExitCode::failure;
+    }
+
+  private:
+    bool json_;
+    bool all_ok_ = true;
+    Json archives_ = Json::array();
+};
 
 // Without downloading the archive: the object's size, the manifest's section table and the
 // sidecar against the manifest.
@@ -63,10 +108,9 @@ VerifyResult check_remote_listing(const std::shared_ptr<S3Store>& store,
 
 ExitCode verify_remote(const Config& config, const Environment& env,
                        const std::vector<std::string>& names, bool deep, const ArchiveKeys& keys,
-                       WorkerPool& pool) {
+                       WorkerPool& pool, Verdicts& verdicts) {
     const std::shared_ptr<S3Store> store = open_offsite_store(config, env, &stop_requested());
     auto entries = scan_store(*store);
-    bool all_ok = true;
     std::vector<const ArchiveEntry*> chosen;
     for (const auto& name : names) {
         const ArchiveEntry* found = nullptr;
@@ -77,59 +121,56 @@ ExitCode verify_remote(const Config& config, const Environment& env,
             if (e.name == name || latest) found = &e;
         }
         if (!found) {
-            std::printf("FAILED %s: no such archive in %s\n", name.c_str(),
-                        store->describe().c_str());
-            all_ok = false;
+            verdicts.failed(name, "no such archive in " + store->describe());
         } else {
             chosen.push_back(found);
         }
     }
     if (names.empty()) {
         for (const auto& e : entries) chosen.push_back(&e);
-        if (chosen.empty()) std::printf("no archives in %s\n", store->describe().c_str());
+        if (chosen.empty()) verdicts.none_in(store->describe());
     }
     for (const auto* e : chosen) {
         if (e->state != ArchiveState::complete) {
             const std::string problem =
                 e->problem.empty() ? std::string(to_string(e->state)) : printable(e->problem);
-            std::printf("FAILED %s: %s\n", e->location.c_str(), problem.c_str());
-            all_ok = false;
+            verdicts.failed(e->location, problem);
             continue;
         }
         spdlog::debug("verifying {}", e->location);
         const auto result =
             deep ? verify_archive(stored_archive(store, e->tier, e->name), keys, &pool)
                  : check_remote_listing(store, *e);
-        all_ok = all_ok && result.ok;
-        print_verdict(e->location, result);
+        verdicts.checked(e->location, result);
     }
-    return all_ok ? ExitCode::ok : ExitCode::failure;
+    return verdicts.finish(store->describe(), true, deep);
 }
 
 }  // namespace
 
 ExitCode verify(const Config& config, const Environment& env,
-                const std::vector<std::string>& archives, bool remote, bool deep, int threads) {
+                const std::vector<std::string>& archives, bool remote, bool deep, int threads,
+                OutputFormat format) {
     if (deep && !remote)
         throw ConfigError("--deep goes with --remote (a local verify always decodes)");
     WorkerPool pool(threads);
     const ArchiveKeys keys = load_archive_keys(config);
-    if (remote) return verify_remote(config, env, archives, deep, keys, pool);
+    Verdicts verdicts(format);
+    if (remote) return verify_remote(config, env, archives, deep, keys, pool, verdicts);
     Repository repo(config.storage.dir);
     if (archives.empty()) repo.require_exists();
     std::vector<std::filesystem::path> paths;
-    bool all_ok = true;
     if (archives.empty()) {
+        bool foreign = false;
         for (const auto& entry : repo.scan()) {
             if (entry.state == ArchiveState::foreign_manifest) {
-                std::printf("FAILED %s: %s\n", entry.location.c_str(),
-                            printable(entry.problem).c_str());
-                all_ok = false;
+                verdicts.failed(entry.location, printable(entry.problem));
+                foreign = true;
                 continue;
             }
             paths.push_back(entry.location);
         }
-        if (paths.empty() && all_ok) std::printf("no archives in %s\n", config.storage.dir.c_str());
+        if (paths.empty() && !foreign) verdicts.none_in(config.storage.dir.string());
     }
     for (const auto& name : archives) {
         try {
@@ -137,20 +178,17 @@ ExitCode verify(const Config& config, const Environment& env,
                 paths.push_back(*path);
                 continue;
             }
-            std::printf("FAILED %s: no such archive (in %s)\n", name.c_str(),
-                        config.storage.dir.c_str());
+            verdicts.failed(name, "no such archive (in " + config.storage.dir.string() + ")");
         } catch (const Error& err) {
-            std::printf("FAILED %s: %s\n", name.c_str(), err.what());
+            verdicts.failed(name, err.what());
         }
-        all_ok = false;
     }
     for (const auto& path : paths) {
         spdlog::debug("verifying {}", path.string());
         const auto result = verify_archive(archive_at_path(path), keys, &pool);
-        all_ok = all_ok && result.ok;
-        print_verdict(path.string(), result);
+        verdicts.checked(path.string(), result);
     }
-    return all_ok ? ExitCode::ok : ExitCode::failure;
+    return verdicts.finish(config.storage.dir.string(), false, false);
 }
 
 }  // namespace pgtier::commands

@@ -306,6 +306,7 @@ OffsiteSyncResult sync_offsite(const Config& config, const Repository& repo, S3S
             }
             sent[i] = true;
             ++result.uploaded;
+            result.uploaded_archives.push_back(item.manifest);
             result.uploaded_bytes += item.manifest.compressed_size;
         }
         // Remote retention counted on every pending archive being up.
@@ -317,8 +318,12 @@ OffsiteSyncResult sync_offsite(const Config& config, const Repository& repo, S3S
             if (stop.load()) throw Error("stop requested");
             spdlog::info("offsite{}: deleting {}/{} ({})", dry_run ? " (dry run)" : "",
                          to_string(d.tier), d.name, d.reason);
-            if (dry_run) continue;
+            if (dry_run) {
+                result.retention_deletions.push_back(d);
+                continue;
+            }
             remove_remote_archive(remote, d.tier, d.name);
+            result.retention_deletions.push_back(d);
             ++result.deleted;
         }
     } catch (const S3Error& err) {

@@ -60,6 +60,6 @@ ms=$(((t1 - t0) / 1000000))
 [ "$RC" -ne 124 ] || fail_run list "list was still running after ${RUN_TIMEOUT}s"
 [ "$ms" -lt 10000 ] || fail_run list "list took $ms ms over a 2 GB manifest"
 name=$(basename "$A")
-jq -e --arg n "$name" '.[] | select(.name == $n) | .state == "incomplete: unreadable manifest" and (.problem | test("larger than 64 MiB"))' \
+jq -e --arg n "$name" '.archives[] | select(.name == $n) | .state == "incomplete: unreadable manifest" and (.problem | test("larger than 64 MiB"))' \
     "$WORK/list.out" >/dev/null || fail_run list "$name is not listed with an unreadable manifest larger than 64 MiB"
-pass "list over a sparse 2 GB manifest: $ms ms, $(jq -r --arg n "$name" '.[] | select(.name == $n) | .problem' "$WORK/list.out")"
+pass "list over a sparse 2 GB manifest: $ms ms, $(jq -r --arg n "$name" '.archives[] | select(.name == $n) | .problem' "$WORK/list.out")"

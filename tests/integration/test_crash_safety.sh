@@ -107,7 +107,7 @@ if grep -F "$(basename "$CUT")" "$WORK/list-cut.out" | grep -qw complete; then
     fail_run list-cut "list shows an archive without manifest as complete"
 fi
 run_pgtier list-cut-json --dir "$B" list --json
-jq -e --arg n "$(basename "$CUT")" '[.[] | select(.name == $n and .state == "complete")] | length == 0' "$WORK/list-cut-json.out" >/dev/null \
+jq -e --arg n "$(basename "$CUT")" '[.archives[] | select(.name == $n and .state == "complete")] | length == 0' "$WORK/list-cut-json.out" >/dev/null \
     || fail_run list-cut-json "list --json calls an archive without manifest complete"
 pass "an archive without manifest is not listed as complete"
 rm -f "$CUT" "$CUT.sha256"

@@ -48,7 +48,7 @@ expect_rc ldb 0 "restore list-databases"
 clean_text ldb "$WORK/ldb.out"
 run_pgtier ldbjson --dir "$B" restore list-databases "$F3" --json
 expect_rc ldbjson 0 "restore list-databases --json"
-[ "$(jq -r --arg n "$ODD" 'map(.database) | index($n) != null' "$WORK/ldbjson.out")" = true ] || fail_run ldbjson "the JSON output does not hold the exact name"
+[ "$(jq -r --arg n "$ODD" '.databases | map(.database) | index($n) != null' "$WORK/ldbjson.out")" = true ] || fail_run ldbjson "the JSON output does not hold the exact name"
 pass "restore list-databases: the name shown as $ODD_SHOWN, no ESC, no extra line; JSON exact"
 
 run_pgtier plan --dir "$B" restore plan

@@ -86,7 +86,7 @@ expect_rc lr 0 "list --remote"
 grep -qE " $SIDB +complete +$B_FULL\$" "$WORK/lr.out" || fail_run lr "B's full is not listed with cluster $SIDB"
 grep -qE " $SIDA +complete +$A_FULL1\$" "$WORK/lr.out" || fail_run lr "A's first full is not listed with cluster $SIDA"
 run_pgtier lrj --config "$WORK/a.toml" list --remote --json
-[ "$(jq -r '[.[].cluster] | unique | join(" ")' "$WORK/lrj.out")" = "$(printf '%s\n' "$SIDA" "$SIDB" | sort | tr '\n' ' ' | sed 's/ $//')" ] \
+[ "$(jq -r '[.archives[].cluster] | unique | join(" ")' "$WORK/lrj.out")" = "$(printf '%s\n' "$SIDA" "$SIDB" | sort | tr '\n' ' ' | sed 's/ $//')" ] \
     || fail_run lrj "list --json: the clusters are not A's and B's"
 pass "list and list --remote show the CLUSTER of each archive"
 

@@ -67,7 +67,7 @@ run_pgtier sync --config "$CFG" offsite sync
 expect_rc sync 0 "offsite sync"
 run_pgtier lr --config "$CFG" list --remote --json
 expect_rc lr 0 "list --remote --json"
-[ "$(jq -r '[.[] | select(.state == "complete") | .tier] | sort | join(" ")' "$WORK/lr.out")" = "full incremental" ] \
+[ "$(jq -r '[.archives[] | select(.state == "complete") | .tier] | sort | join(" ")' "$WORK/lr.out")" = "full incremental" ] \
     || fail_run lr "the bucket should hold one full and one incremental"
 snapshot src source
 s3_ls "$BUCKET" "$PREFIX/" | sort >"$WORK/objects.synced"
@@ -92,7 +92,7 @@ lose_backups
 pg_start dst1
 run_pgtier dry --config "$CFG" restore latest --dry-run
 expect_rc dry 0 "restore latest --dry-run with an empty directory"
-grep -qF "$(jq -r '.[] | select(.tier == "incremental") | .name' "$WORK/lr.out")" "$WORK/dry.out" \
+grep -qF "$(jq -r '.archives[] | select(.tier == "incremental") | .name' "$WORK/lr.out")" "$WORK/dry.out" \
     || fail_run dry "the plan does not name the remote incremental"
 run_pgtier rl --config "$CFG" restore latest --if-empty --jobs 4
 expect_rc rl 0 "restore latest --if-empty from the bucket"

@@ -65,7 +65,7 @@ grep -F "$(name F2)" "$WORK/bad.err" | grep -qF "hard links" || fail_run bad "th
 run_pgtier bad-st --dir "$B" status --json
 jq -e '.offsite.pending == 2' "$WORK/bad-st.out" >/dev/null || fail_run bad-st "status: not 2 pending"
 run_pgtier bad-lr --dir "$B" list --remote --json
-[ "$(jq -r '[.[] | select(.state == "complete")] | map(.name) | join(" ")' "$WORK/bad-lr.out")" = "$(name F1)" ] \
+[ "$(jq -r '[.archives[] | select(.state == "complete")] | map(.name) | join(" ")' "$WORK/bad-lr.out")" = "$(name F1)" ] \
     || fail_run bad-lr "list --remote: the complete archives are not just F1"
 pass "sync: F1 up; F3 refused ($(grep -F 'is corrupt' "$WORK/bad.err" | head -n 1 | cut -c1-160)…), F2 refused (hard links); no object of either; 2 pending"
 

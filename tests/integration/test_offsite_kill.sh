@@ -61,9 +61,9 @@ no_remote_copy() {
     if bucket_state | grep -E "/full/$name\.(json|sha256) " >&2; then fail "$tag: objects above are in the bucket after the kill"; fi
     run_pgtier "$tag-lr" --config "$CFG" list --remote --json
     expect_rc "$tag-lr" 0 "list --remote after the kill"
-    [ "$(jq -r --arg n "$name" '[.[] | select(.name == $n and .state == "complete")] | length' "$WORK/$tag-lr.out")" = 0 ] \
+    [ "$(jq -r --arg n "$name" '[.archives[] | select(.name == $n and .state == "complete")] | length' "$WORK/$tag-lr.out")" = 0 ] \
         || fail_run "$tag-lr" "$name counts as complete in the bucket after the kill"
-    [ "$(jq -r '[.[] | select(.state == "complete")] | map(.name) | join(" ")' "$WORK/$tag-lr.out")" = "$(basename "$F1")" ] \
+    [ "$(jq -r '[.archives[] | select(.state == "complete")] | map(.name) | join(" ")' "$WORK/$tag-lr.out")" = "$(basename "$F1")" ] \
         || fail_run "$tag-lr" "list --remote: the complete archives are not just $(basename "$F1")"
     run_pgtier "$tag-plan" --config "$WORK/empty.toml" restore latest --dry-run
     expect_rc "$tag-plan" 0 "restore latest --dry-run over the empty directory"

@@ -97,7 +97,7 @@ grep -Eq '^pgtier_offsite_pending_archives 0(\.0+)?$' "$M" || fail "metrics.prom
 PGTIER_OFFSITE_MAX_LAG=1s run_pgtier h3 --config "$CFG" health
 expect_rc h3 0 "health after the sync (nothing pending)"
 run_pgtier lr --config "$CFG" list --remote --json
-[ "$(jq -r '[.[] | select(.state == "complete")] | length' "$WORK/lr.out")" = 2 ] || fail_run lr "list --remote: not 2 complete archives"
+[ "$(jq -r '[.archives[] | select(.state == "complete")] | length' "$WORK/lr.out")" = 2 ] || fail_run lr "list --remote: not 2 complete archives"
 pass "gateway back: sync uploads both (2 uploaded), each once, bytes identical; pending 0; health OK"
 
 # ---- the daemon: it retries by itself once the gateway is back ------------------------------

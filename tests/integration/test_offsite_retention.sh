@@ -173,8 +173,8 @@ diff "$WORK/tree.before" "$WORK/tree.after" >&2 || fail "remote retention change
 for k in "${KEYS[@]}"; do [ -f "${ARCH[$k]}" ] || fail "local $k is gone"; done
 run_pgtier list --dir "$B" list --remote --json
 expect_rc list 0 "list --remote --json"
-[ "$(jq -r '.[] | select(.state == "complete") | .name' "$WORK/list.out" 2>/dev/null | sort)" = "$(printf '%s\n' "$(name Fc)" "$(name Db)" "$(name Ic)" | sort)" ] \
+[ "$(jq -r '.archives[] | select(.state == "complete") | .name' "$WORK/list.out" 2>/dev/null | sort)" = "$(printf '%s\n' "$(name Fc)" "$(name Db)" "$(name Ic)" | sort)" ] \
     || fail_run list "list --remote --json does not show exactly Fc, Db, Ic as complete"
-[ "$(jq -r '.[] | select(.state != "complete") | "\(.name) \(.state)"' "$WORK/list.out" | sort)" = "20200101_000000_full.sql.bz2 incomplete: no .json manifest
+[ "$(jq -r '.archives[] | select(.state != "complete") | "\(.name) \(.state)"' "$WORK/list.out" | sort)" = "20200101_000000_full.sql.bz2 incomplete: no .json manifest
 20200102_000000_full.sql.bz2 broken: the manifest describes another archive" ] || fail_run list "list --remote --json: the foreign archives' states"
 pass "foreign objects byte-identical, local directory unchanged, list --remote shows 3 ($(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s in all)"

@@ -9,6 +9,8 @@
 # Then a zstd incremental (.sql.zst) goes up the same way, is complete in `list --remote`, decodes
 # in `verify --remote --deep` and is fetched into an empty directory with its latest link, after a
 # fetch of it killed with its .partial written (the next fetch sweeps that partial).
+# Last, every command that reports runs with --json over these archives and the bucket: one schema
+# 1 document on stdout each, checked with jq (docs/json-output.md); errors are documents too.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_backup.sh"
 . "$(dirname "$0")/lib_s3.sh"
@@ -62,7 +64,7 @@ done
 grep -q INCOMPLETE "$WORK/lr.out" && fail_run lr "list --remote shows something INCOMPLETE"
 run_pgtier lrj --config "$CFG" list --remote --json
 expect_rc lrj 0 "list --remote --json"
-[ "$(jq -r 'map("\(.tier)/\(.name) \(.state) \(.size) \(.sha256)") | sort | join(",")' "$WORK/lrj.out")" \
+[ "$(jq -r '.archives | map("\(.tier)/\(.name) \(.state) \(.size) \(.sha256)") | sort | join(",")' "$WORK/lrj.out")" \
     = "full/$(basename "$F") complete $(stat -c %s "$F") $(sha256sum <"$F" | cut -c1-64),incremental/$(basename "$I") complete $(stat -c %s "$I") $(sha256sum <"$I" | cut -c1-64)" ] \
     || fail_run lrj "list --remote --json differs"
 pass "list --remote: both archives complete (sizes and hashes in --json are the local ones)"
@@ -146,5 +148,69 @@ expect_rc zv 0 "verify of the fetched zstd archive"
 grep -qF "removed $WORK/fetched/incremental/.$ZN.partial left by an interrupted run" "$WORK/zfetch.err" \
     || fail_run zfetch "the fetch does not log that it removed the killed fetch's partial"
 pass "a zstd archive: uploaded with its sidecar and manifest, complete in list --remote, OK in verify --remote --deep, fetched over a killed fetch's partial and verified"
+
+# ---- --json on every command that reports: one schema 1 document on stdout -------------------------
+# json_run TAG RC FILTER ARGS... — pgtier ARGS --json must exit RC with exactly one JSON document on
+# stdout that has schema 1 and "command" first, and FILTER (jq) true on it.
+json_run() {
+    local tag=$1 rc=$2 filter=$3
+    shift 3
+    run_pgtier "$tag" --config "$CFG" "$@" --json
+    expect_rc "$tag" "$rc" "$* --json"
+    jq -se 'length == 1 and (.[0] | type == "object" and (keys_unsorted[0:3] == ["schema", "command", "ok"])
+        and .schema == 1)' "$WORK/$tag.out" >/dev/null \
+        || fail_run "$tag" "$* --json: stdout is not one document starting with schema, command, ok"
+    jq -e "$filter" "$WORK/$tag.out" >/dev/null || fail_run "$tag" "$* --json: not $filter"
+}
+psql_db shop -c "INSERT INTO t VALUES (-3, 'json')"
+settle
+json_run jbackup 0 '.command == "backup" and .ok and .requested == "incremental" and .result == "published"
+    and .archive.tier == "incremental" and (.archive.time | test("^[0-9-]{10}T[0-9:.]{15}Z$"))
+    and .archive.size_bytes > 0 and .archive.databases == ["shop"] and .not_backed_up == []
+    and .offsite.command == "offsite sync" and .offsite.ok and (.offsite.uploaded | map(.name)) == [.archive.name]' \
+    backup incr
+J=$(jq -r .archive.name "$WORK/jbackup.out")
+JSON_INCR=$J JSON_FULL=$(basename "$F")
+export JSON_INCR JSON_FULL  # read by the filters below as env.JSON_*
+[ "$(stat -c %s "$B/incremental/$J")" = "$(jq -r .archive.size_bytes "$WORK/jbackup.out")" ] \
+    || fail_run jbackup "backup --json: size_bytes is not the archive's size"
+json_run jlist 0 '.command == "list" and (.archives | length) == 4 and .archives[0].name == env.JSON_INCR
+    and all(.archives[]; .state == "complete" and (.time | endswith("Z")) and .size_bytes == .size and (.databases | length) > 0)' list
+json_run jlistr 0 '.remote and (.archives | length) == 4' list --remote
+json_run jverify 0 '.command == "verify" and .ok and (.remote | not) and (.archives | length) == 4
+    and all(.archives[]; .ok and .error == null)' verify
+json_run jverifyr 0 '.remote and .deep and (.archives | length) == 4 and all(.archives[]; .ok)' verify --remote --deep
+json_run jverifyx 1 '(.ok | not) and .archives[0].archive == "nosuch" and (.archives[0].error | test("no such archive"))' \
+    verify nosuch
+json_run jprune 0 '.command == "prune" and .dry_run and (.kept | length) == 4 and .deleted == []
+    and all(.kept[]; .reason != "" and (.time | endswith("Z")))' prune --dry-run
+json_run jpruner 0 '.remote and .dry_run and (.policy | test("retention")) and (.kept | length) == 4' prune --remote --dry-run
+json_run jplan 0 '.command == "restore plan" and .base == {name: env.JSON_FULL, tier: "full"}
+    and .steps[0] == {step: 1, restore: "globals", tier: "full", archive: env.JSON_FULL,
+                      compressed_bytes: .steps[0].compressed_bytes}
+    and ([.steps[].step] == [range(1; (.steps | length) + 1)])
+    and any(.steps[]; .database == "shop" and .archive == env.JSON_INCR) and all(.reads[]; .from == "local")' restore plan
+json_run jldb 0 '.command == "restore list-databases" and (.databases | map(.database) | index("crm")) != null' \
+    restore list-databases latest-full
+json_run jsync 0 '.command == "offsite sync" and .ok and .uploaded == [] and .pending == [] and .error == null' offsite sync
+json_run jsyncd 0 '.dry_run and .uploaded == []' offsite sync --dry-run
+PGTIER_OFFSITE_MAX_LAG=1s json_run jhealth 0 '.command == "health" and .verdict == "healthy" and .reasons == []' health
+json_run jlive 1 '.command == "health" and .live and (.ok | not) and .verdict == "not alive" and .daemon == null
+    and (.reasons | length) == 1' health --live
+json_run jstatus 0 '.command == "status" and (.tiers | has("incremental"))' status
+json_run jsched 0 '.command == "schedule" and .timezone == "UTC" and .from == "2026-12-01T00:00:00.000000Z"
+    and .next_runs == ["2026-12-01T03:00:00.000000Z", "2026-12-02T03:00:00.000000Z"]' \
+    schedule '0 3 * * *' --from 2026-12-01T00:00:00Z --count 2
+# Errors: an expression that never fires, a refused option, and a bucket that cannot be listed are
+# documents with ok false.
+json_run jschedx 2 '(.ok | not) and (.error | test("never meet"))' schedule '0 0 30 2 *'
+json_run jprunex 2 '. == {schema: 1, command: "prune", ok: false, error: .error} and (.error | test("--at only goes with --dry-run"))' \
+    prune --at 2026-01-01T00:00:00Z
+offsite_toml "$B" | sed "s|s3://$BUCKET/|s3://no-such-bucket-$$/|" >"$WORK/nobucket.toml"
+run_pgtier jlistx --config "$WORK/nobucket.toml" list --remote --json
+expect_rc jlistx 1 "list --remote --json of a missing bucket"
+jq -e '.schema == 1 and .command == "list" and (.ok | not) and (.error | length) > 0' "$WORK/jlistx.out" >/dev/null \
+    || fail_run jlistx "list --remote --json of a missing bucket: no error document"
+pass "--json: backup, list, verify (local, --remote --deep, a missing archive), prune (local and --remote dry runs), restore plan, list-databases, offsite sync (and --dry-run), health (and --live), status, schedule: one schema 1 document each; errors are documents with ok false"
 
 pass "test_offsite_upload in $(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')s"

@@ -40,9 +40,9 @@ pass "archives: full $(basename "$FULL"), incremental $(basename "$INCR") (${#IN
 # ---- list-databases -----------------------------------------------------------------------------
 PGHOST=/nonexistent PGPORT=1 run_pgtier list --dir "$B" restore list-databases latest-incremental --json
 expect_rc list 0 "restore list-databases --json (with no server reachable)"
-diff <(printf '%s\n' "${INCR_DBS[@]}" | sort) <(jq -r '.[].database' "$WORK/list.out" | sort) >&2 \
+diff <(printf '%s\n' "${INCR_DBS[@]}" | sort) <(jq -r '.databases[].database' "$WORK/list.out" | sort) >&2 \
     || fail_run list "list-databases --json does not list the incremental's databases"
-jq -e --slurpfile m "$INCR.json" 'all(.[]; . as $d | any($m[0].sections[]; .database == $d.database
+jq -e --slurpfile m "$INCR.json" 'all(.databases[]; . as $d | any($m[0].sections[]; .database == $d.database
     and .uncompressed_length == $d.sql_bytes and .length == $d.compressed_bytes))' "$WORK/list.out" >/dev/null \
     || fail_run list "list-databases --json sizes differ from the manifest"
 run_pgtier list2 --dir "$B" restore list-databases "$(basename "$FULL")"

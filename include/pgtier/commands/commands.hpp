@@ -17,6 +17,9 @@
 // One function per subcommand; each returns the process exit code.
 namespace pgtier::commands {
 
+// --json: one document on stdout (json_output.hpp, docs/json-output.md) instead of the text.
+enum class OutputFormat { text, json };
+
 // backup_run.cpp: the backup service, for the backup command and the daemon. One run under
 // the repository lock (refused during an interrupted restore), recorded in the tier status,
 // then retention. A failed run is recorded and thrown; a run stopped by a signal is thrown.
@@ -26,7 +29,8 @@ struct BackupOutcome {
     // Databases that cannot be backed up (their names); the others may still be published
     // (record.archive). The run is failed and logged, retention is not run.
     std::vector<std::string> not_backed_up;
-    bool retention_failed = false;  // logged; the archive stands
+    bool retention_failed = false;     // logged; the archive stands
+    std::optional<Manifest> manifest;  // of the archive published (for --json)
 };
 // `retry`: 0 for a scheduled or manual run, n for the daemon's n-th retry (recorded, counted).
 BackupOutcome run_backup(const Config& config, const Environment& env, const Repository& repo,
@@ -39,9 +43,9 @@ std::string backup_result_line(BackupType requested, const BackupOutcome& outcom
 
 // backup.cpp: the backup command: run_backup, its result line on stdout, then (with
 // [offsite]) an upload of what the bucket lacks.
-ExitCode backup(const Config& config, const Environment& env, BackupType type, Force force);
+ExitCode backup(const Config& config, const Environment& env, BackupType type, Force force,
+                OutputFormat format = OutputFormat::text);
 
-enum class OutputFormat { text, json };
 // list.cpp: the archives of the backup directory, or of the bucket (remote).
 ExitCode list(const Config& config, const Environment& env, OutputFormat format, bool remote);
 
@@ -49,11 +53,13 @@ ExitCode list(const Config& config, const Environment& env, OutputFormat format,
 // and checksums against the manifests; deep: also downloads and decodes every section). A
 // section is decoded by `threads` threads (0: one per core).
 ExitCode verify(const Config& config, const Environment& env,
-                const std::vector<std::string>& archives, bool remote, bool deep, int threads);
+                const std::vector<std::string>& archives, bool remote, bool deep, int threads,
+                OutputFormat format = OutputFormat::text);
 
 // offsite.cpp: `offsite sync` uploads what is pending (exit 1 when something stays pending);
 // `fetch` downloads an archive from the bucket into the directory and checks it.
-ExitCode offsite_sync(const Config& config, const Environment& env, bool dry_run);
+ExitCode offsite_sync(const Config& config, const Environment& env, bool dry_run,
+                      OutputFormat format = OutputFormat::text);
 ExitCode fetch(const Config& config, const Environment& env, const std::string& archive);
 
 // keygen.cpp: a new age identity (DIR/age_identity.txt) and Ed25519 signing key
@@ -61,24 +67,28 @@ ExitCode fetch(const Config& config, const Environment& env, const std::string& 
 ExitCode keygen(const std::filesystem::path& dir);
 
 // The next `count` fire times of a cron expression after `from` (ISO 8601; default now), in
-// `timezone` (default: the configured one).
+// `timezone` (default: the configured one, `configured_zone`, already applied; "" = UTC).
 ExitCode schedule(const std::string& expression, const std::optional<std::string>& timezone,
-                  const std::optional<std::string>& from, int count);
+                  const std::optional<std::string>& from, int count,
+                  OutputFormat format = OutputFormat::text,
+                  const std::string& configured_zone = "");
 
 // prune.cpp: retention over the published archives at `now`; deletes unless dry_run.
 std::vector<RetentionDecision> apply_retention(const Repository& repo,
                                                const RetentionConfig& policy, TimePoint now,
                                                bool dry_run);
 ExitCode prune(const Config& config, const Environment& env, bool dry_run,
-               const std::optional<std::string>& at, bool remote);
+               const std::optional<std::string>& at, bool remote,
+               OutputFormat format = OutputFormat::text);
 
 // status.cpp: last result and next run per tier; health exits 1 (saying why) when the last run
 // of a tier failed or its newest success is older than its interval plus a grace.
 ExitCode status(const Config& config, OutputFormat format);
-ExitCode health(const Config& config);
+ExitCode health(const Config& config, OutputFormat format = OutputFormat::text);
 // health --live: exit 0 when the daemon's heartbeat is at most `max_age` old (the container
 // health check: is the daemon alive and able to work), else 1 saying why.
-ExitCode health_live(const Config& config, std::chrono::seconds max_age);
+ExitCode health_live(const Config& config, std::chrono::seconds max_age,
+                     OutputFormat format = OutputFormat::text);
 
 // daemon.cpp: the scheduler; runs until SIGTERM/SIGINT (exit 0).
 ExitCode daemon(const Config& config, const ConfigOverrides& overrides, const Environment& env);
@@ -121,5 +131,9 @@ ExitCode restore_latest(const Config& config, const Environment& env, bool if_em
                         bool force_version = false, int jobs = 0,
                         const std::optional<std::string>& cluster = std::nullopt,
                         const std::optional<std::string>& at = std::nullopt);
+// restore plan --json: the plan restore_latest's dry run prints, as one document.
+ExitCode restore_plan_json(const Config& config, const Environment& env,
+                           const std::optional<std::string>& cluster,
+                           const std::optional<std::string>& at = std::nullopt);
 
 }  // namespace pgtier::commands

@@ -8,6 +8,7 @@
 
 #include "pgtier/core/manifest.hpp"
 #include "pgtier/core/offsite_error.hpp"
+#include "pgtier/core/retention.hpp"
 #include "pgtier/storage/repository.hpp"
 #include "pgtier/storage/s3_store.hpp"
 #include "pgtier/sys/config.hpp"
@@ -56,7 +57,10 @@ std::string offsite_metrics_text(const Repository& repo, TimePoint now);
 struct OffsiteSyncResult {
     std::size_t uploaded = 0;
     std::uint64_t uploaded_bytes = 0;
-    std::size_t deleted = 0;        // by remote retention
+    std::vector<Manifest> uploaded_archives;  // in upload order
+    std::size_t deleted = 0;                  // by remote retention
+    // Remote retention's deletions, with their rule (in a dry run: those it would make).
+    std::vector<RetentionDecision> retention_deletions;
     std::vector<Manifest> pending;  // still waiting, oldest first
     std::uint64_t pending_bytes = 0;
     std::string error;                                             // "" when the pass completed
