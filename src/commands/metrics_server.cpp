@@ -3,6 +3,7 @@
 #include "pgtier/commands/metrics_server.hpp"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <chrono>
@@ -71,6 +72,12 @@ MetricsServer::MetricsServer(Config config)
     const auto address = parse_listen_address(listen);
     if (!address) throw ConfigError(config_.origin("daemon.metrics_listen") + ": not HOST:PORT");
     server_->new_task_queue = [] { return new httplib::ThreadPool(server_threads); };
+    // SO_REUSEADDR (a restarted daemon rebinds at once) but not httplib's default SO_REUSEPORT,
+    // which would let a second daemon share the port instead of being refused.
+    server_->set_socket_options([](int sock) {
+        const int yes = 1;
+        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
     server_->Get("/metrics", guarded(config_, serve_metrics));
     server_->Get("/healthz", guarded(config_, serve_health));
     errno = 0;
