@@ -12,12 +12,15 @@
 
 #include "pgtier/archive/keys.hpp"
 #include "pgtier/commands/commands.hpp"
+#include "pgtier/commands/metrics_server.hpp"
+#include "pgtier/core/notify.hpp"
 #include "pgtier/core/scheduler.hpp"
 #include "pgtier/pg/database.hpp"
 #include "pgtier/pg/restorer.hpp"
 #include "pgtier/storage/offsite_sync.hpp"
 #include "pgtier/storage/run_status.hpp"
 #include "pgtier/sys/log.hpp"
+#include "pgtier/sys/notifier.hpp"
 #include "pgtier/sys/signals.hpp"
 
 namespace pgtier::commands {
@@ -125,6 +128,51 @@ std::string tier_folders_stamp(const fs::path& dir) {
     return stamp;
 }
 
+// The daemon's webhook events ([notify]), from the main thread (runs) and the uploader's (the
+// offsite alarm). The target follows reloads; the offsite alarm is raised once per problem and
+// lowered by a recovery (core/notify's offsite_event).
+class Webhooks {
+  public:
+    explicit Webhooks(NotifyTarget target) : target_(std::move(target)) {}
+
+    void set_target(NotifyTarget target) {
+        std::lock_guard<std::mutex> guard(mutex_);
+        target_ = std::move(target);
+    }
+    bool enabled() {
+        std::lock_guard<std::mutex> guard(mutex_);
+        return target_.enabled();
+    }
+    // At exit: what is still queued gets up to `limit` (then abandoned, logged).
+    void drain(std::chrono::milliseconds limit) { notifier_.wait_idle(limit); }
+    void send(const Notification& event) {
+        std::lock_guard<std::mutex> guard(mutex_);
+        notifier_.send(target_, event);
+    }
+    // After an offsite pass: is there a problem that makes health fail, and is it news?
+    void check_offsite(const Config& config) {
+        if (!enabled()) return;
+        try {
+            const Repository repo(config.storage.dir);
+            const auto problem = offsite_health_problem(config, repo, now_utc());
+            std::optional<NotifyEvent> event;
+            {
+                std::lock_guard<std::mutex> guard(mutex_);
+                event = offsite_event(offsite_raised_, problem.has_value());
+            }
+            if (event) send(offsite_notification(config, repo, *event, problem));
+        } catch (const std::exception& err) {
+            spdlog::warn("notify: cannot judge the offsite copies: {}", one_line(err.what()));
+        }
+    }
+
+  private:
+    std::mutex mutex_;
+    NotifyTarget target_;
+    bool offsite_raised_ = false;
+    Notifier notifier_;
+};
+
 // How often the uploader looks at the tier folders' modification times (three stat calls).
 constexpr auto folder_poll_interval = 2s;
 
@@ -136,8 +184,11 @@ constexpr auto folder_poll_interval = 2s;
 // uploads are derived from the listings at each pass: nothing is queued in memory.
 class OffsiteUploader {
   public:
-    OffsiteUploader(Config config, Environment env)
-        : config_(std::move(config)), env_(std::move(env)), thread_([this] { run(); }) {}
+    OffsiteUploader(Config config, Environment env, Webhooks& webhooks)
+        : config_(std::move(config)),
+          env_(std::move(env)),
+          webhooks_(webhooks),
+          thread_([this] { run(); }) {}
     ~OffsiteUploader() {
         {
             std::lock_guard<std::mutex> guard(mutex_);
@@ -183,6 +234,7 @@ class OffsiteUploader {
             } catch (const std::exception& err) {
                 spdlog::warn("offsite: {}; retrying", one_line(err.what()));
             }
+            if (!cancel_.load()) webhooks_.check_offsite(config_);
             failures = done ? 0 : std::min(failures + 1, 7);
             delay = done ? 3600s : std::chrono::seconds(5 << (failures - 1));  // 5 s .. 320 s
         }
@@ -215,6 +267,7 @@ class OffsiteUploader {
 
     const Config config_;
     const Environment env_;
+    Webhooks& webhooks_;
     std::mutex mutex_;
     std::condition_variable wake_up_;
     bool quit_ = false;
@@ -235,13 +288,24 @@ struct DaemonState {
     const ConfigOverrides& overrides;
     const Environment& env;
     HeartbeatWriter& heartbeat;
+    Webhooks& webhooks;
+    std::unique_ptr<MetricsServer> metrics_server;
     std::unique_ptr<OffsiteUploader> uploader;
     std::map<BackupType, PendingRetry> retries;
 
     // The uploader follows the configuration: started, restarted after a reload, or stopped.
     void restart_uploader() {
         uploader.reset();
-        if (config.offsite.enabled()) uploader = std::make_unique<OffsiteUploader>(config, env);
+        if (config.offsite.enabled())
+            uploader = std::make_unique<OffsiteUploader>(config, env, webhooks);
+    }
+
+    // The HTTP endpoint follows the configuration too (a reload rebinds it). A failure at
+    // start stops the daemon; after a reload it is logged and the endpoint stays off.
+    void restart_metrics_server() {
+        metrics_server.reset();
+        if (!config.daemon.metrics_listen.empty())
+            metrics_server = std::make_unique<MetricsServer>(config);
     }
 
     // SIGHUP: the new configuration replaces the old one only when it loads completely.
@@ -250,12 +314,20 @@ struct DaemonState {
         try {
             Config fresh = load_config(overrides, env);
             const auto fresh_schedules = parse_schedules(fresh.schedule, fresh.source);
+            auto fresh_target = notify_target(fresh);
             apply_timezone(fresh, env);
             config = std::move(fresh);
             schedules = fresh_schedules;
+            webhooks.set_target(std::move(fresh_target));
             init_logging(config.daemon.log_level, LogTarget::standard_output);
             spdlog::info("SIGHUP: configuration reloaded from {}", config.source);
             if (uploader || config.offsite.enabled()) restart_uploader();
+            try {
+                restart_metrics_server();
+            } catch (const Error& err) {
+                spdlog::error("SIGHUP: {}; /metrics and /healthz are off until a reload",
+                              one_line(err.what()));
+            }
         } catch (const Error& err) {
             spdlog::error("SIGHUP: the new configuration is refused, keeping the old one: {}",
                           one_line(err.what()));
@@ -312,6 +384,23 @@ void note_result(DaemonState& state, BackupType tier, bool ok) {
                    (pending == state.retries.end() ? 0 : pending->second.failures) + 1);
 }
 
+// The run's webhook event, if it calls for one; queued, never waited for.
+void notify_run(DaemonState& state, BackupType tier, std::optional<bool> previous_failed,
+                const BackupOutcome* outcome, const std::string& error,
+                std::chrono::steady_clock::time_point started) {
+    if (!state.webhooks.enabled()) return;
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    try {
+        const Repository repo(state.config.storage.dir);
+        if (const auto event = backup_notification(state.config, repo, tier, previous_failed,
+                                                   outcome, error, seconds))
+            state.webhooks.send(*event);
+    } catch (const std::exception& err) {
+        spdlog::warn("notify: {}", one_line(err.what()));
+    }
+}
+
 // One backup run (`retry` > 0: the daemon's retry number); a failure is logged (and recorded
 // by run_backup()), never fatal here, and gets a retry. The uploader, not the run, sends the
 // archive to the bucket.
@@ -320,11 +409,15 @@ void run_tier(DaemonState& state, BackupType tier, const std::string& why, int r
     spdlog::info("running {} backup ({})", name, why);
     state.heartbeat.set_activity("running the " + name + " backup (" + why + ")");
     bool ok = false;
+    const auto started = std::chrono::steady_clock::now();
+    std::optional<bool> previous_failed;
     try {
         Repository repo(state.config.storage.dir);
         repo.ensure_layout();
+        if (state.webhooks.enabled()) previous_failed = last_run_failed(repo, tier);
         const BackupOutcome outcome =
             run_backup(state.config, state.env, repo, tier, Force::no, retry);
+        notify_run(state, tier, previous_failed, &outcome, "", started);
         // The one line of the run's result (run_backup logs none).
         if (outcome.record.result == RunResult::failed) {
             spdlog::error("{}", backup_result_line(tier, outcome));
@@ -341,6 +434,7 @@ void run_tier(DaemonState& state, BackupType tier, const std::string& why, int r
             return;
         }
         spdlog::error("{} backup failed: {}", name, one_line(err.what()));
+        notify_run(state, tier, previous_failed, nullptr, err.what(), started);
     }
     note_result(state, tier, ok);
 }
@@ -361,9 +455,16 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
     install_signal_handlers();
     const TierSchedules schedules = parse_schedules(initial.schedule, initial.source);
     load_archive_keys(initial);  // keys that cannot be read stop the start, not a backup at 3 am
+    Webhooks webhooks(notify_target(initial));  // an unreadable notify.url_file stops the start
     Repository(initial.storage.dir).ensure_layout();
+    // An address in use stops the start, before a heartbeat of this process is written (and
+    // removed at its exit: a second daemon started by mistake must not touch the first's).
+    auto metrics_server =
+        initial.daemon.metrics_listen.empty() ? nullptr : std::make_unique<MetricsServer>(initial);
     HeartbeatWriter heartbeat(initial.storage.dir);
-    DaemonState state{initial, schedules, overrides, env, heartbeat, nullptr, {}};
+    DaemonState state{
+        initial, schedules, overrides, env, heartbeat, webhooks, std::move(metrics_server),
+        nullptr, {}};
     const Config& config = state.config;
     spdlog::info(
         "pgtier {} daemon starting: backups in {}, full '{}', differential '{}', "
@@ -501,6 +602,8 @@ ExitCode daemon(const Config& initial, const ConfigOverrides& overrides, const E
         after = std::max(due->at, now_utc());
     }
     state.uploader.reset();  // ends an upload in progress: the next start finishes it
+    state.metrics_server.reset();
+    webhooks.drain(5s);  // a stop takes a few seconds at most, within Docker's 10 s
     spdlog::info("stop requested: daemon exiting");
     return ExitCode::ok;
 }

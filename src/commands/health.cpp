@@ -13,12 +13,22 @@
 
 namespace pgtier::commands {
 
-ExitCode health(const Config& config, OutputFormat format) {
-    const Repository repo(config.storage.dir);
-    repo.require_exists();
+std::optional<std::string> offsite_health_problem(const Config& config, const Repository& repo,
+                                                  TimePoint now) {
+    if (!config.offsite.enabled()) return std::nullopt;
+    const auto view = read_offsite_view(repo);
+    const auto& st = view.state;
+    if (auto broken = judge_offsite_error(st.last_error, st.last_error_class, st.last_error_fix,
+                                          st.last_error_at))
+        return broken;
+    return judge_offsite_lag(view.pending, config.offsite.max_lag_seconds, now,
+                             view.state.last_error);
+}
+
+std::vector<std::string> health_problems(const Config& config, const Repository& repo,
+                                         TimePoint now) {
     const auto status = read_tier_status(repo);
     const auto schedules = parse_schedules(config.schedule, config.source);
-    const TimePoint now = now_utc();
 
     std::map<BackupType, TierHealth> tiers_health;
     for (const auto& [tier, s] : status) {
@@ -30,16 +40,14 @@ ExitCode health(const Config& config, OutputFormat format) {
     }
     const auto published = repo.published_manifests();
     auto problems = judge_health(tiers_health, published, schedules, now, format_utc_seconds);
-    if (config.offsite.enabled()) {
-        const auto view = read_offsite_view(repo);
-        const auto& st = view.state;
-        if (auto broken = judge_offsite_error(st.last_error, st.last_error_class, st.last_error_fix,
-                                              st.last_error_at))
-            problems.push_back(*broken);
-        else if (auto lag = judge_offsite_lag(view.pending, config.offsite.max_lag_seconds, now,
-                                              view.state.last_error))
-            problems.push_back(*lag);
-    }
+    if (auto offsite = offsite_health_problem(config, repo, now)) problems.push_back(*offsite);
+    return problems;
+}
+
+ExitCode health(const Config& config, OutputFormat format) {
+    const Repository repo(config.storage.dir);
+    repo.require_exists();
+    const auto problems = health_problems(config, repo, now_utc());
     if (format == OutputFormat::json) {
         print_json(health_json(problems));
         return problems.empty() ? ExitCode::ok : ExitCode::failure;

@@ -107,12 +107,15 @@ void refresh_metrics(const Repository& repo) {
     static std::mutex writing;
     const std::lock_guard<std::mutex> guard(writing);
     try {
-        repo.write_state_file("metrics.prom", metrics_text(read_tier_status(repo)) +
-                                                  offsite_metrics_text(repo, now_utc()));
+        repo.write_state_file("metrics.prom", current_metrics_text(repo));
     } catch (const std::exception& err) {
         spdlog::warn("cannot write {}: {}", (repo.state_dir() / "metrics.prom").string(),
                      err.what());
     }
+}
+
+std::string current_metrics_text(const Repository& repo) {
+    return metrics_text(read_tier_status(repo)) + offsite_metrics_text(repo, now_utc());
 }
 
 void record_run_start(const Repository& repo, BackupType tier, TimePoint started) {
@@ -290,6 +293,16 @@ std::string metrics_text(const std::map<BackupType, TierStatus>& tiers) {
            [](const TierStatus& s) -> Value {
                return s.last_success ? Value(static_cast<double>(s.last_success->size))
                                      : std::nullopt;
+           });
+    metric("pgtier_last_run_duration_seconds", "gauge",
+           "Duration of the last run, whatever its result (0 when interrupted).",
+           [](const TierStatus& s) -> Value {
+               return s.last_run ? Value(s.last_run->duration_seconds) : std::nullopt;
+           });
+    metric("pgtier_last_run_archive_bytes", "gauge",
+           "Compressed size of the archive the last run published (0 when it published none).",
+           [](const TierStatus& s) -> Value {
+               return s.last_run ? Value(static_cast<double>(s.last_run->size)) : std::nullopt;
            });
     metric("pgtier_runs_total", "counter", "Runs started.",
            [](const TierStatus& s) -> Value { return static_cast<double>(s.runs); });

@@ -13,6 +13,7 @@
 #include "pgtier/core/cluster.hpp"
 #include "pgtier/core/cron.hpp"
 #include "pgtier/core/errors.hpp"
+#include "pgtier/core/notify.hpp"
 #include "pgtier/core/offsite_plan.hpp"
 #include "pgtier/core/text.hpp"
 #include "pgtier/sys/clock.hpp"
@@ -199,6 +200,42 @@ const std::vector<KeySpec>& key_specs() {
          }},
         {"encryption", "verify_key", KeyType::string,
          [](Config& c, const Value& v) { c.encryption.verify_key = std::get<std::string>(v); }},
+        {"notify", "urls", KeyType::string_list,
+         [](Config& c, const Value& v) {
+             const auto& urls = std::get<std::vector<std::string>>(v);
+             for (std::size_t i = 0; i < urls.size(); ++i) {
+                 // Not quoted back: a webhook URL is a secret.
+                 if (!is_webhook_url(urls[i]))
+                     throw BadValue{"entry " + std::to_string(i + 1) +
+                                    " is not an http:// or https:// URL with a host"};
+             }
+             c.notify.urls = urls;
+         }},
+        {"notify", "url_file", KeyType::string,
+         [](Config& c, const Value& v) { c.notify.url_file = std::get<std::string>(v); }},
+        {"notify", "format", KeyType::string,
+         [](Config& c, const Value& v) {
+             const auto& text = std::get<std::string>(v);
+             const auto format = parse_notify_format(text);
+             if (!format) throw BadValue{"must be \"json\" or \"slack\", got '" + text + "'"};
+             c.notify.format = *format;
+         }},
+        {"notify", "on_success", KeyType::boolean,
+         [](Config& c, const Value& v) { c.notify.on_success = std::get<bool>(v); }},
+        {"notify", "timeout", KeyType::integer,
+         [](Config& c, const Value& v) { c.notify.timeout_seconds = in_range(v, 1, 300); }},
+        {"notify", "retries", KeyType::integer,
+         [](Config& c, const Value& v) { c.notify.retries = in_range(v, 0, 10); }},
+        {"daemon", "metrics_listen", KeyType::string,
+         [](Config& c, const Value& v) {
+             const auto& text = std::get<std::string>(v);  // "" = off
+             if (!text.empty() && !parse_listen_address(text))
+                 throw BadValue{
+                     "must be HOST:PORT like \"127.0.0.1:9187\" (\"[::1]:9187\" for "
+                     "IPv6, \"\" for off), got '" +
+                     text + "'"};
+             c.daemon.metrics_listen = text;
+         }},
         {"daemon", "auto_restore", KeyType::boolean,
          [](Config& c, const Value& v) { c.daemon.auto_restore = std::get<bool>(v); }},
         {"daemon", "retry_delays", KeyType::string,
@@ -595,6 +632,33 @@ OffsiteCredentials resolve_offsite_credentials(const Config& config, const Envir
             "their _FILE forms)");
     }
     return credentials;
+}
+
+std::vector<std::string> resolve_notify_urls(const Config& config) {
+    std::vector<std::string> urls = config.notify.urls;
+    const std::string& path = config.notify.url_file;
+    if (path.empty()) return urls;
+    const std::string origin = config.origin("notify.url_file");
+    const auto file = read_file(path, max_config_file_size);
+    if (!file.ok()) {
+        throw ConfigError(origin + ": cannot read the webhook URL file " + path + ": " +
+                          read_failure_text(path, file.error, max_config_file_size));
+    }
+    std::istringstream lines(file.text);
+    int number = 0;
+    for (std::string line; std::getline(lines, line);) {
+        ++number;
+        while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())))
+            line.pop_back();
+        line.erase(0, line.find_first_not_of(" \t"));
+        if (line.empty() || line.front() == '#') continue;
+        if (!is_webhook_url(line)) {
+            throw ConfigError(origin + ": " + path + ":" + std::to_string(number) +
+                              ": not an http:// or https:// URL with a host");
+        }
+        urls.push_back(line);
+    }
+    return urls;
 }
 
 std::string effective_timezone(const Config& config, const Environment& env) {

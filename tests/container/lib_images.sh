@@ -111,7 +111,7 @@ PG_MATRIX_PACKAGES=(
     g++ cmake make pkg-config libpq-dev libbz2-dev libzstd-dev libssl-dev libtomlplusplus-dev
     libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev catch2 libcurl4-openssl-dev
     libtinyxml2-dev postgresql postgresql-client bzip2 lbzip2 zstd time util-linux procps
-    coreutils jq python3 curl openssl ca-certificates
+    coreutils jq python3 curl openssl ca-certificates libcpp-httplib-dev
 )
 
 # use_build_image RELEASE: sets BUILD_DEPS_IMAGE to localhost/pgtier-builddeps:RELEASE, the base

@@ -3,7 +3,8 @@
 # successful run yet, healthy after a full (a full covers the smaller tiers), unhealthy naming the
 # failure after a failed run (one-shot backup with the server down, and a failing daemon run),
 # healthy again after a successful (or skipped) one, and unhealthy when the newest success is
-# older than the tier's interval plus its grace.
+# older than the tier's interval plus its grace. The daemon part also serves /metrics and /healthz
+# (daemon.metrics_listen) and posts its backup_failed and recovered events to a webhook.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_backup.sh"
 export TZ=UTC
@@ -189,22 +190,73 @@ grep -q '^pgtier_interrupted_total{tier="full"} 1$' "$B/.pgtier/metrics.prom" ||
 pass "a new full records the interrupted one (counted in status and metrics) and makes every tier healthy again"
 
 # ---- the daemon fails a run, then succeeds ----------------------------------------------------------
-daemon_toml "$B" UTC "0 0 1 1 *" "0 0 2 1 *" "*/2 * * * * *" >"$WORK/d.toml"
+# With daemon.metrics_listen (GET /metrics, /healthz) and a webhook ([notify]) that records what
+# the daemon posts (tests/tools/webhook_listener.cpp).
+LISTENER=${PGTIER_WEBHOOK_LISTENER:-$PGTIER_SOURCE_DIR/build/pgtier_webhook_listener}
+mkdir -p "$WORK/hook"
+"$LISTENER" "$WORK/hook/port" "$WORK/hook" >"$WORK/hook/listener.log" 2>&1 &
+kill_on_exit $!
+wait_until 10 test -s "$WORK/hook/port" || fail "the webhook listener did not start"
+MPORT=$(_free_port)
+MURL="http://127.0.0.1:$MPORT"
+{
+    daemon_toml "$B" UTC "0 0 1 1 *" "0 0 2 1 *" "*/2 * * * * *"
+    printf '[daemon]\nmetrics_listen = "127.0.0.1:%s"\n' "$MPORT"
+    printf '[notify]\nurls = ["http://127.0.0.1:%s/hook"]\ntimeout = 2\nretries = 0\n' "$(cat "$WORK/hook/port")"
+} >"$WORK/d.toml"
 start_daemon dm --config "$WORK/d.toml"
 L="$WORK/dm.log"
 wait_log "$L" 'incremental: skipped' 1 15 || { show_log "$L"; fail "the daemon's first incremental was not skipped"; }
+wait_log "$L" 'serving /metrics and /healthz on http://127.0.0.1:' 1 1 || { show_log "$L"; fail "the daemon does not say where it serves metrics"; }
+# http_get NAME PATH — GET $MURL/PATH: body -> $WORK/NAME.body, status -> $HTTP
+http_get() { HTTP=$(curl -s -o "$WORK/$1.body" -w '%{http_code}' --max-time 10 "$MURL$2"); }
+http_get m1 /metrics
+[ "$HTTP" = 200 ] || fail "GET /metrics: HTTP $HTTP"
+grep -q '^pgtier_last_run_success{tier="incremental"} 1$' "$WORK/m1.body" || fail "/metrics lacks pgtier_last_run_success{incremental} 1: $(head -c 600 "$WORK/m1.body")"
+grep -Eq '^pgtier_last_run_duration_seconds\{tier="incremental"\} [0-9.]+$' "$WORK/m1.body" || fail "/metrics lacks pgtier_last_run_duration_seconds{incremental}"
+grep -q '^pgtier_last_run_archive_bytes{tier="incremental"} 0$' "$WORK/m1.body" || fail "/metrics: a skipped run's pgtier_last_run_archive_bytes is not 0"
+grep -q '^# TYPE pgtier_runs_total counter$' "$WORK/m1.body" || fail "/metrics lacks the TYPE lines"
+http_get z1 /healthz
+[ "$HTTP" = 200 ] || fail "GET /healthz while healthy: HTTP $HTTP: $(cat "$WORK/z1.body")"
+grep -q '^healthy: the daemon is alive' "$WORK/z1.body" || fail "/healthz body: $(cat "$WORK/z1.body")"
+http_get n1 /nothing
+[ "$HTTP" = 404 ] || fail "GET /nothing: HTTP $HTTP"
+# A second daemon on the same address stops at once, saying why (exit 1), and leaves the first's
+# heartbeat alone.
+run_pgtier dm2 --config "$WORK/d.toml" daemon
+expect_rc dm2 1 "a second daemon with metrics_listen in use"
+grep -q "cannot serve metrics on 127.0.0.1:$MPORT (.*daemon.metrics_listen): Address already in use" "$WORK/dm2.err" \
+    || fail_run dm2 "no clear message for the address in use"
+[ -f "$B/.pgtier/heartbeat.json" ] || fail "the second daemon removed the first's heartbeat"
+pass "/metrics and /healthz (200) served; an address in use: '$(grep -o 'cannot serve.*' "$WORK/dm2.err")'"
+
 pg_stop hl
 wait_log "$L" 'incremental backup failed' 1 15 || { show_log "$L"; fail "no failed incremental logged by the daemon with the server down"; }
 kill -0 "$DPID" || { show_log "$L"; fail "the daemon died after a failed run"; }
 run_pgtier h11 --config "$WORK/d.toml" health
 expect_rc h11 1 "health after the daemon's failed run"
 grep -Eq '^unhealthy: the last incremental run .* failed: ' "$WORK/h11.out" || fail_run h11 "does not name the failed incremental"
+http_get z2 /healthz
+[ "$HTTP" = 503 ] || fail "GET /healthz after a failed run: HTTP $HTTP"
+grep -Eq '^unhealthy: the last incremental run .* failed: ' "$WORK/z2.body" || fail "/healthz does not give the reason: $(cat "$WORK/z2.body")"
+http_get m2 /metrics
+grep -q '^pgtier_last_run_success{tier="incremental"} 0$' "$WORK/m2.body" || fail "/metrics: pgtier_last_run_success{incremental} is not 0 after a failure"
+wait_until 10 test -s "$WORK/hook/1.json" || { show_log "$L"; fail "the daemon posted no backup_failed event"; }
+jq -e '.event == "backup_failed" and .tier == "incremental" and (.error | length > 0)' "$WORK/hook/1.json" >/dev/null \
+    || fail "unexpected event from the daemon: $(cat "$WORK/hook/1.json")"
 pg_start hl
 n=$(log_count "$L" 'incremental: skipped')
 wait_log "$L" 'incremental: skipped' $((n + 1)) 15 || { show_log "$L"; fail "no successful run after the server came back"; }
 run_pgtier h12 --config "$WORK/d.toml" health
 expect_rc h12 0 "health after the daemon's next successful run"
+http_get z3 /healthz
+[ "$HTTP" = 200 ] || fail "GET /healthz after the recovery: HTTP $HTTP: $(cat "$WORK/z3.body")"
+# every failed run (retries included) posts backup_failed; the first success after them, recovered
+wait_until 10 grep -qs '"recovered"' "$WORK/hook/"*.json || { show_log "$L"; fail "the daemon posted no recovered event"; }
+recovered=$(grep -l '"recovered"' "$WORK/hook/"*.json | head -n1)
+jq -e '.event == "recovered" and .tier == "incremental" and .error == null' "$recovered" >/dev/null || fail "unexpected recovery event: $(cat "$recovered")"
 stop_pid "$DPID" 5
 [ "$STOP_RC" = 0 ] || { show_log "$L"; fail "daemon exit $STOP_RC"; }
-pass "daemon: failed run -> unhealthy, next run -> healthy"
+curl -s --max-time 2 "$MURL/metrics" >/dev/null && fail "/metrics still answers after the daemon stopped"
+pass "daemon: failed run -> unhealthy (/healthz 503, backup_failed posted), next run -> healthy (/healthz 200, recovered posted)"
 soft_fail_check

@@ -13,6 +13,7 @@
 #include "pgtier/storage/repository.hpp"
 #include "pgtier/storage/run_status.hpp"
 #include "pgtier/sys/config.hpp"
+#include "pgtier/sys/notifier.hpp"
 
 // One function per subcommand; each returns the process exit code.
 namespace pgtier::commands {
@@ -40,6 +41,22 @@ BackupOutcome run_backup(const Config& config, const Environment& env, const Rep
 std::optional<std::string> check_pg_dump_version(const ConnectionSettings& settings);
 // "full: wrote full/… (N bytes, 1.2 s)" or "full: skipped: …"; with what was not backed up.
 std::string backup_result_line(BackupType requested, const BackupOutcome& outcome);
+
+// backup_notify.cpp: the webhooks' view of a backup run ([notify]). Before the run: whether the
+// tier's last recorded run failed or was interrupted (nullopt: none was recorded).
+std::optional<bool> last_run_failed(const Repository& repo, BackupType tier);
+// After it: the event it calls for (core/notify's backup_event), if any. `outcome` is null when
+// run_backup threw `error`; `duration_s` is the run's.
+std::optional<Notification> backup_notification(const Config& config, const Repository& repo,
+                                                BackupType tier,
+                                                std::optional<bool> previous_failed,
+                                                const BackupOutcome* outcome,
+                                                const std::string& error, double duration_s);
+// An offsite_failed (with `problem`) or offsite recovered event.
+Notification offsite_notification(const Config& config, const Repository& repo, NotifyEvent event,
+                                  const std::optional<std::string>& problem);
+// Where events go: the URLs of notify.urls and notify.url_file (read now; throws ConfigError).
+NotifyTarget notify_target(const Config& config);
 
 // backup.cpp: the backup command: run_backup, its result line on stdout, then (with
 // [offsite]) an upload of what the bucket lacks.
@@ -89,6 +106,13 @@ ExitCode health(const Config& config, OutputFormat format = OutputFormat::text);
 // health check: is the daemon alive and able to work), else 1 saying why.
 ExitCode health_live(const Config& config, std::chrono::seconds max_age,
                      OutputFormat format = OutputFormat::text);
+// What health says, without printing: its problems (empty: healthy), read from the backup
+// directory at `now`. The daemon's GET /healthz serves them.
+std::vector<std::string> health_problems(const Config& config, const Repository& repo,
+                                         TimePoint now);
+// The offsite part of them alone (none without [offsite]): the daemon's offsite alarm.
+std::optional<std::string> offsite_health_problem(const Config& config, const Repository& repo,
+                                                  TimePoint now);
 
 // daemon.cpp: the scheduler; runs until SIGTERM/SIGINT (exit 0).
 ExitCode daemon(const Config& config, const ConfigOverrides& overrides, const Environment& env);

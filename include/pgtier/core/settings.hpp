@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "pgtier/core/compression.hpp"
+#include "pgtier/core/notify.hpp"
 
 // The configuration's sections as plain values, for the logic that uses them; reading them from
 // TOML and the environment is sys/config.hpp.
@@ -81,8 +82,19 @@ struct EncryptionConfig {
     std::string verify_key;               // "ed25519:…": every manifest read must be signed by it
 };
 
+// [notify]: webhooks told of failures and recoveries (docs/notifications-and-metrics.md).
+struct NotifyConfig {
+    std::vector<std::string> urls;  // never logged whole: they are secrets (Slack hooks)
+    std::string url_file;           // more URLs, one per line (a secret file)
+    NotifyFormat format = NotifyFormat::json;
+    bool on_success = false;   // also backup_succeeded after every good run
+    int timeout_seconds = 10;  // per attempt
+    int retries = 3;           // attempts after the first, 1 s back-off doubling
+};
+
 struct DaemonConfig {
     bool auto_restore = false;
+    std::string metrics_listen;  // "HOST:PORT" serving /metrics and /healthz; "" = off
     std::string log_level = "info";
     // Back-off of the retries of a failed run; the last step repeats; empty: no retries.
     std::vector<std::chrono::seconds> retry_delays{std::chrono::minutes(1), std::chrono::minutes(5),

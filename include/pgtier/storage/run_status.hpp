@@ -58,6 +58,8 @@ std::map<BackupType, RunRecord> read_run_status(const Repository& repo);  // las
 // Rewrites .pgtier/metrics.prom: the tiers' gauges and counters, then the offsite gauges when
 // offsite copies are in use. A failure to write is logged, never fatal.
 void refresh_metrics(const Repository& repo);
+// What refresh_metrics writes, as text: the daemon's GET /metrics serves it.
+std::string current_metrics_text(const Repository& repo);
 
 // .pgtier/heartbeat.json (the daemon writes it, health --live and status read it). A file that
 // cannot be read or parsed reads as none.

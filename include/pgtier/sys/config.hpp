@@ -3,6 +3,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "pgtier/core/settings.hpp"
 
@@ -22,6 +23,7 @@ struct Config {
     CompressionConfig compression;
     OffsiteConfig offsite;
     EncryptionConfig encryption;
+    NotifyConfig notify;
     DaemonConfig daemon;
     std::string source = "defaults";  // the file it came from, for messages
     // Keys set by a PGTIER_<SECTION>_<KEY> variable: "postgres.port" -> "PGTIER_POSTGRES_PORT".
@@ -68,6 +70,11 @@ struct OffsiteCredentials {
     std::string session_token;
 };
 OffsiteCredentials resolve_offsite_credentials(const Config& config, const Environment& env);
+
+// The webhook URLs: notify.urls, then the lines of notify.url_file (blank lines and # comments
+// skipped). Throws ConfigError when the file cannot be read or a line is not an http(s) URL
+// (naming the file and line, never the URL).
+std::vector<std::string> resolve_notify_urls(const Config& config);
 
 // The IANA time zone names are formatted in: schedule.timezone, else TZ, else "UTC".
 std::string effective_timezone(const Config& config, const Environment& env);
