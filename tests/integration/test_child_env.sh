@@ -61,7 +61,7 @@ echo "BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE;" >&9
 wait_until 10 idle_in_transaction || fail "setup: the table lock is not held"
 start_pgtier dump --dir "$B" backup full --force
 kill_on_exit "$BG_PID"
-dump_waits() { [ "$(psql_q -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE datname = 'held' AND application_name = 'pg_dump' AND wait_event_type = 'Lock'")" -ge 1 ]; }
+dump_waits() { [ "$(psql_q -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE datname = 'held' AND application_name LIKE 'pgtier-dump-%' AND wait_event_type = 'Lock'")" -ge 1 ]; }
 wait_until 60 dump_waits || { cat "$WORK/dump.err" >&2; fail "pg_dump of 'held' never waited for the lock"; }
 PID=$(child_named "$BG_PID" pg_dump) || fail "no pg_dump below pgtier $BG_PID"
 check_environ "$PID" pg_dump

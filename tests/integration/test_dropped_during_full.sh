@@ -33,7 +33,7 @@ release_lock() {
     exec 9>&-
     wait "$HOLDER" || true
 }
-dump_waits() { [ "$(psql_q -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE datname = '$1' AND application_name = 'pg_dump' AND wait_event_type = 'Lock'")" -ge 1 ]; }
+dump_waits() { [ "$(psql_q -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE datname = '$1' AND application_name LIKE 'pgtier-dump-%' AND wait_event_type = 'Lock'")" -ge 1 ]; }
 
 # ---- a database dropped while an earlier one is being dumped -----------------------------------------
 hold_lock a_held

@@ -56,9 +56,9 @@ release_locks() {
     HOLDER_FDS=()
 }
 # Sessions of pg_dump waiting for a lock, one per line: "database pid".
-waiting_dumps() { psql_q -d postgres -F ' ' -c "SELECT datname, pid FROM pg_stat_activity WHERE application_name = 'pg_dump' AND wait_event_type = 'Lock' ORDER BY 1"; }
+waiting_dumps() { psql_q -d postgres -F ' ' -c "SELECT datname, pid FROM pg_stat_activity WHERE application_name LIKE 'pgtier-dump-%' AND wait_event_type = 'Lock' ORDER BY 1"; }
 dumps_waiting() { [ "$(waiting_dumps | sed '/^$/d' | wc -l)" -ge "$1" ]; }
-dump_sessions() { psql_q -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_dump'"; }
+dump_sessions() { psql_q -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgtier-dump-%'"; }
 no_dump_sessions() { [ "$(dump_sessions)" = 0 ]; }
 pg_dump_children() {
     local c

@@ -46,7 +46,7 @@ wait_until 10 lock_held || fail "setup: the table lock is not held"
 "$PGTIER" --config "$WORK/pw.toml" --dir "$B" backup full --force >"$WORK/kill.out" 2>"$WORK/kill.err" &
 pid=$!
 kill_on_exit "$pid"
-dump_waits() { [ "$(psql_q -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE datname = 'held' AND usename = 'bk' AND application_name = 'pg_dump' AND wait_event_type = 'Lock'")" -ge 1 ]; }
+dump_waits() { [ "$(psql_q -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE datname = 'held' AND usename = 'bk' AND application_name LIKE 'pgtier-dump-%' AND wait_event_type = 'Lock'")" -ge 1 ]; }
 wait_until 60 dump_waits || { cat "$WORK/kill.err" >&2; fail "pg_dump of 'held' never waited for the lock"; }
 during=$(password_files)
 kill9 "$pid"
