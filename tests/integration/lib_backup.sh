@@ -363,6 +363,26 @@ with_pg() {
     PGHOST="$WORK/$name/socket" PGPORT="$(pg_port "$name")" "$@"
 }
 
+# ---- webhook listener (tests/tools/webhook_listener.cpp) ---------------------------------------------
+#   start_listener NAME [MODE]  a listener recording each POST into $WORK/NAME/N.json (N = 1, 2, …);
+#                               its port -> $PORT, its pid -> $LISTENER_PID (killed at exit)
+#   received NAME               how many requests it got
+#   received_at_least NAME N    whether it got N requests or more (for wait_until)
+#   body NAME N                 the body of the Nth
+start_listener() {
+    local dir="$WORK/$1" listener=${PGTIER_WEBHOOK_LISTENER:-$PGTIER_SOURCE_DIR/build/pgtier_webhook_listener}
+    [ -x "$listener" ] || fail "webhook listener not found at $listener (build first, or set PGTIER_WEBHOOK_LISTENER)"
+    mkdir -p "$dir"
+    "$listener" "$dir/port" "$dir" "${2:-ok}" >"$dir/listener.log" 2>&1 &
+    LISTENER_PID=$!
+    kill_on_exit "$LISTENER_PID"
+    wait_until 10 test -s "$dir/port" || fail "the listener $1 did not start"
+    PORT=$(cat "$dir/port")
+}
+received() { find "$WORK/$1" -name '*.json' | wc -l; }
+received_at_least() { [ "$(received "$1")" -ge "$2" ]; }
+body() { cat "$WORK/$1/$2.json"; }
+
 # ---- daemon / status / prune helpers (issue 4) ------------------------------------------------------
 # daemon_toml DIR TIMEZONE FULL DIFFERENTIAL INCREMENTAL [THREADS] — a daemon test's configuration
 # on stdout: storage.dir, the schedules, and compression.threads when THREADS is given.

@@ -8,9 +8,6 @@
 . "$(dirname "$0")/lib_backup.sh"
 export TZ=UTC
 
-LISTENER=${PGTIER_WEBHOOK_LISTENER:-$PGTIER_SOURCE_DIR/build/pgtier_webhook_listener}
-[ -x "$LISTENER" ] || fail "webhook listener not found at $LISTENER (build first, or set PGTIER_WEBHOOK_LISTENER)"
-
 pg_start nt
 pg_quiet
 psql_q -d postgres -c "CREATE DATABASE app"
@@ -19,18 +16,6 @@ settle
 B="$WORK/backups"
 SYSID=$(psql_q -d postgres -c "SELECT system_identifier FROM pg_control_system()")
 
-# start_listener NAME [MODE] — a listener recording into $WORK/NAME; its port -> $PORT
-start_listener() {
-    local dir="$WORK/$1"
-    mkdir -p "$dir"
-    "$LISTENER" "$dir/port" "$dir" "${2:-ok}" >"$dir/listener.log" 2>&1 &
-    kill_on_exit $!
-    LISTENER_PID=$!
-    wait_until 10 test -s "$dir/port" || fail "the listener $1 did not start"
-    PORT=$(cat "$dir/port")
-}
-received() { find "$WORK/$1" -name '*.json' | wc -l; }
-body() { cat "$WORK/$1/$2.json"; }
 ISO='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$'
 
 # ---- JSON: a success with on_success, a failure, the recovery, then silence ------------------------

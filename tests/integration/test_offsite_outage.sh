@@ -110,15 +110,24 @@ full = "0 0 1 1 *"
 differential = "0 0 2 1 *"
 incremental = "0 0 3 1 *"
 TOML
-start_daemon d --config "$DCFG"
+# Its webhook (a local listener) hears of the outage once the archive has waited longer than
+# max_lag (1 s here), and of the recovery when the archive is uploaded: two events in all (that a
+# problem is announced once however many passes fail is core/notify's, unit-tested).
+start_listener hook
+PGTIER_NOTIFY_URLS="http://127.0.0.1:$PORT/hook" PGTIER_OFFSITE_MAX_LAG=1s start_daemon d --config "$DCFG"
 L="$WORK/d.log"
 wait_log "$L" "offsite: .*$S3_ENDPOINT.*retrying" 1 15 || { show_log "$L"; fail "the daemon's uploader did not report the outage"; }
+[ "$(received hook)" = 0 ] || fail "a webhook event with nothing pending: $(body hook 1)"
 psql_db shop -c "INSERT INTO t VALUES (-2, 'while the daemon runs')"
 settle
 before=$(archives "$B" incremental)
 backup_during_outage incr2 incr --force
 I2=$(new_archive "$B" incremental "$before")
 [ "$(offsite_status st4)" = "1 $(stat -c %s "$I2")" ] || fail_run st4 "status: not 1 pending during the daemon's outage"
+wait_until 40 received_at_least hook 1 || { show_log "$L"; fail "no offsite_failed event within 40 s"; }
+body hook 1 | jq -e --arg a "$(basename "$I2")" '.schema == 1 and .event == "offsite_failed" and .scope == "offsite"
+    and (.error | contains($a) and contains("offsite.max_lag")) and .tier == null' >/dev/null \
+    || fail "unexpected offsite_failed body: $(body hook 1)"
 s3_start_gateway
 t_back=$EPOCHREALTIME
 drained() { bucket_state | grep -q "/incremental/$(basename "$I2").json "; }
@@ -128,8 +137,13 @@ bucket_matches_local
 [ "$(offsite_status st5)" = "0 0" ] || fail_run st5 "status: still pending after the daemon's upload"
 kill -0 "$DPID" 2>/dev/null || { show_log "$L"; fail "the daemon exited"; }
 grep -qF "offsite: uploaded incremental/$(basename "$I2")" "$L" || { show_log "$L"; fail "the daemon's log does not show the upload"; }
+wait_until 15 received_at_least hook 2 || { show_log "$L"; fail "no recovered event after the upload"; }
+body hook 2 | jq -e '.event == "recovered" and .scope == "offsite" and .error == null' >/dev/null \
+    || fail "unexpected recovery body: $(body hook 2)"
 stop_pid "$DPID" 10
 [ "$STOP_RC" = 0 ] || { show_log "$L"; fail "daemon exit $STOP_RC after SIGTERM"; }
+[ "$(received hook)" = 2 ] || fail "$(received hook) webhook events, want 2: $(cat "$WORK"/hook/*.json)"
 pass "daemon: started during the outage, retried; $(basename "$I2") uploaded by it ${secs}s after the gateway came back; bytes identical"
+pass "webhook: offsite_failed once ($(body hook 1 | jq -r .error | cut -c1-120)), then recovered"
 
 pass "test_offsite_outage in $(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')s"
