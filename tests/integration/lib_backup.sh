@@ -369,6 +369,7 @@ with_pg() {
 #   received NAME               how many requests it got
 #   received_at_least NAME N    whether it got N requests or more (for wait_until)
 #   body NAME N                 the body of the Nth
+# shellcheck disable=SC2034  # PORT and LISTENER_PID are read by the caller
 start_listener() {
     local dir="$WORK/$1" listener=${PGTIER_WEBHOOK_LISTENER:-$PGTIER_SOURCE_DIR/build/pgtier_webhook_listener}
     [ -x "$listener" ] || fail "webhook listener not found at $listener (build first, or set PGTIER_WEBHOOK_LISTENER)"
