@@ -80,7 +80,7 @@ pg_start() {
     if [ ! -d "$dir/data" ]; then
         mkdir -p "$dir/data"
         [ "$(id -u)" -eq 0 ] && chown -R postgres: "$dir"
-        _as_pg initdb -D "$dir/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+        _as_pg initdb --no-sync -D "$dir/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
             --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
             || { cat "$dir/initdb.log" >&2; return 1; }
         port=$(_free_port)

@@ -77,7 +77,7 @@ pg_start_in() {
     in_release "$release" bash -ec "
         chown -R postgres: '$dir'
         runuser -u postgres -- sh -c 'PATH=\$(ls -d /usr/lib/postgresql/*/bin):\$PATH
-            initdb -D \"$dir/data\" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+            initdb --no-sync -D \"$dir/data\" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
                 --encoding=UTF8 --locale=C.UTF-8 >\"$dir/initdb.log\" 2>&1
             cat >>\"$dir/data/postgresql.conf\" <<CONF
 port = $port
