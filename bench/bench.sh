@@ -670,18 +670,24 @@ phase_jobs() {
         "$(awk -v r="$(ratio "$BZ_PIPE_1X" "$jd")" 'BEGIN { print (r >= 10) ? 1 : 0 }')" "$(ratio "$BZ_PIPE_1X" "$jd") x (bzip2, default jobs)"
 }
 
-# restore_big ARCHIVE DIR — `pgtier restore database ARCHIVE big --as big_copy` once (the largest
-# database: a quarter of the rows), its rows checked; sets RB_SECS, RB_RSS_KB.
+# restore_big ARCHIVE DIR — `pgtier restore database ARCHIVE big --as big_copy` (the largest
+# database: a quarter of the rows), its rows checked, best of BENCH_REPEAT; sets RB_SECS and
+# RB_RSS_KB (the largest).
 restore_big() {
-    local want rows
+    local want rows i sql
     want=$(psql_q -d big -c "SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM events)")
-    psql_q -d postgres -c "DROP DATABASE IF EXISTS big_copy" >/dev/null
-    measure restore-big "$PGTIER" --dir "$2" restore database "$1" big --as big_copy
-    [ "$M_RC" = 0 ] || { tail -n 20 "$WORK/restore-big.err" >&2; fail "pgtier restore database big --as big_copy failed (exit $M_RC)"; }
-    rows=$(psql_q -d big_copy -c "SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM events)")
-    [ "$rows" = "$want" ] || fail "big_copy holds $rows rows of orders+events, big holds $want"
-    say "   pgtier restore database big ($(mb "$(jq -r '.sections[] | select(.database == "big") | .uncompressed_length' "$1.json")") of SQL): $M_SECS s, peak RSS $(mib "$M_RSS_KB")"
-    RB_SECS=$M_SECS RB_RSS_KB=$M_RSS_KB
+    sql=$(mb "$(jq -r '.sections[] | select(.database == "big") | .uncompressed_length' "$1.json")")
+    RB_SECS="" RB_RSS_KB=""
+    for ((i = 1; i <= BENCH_REPEAT; i++)); do
+        psql_q -d postgres -c "DROP DATABASE IF EXISTS big_copy" >/dev/null 2>&1
+        measure restore-big "$PGTIER" --dir "$2" restore database "$1" big --as big_copy
+        [ "$M_RC" = 0 ] || { tail -n 20 "$WORK/restore-big.err" >&2; fail "pgtier restore database big --as big_copy failed (exit $M_RC)"; }
+        rows=$(psql_q -d big_copy -c "SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM events)")
+        [ "$rows" = "$want" ] || fail "big_copy holds $rows rows of orders+events, big holds $want"
+        say "   run $i  pgtier restore database big ($sql of SQL): $M_SECS s, peak RSS $(mib "$M_RSS_KB"), CPU $M_CPU s, others ${M_OTHERS}%"
+        if better "$M_SECS" "$RB_SECS"; then RB_SECS=$M_SECS; fi
+        RB_RSS_KB=$(kmax "$RB_RSS_KB" "$M_RSS_KB")
+    done
     psql_q -d postgres -c "DROP DATABASE big_copy" >/dev/null
 }
 
