@@ -814,6 +814,31 @@ phase_zstd2() {
     rm -rf "$WORK/tiers-zstd2"
 }
 
+# ---- against another build: BENCH_REFERENCE=BINARY, the zstd full interleaved ----------------
+# The zstd full (default jobs) of this build and of BENCH_REFERENCE (e.g. the previous commit's),
+# taken in turn BENCH_REPEAT times each: the medians and bests, and their ratio.
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+phase_reference() {
+    [ -x "${BENCH_REFERENCE:-}" ] || fail "phase reference: set BENCH_REFERENCE to another pgtier binary"
+    local i own=() ref=() own_rss="" ref_rss="" this=$PGTIER
+    say "== zstd full (default jobs): this build vs $BENCH_REFERENCE, interleaved ($BENCH_REPEAT each)"
+    for ((i = 1; i <= BENCH_REPEAT; i++)); do
+        for who in own ref; do
+            [ "$who" = own ] && PGTIER=$this || PGTIER=$BENCH_REFERENCE
+            rm -rf "$WORK/tiers-ref"
+            PGTIER_COMPRESSION_FORMAT=zstd run_pgtier_full "$WORK/tiers-ref"
+            say "   run $i  $(printf '%-5s' "$who") zstd full: $PG_SECS s, CPU $PG_CPU s, peak RSS $(mib "$PG_RSS_KB"), others ${PG_OTHERS}%"
+            if [ "$who" = own ]; then own+=("$PG_SECS") own_rss=$(kmax "$own_rss" "$PG_RSS_KB"); else ref+=("$PG_SECS") ref_rss=$(kmax "$ref_rss" "$PG_RSS_KB"); fi
+        done
+    done
+    PGTIER=$this
+    rm -rf "$WORK/tiers-ref"
+    local own_med ref_med
+    own_med=$(printf '%s\n' "${own[@]}" | median)
+    ref_med=$(printf '%s\n' "${ref[@]}" | median)
+    result "zstd full: this build | reference (median of $BENCH_REPEAT)" "$own_med s | $ref_med s  (this/reference = $(ratio "$own_med" "$ref_med"); best $(printf '%s\n' "${own[@]}" | sort -n | head -1) s | $(printf '%s\n' "${ref[@]}" | sort -n | head -1) s; peak RSS $(mib "$own_rss") | $(mib "$ref_rss"))"
+}
+
 # ---- encryption: the same full as an age file, against the plain one in the same phase ---------
 phase_encrypted() {
     local i recipient best_plain="" best_enc="" rss_plain="" rss_enc="" plain_size enc_size slowdown
