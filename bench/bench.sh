@@ -479,6 +479,7 @@ phase_scale2() {
     result "dump text, 2x" "$(mb "$DUMP_BYTES")  (pg_dumpall alone ${DUMP_SECS} s, peak RSS $(mib "$DUMP_RSS_KB"))"
     result "pgtier backup full, 2x" "$best_pg s  (CPU $cpu_pg s; $(ratio "$best_pg" "$PG_SECS_1X")x the 1x time)"
     result "pgtier peak RSS, 2x" "$(mib "$rss_pg") ($rss_pg kB)"
+    PG_RSS_2X=$rss_pg
     target "peak RSS < 64 MiB (2x)" \
         "$(awk -v k="$rss_pg" 'BEGIN { print (k < 65536) ? 1 : 0 }')" "$(mib "$rss_pg")"
     # "Same RSS": the 2x figure exceeds the 1x one by at most 10% or 4 MiB, whichever is larger.
@@ -494,6 +495,7 @@ phase_restore() {
     restore_small "$archive" "$WORK/tiers-1x"
     RS_PG_1X=$RS_PG
     RS_SHELL_1X=$RS_SHELL
+    RS_BZ_RSS_1X=$RS_PG_RSS_KB
     local speedup
     speedup=$(ratio "$RS_SHELL" "$RS_PG")
     result "restore small: pgtier restore database" "$RS_PG s  (peak RSS $(mib "$RS_PG_RSS_KB"))"
@@ -599,7 +601,14 @@ phase_offsite2() {
     rm -rf "$WORK/tiers-offsite"
 }
 
-# ---- issue 15: databases in parallel, zstd, parallel decoding ------------------------------------
+# rss_target NAME ZSTD_KB BZIP2_KB — zstd's peak RSS within 1.5x of bzip2's in the same phase.
+rss_target() {
+    target "$1: zstd peak RSS <= 1.5x bzip2's" \
+        "$(awk -v z="$2" -v b="$3" 'BEGIN { print (z <= 1.5 * b) ? 1 : 0 }')" \
+        "zstd $(mib "$2") / bzip2 $(mib "$3") = $(ratio "$2" "$3")"
+}
+
+# ---- databases in parallel, zstd, parallel decoding ----------------------------------------------
 # Whether this host can judge the many-core goals (full backup >= 10x the shell pipeline, a
 # single-database restore >= 20x the shell way); on fewer cores they are reported, not judged.
 many_core_target() {
@@ -651,6 +660,7 @@ phase_jobs() {
     ZST_ARCHIVE_1X=$PG_ARCHIVE
     ZST_RSS_1X=$B_RSS
     result "pgtier backup full, zstd, default jobs" "$B_SECS s  (CPU $B_CPU s, peak RSS $(mib "$B_RSS"))"
+    rss_target "backup full, 1x" "$B_RSS" "$PG_RSS_1X"
     result "pg_dumpall | zstd -3 -T0 && sha256sum" "$best_zp s  (CPU $cpu_zp s)"
     result "ratio bzip2 pipeline / pgtier (bzip2, jobs 1 | default)" "$(ratio "$BZ_PIPE_1X" "$j1") x | $(ratio "$BZ_PIPE_1X" "$jd") x"
     result "ratio bzip2 pipeline / pgtier (zstd, jobs 1 | default)" "$(ratio "$BZ_PIPE_1X" "$z1") x | $(ratio "$BZ_PIPE_1X" "$zd") x"
@@ -660,11 +670,36 @@ phase_jobs() {
         "$(awk -v r="$(ratio "$BZ_PIPE_1X" "$jd")" 'BEGIN { print (r >= 10) ? 1 : 0 }')" "$(ratio "$BZ_PIPE_1X" "$jd") x (bzip2, default jobs)"
 }
 
+# restore_big ARCHIVE DIR — `pgtier restore database ARCHIVE big --as big_copy` (the largest
+# database: a quarter of the rows), its rows checked, best of BENCH_REPEAT; sets RB_SECS and
+# RB_RSS_KB (the largest).
+restore_big() {
+    local want rows i sql
+    want=$(psql_q -d big -c "SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM events)")
+    sql=$(mb "$(jq -r '.sections[] | select(.database == "big") | .uncompressed_length' "$1.json")")
+    RB_SECS="" RB_RSS_KB=""
+    for ((i = 1; i <= BENCH_REPEAT; i++)); do
+        psql_q -d postgres -c "DROP DATABASE IF EXISTS big_copy" >/dev/null 2>&1
+        measure restore-big "$PGTIER" --dir "$2" restore database "$1" big --as big_copy
+        [ "$M_RC" = 0 ] || { tail -n 20 "$WORK/restore-big.err" >&2; fail "pgtier restore database big --as big_copy failed (exit $M_RC)"; }
+        rows=$(psql_q -d big_copy -c "SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM events)")
+        [ "$rows" = "$want" ] || fail "big_copy holds $rows rows of orders+events, big holds $want"
+        say "   run $i  pgtier restore database big ($sql of SQL): $M_SECS s, peak RSS $(mib "$M_RSS_KB"), CPU $M_CPU s, others ${M_OTHERS}%"
+        if better "$M_SECS" "$RB_SECS"; then RB_SECS=$M_SECS; fi
+        RB_RSS_KB=$(kmax "$RB_RSS_KB" "$M_RSS_KB")
+    done
+    psql_q -d postgres -c "DROP DATABASE big_copy" >/dev/null
+}
+
 # The zstd archive: one database restored from it, as phase_restore does for the bzip2 one.
 phase_restore_zstd() {
     say "== restore one small database from the 1x zstd archive ($(mb "$(fsize "$ZST_ARCHIVE_1X")"), best of $BENCH_REPEAT)"
     restore_small "$ZST_ARCHIVE_1X" "$WORK/tiers-zstd"
-    result "restore small (zstd): pgtier | zstdcat | extract | psql" "$RS_PG s | $RS_SHELL s  ($(ratio "$RS_SHELL" "$RS_PG") x)"
+    result "restore small (zstd): pgtier | zstdcat | extract | psql" "$RS_PG s | $RS_SHELL s  ($(ratio "$RS_SHELL" "$RS_PG") x; peak RSS $(mib "$RS_PG_RSS_KB"))"
+    rss_target "restore database small" "$RS_PG_RSS_KB" "$RS_BZ_RSS_1X"
+    restore_big "$ZST_ARCHIVE_1X" "$WORK/tiers-zstd"
+    ZST_BIG_RSS_1X=$RB_RSS_KB
+    result "restore database big (zstd), 1x" "$RB_SECS s  (peak RSS $(mib "$RB_RSS_KB"))"
     many_core_target "single-database restore >= 20x the shell way" \
         "$(awk -v r="$(ratio "$RS_SHELL_1X" "$RS_PG_1X")" 'BEGIN { print (r >= 20) ? 1 : 0 }')" "$(ratio "$RS_SHELL_1X" "$RS_PG_1X") x (bzip2)"
 }
@@ -723,7 +758,7 @@ cluster_rows() {
 restore_full_run() {
     local tag=$1 i
     shift
-    RF_SECS=""
+    RF_SECS="" RF_RSS=""
     for ((i = 1; i <= BENCH_REPEAT; i++)); do
         empty_target
         measure restore-full "$@"
@@ -731,6 +766,7 @@ restore_full_run() {
         [ "$(cluster_rows)" = "$SOURCE_ROWS" ] || fail "$tag: the restored cluster's rows differ from the source's"
         say "   run $i  $(printf '%-34s' "$tag"): $M_SECS s, peak RSS $(mib "$M_RSS_KB"), CPU $M_CPU s (server not counted), others ${M_OTHERS}%"
         if better "$M_SECS" "$RF_SECS"; then RF_SECS=$M_SECS; fi
+        RF_RSS=$(kmax "$RF_RSS" "$M_RSS_KB")
     done
 }
 
@@ -746,6 +782,7 @@ phase_restore_full() {
     j1=$RF_SECS
     restore_full_run "pgtier restore full (default jobs)" "$PGTIER" --dir "$WORK/tiers-1x" restore full "$BZ_ARCHIVE_1X"
     jd=$RF_SECS
+    local jd_rss=$RF_RSS
     # shellcheck disable=SC2016
     restore_full_run "zstdcat | psql" bash -c 'set -o pipefail; zstdcat "$1" | psql -X -q -d postgres >/dev/null 2>&1' _ "$ZST_ARCHIVE_1X"
     sh_z=$RF_SECS
@@ -756,9 +793,11 @@ phase_restore_full() {
     pg_use bench
     result "restore full bzip2: jobs 1 | default | bzcat | psql" "$j1 s | $jd s | $sh_b s  (jobs 1/default = $(ratio "$j1" "$jd") x; shell/default = $(ratio "$sh_b" "$jd") x)"
     result "restore full zstd: default | zstdcat | psql" "$zd s | $sh_z s  (zstd/bzip2 = $(ratio "$zd" "$jd"))"
+    result "restore full peak RSS: bzip2 | zstd (default jobs)" "$(mib "$jd_rss") | $(mib "$RF_RSS")"
+    rss_target "restore full, 1x" "$RF_RSS" "$jd_rss"
 }
 
-# After scale2: the zstd backup at 2x, for its RSS.
+# After scale2: the zstd backup at 2x, for its RSS, and the largest database restored from it.
 phase_zstd2() {
     say "== 2x data: pgtier zstd backup full (default jobs)"
     PGTIER_COMPRESSION_FORMAT=zstd best_pgtier_full "pgtier zstd (default jobs)" "$WORK/tiers-zstd2"
@@ -766,7 +805,38 @@ phase_zstd2() {
     target "zstd: same RSS at 2x data (+<=10% or 4 MiB)" \
         "$(awk -v a="$ZST_RSS_1X" -v b="$B_RSS" 'BEGIN { d = b - a; lim = a * 0.10; if (lim < 4096) lim = 4096; print (d <= lim) ? 1 : 0 }')" \
         "1x $(mib "$ZST_RSS_1X") -> 2x $(mib "$B_RSS")"
+    rss_target "backup full, 2x" "$B_RSS" "$PG_RSS_2X"
+    restore_big "$PG_ARCHIVE" "$WORK/tiers-zstd2"
+    result "restore database big (zstd), 2x" "$RB_SECS s  (peak RSS $(mib "$RB_RSS_KB"); 1x $(mib "$ZST_BIG_RSS_1X"))"
+    target "zstd: restore database big, same RSS at 2x data (+<=10% or 4 MiB)" \
+        "$(awk -v a="$ZST_BIG_RSS_1X" -v b="$RB_RSS_KB" 'BEGIN { d = b - a; lim = a * 0.10; if (lim < 4096) lim = 4096; print (d <= lim) ? 1 : 0 }')" \
+        "1x $(mib "$ZST_BIG_RSS_1X") -> 2x $(mib "$RB_RSS_KB")"
     rm -rf "$WORK/tiers-zstd2"
+}
+
+# ---- against another build: BENCH_REFERENCE=BINARY, the zstd full interleaved ----------------
+# The zstd full (default jobs) of this build and of BENCH_REFERENCE (e.g. the previous commit's),
+# taken in turn BENCH_REPEAT times each: the medians and bests, and their ratio.
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+phase_reference() {
+    [ -x "${BENCH_REFERENCE:-}" ] || fail "phase reference: set BENCH_REFERENCE to another pgtier binary"
+    local i own=() ref=() own_rss="" ref_rss="" this=$PGTIER
+    say "== zstd full (default jobs): this build vs $BENCH_REFERENCE, interleaved ($BENCH_REPEAT each)"
+    for ((i = 1; i <= BENCH_REPEAT; i++)); do
+        for who in own ref; do
+            [ "$who" = own ] && PGTIER=$this || PGTIER=$BENCH_REFERENCE
+            rm -rf "$WORK/tiers-ref"
+            PGTIER_COMPRESSION_FORMAT=zstd run_pgtier_full "$WORK/tiers-ref"
+            say "   run $i  $(printf '%-5s' "$who") zstd full: $PG_SECS s, CPU $PG_CPU s, peak RSS $(mib "$PG_RSS_KB"), others ${PG_OTHERS}%"
+            if [ "$who" = own ]; then own+=("$PG_SECS") own_rss=$(kmax "$own_rss" "$PG_RSS_KB"); else ref+=("$PG_SECS") ref_rss=$(kmax "$ref_rss" "$PG_RSS_KB"); fi
+        done
+    done
+    PGTIER=$this
+    rm -rf "$WORK/tiers-ref"
+    local own_med ref_med
+    own_med=$(printf '%s\n' "${own[@]}" | median)
+    ref_med=$(printf '%s\n' "${ref[@]}" | median)
+    result "zstd full: this build | reference (median of $BENCH_REPEAT)" "$own_med s | $ref_med s  (this/reference = $(ratio "$own_med" "$ref_med"); best $(printf '%s\n' "${own[@]}" | sort -n | head -1) s | $(printf '%s\n' "${ref[@]}" | sort -n | head -1) s; peak RSS $(mib "$own_rss") | $(mib "$ref_rss"))"
 }
 
 # ---- encryption: the same full as an age file, against the plain one in the same phase ---------

@@ -16,7 +16,7 @@ namespace {
 // Per pool thread, kept from block to block (see ReusedBzipMemory).
 thread_local ReusedBzipMemory bzip_memory;
 
-void compress_bzip2(const std::vector<char>& input, std::vector<char>& output, int level) {
+void compress_bzip2(const std::vector<char>& input, CompressedBytes& output, int level) {
     // bzip2's documented bound: 1% larger plus 600 bytes.
     output.resize(input.size() + input.size() / 100 + 600);
     bzip_memory.rewind();
@@ -54,7 +54,7 @@ void check_zstd(std::size_t rc, const char* what) {
                     ")");
 }
 
-void compress_zstd(const std::vector<char>& input, std::vector<char>& output, int level) {
+void compress_zstd(const std::vector<char>& input, CompressedBytes& output, int level) {
     if (!zstd_context) zstd_context.reset(ZSTD_createCCtx());
     if (!zstd_context) throw Error("zstd compression failed to start (out of memory)");
     ZSTD_CCtx* cctx = zstd_context.get();
@@ -71,8 +71,19 @@ void compress_zstd(const std::vector<char>& input, std::vector<char>& output, in
 
 }  // namespace
 
-std::size_t ArchiveWriter::default_block_size(CompressionFormat format) {
-    return format == CompressionFormat::zstd ? zstd_frame_size : bzip2_block_size;
+std::size_t ArchiveWriter::zstd_frame_size(int level) {
+    // zstd's window for an input of unknown size (lib/compress/clevels.h, libzstd 1.4-1.5),
+    // written here so that the byte format does not follow the library's version.
+    const int window_log = level <= 1    ? 19
+                           : level == 2  ? 20
+                           : level <= 8  ? 21
+                           : level <= 16 ? 22
+                                         : 23;
+    return std::clamp(std::size_t{1} << window_log, zstd_min_frame_size, zstd_max_frame_size);
+}
+
+std::size_t ArchiveWriter::default_block_size(CompressionFormat format, int level) {
+    return format == CompressionFormat::zstd ? zstd_frame_size(level) : bzip2_block_size;
 }
 
 std::size_t ArchiveWriter::default_window(std::size_t block_size, std::size_t pool_threads,
@@ -99,7 +110,8 @@ ArchiveWriter::ArchiveWriter(ArchiveOutput& output, const CompressionSettings& s
 }
 
 void ArchiveWriter::choose_window() {
-    if (settings_.block_size == 0) settings_.block_size = default_block_size(settings_.format);
+    if (settings_.block_size == 0)
+        settings_.block_size = default_block_size(settings_.format, settings_.level);
     window_ = settings_.window != 0 ? settings_.window
                                     : default_window(settings_.block_size, pool_.size());
 }

@@ -34,10 +34,16 @@ std::string short_hash(const std::string& hex) {
     return hex.substr(0, 12) + "…";
 }
 
+// The largest block pgtier writes in a format (zstd: archives of every version and level).
+std::size_t largest_block(CompressionFormat format) {
+    return format == CompressionFormat::zstd ? ArchiveWriter::zstd_max_frame_size
+                                             : ArchiveWriter::bzip2_block_size;
+}
+
 // The text one chunk may hold: pgtier's blocks decode to the block size; a chunk that decodes
 // to more (a foreign archive, a compression bomb) is streamed by the calling thread instead.
 std::size_t max_chunk_text(CompressionFormat format) {
-    return 4 * ArchiveWriter::default_block_size(format);
+    return 4 * largest_block(format);
 }
 
 // Per pool thread, kept from chunk to chunk: libbz2's memory, zstd's context, a buffer.
@@ -54,7 +60,7 @@ bool decode_alone(CompressionFormat format, const std::string& bytes, std::strin
         inflater->reset();
     }
     task_buffer.resize(decode_buffer_size);
-    text.reserve(ArchiveWriter::default_block_size(format));
+    text.reserve(largest_block(format));  // untouched pages cost no memory
     const std::size_t cap = max_chunk_text(format);
     std::size_t pos = 0;
     bool ended = false;
@@ -108,8 +114,12 @@ SectionDecoder::SectionDecoder(std::string label, Decoding decoding)
       inflater_(Inflater::create(decoding.format)),
       out_(decode_buffer_size) {
     if (decoding_.pool != nullptr && decoding_.pool->size() > 1) {
-        window_ = ArchiveWriter::default_window(ArchiveWriter::default_block_size(decoding.format),
-                                                decoding_.pool->size());
+        // Chunks counted as blocks of the default level's size (bzip2: every level's). A zstd
+        // archive of larger frames (a higher level, an older pgtier) holds more per chunk.
+        window_ = ArchiveWriter::default_window(
+            ArchiveWriter::default_block_size(decoding.format,
+                                              compression_levels(decoding.format).default_level),
+            decoding_.pool->size());
     } else {
         decoding_.pool = nullptr;  // one thread: decoded here, without copies
     }

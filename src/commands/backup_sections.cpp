@@ -43,9 +43,9 @@ std::string mib_text(std::uint64_t bytes) {
 CompressionSettings section_settings(const CompressionConfig& compression, const WorkerPool& pool,
                                      int jobs) {
     CompressionSettings settings{compression.format, compression.level};
-    settings.window =
-        ArchiveWriter::default_window(ArchiveWriter::default_block_size(compression.format),
-                                      pool.size(), static_cast<std::size_t>(jobs));
+    settings.window = ArchiveWriter::default_window(
+        ArchiveWriter::default_block_size(compression.format, compression.level), pool.size(),
+        static_cast<std::size_t>(jobs));
     return settings;
 }
 

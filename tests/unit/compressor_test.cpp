@@ -278,15 +278,30 @@ TEST_CASE("zstd sections are independent frames of the block size at the recorde
 
 TEST_CASE("a writer's window bounds its blocks in flight") {
     CHECK(ArchiveWriter::default_window(ArchiveWriter::bzip2_block_size, 16) == 33);
-    CHECK(ArchiveWriter::default_window(ArchiveWriter::zstd_frame_size, 16) == 8);
-    CHECK(ArchiveWriter::default_window(ArchiveWriter::zstd_frame_size, 1) == 3);
+    CHECK(ArchiveWriter::default_window(ArchiveWriter::zstd_max_frame_size, 16) == 8);
+    CHECK(ArchiveWriter::default_window(ArchiveWriter::zstd_max_frame_size, 1) == 3);
     CHECK(ArchiveWriter::default_window(std::size_t{1} << 30, 4) == 2);
     // Shared by writers compressing at once: together about what one writer has.
     CHECK(ArchiveWriter::default_window(ArchiveWriter::bzip2_block_size, 16, 4) == 9);
-    CHECK(ArchiveWriter::default_window(ArchiveWriter::zstd_frame_size, 16, 4) == 2);
+    CHECK(ArchiveWriter::default_window(ArchiveWriter::zstd_max_frame_size, 16, 4) == 2);
     CHECK(ArchiveWriter::default_window(ArchiveWriter::bzip2_block_size, 2, 8) == 2);
     WorkerPool pool(4);
     TempFile file;
-    ArchiveWriter writer(file.fd, {CompressionFormat::zstd, 3}, pool);
-    CHECK(writer.window() == 8);
+    ArchiveWriter writer(file.fd, {CompressionFormat::zstd, 19}, pool);
+    CHECK(writer.window() == 8);  // 8 MiB frames
+    ArchiveWriter level3(file.fd, {CompressionFormat::zstd, 3}, pool);
+    CHECK(level3.window() == 9);  // 2 MiB frames: 2 per thread and one
+}
+
+TEST_CASE("a zstd frame holds its level's window, 2 to 8 MiB") {
+    constexpr std::size_t mib = 1 << 20;
+    CHECK(ArchiveWriter::zstd_frame_size(1) == 2 * mib);
+    CHECK(ArchiveWriter::zstd_frame_size(3) == 2 * mib);
+    CHECK(ArchiveWriter::zstd_frame_size(8) == 2 * mib);
+    CHECK(ArchiveWriter::zstd_frame_size(9) == 4 * mib);
+    CHECK(ArchiveWriter::zstd_frame_size(16) == 4 * mib);
+    CHECK(ArchiveWriter::zstd_frame_size(17) == 8 * mib);
+    CHECK(ArchiveWriter::zstd_frame_size(19) == 8 * mib);
+    CHECK(ArchiveWriter::default_block_size(CompressionFormat::bzip2, 1) ==
+          ArchiveWriter::bzip2_block_size);
 }

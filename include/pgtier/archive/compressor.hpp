@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pgtier/archive/archive_output.hpp"
@@ -41,6 +42,25 @@ struct CompressionSettings {
     std::size_t window = 0;
 };
 
+// A vector whose resize() leaves new bytes uninitialized: a block's output is sized to the
+// compressor's bound, of which it writes a fraction, and pages never written cost no memory.
+template <class T>
+struct UninitializedAllocator : std::allocator<T> {
+    template <class U>
+    struct rebind {
+        using other = UninitializedAllocator<U>;
+    };
+    template <class U>
+    void construct(U* place) noexcept {
+        ::new (static_cast<void*>(place)) U;
+    }
+    template <class U, class... Args>
+    void construct(U* place, Args&&... args) {
+        ::new (static_cast<void*>(place)) U(std::forward<Args>(args)...);
+    }
+};
+using CompressedBytes = std::vector<char, UninitializedAllocator<char>>;
+
 // Streams data into a file as standard bzip2 or zstd: input is cut into blocks of at most
 // `block_size` bytes, each compressed as an independent bzip2 stream or zstd frame by the
 // threads of a WorkerPool and written in order, so `bzcat` / `zstdcat` read the concatenation.
@@ -52,11 +72,16 @@ class ArchiveWriter {
     // bzip2 -9 holds 899,981 bytes per block (after its run-length step); a little less keeps
     // each stream to a single block for ordinary text. The byte format of bzip2 archives.
     static constexpr std::size_t bzip2_block_size = 899'000;
-    // zstd frames of 8 MiB: large enough that restarting the window costs little ratio (levels
-    // up to 19 use windows of at most 8 MiB), small enough that a section decodes in parallel
-    // and a decoder holds a bounded amount.
-    static constexpr std::size_t zstd_frame_size = std::size_t{8} << 20;
-    static std::size_t default_block_size(CompressionFormat format);
+    // A zstd frame holds as much input as the level's window (zstd's own parameters for an
+    // input of unknown size: 2 MiB at the default level 3, 8 MiB at 17-19), at least 2 MiB: a
+    // longer frame would find no match further back, and every frame in flight, compressing or
+    // decoding, is held whole. Archives written before this cut frames at 8 MiB whatever the
+    // level; the largest frame pgtier writes is the decoders' bound.
+    static constexpr std::size_t zstd_min_frame_size = std::size_t{2} << 20;
+    static constexpr std::size_t zstd_max_frame_size = std::size_t{8} << 20;
+    static std::size_t zstd_frame_size(int level);
+    // The block size for a format at a level (bzip2: always bzip2_block_size).
+    static std::size_t default_block_size(CompressionFormat format, int level);
     // 2 blocks per pool thread plus one (every thread busy while finished blocks wait to be
     // written), but no more than 64 MiB of input, shared by `writers` writers compressing at
     // once on one pool (so their memory together is that of one writer), and at least 2 blocks
@@ -89,7 +114,7 @@ class ArchiveWriter {
         std::size_t section = 0;
         bool last_of_section = false;
         std::vector<char> input;
-        std::vector<char> output;
+        CompressedBytes output;
         bool done = false;  // under mutex_
         std::exception_ptr error;
     };
