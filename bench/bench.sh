@@ -27,6 +27,8 @@
 #   BENCH_IDLE_WAIT=300  before each measurement, wait for the other processes on the host to go
 #                     quiet (< 20% CPU busy over 1 s), at most this many seconds in all; the
 #                     summary says how busy the host was when a measurement started anyway
+#   BENCH_REFERENCE=  another pgtier binary for the phase `reference` (BENCH_ONLY="setup
+#                     reference"): the zstd full of both builds, taken in turn
 #
 # Exit status: 0 when every measurement ran and every pgtier archive checked out (targets are
 # reported, not enforced, unless BENCH_STRICT=1); 1 on any failure.
