@@ -29,6 +29,8 @@
 #                     summary says how busy the host was when a measurement started anyway
 #   BENCH_REFERENCE=  another pgtier binary for the phase `reference` (BENCH_ONLY="setup
 #                     reference"): the zstd full of both builds, taken in turn
+#   BENCH_HUGE_GIB=4  size of the database of the phase `hugedb` (BENCH_ONLY=hugedb, not in a
+#   BENCH_HUGE_LIMIT_MIB=128  default run), and the memory cgroup its restore runs in
 #
 # Exit status: 0 when every measurement ran and every pgtier archive checked out (targets are
 # reported, not enforced, unless BENCH_STRICT=1); 1 on any failure.
@@ -839,6 +841,118 @@ phase_reference() {
     own_med=$(printf '%s\n' "${own[@]}" | median)
     ref_med=$(printf '%s\n' "${ref[@]}" | median)
     result "zstd full: this build | reference (median of $BENCH_REPEAT)" "$own_med s | $ref_med s  (this/reference = $(ratio "$own_med" "$ref_med"); best $(printf '%s\n' "${own[@]}" | sort -n | head -1) s | $(printf '%s\n' "${ref[@]}" | sort -n | head -1) s; peak RSS $(mib "$own_rss") | $(mib "$ref_rss"))"
+}
+
+# ---- one database bigger than pgtier's memory (BENCH_ONLY="hugedb"; not in a default run) ------
+# A generated database `huge` (one table of incompressible-ish hex text) at a quarter of
+# BENCH_HUGE_GIB and at all of it: a zstd full of each, then `restore database huge --as
+# huge_copy` from each. The second restore runs in a memory cgroup of BENCH_HUGE_LIMIT_MIB
+# (pgtier and psql together; page cache counts too) when this host lets one be made, so the
+# database restored is many times the memory pgtier may use. Peak RSS at both sizes shows
+# whether a restore streams (flat) or holds what it restores (grows with it).
+BENCH_HUGE_GIB=${BENCH_HUGE_GIB:-4}
+BENCH_HUGE_LIMIT_MIB=${BENCH_HUGE_LIMIT_MIB:-128}
+HUGE_ROW_BYTES=530 # id, tab, 512 hex characters, newline: one row of COPY text
+
+# cgroup_make LIMIT_MIB: makes a memory cgroup limited to LIMIT_MIB below this shell's own (v1
+# memory.limit_in_bytes or v2 memory.max) and sets CG_DIR, CG_RUN (a command prefix that runs its
+# arguments inside it) and CG_NOTE; without a writable memory controller CG_RUN is empty and
+# CG_NOTE says so. cgroup_done sets CG_USED_MAX_KB (the cgroup's peak use, page cache included,
+# where the kernel keeps it) and removes the cgroup.
+cgroup_make() {
+    local parent limit=$(($1 * 1048576))
+    CG_DIR="" CG_RUN=() CG_NOTE="unconfined (no writable memory cgroup on this host)" CG_LIMIT_FILE="" CG_PEAK_FILE=""
+    if parent=$(awk -F: '$2 == "memory" { print $3 }' /proc/self/cgroup) && [ -n "$parent" ] &&
+        [ -w "/sys/fs/cgroup/memory$parent" ]; then
+        CG_DIR=/sys/fs/cgroup/memory$parent/pgtier-bench-$$ CG_LIMIT_FILE=memory.limit_in_bytes CG_PEAK_FILE=memory.max_usage_in_bytes
+    elif parent=$(awk -F: '$1 == "0" { print $3 }' /proc/self/cgroup) &&
+        grep -qw memory "/sys/fs/cgroup${parent%/}/cgroup.subtree_control" 2>/dev/null; then
+        CG_DIR=/sys/fs/cgroup${parent%/}/pgtier-bench-$$ CG_LIMIT_FILE=memory.max CG_PEAK_FILE=memory.peak
+    fi
+    if [ -n "$CG_DIR" ] && mkdir "$CG_DIR" 2>/dev/null; then
+        if echo "$limit" >"$CG_DIR/$CG_LIMIT_FILE" 2>/dev/null; then
+            # shellcheck disable=SC2016  # the sh -c script expands its own $0 and $@
+            CG_RUN=(sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG_DIR")
+            CG_NOTE="in a memory cgroup of $1 MiB"
+            return 0
+        fi
+        rmdir "$CG_DIR"
+    fi
+    CG_DIR=""
+}
+cgroup_done() {
+    CG_USED_MAX_KB=""
+    [ -n "$CG_DIR" ] || return 0
+    [ -r "$CG_DIR/$CG_PEAK_FILE" ] && CG_USED_MAX_KB=$(($(cat "$CG_DIR/$CG_PEAK_FILE") / 1024))
+    rmdir "$CG_DIR" 2>/dev/null || true
+    CG_DIR=""
+}
+
+# huge_rows FIRST LAST: adds rows FIRST..LAST to huge.t, two sessions at once.
+huge_rows() {
+    local mid=$((($1 + $2) / 2)) sql
+    sql="INSERT INTO t SELECT i, encode(sha512(int8send(i)), 'hex') || encode(sha512(int8send(-i)), 'hex')
+        || encode(sha512(int8send(i + 1000000000000)), 'hex') || encode(sha512(int8send(i + 2000000000000)), 'hex')
+        FROM generate_series"
+    psql_q -d huge -c "$sql($1, $mid) i" &
+    psql_q -d huge -c "$sql($((mid + 1)), $2) i" || { wait; fail "generating rows of huge failed"; }
+    wait $! || fail "generating rows of huge failed"
+    psql_q -d huge -c "VACUUM ANALYZE t" >/dev/null
+}
+
+# huge_round TAG: a zstd full, then `restore database huge --as huge_copy` from it (under the
+# cgroup for TAG "full size"); sets HG_SQL, HG_BACKUP_RSS_KB, HG_RESTORE_SECS, HG_RESTORE_RSS_KB.
+huge_round() {
+    local tag=$1 dir=$WORK/tiers-huge want rows
+    rm -rf "$dir"
+    PGTIER_COMPRESSION_FORMAT=zstd run_pgtier_full "$dir"
+    HG_BACKUP_RSS_KB=$PG_RSS_KB
+    HG_SQL=$(jq -r '.sections[] | select(.database == "huge") | .uncompressed_length' "$PG_ARCHIVE.json")
+    say "   $tag: huge is $(mb "$HG_SQL") of SQL; zstd full $PG_SECS s, archive $(mb "$(fsize "$PG_ARCHIVE")"), peak RSS $(mib "$PG_RSS_KB")"
+    psql_q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS huge_copy" >/dev/null
+    CG_RUN=() CG_NOTE=unconfined CG_DIR=""
+    [ "$tag" = "full size" ] && cgroup_make "$BENCH_HUGE_LIMIT_MIB"
+    measure restore-huge "${CG_RUN[@]}" "$PGTIER" --dir "$dir" restore database "$PG_ARCHIVE" huge --as huge_copy
+    cgroup_done
+    [ "$M_RC" = 0 ] || { tail -n 20 "$WORK/restore-huge.err" >&2; fail "pgtier restore database huge --as huge_copy ($CG_NOTE) failed (exit $M_RC)"; }
+    want=$(psql_q -d huge -c "SELECT count(*) || ' ' || md5(string_agg(payload, '' ORDER BY id)) FROM (SELECT * FROM t ORDER BY id DESC LIMIT 1000) s")
+    rows=$(psql_q -d huge_copy -c "SELECT count(*) || ' ' || md5(string_agg(payload, '' ORDER BY id)) FROM (SELECT * FROM t ORDER BY id DESC LIMIT 1000) s")
+    [ "$rows" = "$want" ] || fail "huge_copy's newest rows differ from huge's"
+    [ "$(psql_q -d huge_copy -c "SELECT count(*) FROM t")" = "$(psql_q -d huge -c "SELECT count(*) FROM t")" ] ||
+        fail "huge_copy holds another number of rows than huge"
+    HG_RESTORE_SECS=$M_SECS HG_RESTORE_RSS_KB=$M_RSS_KB
+    say "   $tag: restore database huge --as huge_copy ($CG_NOTE): $M_SECS s, peak RSS $(mib "$M_RSS_KB")$([ -z "$CG_USED_MAX_KB" ] || echo ", the cgroup's peak use (page cache included) $(mib "$CG_USED_MAX_KB")"), CPU $M_CPU s"
+    psql_q -d postgres -c "DROP DATABASE huge_copy" >/dev/null
+    rm -rf "$dir"
+}
+
+phase_hugedb() {
+    local rows quarter t0 q_sql q_backup q_restore
+    [[ $BENCH_HUGE_GIB =~ ^[1-9][0-9]*$ ]] || fail "BENCH_HUGE_GIB must be a whole number of GiB"
+    rows=$((BENCH_HUGE_GIB * 1073741824 / HUGE_ROW_BYTES))
+    quarter=$((rows / 4))
+    say "== one database bigger than pgtier's memory: huge at $((BENCH_HUGE_GIB * 256)) MiB and $BENCH_HUGE_GIB GiB of SQL ($rows rows), zstd"
+    [ -f "$WORK/bench/data/postmaster.pid" ] || pg_start bench
+    psql_q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS huge" -c "CREATE DATABASE huge" >/dev/null
+    psql_q -d huge -c "CREATE TABLE t (id bigint PRIMARY KEY, payload text NOT NULL)" >/dev/null
+    t0=$(now_ns)
+    huge_rows 1 "$quarter"
+    say "   generated $quarter rows in $(secs "$t0" "$(now_ns)") s"
+    huge_round "a quarter"
+    q_sql=$HG_SQL q_backup=$HG_BACKUP_RSS_KB q_restore=$HG_RESTORE_RSS_KB
+    t0=$(now_ns)
+    huge_rows $((quarter + 1)) "$rows"
+    say "   generated $((rows - quarter)) more rows in $(secs "$t0" "$(now_ns)") s"
+    huge_round "full size"
+    result "huge database, zstd: backup peak RSS" "$(mib "$q_backup") at $(mb "$q_sql") -> $(mib "$HG_BACKUP_RSS_KB") at $(mb "$HG_SQL") of SQL"
+    result "huge database, zstd: restore database" "$(mib "$q_restore") at $(mb "$q_sql") -> $(mib "$HG_RESTORE_RSS_KB") at $(mb "$HG_SQL") ($HG_RESTORE_SECS s, $CG_NOTE)"
+    # Flat: four times the database, at most 10% (or 4 MiB) more memory.
+    target "restore of one database streams: peak RSS flat from 1/4 to 1x" \
+        "$(awk -v a="$q_restore" -v b="$HG_RESTORE_RSS_KB" 'BEGIN { print (b <= a * 1.1 || b - a <= 4096) ? 1 : 0 }')" \
+        "$(mib "$q_restore") -> $(mib "$HG_RESTORE_RSS_KB")"
+    target "restore of a database $(mb "$HG_SQL") of SQL within $BENCH_HUGE_LIMIT_MIB MiB" \
+        "$([[ $CG_NOTE == "in a memory cgroup"* ]] && echo 1 || echo 0)" "$CG_NOTE"
+    psql_q -d postgres -c "DROP DATABASE huge" >/dev/null
 }
 
 # ---- encryption: the same full as an age file, against the plain one in the same phase ---------
