@@ -157,9 +157,13 @@ FIND_PGTIER = cid=$$($(DOCKER) ps -q -f label=com.docker.swarm.service.name=$(ST
 help-ops:
 	@sed -n '/^# Operator targets/,/^# ----/p' $(firstword $(MAKEFILE_LIST))
 
-# The build stage carries the label pgtier.stage=build, so that `make clean` finds it.
+# The build stage carries the label pgtier.stage=build, so that `make clean` finds it. Podman
+# writes OCI images unless told otherwise, and those have no HEALTHCHECK: the docker format keeps
+# it. BUILD_FLAGS: more options for the build (e.g. --network=host).
+BUILD_FLAGS ?=
 build:
-	$(DOCKER) build -f docker/Dockerfile $(if $(PG_IMAGE),--build-arg PG_IMAGE=$(PG_IMAGE)) -t $(LOCAL_IMAGE) .
+	$(DOCKER) build -f docker/Dockerfile $(if $(filter podman,$(notdir $(DOCKER))),--format docker) $(BUILD_FLAGS) \
+		$(if $(PG_IMAGE),--build-arg PG_IMAGE=$(PG_IMAGE)) -t $(LOCAL_IMAGE) .
 
 push:
 	@if [ -z "$(REGISTRY)" ]; then echo "push: set REGISTRY, e.g. make push REGISTRY=registry.example.com:5000" >&2; exit 1; fi

@@ -344,7 +344,7 @@ expect_n() {
 }
 FIND='docker ps -q -f label=com.docker.swarm.service.name=pgtier_pgtier'
 expect_n "build" "docker build -f docker/Dockerfile" "--build-arg PG_IMAGE=$PG_DEFAULT" "-t pgtier:$VERSION ."
-expect_n "build DOCKER=podman PG_IMAGE=postgres:18-bookworm" "podman build -f docker/Dockerfile" \
+expect_n "build DOCKER=podman PG_IMAGE=postgres:18-bookworm" "podman build -f docker/Dockerfile --format docker" \
     "--build-arg PG_IMAGE=postgres:18-bookworm"
 expect_n "push REGISTRY=reg.example:5000" "docker tag pgtier:$VERSION reg.example:5000/pgtier:$VERSION" \
     "docker push reg.example:5000/pgtier:$VERSION"

@@ -10,7 +10,8 @@
 # says, with a private stack name, secret names and backup directory written into the copy's
 # swarm/deploy.env: the node label, the secret, the backup directory; a deploy with a secret that
 # does not exist and one onto a private mount, both refused with the error; the shared-mount fix;
-# `make build`, `make deploy`, the first full on the host, a change -> `make backup-incr`,
+# `make build` (with podman where it is: the container test's build from its layer cache, copied
+# into docker's store), `make deploy`, the first full on the host, a change -> `make backup-incr`,
 # `make backup-list`, `make backup-verify`, a `docker exec` restore with --as (rows compared), a
 # config edit + `make update` (the new schedule in `pgtier status`), `docker kill` of the pgtier task
 # in the middle of a full (a new task, the partial swept, verify OK), a password rotation by the
@@ -208,14 +209,29 @@ for d in "$B" "$B_PRIVATE"; do
 done
 pass "node labelled database=true, secret $SECRET1, $B owned 10001:10001 0750"
 
+# pgtier is compiled once per release: where podman is (CI, after the container test), the image
+# is built by `make build DOCKER=podman` (docs/deployment.md allows it), which finds every step in
+# podman's layer cache when the container test built the same sources on the same base, and is
+# handed to docker's store. SWARM_BUILD=docker (or no podman) runs `make build` with docker itself.
 step "make build"
-make build >"$WORK/build.log" 2>&1 || { tail -40 "$WORK/build.log" >&2; fail "make build failed"; }
+BUILD_ENGINE=${SWARM_BUILD:-$(command -v podman >/dev/null && echo podman || echo docker)}
+if [ "$BUILD_ENGINE" = podman ]; then
+    make build DOCKER=podman BUILD_FLAGS=--network=host >"$WORK/build.log" 2>&1 ||
+        { tail -40 "$WORK/build.log" >&2; fail "make build DOCKER=podman failed"; }
+    podman save "$IMAGE" 2>/dev/null | docker load -q >/dev/null || fail "copying $IMAGE from podman's store into docker's failed"
+    cached=$(grep -c -- '--> Using cache' "$WORK/build.log" || true)
+    say "make build DOCKER=podman: $cached of its steps from podman's cache; $IMAGE copied into docker's store"
+else
+    make build >"$WORK/build.log" 2>&1 || { tail -40 "$WORK/build.log" >&2; fail "make build failed"; }
+fi
 [ "$(docker image inspect --format '{{.Config.User}}' "$IMAGE")" = pgtier ] || fail "$IMAGE does not run as pgtier"
+docker image inspect --format '{{json .Config.Healthcheck}}' "$IMAGE" | grep -q '"pgtier","health","--live"' ||
+    fail "$IMAGE has no HEALTHCHECK running pgtier health --live"
 [ -z "$(docker image inspect --format '{{index .Config.Labels "pgtier.stage"}}' "$IMAGE")" ] ||
     fail "$IMAGE carries the build stage's label (make clean would prune it)"
-n_stage=$(docker images -a -q --filter label=pgtier.stage=build | wc -l)
-[ "$n_stage" -ge 1 ] || fail "no image labelled pgtier.stage=build after make build: make clean would leave the build stage"
-pass "make build: $IMAGE (user pgtier); the build stage's $n_stage image(s) labelled pgtier.stage=build, the image not"
+n_stage=$("$BUILD_ENGINE" images -a -q --filter label=pgtier.stage=build | wc -l)
+[ "$n_stage" -ge 1 ] || fail "no image labelled pgtier.stage=build in $BUILD_ENGINE's store after make build: make clean would leave the build stage"
+pass "make build ($BUILD_ENGINE): $IMAGE (user pgtier, HEALTHCHECK) in docker's store; the build stage's $n_stage image(s) labelled pgtier.stage=build, the image not"
 
 step "refused deploys: a missing secret, a private mount"
 if out=$(make deploy POSTGRES_PASSWORD_SECRET="$STACK-no-such-secret" 2>&1); then
