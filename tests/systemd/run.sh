@@ -100,8 +100,18 @@ STARTED=1
 podman run -d --name "$C" --hostname pgtier-sd --systemd=always --network=none --cap-add=SYS_ADMIN \
     "$IMAGE" >/dev/null 2>"$WORK/run.err" || { cat "$WORK/run.err" >&2; fail "podman run of $C failed"; }
 [ "$(cx cat /proc/1/comm)" = systemd ] || fail "PID 1 in $C is not systemd"
-state=$(cx timeout 120 systemctl is-system-running --wait 2>/dev/null) || true
-[ "$state" = running ] || { cx systemctl --no-pager --failed >&2; fail "systemd in $C is '$state', not running"; }
+# Until PID 1 has opened its bus, systemctl prints nothing and fails at once (seen on a loaded
+# host): retry that; --wait then waits out "starting".
+boot_deadline=$(($(date +%s) + 120)) state=''
+while state=$(cx timeout 120 systemctl is-system-running --wait 2>"$WORK/state.err") || true; [ -z "$state" ]; do
+    [ "$(date +%s)" -lt "$boot_deadline" ] || break
+    sleep 0.5
+done
+[ "$state" = running ] || {
+    cat "$WORK/state.err" >&2
+    cx systemctl --no-pager --failed >&2
+    fail "systemd in $C is '$state', not running"
+}
 wait_for 60 "postgresql@15-main" cx systemctl is-active -q postgresql@15-main.service
 wait_for 60 "PostgreSQL accepting connections" cx pg_isready -q -h 127.0.0.1
 pass "systemd $(cx systemctl --version | awk 'NR == 1 {print $2}') is PID 1 in $C ($state), postgresql@15-main active"
