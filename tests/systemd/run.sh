@@ -102,11 +102,11 @@ podman run -d --name "$C" --hostname pgtier-sd --systemd=always --network=none -
 [ "$(cx cat /proc/1/comm)" = systemd ] || fail "PID 1 in $C is not systemd"
 # Until PID 1 has opened its bus, systemctl prints nothing and fails at once (seen on a loaded
 # host): retry that; --wait then waits out "starting".
-boot_deadline=$(($(date +%s) + 120)) state=''
-while state=$(cx timeout 120 systemctl is-system-running --wait 2>"$WORK/state.err") || true; [ -z "$state" ]; do
-    [ "$(date +%s)" -lt "$boot_deadline" ] || break
-    sleep 0.5
-done
+system_state() {
+    state=$(cx timeout 120 systemctl is-system-running --wait 2>"$WORK/state.err") || true
+    [ -n "$state" ]
+}
+wait_for 120 "systemd's bus in $C" system_state
 [ "$state" = running ] || {
     cat "$WORK/state.err" >&2
     cx systemctl --no-pager --failed >&2
