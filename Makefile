@@ -4,6 +4,7 @@ SHELL := /bin/bash
 BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
 RELEASE_DIR ?= build-release
+TIDY_DIR ?= build-tidy
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
@@ -75,14 +76,14 @@ format:
 format-check: deps
 	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format-check: ok"
 
-# clang-tidy over src/ (checks and why: .clang-tidy), with the build's compile_commands.json;
-# any finding fails. It needs the configured build (the compilation database), not a build. About
-# 1.5 min on 2 cores, so `test` runs it.
+# clang-tidy over src/ (checks and why: .clang-tidy), with the compile_commands.json of a
+# configuration of its own, never built: file by file (no unity build, whose batches clang-tidy
+# would check in place of the files). Any finding fails. About 3 min on 2 cores; `test` runs it.
 tidy: deps
-	$(CONFIGURE)
-	@run-clang-tidy -quiet -p $(BUILD_DIR) -j $(JOBS) '^$(CURDIR)/src/' \
-		> $(BUILD_DIR)/tidy.log 2>&1 || { grep -E 'warning:|error:' -A3 $(BUILD_DIR)/tidy.log; \
-		echo "tidy: findings (full output: $(BUILD_DIR)/tidy.log)"; exit 1; }
+	cmake -S . -B $(TIDY_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPGTIER_WERROR=ON -DPGTIER_UNITY_BUILD=OFF $(CMAKE_FLAGS) >/dev/null
+	@run-clang-tidy -quiet -p $(TIDY_DIR) -j $(JOBS) '^$(CURDIR)/src/' \
+		> $(TIDY_DIR)/tidy.log 2>&1 || { grep -E 'warning:|error:' -A3 $(TIDY_DIR)/tidy.log; \
+		echo "tidy: findings (full output: $(TIDY_DIR)/tidy.log)"; exit 1; }
 	@echo "tidy: ok"
 
 # Every tracked shell script, sourced helpers followed (-x); settings and exceptions: .shellcheckrc.
@@ -92,7 +93,7 @@ shellcheck: deps
 	@shellcheck -x $(sort $(SHELL_FILES)) && echo "shellcheck: ok"
 
 clean-build:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(RELEASE_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(RELEASE_DIR) $(TIDY_DIR)
 
 # ---------------------------------------------------------------------------------------------
 # Operator targets: the image, the Swarm stack (swarm/), and backups inside the running container.
