@@ -68,19 +68,27 @@ use_bookworm_base() {
 
 # ---- the postgres image (container and Swarm tests) -------------------------------------------------
 # use_postgres_image IMAGE (postgres:MAJOR-…): sets PG_IMAGE to IMAGE when ENGINE has it; else to
-# a stand-in for it (postgres-standin/: Debian's PostgreSQL MAJOR from the release that ships it,
-# on debian:RELEASE or use_debian_base RELEASE, with an entry point like the official image's and
-# the postgres user as uid/gid 999), built when absent. A major no release here ships has no
-# stand-in: that is an error, never a stand-in carrying another major. PG_STANDIN_RELEASE is the
-# stand-in's release (empty for the real image).
+# use_standin_postgres MAJOR's stand-in. PG_STANDIN_RELEASE is the stand-in's release (empty for
+# the real image).
 use_postgres_image() {
-    local want=$1 major release base tag digest
+    local want=$1 major
     PG_IMAGE=$want PG_STANDIN_RELEASE=''
     image_have "$want" && return 0
     major=$(sed -nE 's|^(.*/)?postgres:([0-9]+)([.-].*)?$|\2|p' <<<"$want")
     [ -n "$major" ] || fail "no $want, and no stand-in for it: not a postgres:MAJOR[-…] image"
+    use_standin_postgres "$major" "no $want, and "
+}
+
+# use_standin_postgres MAJOR [WHY]: sets PG_IMAGE to a stand-in for the official postgres:MAJOR image
+# (postgres-standin/: Debian's PostgreSQL MAJOR from the release that ships it, on debian:RELEASE
+# or use_debian_base RELEASE, with an entry point like the official image's and the postgres user
+# as uid/gid 999), built when absent, and PG_STANDIN_RELEASE to that release. A major no release
+# here ships has no stand-in: that is an error (WHY starts its message), never a stand-in carrying
+# another major.
+use_standin_postgres() {
+    local major=$1 release base tag digest
     release=$(pg_release_of "$major") ||
-        fail "no $want, and no Debian release here ships PostgreSQL $major for a stand-in (15, 17 and 18 have one: PG_IMAGE=postgres:17-bookworm)"
+        fail "${2:-}no Debian release here ships PostgreSQL $major for a stand-in (15, 17 and 18 have one: PG_IMAGE=postgres:17-bookworm)"
     # The tag carries a digest of the stand-in's sources: an edited stand-in is rebuilt, never an
     # older build reused.
     digest=$(cat "$STANDIN_DIR/Dockerfile" "$STANDIN_DIR/docker-entrypoint.sh" | sha256sum | cut -c1-12)
@@ -91,7 +99,7 @@ use_postgres_image() {
             use_debian_base "$release"
             base=$DEBIAN_BASE
         fi
-        say "no $want: building the stand-in $tag (PostgreSQL $major from $release, on $base)"
+        say "building the stand-in $tag for postgres:$major (PostgreSQL $major from $release, on $base)"
         "$ENGINE" build --network=host --build-arg BASE_IMAGE="$base" --build-arg PG_MAJOR="$major" -t "$tag" \
             "$STANDIN_DIR" >"$WORK/standin-$major.log" 2>&1 ||
             { tail -20 "$WORK/standin-$major.log" >&2; fail "building $tag failed"; }
@@ -102,6 +110,21 @@ use_postgres_image() {
         fail "the stand-in $tag does not run PostgreSQL $major with postgres as uid/gid 999 like the official image"
     # shellcheck disable=SC2034  # the caller's variables
     PG_IMAGE=$tag PG_STANDIN_RELEASE=$release
+}
+
+# ---- the pgtier image (container, Swarm and version tests) ------------------------------------------
+# The tests build pgtier's image as `make build DOCKER=podman` does, with warnings as errors (the
+# Dockerfile's PGTIER_WERROR; users build without) and these same flags everywhere: podman's layer
+# cache then holds every step after the first build, and pgtier is compiled once per release (the
+# Swarm test passes PGTIER_IMAGE_BUILD_FLAGS too).
+PGTIER_IMAGE_BUILD_FLAGS="--network=host --build-arg PGTIER_WERROR=ON"
+
+# build_pgtier_image IMAGE PG_IMAGE LOG: make build DOCKER=podman of IMAGE (NAME:VERSION) on PG_IMAGE,
+# its output in LOG.
+build_pgtier_image() {
+    make -C "$STANDIN_DIR/../../.." --no-print-directory build DOCKER=podman BUILD_FLAGS="$PGTIER_IMAGE_BUILD_FLAGS" \
+        PG_IMAGE="$2" IMAGE="${1%:*}" VERSION="${1##*:}" >"$3" 2>&1 ||
+        { tail -40 "$3" >&2; fail "make build DOCKER=podman of $1 on $2 failed"; }
 }
 
 # ---- build images of the version matrix (make pg-matrix-test, tests/pgversions; podman) ------------

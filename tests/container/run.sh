@@ -54,12 +54,10 @@ ENGINE=podman
 . "$HERE/lib_images.sh"
 use_postgres_image "${PG_IMAGE:-docker.io/library/$STACK_PG_IMAGE}"
 say "building $IMAGE from docker/Dockerfile with make build DOCKER=podman (built and run on $PG_IMAGE)"
-# The Swarm test builds the same image the same way: podman's layer cache then has every step,
-# so pgtier is compiled for this release once (make build writes the docker format: an OCI image
-# has no HEALTHCHECK).
-make -C "$SRC" --no-print-directory build DOCKER=podman BUILD_FLAGS=--network=host PG_IMAGE="$PG_IMAGE" \
-    IMAGE="${IMAGE%:*}" VERSION="$VERSION" >"$WORK/build.log" 2>&1 ||
-    { tail -40 "$WORK/build.log" >&2; fail "make build DOCKER=podman failed"; }
+# The same build as the Swarm test's and the version matrix's (lib_images.sh): podman's layer cache
+# then has every step, so pgtier is compiled for this release once (CI builds it while make test
+# runs: prepare_images.sh).
+build_pgtier_image "$IMAGE" "$PG_IMAGE" "$WORK/build.log"
 pass "image $IMAGE built"
 
 [ "$(podman image inspect --format '{{.Config.User}}' "$IMAGE")" = pgtier ] || fail "the image does not run as the pgtier user"

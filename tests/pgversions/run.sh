@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make pg-matrix-test (issue 16): pgtier against PostgreSQL 15, 17 and 18, each in the Debian
-# release that ships it — 15 on this host (bookworm, the build at $PGTIER), 17 in trixie and 18 in
-# sid, where pgtier is built from this working tree with that release's compiler and libraries
-# (trixie also builds and runs the unit tests: its Catch2 is v3). In each, the integration tests
+# release that ships it — 15 on this host (bookworm, the build at $PGTIER), 17 in trixie (pgtier
+# from the image make build makes on trixie) and 18 in sid (pgtier and its unit tests built from
+# this working tree with sid's compiler and libraries; its Catch2 is v3). In each, the integration tests
 # that matter across majors run against that release's PostgreSQL; then test_versions.sh checks
 # the version refusals and the upgrade paths 15 -> 17 and 17 -> 18. One line per version.
 #
@@ -120,17 +120,27 @@ for r in "${releases[@]}"; do
         "localhost/pgtier-builddeps:$r" sleep infinity >/dev/null
 done
 
-# ---- builds, one after the other (each uses every core), then the suites -------------------------
+# ---- pgtier in each release, one after the other (a build uses every core), then the suites -----
+# trixie's pgtier is the image's: `make build` on the stand-in for postgres:17, which is trixie's
+# PostgreSQL (the binary the container runs, built as the container and Swarm tests build it, so
+# podman's layer cache keeps every step and trixie is compiled once), copied out of the image.
+# Every other release builds pgtier and the unit tests from the working tree (-Werror), and runs
+# them (Catch2 v3 and a newer compiler than bookworm's).
 for r in "${releases[@]}"; do
-    targets=pgtier tests=OFF
-    if [ "$r" = trixie ]; then targets="pgtier pgtier_unit_tests" tests=ON; fi
-    say "building $targets in $r"
-    podman exec "${CTR[$r]}" bash -ec "
-        cmake -S '$SRC' -B '$WORK/build-$r' -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPGTIER_WERROR=ON \
-            -DPGTIER_BUILD_TESTS=$tests
-        cmake --build '$WORK/build-$r' -j \$(nproc) --target $targets" >"$WORK/build-$r.log" 2>&1 ||
-        { tail -40 "$WORK/build-$r.log" >&2; fail "building pgtier in $r failed"; }
-    if [ "$tests" = ON ]; then
+    mkdir -p "$WORK/build-$r"
+    if [ "$r" = trixie ]; then
+        use_standin_postgres 17
+        say "pgtier in trixie: the image's, make build on $PG_IMAGE"
+        build_pgtier_image "localhost/pgtier-pgm:$r" "$PG_IMAGE" "$WORK/build-$r.log"
+        ctr=$(podman create --no-healthcheck "localhost/pgtier-pgm:$r")
+        podman cp "$ctr:/usr/local/bin/pgtier" "$WORK/build-$r/pgtier"
+        podman rm "$ctr" >/dev/null
+    else
+        say "building pgtier and the unit tests in $r"
+        podman exec "${CTR[$r]}" bash -ec "
+            cmake -S '$SRC' -B '$WORK/build-$r' -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPGTIER_WERROR=ON
+            cmake --build '$WORK/build-$r' -j \$(nproc) --target pgtier pgtier_unit_tests" >"$WORK/build-$r.log" 2>&1 ||
+            { tail -40 "$WORK/build-$r.log" >&2; fail "building pgtier in $r failed"; }
         podman exec "${CTR[$r]}" "$WORK/build-$r/pgtier_unit_tests" >"$WORK/unit-$r.log" 2>&1 ||
             { tail -40 "$WORK/unit-$r.log" >&2; fail "unit tests in $r failed"; }
         say "unit tests in $r ($(grep -o 'Catch2 [0-9.]*' "$WORK/build-$r.log")): $(tail -n 2 "$WORK/unit-$r.log" | tr -s ' \n' ' ')"

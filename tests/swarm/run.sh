@@ -210,13 +210,14 @@ done
 pass "node labelled database=true, secret $SECRET1, $B owned 10001:10001 0750"
 
 # pgtier is compiled once per release: where podman is (CI, after the container test), the image
-# is built by `make build DOCKER=podman` (docs/deployment.md allows it), which finds every step in
-# podman's layer cache when the container test built the same sources on the same base, and is
-# handed to docker's store. SWARM_BUILD=docker (or no podman) runs `make build` with docker itself.
+# is built by `make build DOCKER=podman` (docs/deployment.md allows it) with the container test's
+# flags (lib_images.sh), which finds every step in podman's layer cache when the container test
+# built the same sources on the same base, and is handed to docker's store. SWARM_BUILD=docker (or
+# no podman) runs `make build` with docker itself.
 step "make build"
 BUILD_ENGINE=${SWARM_BUILD:-$(command -v podman >/dev/null && echo podman || echo docker)}
 if [ "$BUILD_ENGINE" = podman ]; then
-    make build DOCKER=podman BUILD_FLAGS=--network=host >"$WORK/build.log" 2>&1 ||
+    make build DOCKER=podman BUILD_FLAGS="$PGTIER_IMAGE_BUILD_FLAGS" >"$WORK/build.log" 2>&1 ||
         { tail -40 "$WORK/build.log" >&2; fail "make build DOCKER=podman failed"; }
     podman save "$IMAGE" 2>/dev/null | docker load -q >/dev/null || fail "copying $IMAGE from podman's store into docker's failed"
     cached=$(grep -c -- '--> Using cache' "$WORK/build.log" || true)
