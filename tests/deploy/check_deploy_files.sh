@@ -390,14 +390,14 @@ expect_n "backup-verify" "$FIND" 'docker exec "$cid" pgtier verify'
 expect_n "backup-status" "$FIND" 'docker exec "$cid" pgtier status'
 expect_n "backup-health" "$FIND" 'docker exec "$cid" pgtier health'
 expect_n "backup-restore ARGS=restore-latest" "$FIND" 'docker exec "$cid" backup-restore.sh restore-latest'
-expect_n "clean" "rm -rf build build-asan build-release" 'docker image rm "$image"' "pgtier:$VERSION" \
+expect_n "clean" "rm -rf build build-asan build-release build-tidy" 'docker image rm "$image"' "pgtier:$VERSION" \
     "docker image prune -a -f --filter label=pgtier.stage=build"
 check "docker/Dockerfile labels its build stage pgtier.stage=build (make clean prunes by it)" \
     grep -qx 'LABEL pgtier.stage=build' docker/Dockerfile
 # clean touches build output and the image only.
 clean_rm=$(mk -n clean | grep -o 'rm -rf.*' || true)
-if [ "$clean_rm" = "rm -rf build build-asan build-release" ] && ! mk -n clean | grep -qE 'backups|volume|stack|/srv|/var'; then
-    ok "make clean removes only build build-asan build-release and the image"
+if [ "$clean_rm" = "rm -rf build build-asan build-release build-tidy" ] && ! mk -n clean | grep -qE 'backups|volume|stack|/srv|/var'; then
+    ok "make clean removes only build build-asan build-release build-tidy and the image"
 else
     fail "make clean does more than build output and the image: $(mk -n clean)"
 fi
@@ -454,18 +454,18 @@ if mk -s push >"$T/run.out" 2>&1; then fail "make push without REGISTRY succeede
     check "make push without REGISTRY fails, naming REGISTRY" grep -q 'set REGISTRY' "$T/run.out"
 fi
 # clean, on scratch build directories: removes them and the image when it exists.
-# (All three: RELEASE_DIR left out removed the real build-release, the binary these checks and
+# (All four: RELEASE_DIR left out removed the real build-release, the binary these checks and
 # the later CI parts use.)
-mkdir -p "$T/b/x" "$T/a" "$T/r"
+mkdir -p "$T/b/x" "$T/a" "$T/r" "$T/t"
 : >"$STUB_LOG"
-if STUB_IMAGE="pgtier:$VERSION" mk -s clean BUILD_DIR="$T/b" ASAN_DIR="$T/a" RELEASE_DIR="$T/r" DOCKER="$T/docker" >"$T/run.out" 2>&1 &&
-    [ ! -e "$T/b" ] && [ ! -e "$T/a" ] && [ ! -e "$T/r" ] && grep -qx "image rm pgtier:$VERSION" "$STUB_LOG"; then
+if STUB_IMAGE="pgtier:$VERSION" mk -s clean BUILD_DIR="$T/b" ASAN_DIR="$T/a" RELEASE_DIR="$T/r" TIDY_DIR="$T/t" DOCKER="$T/docker" >"$T/run.out" 2>&1 &&
+    [ ! -e "$T/b" ] && [ ! -e "$T/a" ] && [ ! -e "$T/r" ] && [ ! -e "$T/t" ] && grep -qx "image rm pgtier:$VERSION" "$STUB_LOG"; then
     ok "make clean removes the build directories and the image pgtier:$VERSION"
 else
     fail "make clean: $(cat "$T/run.out" "$STUB_LOG")"
 fi
 : >"$STUB_LOG"
-if STUB_IMAGE='' mk -s clean BUILD_DIR="$T/b" ASAN_DIR="$T/a" RELEASE_DIR="$T/r" DOCKER="$T/docker" >"$T/run.out" 2>&1 &&
+if STUB_IMAGE='' mk -s clean BUILD_DIR="$T/b" ASAN_DIR="$T/a" RELEASE_DIR="$T/r" TIDY_DIR="$T/t" DOCKER="$T/docker" >"$T/run.out" 2>&1 &&
     ! grep -q 'image rm' "$STUB_LOG"; then
     ok "make clean with no image succeeds and removes none"
 else
